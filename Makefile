@@ -1,0 +1,59 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# rust-ckpt. The two commands a person needs:
+#   make demo    boot the CI kernel in QEMU, load the module, run the demo
+#   make check   build everything and run every test (host and guest)
+#
+# Other targets: setup (packages, bindgen, kernel source), kernel (the CI
+# kernel, cached), module, tests, tool, header, rust-analyzer, clippy, clean.
+# `make module KDIR=/path/to/rust/enabled/kernel/build` builds against
+# another kernel build tree (its source must be at $(KDIR)/source or KSRC=).
+
+SHELL := /bin/bash
+TOP := $(CURDIR)
+CACHE := $(or $(CKPT_CACHE),$(or $(XDG_CACHE_HOME),$(HOME)/.cache)/rust-ckpt)
+# The CI kernel build directory, recorded by scripts/build-kernel.
+KDIR ?= $(shell cat $(CACHE)/kbuild.path 2>/dev/null)
+KSRC ?= $(shell if [ -e "$(KDIR)/source" ]; then readlink -f $(KDIR)/source; else cat $(CACHE)/ksrc.path 2>/dev/null; fi)
+BINDGEN ?= $(shell ls -d $(CACHE)/bindgen-*/bin/bindgen 2>/dev/null | sort -V | tail -n1)
+KMAKE = $(MAKE) -C $(KSRC) O=$(KDIR) M=$(TOP) LLVM=-19 RUSTC=/usr/bin/rustc BINDGEN=$(BINDGEN)
+
+.PHONY: all setup kernel module tests tool header rust-analyzer clippy check demo clean
+
+all: module
+
+setup:
+	scripts/setup
+
+kernel: setup
+	scripts/build-kernel
+
+module:
+	@test -n "$(KDIR)" -a -d "$(KDIR)" || { echo "no kernel build: run 'make kernel' or pass KDIR=" >&2; exit 1; }
+	$(KMAKE) modules
+
+clippy:
+	$(KMAKE) CLIPPY=1 modules
+
+rust-analyzer:
+	$(KMAKE) rust-analyzer
+
+tests:
+	$(MAKE) -C tests KSRC=$(KSRC)
+
+tool:
+	cd tools/ckpt && cargo build --release --quiet
+
+header:
+	scripts/gen-header
+
+check:
+	scripts/check
+
+demo:
+	scripts/demo
+
+clean:
+	-$(KMAKE) clean
+	$(MAKE) -C tests clean
+	rm -rf tools/ckpt/target

@@ -1,0 +1,256 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The rust-ckpt image format and ioctl ABI: the one definition.
+//!
+//! This file is compiled into the kernel module (`src/checkpoint.rs`) and into
+//! the userspace tool (`tools/ckpt`), and `scripts/gen-header` turns it into
+//! `include/uapi/linux/checkpoint.h` with cbindgen. It uses `core` only.
+//!
+//! Every record starts with a [`ckpt_hdr`] whose `len` counts the header and
+//! the payload; each record is padded to [`CKPT_ALIGN`] bytes. The structs have
+//! no implicit padding (checked by the `const` assertions at the end), so an
+//! image never carries uninitialised bytes. All fields are little-endian on
+//! the architectures the module builds for (the image records `arch`).
+
+#![allow(non_camel_case_types)]
+
+/// ABI version answered by `CKPT_IOC_VERSION`.
+pub const CKPT_ABI_VERSION: u32 = 1;
+/// Version of the image format, in the HEAD record.
+pub const CKPT_FORMAT_VERSION: u32 = 1;
+/// "RCKPTIMG" read as a little-endian u64: the HEAD magic.
+pub const CKPT_HEAD_MAGIC: u64 = 0x474d_4954_504b_4352;
+/// "RCKPTEND" read as a little-endian u64: the TAIL magic.
+pub const CKPT_TAIL_MAGIC: u64 = 0x444e_4554_504b_4352;
+/// Records are padded to this many bytes.
+pub const CKPT_ALIGN: u32 = 8;
+/// At most this many entries follow one PIDS record.
+pub const CKPT_PIDS_CHUNK: u32 = 256;
+/// Length of `ckpt_hdr_head.release` (the kernel's `__NEW_UTS_LEN`, NUL included, rounded up).
+pub const CKPT_RELEASE_LEN: usize = 72;
+/// Length of `ckpt_hdr_task.comm` (the kernel's `TASK_COMM_LEN`).
+pub const CKPT_COMM_LEN: usize = 16;
+/// Length of `ckpt_hdr_error.reason`.
+pub const CKPT_REASON_LEN: usize = 64;
+/// `ckpt_pids.parent` of the root task: it has no parent in the image.
+pub const CKPT_NO_PARENT: i32 = -1;
+
+/// The ioctl type byte ('C' | 0x80, unused in ioctl-number.rst).
+pub const CKPT_IOC_MAGIC: u32 = 0xc3;
+/// ioctl number of `CKPT_IOC_VERSION`: `_IO(CKPT_IOC_MAGIC, 0)`.
+pub const CKPT_IOC_NR_VERSION: u32 = 0;
+/// ioctl number of `CKPT_IOC_CHECKPOINT`: `_IOW(CKPT_IOC_MAGIC, 1, struct ckpt_args)`.
+pub const CKPT_IOC_NR_CHECKPOINT: u32 = 1;
+
+/// `ckpt_args.flags`: checkpoint a tree that is not stopped, traced or
+/// frozen. Best effort: the tree may change while it is read, and the image
+/// then describes no single instant.
+pub const CKPT_F_RUNNING: u64 = 1 << 0;
+/// Every flag bit the module knows; any other bit gives `EINVAL`.
+pub const CKPT_F_ALL: u64 = CKPT_F_RUNNING;
+
+/// Record types (`ckpt_hdr.type`).
+pub const CKPT_HDR_HEAD: u32 = 1;
+pub const CKPT_HDR_TREE: u32 = 101;
+pub const CKPT_HDR_PIDS: u32 = 102;
+pub const CKPT_HDR_TASK: u32 = 201;
+pub const CKPT_HDR_TAIL: u32 = 9001;
+pub const CKPT_HDR_ERROR: u32 = 9999;
+
+/// `ckpt_hdr_head.arch` for x86-64 (the kernel's `AUDIT_ARCH_X86_64`).
+pub const CKPT_ARCH_X86_64: u32 = 0xc000_003e;
+
+/// Argument of `CKPT_IOC_CHECKPOINT`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ckpt_args {
+    /// The root task, in the caller's pid namespace (> 0).
+    pub pid: i32,
+    /// An open file the image is appended to (at its file position).
+    pub fd: i32,
+    /// `CKPT_F_*` bits.
+    pub flags: u64,
+    /// Must be zero.
+    pub reserved: [u64; 4],
+}
+
+/// The header of every record.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ckpt_hdr {
+    /// `CKPT_HDR_*`.
+    pub r#type: u32,
+    /// Bytes in the record, this header included, padding excluded.
+    pub len: u32,
+}
+
+/// HEAD: the first record of every image.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ckpt_hdr_head {
+    pub h: ckpt_hdr,
+    /// `CKPT_HEAD_MAGIC`.
+    pub magic: u64,
+    /// `CKPT_FORMAT_VERSION`.
+    pub version: u32,
+    /// `CKPT_ARCH_*` of the kernel that wrote the image.
+    pub arch: u32,
+    /// The `ckpt_args.flags` of the checkpoint.
+    pub flags: u64,
+    /// CLOCK_REALTIME at the checkpoint, in nanoseconds.
+    pub time_ns: u64,
+    /// The root task's pid in the caller's pid namespace (`ckpt_args.pid`).
+    pub root_pid: i32,
+    /// Zero.
+    pub reserved: u32,
+    /// The kernel release (`uname -r`), NUL-terminated.
+    pub release: [u8; CKPT_RELEASE_LEN],
+}
+
+/// TREE: the number of tasks that follow.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ckpt_hdr_tree {
+    pub h: ckpt_hdr,
+    /// Number of TASK records, and of PIDS entries in all.
+    pub tasks_nr: u32,
+    /// Zero.
+    pub reserved: u32,
+}
+
+/// PIDS: followed by `nr` entries of `ckpt_pids`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ckpt_hdr_pids {
+    pub h: ckpt_hdr,
+    /// Entries in this record, 1..=`CKPT_PIDS_CHUNK`.
+    pub nr: u32,
+    /// Index (in DFS order) of the first entry.
+    pub first: u32,
+}
+
+/// One task's ids, all in the root task's pid namespace (0: not visible there).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ckpt_pids {
+    pub vpid: i32,
+    pub vtgid: i32,
+    /// Pid of the parent process (for the root: 0 if it is outside the namespace).
+    pub vppid: i32,
+    pub vpgid: i32,
+    pub vsid: i32,
+    /// Index of the parent's entry, or `CKPT_NO_PARENT` for the root.
+    pub parent: i32,
+}
+
+/// TASK: one per task, in the same order as the PIDS entries.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ckpt_hdr_task {
+    pub h: ckpt_hdr,
+    /// `task_struct.__state` (`TASK_*` bits).
+    pub state: u32,
+    /// `task_struct.exit_state` (`EXIT_*`).
+    pub exit_state: u32,
+    pub exit_code: i32,
+    pub exit_signal: i32,
+    pub pdeath_signal: i32,
+    /// `task_struct.flags` (`PF_*`).
+    pub flags: u32,
+    /// Credentials, in the caller's user namespace (65534 if unmapped).
+    pub uid: u32,
+    pub euid: u32,
+    pub suid: u32,
+    pub gid: u32,
+    pub egid: u32,
+    pub sgid: u32,
+    /// Start time, nanoseconds since boot (CLOCK_BOOTTIME).
+    pub start_time_ns: u64,
+    /// `comm`, NUL-padded.
+    pub comm: [u8; CKPT_COMM_LEN],
+    /// Threads in the process.
+    pub nr_threads: u32,
+    /// The task's pid in the root's namespace (same as its PIDS entry).
+    pub vpid: i32,
+}
+
+/// TAIL: the last record of a complete image.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ckpt_hdr_tail {
+    pub h: ckpt_hdr,
+    /// `CKPT_TAIL_MAGIC`.
+    pub magic: u64,
+    /// Records before the TAIL.
+    pub records: u32,
+    /// CRC-32 (IEEE, as zlib's `crc32()`) of every byte before the TAIL.
+    pub crc32: u32,
+}
+
+/// ERROR: written instead of the rest of the image when a checkpoint fails
+/// after the HEAD was written.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ckpt_hdr_error {
+    pub h: ckpt_hdr,
+    /// The positive errno the ioctl returns.
+    pub errno: i32,
+    /// Zero.
+    pub reserved: u32,
+    /// A short reason, NUL-terminated.
+    pub reason: [u8; CKPT_REASON_LEN],
+}
+
+/// Bytes a record of `len` bytes takes in the image, padding included.
+pub const fn ckpt_padded(len: u32) -> u32 {
+    (len + CKPT_ALIGN - 1) & !(CKPT_ALIGN - 1)
+}
+
+const fn ioc(dir: u32, nr: u32, size: usize) -> u32 {
+    (dir << 30) | ((size as u32) << 16) | (CKPT_IOC_MAGIC << 8) | nr
+}
+
+/// `_IO(CKPT_IOC_MAGIC, 0)`.
+pub const CKPT_IOC_VERSION: u32 = ioc(0, CKPT_IOC_NR_VERSION, 0);
+/// `_IOW(CKPT_IOC_MAGIC, 1, struct ckpt_args)`.
+pub const CKPT_IOC_CHECKPOINT: u32 = ioc(1, CKPT_IOC_NR_CHECKPOINT, core::mem::size_of::<ckpt_args>());
+
+/// CRC-32 (IEEE 802.3, reflected, as zlib's `crc32()`): continue `crc`
+/// (start with 0) over `data`.
+pub fn ckpt_crc32(crc: u32, data: &[u8]) -> u32 {
+    let mut c = !crc;
+    for &b in data {
+        c = CRC_TABLE[((c ^ b as u32) & 0xff) as usize] ^ (c >> 8);
+    }
+    !c
+}
+
+const CRC_TABLE: [u32; 256] = {
+    let mut t = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut c = i as u32;
+        let mut k = 0;
+        while k < 8 {
+            c = if c & 1 != 0 { 0xedb8_8320 ^ (c >> 1) } else { c >> 1 };
+            k += 1;
+        }
+        t[i] = c;
+        i += 1;
+    }
+    t
+};
+
+// The layouts are ABI: no implicit padding, sizes multiple of CKPT_ALIGN.
+const _: () = {
+    use core::mem::size_of;
+    assert!(size_of::<ckpt_args>() == 48);
+    assert!(size_of::<ckpt_hdr>() == 8);
+    assert!(size_of::<ckpt_hdr_head>() == 120);
+    assert!(size_of::<ckpt_hdr_tree>() == 16);
+    assert!(size_of::<ckpt_hdr_pids>() == 16);
+    assert!(size_of::<ckpt_pids>() == 24);
+    assert!(size_of::<ckpt_hdr_task>() == 88);
+    assert!(size_of::<ckpt_hdr_tail>() == 24);
+    assert!(size_of::<ckpt_hdr_error>() == 80);
+};

@@ -1,0 +1,242 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Writing the image: HEAD, TREE, PIDS x ceil(n/256), TASK x n, TAIL.
+//!
+//! Records are gathered in a buffer and written with `kernel_write()` at the
+//! file's position (none for streams, as `write(2)` does), short writes
+//! looped; never under RCU. If writing fails after the HEAD, an ERROR record
+//! saying why is appended when the file can still take it.
+
+use kernel::{
+    fs::LocalFile,
+    pid_namespace::PidNamespace,
+    prelude::*,
+    sync::{aref::ARef, rcu},
+    task::Task,
+    transmute::AsBytes,
+};
+
+use crate::{
+    format::*,
+    ktask::{self, PidType},
+    tree::{Tree, NO_PARENT},
+};
+
+// SAFETY: these are `repr(C)` structs of integers and integer arrays with no
+// padding (asserted in format.rs), so every byte is initialised.
+unsafe impl AsBytes for ckpt_hdr_head {}
+// SAFETY: as above.
+unsafe impl AsBytes for ckpt_hdr_tree {}
+// SAFETY: as above.
+unsafe impl AsBytes for ckpt_hdr_pids {}
+// SAFETY: as above.
+unsafe impl AsBytes for ckpt_pids {}
+// SAFETY: as above.
+unsafe impl AsBytes for ckpt_hdr_task {}
+// SAFETY: as above.
+unsafe impl AsBytes for ckpt_hdr_tail {}
+// SAFETY: as above.
+unsafe impl AsBytes for ckpt_hdr_error {}
+
+/// Bytes gathered before a `kernel_write()`.
+const BUF_SIZE: usize = 64 * 1024;
+
+fn hdr<T>(r#type: u32) -> ckpt_hdr {
+    ckpt_hdr { r#type, len: core::mem::size_of::<T>() as u32 }
+}
+
+/// A buffered record writer that keeps the CRC and record count.
+struct Writer<'a> {
+    file: &'a LocalFile,
+    /// `None` for streams, which have no position.
+    pos: Option<i64>,
+    buf: KVVec<u8>,
+    crc: u32,
+    records: u32,
+    bytes: u64,
+}
+
+impl<'a> Writer<'a> {
+    fn new(file: &'a LocalFile) -> Result<Self> {
+        let pos = (!ktask::file_is_stream(file)).then(|| ktask::file_pos(file));
+        Ok(Self { file, pos, buf: KVVec::with_capacity(BUF_SIZE, GFP_KERNEL)?, crc: 0, records: 0, bytes: 0 })
+    }
+
+    /// Appends one record (all our record sizes are multiples of 8: no padding).
+    fn record<T: AsBytes>(&mut self, rec: &T) -> Result {
+        self.records += 1;
+        self.put(rec.as_bytes())
+    }
+
+    fn put(&mut self, bytes: &[u8]) -> Result {
+        if self.buf.len() + bytes.len() > BUF_SIZE {
+            self.flush()?;
+        }
+        self.crc = ckpt_crc32(self.crc, bytes);
+        self.buf.extend_from_slice(bytes, GFP_KERNEL)?;
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result {
+        let mut done = 0;
+        let res = loop {
+            if done == self.buf.len() {
+                break Ok(());
+            }
+            match ktask::file_write(self.file, &self.buf[done..], self.pos.as_mut()) {
+                Ok(0) => break Err(EIO),
+                Ok(n) => done += n,
+                Err(e) => break Err(e),
+            }
+        };
+        self.bytes += done as u64;
+        self.buf.clear();
+        if let Some(pos) = self.pos {
+            ktask::set_file_pos(self.file, pos);
+        }
+        res
+    }
+}
+
+/// What the caller asked, for the HEAD.
+pub(crate) struct Request {
+    pub(crate) root_pid: i32,
+    pub(crate) flags: u64,
+}
+
+/// Writes the whole image; returns the number of tasks.
+pub(crate) fn write(file: &LocalFile, tree: &Tree, ns: &PidNamespace, req: &Request) -> Result<usize> {
+    // Gather the ids before writing anything: an allocation failure here
+    // leaves the file untouched.
+    let pids = gather_pids(tree, ns)?;
+
+    let mut w = Writer::new(file)?;
+    w.record(&head(req))?;
+    // The HEAD reaches the file first so a later failure leaves an image
+    // that says what it is.
+    w.flush()?;
+
+    let body = write_body(&mut w, tree, &pids).and_then(|()| w.flush());
+    if let Err(e) = body {
+        w.buf.clear();
+        append_error(&mut w, e);
+        return Err(e);
+    }
+    let tail = ckpt_hdr_tail {
+        h: hdr::<ckpt_hdr_tail>(CKPT_HDR_TAIL),
+        magic: CKPT_TAIL_MAGIC,
+        records: w.records,
+        crc32: w.crc,
+    };
+    w.record(&tail)?;
+    w.flush()?;
+    Ok(tree.tasks.len())
+}
+
+fn head(req: &Request) -> ckpt_hdr_head {
+    let mut release = [0u8; CKPT_RELEASE_LEN];
+    let kr = ktask::kernel_release();
+    // Keep at least one NUL at the end.
+    let n = kr.len().min(CKPT_RELEASE_LEN - 1);
+    release[..n].copy_from_slice(&kr[..n]);
+    ckpt_hdr_head {
+        h: hdr::<ckpt_hdr_head>(CKPT_HDR_HEAD),
+        magic: CKPT_HEAD_MAGIC,
+        version: CKPT_FORMAT_VERSION,
+        arch: CKPT_ARCH_X86_64,
+        flags: req.flags,
+        time_ns: ktask::realtime_ns(),
+        root_pid: req.root_pid,
+        reserved: 0,
+        release,
+    }
+}
+
+fn write_body(w: &mut Writer<'_>, tree: &Tree, pids: &[ckpt_pids]) -> Result {
+    let n = tree.tasks.len();
+    w.record(&ckpt_hdr_tree {
+        h: hdr::<ckpt_hdr_tree>(CKPT_HDR_TREE),
+        tasks_nr: n as u32,
+        reserved: 0,
+    })?;
+    for (c, chunk) in pids.chunks(CKPT_PIDS_CHUNK as usize).enumerate() {
+        let len = core::mem::size_of::<ckpt_hdr_pids>() + core::mem::size_of_val(chunk);
+        w.record(&ckpt_hdr_pids {
+            h: ckpt_hdr { r#type: CKPT_HDR_PIDS, len: len as u32 },
+            nr: chunk.len() as u32,
+            first: c as u32 * CKPT_PIDS_CHUNK,
+        })?;
+        w.put(chunk.as_bytes())?;
+    }
+    for (t, p) in tree.tasks.iter().zip(pids) {
+        w.record(&task_record(t, p))?;
+    }
+    Ok(())
+}
+
+/// The PIDS entries of every task, in the root's pid namespace.
+fn gather_pids(tree: &Tree, ns: &PidNamespace) -> Result<KVVec<ckpt_pids>> {
+    let mut pids = KVVec::with_capacity(tree.tasks.len(), GFP_KERNEL)?;
+    for (t, &parent) in tree.tasks.iter().zip(tree.parent.iter()) {
+        let vppid = {
+            let guard = rcu::read_lock();
+            ktask::pid_nr_ns(ktask::parent_process(&guard, t), PidType::Tgid, ns)
+        };
+        let entry = ckpt_pids {
+            vpid: ktask::pid_nr_ns(t, PidType::Pid, ns),
+            vtgid: ktask::pid_nr_ns(t, PidType::Tgid, ns),
+            vppid,
+            vpgid: ktask::pid_nr_ns(t, PidType::Pgid, ns),
+            vsid: ktask::pid_nr_ns(t, PidType::Sid, ns),
+            parent: if parent == NO_PARENT { CKPT_NO_PARENT } else { parent as i32 },
+        };
+        pids.push_within_capacity(entry).map_err(|_| ENOMEM)?;
+    }
+    Ok(pids)
+}
+
+fn task_record(t: &ARef<Task>, p: &ckpt_pids) -> ckpt_hdr_task {
+    let f = ktask::fields(t);
+    let ids = ktask::task_ids(t);
+    ckpt_hdr_task {
+        h: hdr::<ckpt_hdr_task>(CKPT_HDR_TASK),
+        state: f.state,
+        exit_state: f.exit_state as u32,
+        exit_code: f.exit_code,
+        exit_signal: f.exit_signal,
+        pdeath_signal: f.pdeath_signal,
+        flags: f.flags,
+        uid: ids.uid,
+        euid: ids.euid,
+        suid: ids.suid,
+        gid: ids.gid,
+        egid: ids.egid,
+        sgid: ids.sgid,
+        start_time_ns: f.start_boottime,
+        comm: f.comm,
+        nr_threads: ktask::nr_threads(t),
+        vpid: p.vpid,
+    }
+}
+
+/// Tries to append an ERROR record after a failure. Not after a broken pipe
+/// (a second write would only raise a second SIGPIPE) or an interrupted write.
+fn append_error(w: &mut Writer<'_>, e: Error) {
+    let errno = -e.to_errno();
+    if e == EPIPE || e == EINTR || e == ERESTARTSYS {
+        return;
+    }
+    let mut reason = [0u8; CKPT_REASON_LEN];
+    let text: &[u8] = match e {
+        e if e == ENOSPC => b"no space left on the device",
+        e if e == EFBIG => b"file too large",
+        e if e == EIO => b"I/O error",
+        _ => b"write failed",
+    };
+    reason[..text.len()].copy_from_slice(text);
+    let rec = ckpt_hdr_error { h: hdr::<ckpt_hdr_error>(CKPT_HDR_ERROR), errno, reserved: 0, reason };
+    if w.record(&rec).is_ok() {
+        // Best effort: the ioctl reports the original error either way.
+        let _ = w.flush();
+    }
+}

@@ -1,0 +1,357 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Every raw access to a C task, credential, file or namespace, each wrapped
+//! once in a small safe function.
+//!
+//! The field reads here are the ones `src/layout.rs` checks against the C
+//! compiler's offsets at load time: add a field here, add it there.
+//!
+//! A `&Task` is valid for as long as it lives: either we hold a reference
+//! (`ARef<Task>`), or it was found under an RCU read lock and its lifetime is
+//! bound to that lock's guard (task_structs are freed only after a grace
+//! period, `delayed_put_task_struct()`).
+
+use core::ptr;
+use kernel::{
+    bindings,
+    cred::Credential,
+    fs::LocalFile,
+    pid_namespace::PidNamespace,
+    prelude::*,
+    sync::{aref::ARef, rcu},
+    task::Task,
+};
+
+use crate::layout::{kconst, KernelConst};
+
+/// `READ_ONCE()` of a field of a valid C object that other CPUs may write.
+///
+/// # Safety
+///
+/// `$obj` must be a valid pointer to the C object.
+macro_rules! read_once {
+    ($obj:expr, $field:ident) => {
+        ptr::read_volatile(ptr::addr_of!((*$obj).$field))
+    };
+}
+
+/// A reference to a task found under RCU, valid while `_guard` is held.
+fn task_ref<'a>(_guard: &'a rcu::Guard, t: *mut bindings::task_struct) -> &'a Task {
+    // SAFETY: `t` was read from an RCU-protected pointer or list under the RCU
+    // read lock that `_guard` proves held, so the task_struct is not freed
+    // before the guard is dropped. `Task` is `repr(transparent)` over
+    // `task_struct`.
+    unsafe { &*t.cast::<Task>() }
+}
+
+/// `&init_task`: the head of the global process list.
+fn init_task() -> *mut bindings::task_struct {
+    // `init_task` is a static exported by the kernel; taking its address
+    // reads nothing.
+    ptr::addr_of_mut!(bindings::init_task)
+}
+
+/// The `container_of()` of a `list_head` embedded in a task_struct at `offset`.
+fn task_of_node(node: *mut bindings::list_head, offset: usize) -> *mut bindings::task_struct {
+    node.wrapping_byte_sub(offset).cast()
+}
+
+/// Walks the global process list (`for_each_process()`): thread-group leaders
+/// in the order they were forked. The list is RCU-safe (`list_add_tail_rcu()`
+/// in `copy_process()`, `list_del_rcu()` in `__unhash_process()`).
+pub(crate) struct Processes<'a> {
+    guard: &'a rcu::Guard,
+    next: *mut bindings::list_head,
+}
+
+pub(crate) fn processes(guard: &rcu::Guard) -> Processes<'_> {
+    // SAFETY: `init_task` is always valid; `tasks.next` is an RCU list pointer
+    // read under `guard`.
+    let next = unsafe { read_once!(init_task(), tasks).next };
+    Processes { guard, next }
+}
+
+impl<'a> Iterator for Processes<'a> {
+    type Item = &'a Task;
+
+    fn next(&mut self) -> Option<&'a Task> {
+        let offset = core::mem::offset_of!(bindings::task_struct, tasks);
+        let t = task_of_node(self.next, offset);
+        if t == init_task() {
+            return None;
+        }
+        // SAFETY: `self.next` is a node of the RCU-protected task list read
+        // under `self.guard`; its `next` is `rcu_dereference`d by a volatile read.
+        self.next = unsafe { ptr::read_volatile(ptr::addr_of!((*self.next).next)) };
+        Some(task_ref(self.guard, t))
+    }
+}
+
+/// Calls `f` on every thread of `t`'s process (`for_each_thread()`, whose
+/// list is RCU-safe). Stops early and returns `false` when `f` does.
+pub(crate) fn all_threads(guard: &rcu::Guard, t: &Task, mut f: impl FnMut(&Task) -> bool) -> bool {
+    let offset = core::mem::offset_of!(bindings::task_struct, thread_node);
+    // SAFETY: `t` is valid; `signal` is set at fork and freed only with the
+    // task_struct (`free_task()` -> `put_signal_struct()`).
+    let head = unsafe { ptr::addr_of_mut!((*(*t.as_ptr()).signal).thread_head) };
+    // SAFETY: `head` is a valid list head; the list is RCU-safe and `guard` held.
+    let mut node = unsafe { ptr::read_volatile(ptr::addr_of!((*head).next)) };
+    while node != head {
+        if !f(task_ref(guard, task_of_node(node, offset))) {
+            return false;
+        }
+        // SAFETY: as above, `node` is a node of the same RCU list.
+        node = unsafe { ptr::read_volatile(ptr::addr_of!((*node).next)) };
+    }
+    true
+}
+
+/// The process (thread-group leader) of `t`'s real parent: children forked by
+/// any thread belong to that thread's process.
+pub(crate) fn parent_process<'a>(guard: &'a rcu::Guard, t: &Task) -> &'a Task {
+    // SAFETY: `real_parent` is `__rcu` and read under `guard`; it is never NULL
+    // (orphans are reparented, init's parent is the idle task). `group_leader`
+    // of a valid task is a valid task under the same RCU read lock.
+    let leader = unsafe {
+        let parent = read_once!(t.as_ptr(), real_parent);
+        read_once!(parent, group_leader)
+    };
+    task_ref(guard, leader)
+}
+
+/// A snapshot of the scalar fields of a task the image records.
+#[derive(Clone, Copy)]
+pub(crate) struct TaskFields {
+    pub(crate) state: u32,
+    pub(crate) flags: u32,
+    pub(crate) exit_state: i32,
+    pub(crate) exit_code: i32,
+    pub(crate) exit_signal: i32,
+    pub(crate) pdeath_signal: i32,
+    pub(crate) start_boottime: u64,
+    pub(crate) comm: [u8; 16],
+}
+
+pub(crate) fn fields(t: &Task) -> TaskFields {
+    let p = t.as_ptr();
+    // SAFETY: `t` is a valid task; these are plain integer fields that other
+    // CPUs may update, read with READ_ONCE semantics. `comm` may change under
+    // us (prctl(PR_SET_NAME)) like `get_task_comm()` without the lock; any
+    // torn name is still NUL-bounded by the array size.
+    unsafe {
+        TaskFields {
+            state: read_once!(p, __state),
+            flags: read_once!(p, flags),
+            exit_state: read_once!(p, exit_state),
+            exit_code: read_once!(p, exit_code),
+            exit_signal: read_once!(p, exit_signal),
+            pdeath_signal: read_once!(p, pdeath_signal),
+            start_boottime: read_once!(p, start_boottime),
+            comm: read_once!(p, comm).map(|c| c as u8),
+        }
+    }
+}
+
+/// Threads in `t`'s process.
+pub(crate) fn nr_threads(t: &Task) -> u32 {
+    // SAFETY: `signal` is valid for the task's lifetime (see `all_threads`).
+    let n = unsafe { read_once!((*t.as_ptr()).signal, nr_threads) };
+    n as u32
+}
+
+/// Is this thread held still: stopped by a signal, stopped by a tracer, or
+/// frozen by the cgroup (v2) freezer or the legacy freezer?
+pub(crate) fn is_held(t: &Task) -> bool {
+    // SAFETY: `t` is valid; `jobctl` and `__state` are read like
+    // `task_is_stopped()`, `task_is_traced()` and `frozen()` do.
+    let (jobctl, state) = unsafe { (read_once!(t.as_ptr(), jobctl), read_once!(t.as_ptr(), __state)) };
+    let held = kconst(KernelConst::JobctlStopped) | kconst(KernelConst::JobctlTraced);
+    if jobctl as u64 & held != 0 || u64::from(state) & kconst(KernelConst::TaskFrozen) != 0 {
+        return true;
+    }
+    // SAFETY: `t` is a valid task.
+    unsafe { ckpt_task_cgroup_frozen(t.as_ptr()) }
+}
+
+/// The task's dumpable mode (`TASK_DUMPABLE_*`).
+pub(crate) fn dumpable(t: &Task) -> i32 {
+    // SAFETY: `t` is a valid task.
+    unsafe { ckpt_task_dumpable(t.as_ptr()) }
+}
+
+// Only pointers cross: the lint looks through them at task_struct, which
+// holds empty (zero-sized) C structs, and would warn about those.
+#[allow(improper_ctypes)]
+extern "C" {
+    fn ckpt_task_cgroup_frozen(t: *mut bindings::task_struct) -> bool;
+    fn ckpt_task_dumpable(t: *mut bindings::task_struct) -> i32;
+    fn ckpt_kernel_release() -> *const c_char;
+}
+
+/// Which id of a task to read.
+#[derive(Clone, Copy)]
+pub(crate) enum PidType {
+    Pid = bindings::pid_type_PIDTYPE_PID as isize,
+    Tgid = bindings::pid_type_PIDTYPE_TGID as isize,
+    Pgid = bindings::pid_type_PIDTYPE_PGID as isize,
+    Sid = bindings::pid_type_PIDTYPE_SID as isize,
+}
+
+/// The task's id of `kind` as seen in `ns` (0 if not visible there).
+pub(crate) fn pid_nr_ns(t: &Task, kind: PidType, ns: &PidNamespace) -> i32 {
+    // SAFETY: `__task_pid_nr_ns()` takes the RCU read lock itself and accepts
+    // any valid task, including one that has been unhashed.
+    unsafe { bindings::__task_pid_nr_ns(t.as_ptr(), kind as bindings::pid_type, ns.as_ptr()) }
+}
+
+/// The pid namespace of the task's pid, compared by address only.
+pub(crate) fn active_pid_ns(t: &Task) -> *const bindings::pid_namespace {
+    let _guard = rcu::read_lock();
+    // SAFETY: `t` is valid; `task_active_pid_ns()` reads `thread_pid` under the
+    // RCU lock we hold and may return NULL for a task past `release_task()`.
+    unsafe { bindings::task_active_pid_ns(t.as_ptr()) }
+}
+
+/// Looks up the process `nr` in the caller's pid namespace, with a reference.
+pub(crate) fn find_process(nr: i32) -> Option<ARef<Task>> {
+    let guard = rcu::read_lock();
+    // SAFETY: `find_vpid()` must be called under the RCU read lock, held here.
+    let pid = unsafe { bindings::find_vpid(nr) };
+    if pid.is_null() {
+        return None;
+    }
+    // SAFETY: `pid` is valid under the RCU read lock; `pid_task()` needs it held.
+    let t = unsafe { bindings::pid_task(pid, bindings::pid_type_PIDTYPE_TGID) };
+    if t.is_null() {
+        return None;
+    }
+    Some(ARef::from(task_ref(&guard, t)))
+}
+
+/// Real, effective and saved ids, in the caller's user namespace.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Ids {
+    pub(crate) uid: u32,
+    pub(crate) euid: u32,
+    pub(crate) suid: u32,
+    pub(crate) gid: u32,
+    pub(crate) egid: u32,
+    pub(crate) sgid: u32,
+}
+
+fn current_user_ns() -> *mut bindings::user_namespace {
+    // SAFETY: the current task's subjective `cred` cannot change under it, and
+    // its `user_ns` is pinned by the cred.
+    unsafe { (*read_once!(Task::current_raw(), cred)).user_ns }
+}
+
+fn ids_of(cred: *const bindings::cred) -> Ids {
+    let ns = current_user_ns();
+    let uid = |k: bindings::kuid_t| {
+        // SAFETY: `ns` is the caller's live user namespace; the call only maps ids.
+        unsafe { bindings::from_kuid_munged(ns, k) }
+    };
+    let gid = |k: bindings::kgid_t| {
+        // SAFETY: as above.
+        unsafe { bindings::from_kgid_munged(ns, k) }
+    };
+    // SAFETY: `cred` is valid (pinned by the caller); credentials are immutable.
+    unsafe {
+        let c = &*cred;
+        Ids {
+            uid: uid(c.uid),
+            euid: uid(c.euid),
+            suid: uid(c.suid),
+            gid: gid(c.gid),
+            egid: gid(c.egid),
+            sgid: gid(c.sgid),
+        }
+    }
+}
+
+/// The task's objective (`real_cred`) ids.
+pub(crate) fn task_ids(t: &Task) -> Ids {
+    let _guard = rcu::read_lock();
+    // SAFETY: `real_cred` is `__rcu`; the cred is freed only after a grace
+    // period, so it is valid while we hold the RCU read lock.
+    ids_of(unsafe { read_once!(t.as_ptr(), real_cred) })
+}
+
+/// The caller's subjective ids.
+pub(crate) fn current_ids() -> Ids {
+    // SAFETY: see `current_user_ns()`.
+    ids_of(unsafe { read_once!(Task::current_raw(), cred) })
+}
+
+/// Does the caller have `CAP_CHECKPOINT_RESTORE` or `CAP_SYS_ADMIN` over the
+/// user namespace that owns `t`'s credentials?
+pub(crate) fn may_checkpoint_ns(t: &Task) -> bool {
+    // SAFETY: `get_task_cred()` returns the task's objective cred with a
+    // reference that the `ARef` now owns (and drops with `put_cred()`).
+    let cred: ARef<Credential> = unsafe {
+        let c = bindings::get_task_cred(t.as_ptr());
+        ARef::from_raw(ptr::NonNull::new_unchecked(c.cast_mut().cast()))
+    };
+    // SAFETY: the cred pins its `user_ns`.
+    let ns = unsafe { (*cred.as_ptr()).user_ns };
+    [bindings::CAP_CHECKPOINT_RESTORE, bindings::CAP_SYS_ADMIN]
+        .iter()
+        // SAFETY: `ns` is valid while `cred` is held; `ns_capable()` may sleep
+        // and we hold no lock.
+        .any(|&cap| unsafe { bindings::ns_capable(ns, cap as i32) })
+}
+
+/// The file's mode bits (`FMODE_*`).
+fn file_mode(file: &LocalFile) -> u64 {
+    // SAFETY: `file` is a valid struct file; `f_mode` is set at open.
+    u64::from(unsafe { read_once!(file.as_ptr(), f_mode) })
+}
+
+pub(crate) fn file_is_writable(file: &LocalFile) -> bool {
+    file_mode(file) & kconst(KernelConst::FmodeWrite) != 0
+}
+
+/// Streams (pipes, sockets) have no file position.
+pub(crate) fn file_is_stream(file: &LocalFile) -> bool {
+    file_mode(file) & kconst(KernelConst::FmodeStream) != 0
+}
+
+pub(crate) fn file_pos(file: &LocalFile) -> i64 {
+    // SAFETY: `file` is valid. Like `write(2)` without `fdget_pos()` locking,
+    // a concurrent writer on the same open file may race with us.
+    unsafe { read_once!(file.as_ptr(), f_pos) }
+}
+
+pub(crate) fn set_file_pos(file: &LocalFile, pos: i64) {
+    // SAFETY: as in `file_pos()`; a plain store as `ksys_write()` does.
+    unsafe { ptr::write_volatile(ptr::addr_of_mut!((*file.as_ptr()).f_pos), pos) }
+}
+
+/// One `kernel_write()`: returns the bytes written, which may be fewer than asked.
+pub(crate) fn file_write(file: &LocalFile, buf: &[u8], pos: Option<&mut i64>) -> Result<usize> {
+    let pos = pos.map_or(ptr::null_mut(), |p| p as *mut i64);
+    // SAFETY: `file` is valid and was checked to be open for writing (else
+    // `kernel_write()` WARNs); `buf` is a valid kernel buffer; `pos` is NULL
+    // (streams) or a valid position, as `ksys_write()` passes.
+    let ret = unsafe { bindings::kernel_write(file.as_ptr(), buf.as_ptr().cast(), buf.len(), pos) };
+    if ret < 0 {
+        Err(Error::from_errno(ret as i32))
+    } else {
+        Ok(ret as usize)
+    }
+}
+
+/// The running kernel's release (`uname -r`), NUL-padded.
+pub(crate) fn kernel_release() -> &'static [u8] {
+    // SAFETY: `ckpt_kernel_release()` returns `init_uts_ns.name.release`, a
+    // NUL-terminated static string that never changes.
+    unsafe { CStr::from_char_ptr(ckpt_kernel_release()) }.to_bytes()
+}
+
+/// CLOCK_REALTIME in nanoseconds.
+pub(crate) fn realtime_ns() -> u64 {
+    let mut ts = bindings::timespec64 { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: `ts` is a valid out-parameter.
+    unsafe { bindings::ktime_get_real_ts64(&mut ts) };
+    (ts.tv_sec as u64).wrapping_mul(1_000_000_000).wrapping_add(ts.tv_nsec as u64)
+}

@@ -1,0 +1,110 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * What only the C compiler knows, for the Rust part of the module.
+ *
+ * 1. Offsets and sizes of every C struct field that src/kernel.rs reads
+ *    through bindgen's bindings. bindgen can get a layout wrong (with
+ *    CONFIG_SCHEDSTATS=n it drops the cacheline alignment of the empty
+ *    struct sched_statistics and every later task_struct field moves), so
+ *    the module compares these with Rust's offset_of!() at load time and
+ *    refuses to load on any difference (src/layout.rs).
+ * 2. Constants bindgen cannot evaluate (macros with __force casts) or whose
+ *    headers the bindings do not include.
+ * 3. Three readers C must do: a bitfield (task_struct.frozen), and two
+ *    structs the bindings do not contain: struct task_exec_state (its getter
+ *    task_exec_state_get_dumpable() is not exported to modules) and struct
+ *    uts_namespace (linux/utsname.h is not in the bindings).
+ */
+#include <linux/cgroup.h>
+#include <linux/cred.h>
+#include <linux/fs.h>
+#include <linux/sched.h>
+#include <linux/sched/exec_state.h>
+#include <linux/sched/jobctl.h>
+#include <linux/sched/signal.h>
+#include <linux/stddef.h>
+#include <linux/utsname.h>
+
+/* Called from Rust (src/ktask.rs), which declares them there. */
+bool ckpt_task_cgroup_frozen(struct task_struct *t);
+int ckpt_task_dumpable(struct task_struct *t);
+const char *ckpt_kernel_release(void);
+
+struct ckpt_c_field {
+	const char *name;
+	unsigned long offset;
+	unsigned long size;
+};
+
+#define FIELD(type, field) \
+	{ #type "." #field, offsetof(struct type, field), sizeof_field(struct type, field) }
+
+/* Keep in the order of FIELDS in src/layout.rs (the names are compared too). */
+const struct ckpt_c_field ckpt_c_fields[] = {
+	FIELD(task_struct, __state),
+	FIELD(task_struct, flags),
+	FIELD(task_struct, tasks),
+	FIELD(task_struct, exit_state),
+	FIELD(task_struct, exit_code),
+	FIELD(task_struct, exit_signal),
+	FIELD(task_struct, pdeath_signal),
+	FIELD(task_struct, jobctl),
+	FIELD(task_struct, real_parent),
+	FIELD(task_struct, group_leader),
+	FIELD(task_struct, thread_node),
+	FIELD(task_struct, start_boottime),
+	FIELD(task_struct, real_cred),
+	FIELD(task_struct, cred),
+	FIELD(task_struct, comm),
+	FIELD(task_struct, signal),
+	FIELD(signal_struct, nr_threads),
+	FIELD(signal_struct, thread_head),
+	FIELD(cred, uid),
+	FIELD(cred, gid),
+	FIELD(cred, suid),
+	FIELD(cred, sgid),
+	FIELD(cred, euid),
+	FIELD(cred, egid),
+	FIELD(cred, user_ns),
+	FIELD(file, f_mode),
+	FIELD(file, f_pos),
+};
+const unsigned long ckpt_c_fields_nr = ARRAY_SIZE(ckpt_c_fields);
+
+/* Keep in the order of struct KernelConsts in src/layout.rs. */
+const unsigned long ckpt_c_consts[] = {
+	(__force unsigned long)FMODE_WRITE,
+	(__force unsigned long)FMODE_STREAM,
+	JOBCTL_STOPPED,
+	JOBCTL_TRACED,
+	TASK_FROZEN,
+	PF_EXITING,
+	PF_KTHREAD,
+};
+const unsigned long ckpt_c_consts_nr = ARRAY_SIZE(ckpt_c_consts);
+
+/* The cgroup v2 freezer's per-task bit (a bitfield; bindgen's accessor would
+ * read the whole storage unit without READ_ONCE semantics). */
+bool ckpt_task_cgroup_frozen(struct task_struct *t)
+{
+	return cgroup_task_frozen(t);
+}
+
+/* task_exec_state_get_dumpable() is not exported; this is its body. */
+int ckpt_task_dumpable(struct task_struct *t)
+{
+	struct task_exec_state *es;
+	int ret;
+
+	rcu_read_lock();
+	es = rcu_dereference(t->exec_state);
+	ret = es ? READ_ONCE(es->dumpable) : TASK_DUMPABLE_OFF;
+	rcu_read_unlock();
+	return ret;
+}
+
+/* The running kernel's release string (uname -r); it never changes. */
+const char *ckpt_kernel_release(void)
+{
+	return init_uts_ns.name.release;
+}

@@ -1,0 +1,221 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Collecting the subtree of processes under a root, in DFS order.
+//!
+//! The seed (Linux-CR's `cr_tree_count_tasks()`) walks `task->children` and
+//! `->sibling` under `tasklist_lock`. A module can do neither: the lock is not
+//! exported, and those lists are not RCU-safe (`list_del_init()` under the
+//! lock would send an RCU reader round a self-loop). So the walk uses the one
+//! process list that *is* RCU-safe, the global `tasks` list, whose order is
+//! fork order. A process's parent process is always forked before it (and a
+//! reparented orphan's new parent is an ancestor of its old one), so a single
+//! pass in list order decides membership: a process is in the tree if it is
+//! the root or its parent process already is. Membership is kept in an
+//! open-addressing hash of task addresses, allocated before the walk.
+//!
+//!   1. under RCU, count the processes in the system (sizes the hash);
+//!   2. allocate the hash (outside RCU);
+//!   3. under RCU, count the tree's processes;
+//!   4. allocate the task array (outside RCU);
+//!   5. under RCU, fill it, taking a reference on every task; if the tree now
+//!      has a different number of processes, drop every reference: `EBUSY`;
+//!   6. outside RCU, order the array depth-first: root first, then each
+//!      child's subtree in turn, children in fork order.
+//!
+//! Every step is linear: O(P) for P processes in the system (each RCU pass
+//! visits every process once, with O(1) hash work) and O(n) for the n tasks of
+//! the tree; the RCU read sections contain no allocation, sleep or I/O.
+
+use kernel::{
+    prelude::*,
+    sync::{aref::ARef, rcu},
+    task::Task,
+};
+
+use crate::ktask;
+
+/// Parent index of the root.
+pub(crate) const NO_PARENT: u32 = u32::MAX;
+
+/// The collected tree: a reference on every task, in DFS order.
+pub(crate) struct Tree {
+    /// The tasks, root first. Dropping the vector drops every reference.
+    pub(crate) tasks: KVVec<ARef<Task>>,
+    /// `parent[i]`: index of task i's parent process, `NO_PARENT` for the root.
+    pub(crate) parent: KVVec<u32>,
+}
+
+/// Task addresses -> index in fork order, open addressing with linear probing.
+struct Members {
+    keys: KVVec<usize>,
+    vals: KVVec<u32>,
+    mask: usize,
+    len: usize,
+}
+
+impl Members {
+    fn with_capacity(n: usize) -> Result<Self> {
+        // Load factor <= 1/2, so probes stay short and an empty slot exists.
+        let size = n.checked_mul(2).and_then(|s| s.checked_next_power_of_two()).ok_or(ENOMEM)?;
+        let size = size.max(16);
+        let mut keys = KVVec::with_capacity(size, GFP_KERNEL)?;
+        keys.extend_with(size, 0, GFP_KERNEL)?;
+        let mut vals = KVVec::with_capacity(size, GFP_KERNEL)?;
+        vals.extend_with(size, 0, GFP_KERNEL)?;
+        Ok(Self { keys, vals, mask: size - 1, len: 0 })
+    }
+
+    fn clear(&mut self) {
+        self.keys.iter_mut().for_each(|k| *k = 0);
+        self.len = 0;
+    }
+
+    fn slot(&self, key: usize) -> usize {
+        // Fibonacci hashing of the address; task_structs are cache-aligned,
+        // so the low bits alone would collide.
+        let mut i = (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 16) & self.mask;
+        while self.keys[i] != 0 && self.keys[i] != key {
+            i = (i + 1) & self.mask;
+        }
+        i
+    }
+
+    fn get(&self, t: &Task) -> Option<u32> {
+        let i = self.slot(t.as_ptr() as usize);
+        (self.keys[i] != 0).then(|| self.vals[i])
+    }
+
+    /// Inserts, failing when the table would pass its load factor.
+    fn insert(&mut self, t: &Task, val: u32) -> Result {
+        if 2 * (self.len + 1) > self.keys.len() {
+            return Err(EBUSY);
+        }
+        let key = t.as_ptr() as usize;
+        let i = self.slot(key);
+        self.keys[i] = key;
+        self.vals[i] = val;
+        self.len += 1;
+        Ok(())
+    }
+}
+
+/// One RCU pass over the process list in fork order: calls `visit(task,
+/// parent index)` for every process of the tree under `root`, numbering them
+/// from 0 in fork order.
+fn walk(
+    guard: &rcu::Guard,
+    root: &Task,
+    members: &mut Members,
+    mut visit: impl FnMut(&Task, u32) -> Result,
+) -> Result<u32> {
+    members.clear();
+    let mut nr = 0u32;
+    for p in ktask::processes(guard) {
+        let parent = if p == root {
+            NO_PARENT
+        } else {
+            match members.get(ktask::parent_process(guard, p)) {
+                Some(i) => i,
+                None => continue,
+            }
+        };
+        members.insert(p, nr)?;
+        visit(p, parent)?;
+        nr += 1;
+    }
+    Ok(nr)
+}
+
+/// Collects the tree under `root`, see the module comment.
+pub(crate) fn collect(root: &Task) -> Result<Tree> {
+    let system = {
+        let guard = rcu::read_lock();
+        ktask::processes(&guard).count()
+    };
+    // Room for processes forked between the passes; more give EBUSY.
+    let mut members = Members::with_capacity(system + system / 4 + 16)?;
+
+    let count = {
+        let guard = rcu::read_lock();
+        walk(&guard, root, &mut members, |_, _| Ok(()))?
+    };
+    if count == 0 {
+        // The root left the process list (it was reaped) after the lookup.
+        return Err(ESRCH);
+    }
+
+    let n = count as usize;
+    let mut fork_order: KVVec<ARef<Task>> = KVVec::with_capacity(n, GFP_KERNEL)?;
+    let mut fork_parent: KVVec<u32> = KVVec::with_capacity(n, GFP_KERNEL)?;
+    let filled = {
+        let guard = rcu::read_lock();
+        walk(&guard, root, &mut members, |t, parent| {
+            // No allocation under RCU: the capacity is `count`; a tree that
+            // grew since is reported as busy. `ARef::from` is
+            // `get_task_struct()`, valid since `t` is on the list under RCU.
+            fork_order.push_within_capacity(ARef::from(t)).map_err(|_| EBUSY)?;
+            fork_parent.push_within_capacity(parent).map_err(|_| EBUSY)?;
+            Ok(())
+        })
+    };
+    // On any early return, `fork_order` drops the references taken so far.
+    if filled? != count {
+        return Err(EBUSY);
+    }
+    drop(members);
+    dfs_order(fork_order, &fork_parent)
+}
+
+/// Reorders tasks given in fork order (each parent before its children)
+/// depth-first, children in fork order. O(n) time, O(n) memory.
+fn dfs_order(fork_order: KVVec<ARef<Task>>, fork_parent: &[u32]) -> Result<Tree> {
+    let n = fork_order.len();
+    // Children of each node as a compressed adjacency list (stable, so each
+    // node's children stay in fork order).
+    let mut first = KVVec::with_capacity(n + 1, GFP_KERNEL)?;
+    first.extend_with(n + 1, 0u32, GFP_KERNEL)?;
+    for &p in fork_parent.iter().skip(1) {
+        first[p as usize + 1] += 1;
+    }
+    for i in 0..n {
+        first[i + 1] += first[i];
+    }
+    let mut fill = KVVec::with_capacity(n, GFP_KERNEL)?;
+    fill.extend_from_slice(&first[..n], GFP_KERNEL)?;
+    let mut children = KVVec::with_capacity(n, GFP_KERNEL)?;
+    children.extend_with(n, 0u32, GFP_KERNEL)?;
+    for (i, &p) in fork_parent.iter().enumerate().skip(1) {
+        let slot = &mut fill[p as usize];
+        children[*slot as usize] = i as u32;
+        *slot += 1;
+    }
+
+    // Iterative preorder DFS: push children in reverse so the first-forked
+    // child is visited first.
+    let mut new_index = KVVec::with_capacity(n, GFP_KERNEL)?;
+    new_index.extend_with(n, 0u32, GFP_KERNEL)?;
+    let mut order = KVVec::with_capacity(n, GFP_KERNEL)?;
+    let mut stack = KVVec::with_capacity(n, GFP_KERNEL)?;
+    stack.push(0u32, GFP_KERNEL)?;
+    while let Some(v) = stack.pop() {
+        new_index[v as usize] = order.len() as u32;
+        order.push(v, GFP_KERNEL)?;
+        let (lo, hi) = (first[v as usize] as usize, first[v as usize + 1] as usize);
+        for &c in children[lo..hi].iter().rev() {
+            stack.push(c, GFP_KERNEL)?;
+        }
+    }
+
+    let mut slots: KVVec<Option<ARef<Task>>> = KVVec::with_capacity(n, GFP_KERNEL)?;
+    for t in fork_order {
+        slots.push(Some(t), GFP_KERNEL)?;
+    }
+    let mut tasks = KVVec::with_capacity(n, GFP_KERNEL)?;
+    let mut parent = KVVec::with_capacity(n, GFP_KERNEL)?;
+    for &v in order.iter() {
+        tasks.push(slots[v as usize].take().ok_or(EINVAL)?, GFP_KERNEL)?;
+        let p = fork_parent[v as usize];
+        parent.push(if p == NO_PARENT { NO_PARENT } else { new_index[p as usize] }, GFP_KERNEL)?;
+    }
+    Ok(Tree { tasks, parent })
+}
