@@ -210,9 +210,13 @@ const fn ioc(dir: u32, nr: u32, size: usize) -> u32 {
     (dir << 30) | ((size as u32) << 16) | (CKPT_IOC_MAGIC << 8) | nr
 }
 
-/// `_IO(CKPT_IOC_MAGIC, 0)`.
+/// `_IO(CKPT_IOC_MAGIC, 0)` (the C header defines it with `_IO`).
+///
+/// cbindgen:ignore
 pub const CKPT_IOC_VERSION: u32 = ioc(0, CKPT_IOC_NR_VERSION, 0);
-/// `_IOW(CKPT_IOC_MAGIC, 1, struct ckpt_args)`.
+/// `_IOW(CKPT_IOC_MAGIC, 1, struct ckpt_args)` (the C header defines it with `_IOW`).
+///
+/// cbindgen:ignore
 pub const CKPT_IOC_CHECKPOINT: u32 = ioc(1, CKPT_IOC_NR_CHECKPOINT, core::mem::size_of::<ckpt_args>());
 
 /// CRC-32 (IEEE 802.3, reflected, as zlib's `crc32()`): continue `crc`

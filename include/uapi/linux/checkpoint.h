@@ -1,0 +1,326 @@
+/* SPDX-License-Identifier: GPL-2.0 WITH Linux-syscall-note */
+
+#ifndef _UAPI_LINUX_CHECKPOINT_H
+#define _UAPI_LINUX_CHECKPOINT_H
+
+/*
+ * rust-ckpt: the checkpoint ioctl ABI and image format.
+ *
+ * Generated from src/format.rs by scripts/gen-header (cbindgen); do not edit.
+ * `make check` fails if this file and src/format.rs disagree.
+ */
+
+#include <linux/types.h>
+#include <linux/ioctl.h>
+
+/**
+ * ABI version answered by `CKPT_IOC_VERSION`.
+ */
+#define CKPT_ABI_VERSION 1
+
+/**
+ * Version of the image format, in the HEAD record.
+ */
+#define CKPT_FORMAT_VERSION 1
+
+/**
+ * "RCKPTIMG" read as a little-endian u64: the HEAD magic.
+ */
+#define CKPT_HEAD_MAGIC 5137843376372794194
+
+/**
+ * "RCKPTEND" read as a little-endian u64: the TAIL magic.
+ */
+#define CKPT_TAIL_MAGIC 4921947671189209938
+
+/**
+ * Records are padded to this many bytes.
+ */
+#define CKPT_ALIGN 8
+
+/**
+ * At most this many entries follow one PIDS record.
+ */
+#define CKPT_PIDS_CHUNK 256
+
+/**
+ * Length of `ckpt_hdr_head.release` (the kernel's `__NEW_UTS_LEN`, NUL included, rounded up).
+ */
+#define CKPT_RELEASE_LEN 72
+
+/**
+ * Length of `ckpt_hdr_task.comm` (the kernel's `TASK_COMM_LEN`).
+ */
+#define CKPT_COMM_LEN 16
+
+/**
+ * Length of `ckpt_hdr_error.reason`.
+ */
+#define CKPT_REASON_LEN 64
+
+/**
+ * `ckpt_pids.parent` of the root task: it has no parent in the image.
+ */
+#define CKPT_NO_PARENT -1
+
+/**
+ * The ioctl type byte ('C' | 0x80, unused in ioctl-number.rst).
+ */
+#define CKPT_IOC_MAGIC 195
+
+/**
+ * ioctl number of `CKPT_IOC_VERSION`: `_IO(CKPT_IOC_MAGIC, 0)`.
+ */
+#define CKPT_IOC_NR_VERSION 0
+
+/**
+ * ioctl number of `CKPT_IOC_CHECKPOINT`: `_IOW(CKPT_IOC_MAGIC, 1, struct ckpt_args)`.
+ */
+#define CKPT_IOC_NR_CHECKPOINT 1
+
+/**
+ * `ckpt_args.flags`: checkpoint a tree that is not stopped, traced or
+ * frozen. Best effort: the tree may change while it is read, and the image
+ * then describes no single instant.
+ */
+#define CKPT_F_RUNNING (1 << 0)
+
+/**
+ * Every flag bit the module knows; any other bit gives `EINVAL`.
+ */
+#define CKPT_F_ALL CKPT_F_RUNNING
+
+/**
+ * Record types (`ckpt_hdr.type`).
+ */
+#define CKPT_HDR_HEAD 1
+
+#define CKPT_HDR_TREE 101
+
+#define CKPT_HDR_PIDS 102
+
+#define CKPT_HDR_TASK 201
+
+#define CKPT_HDR_TAIL 9001
+
+#define CKPT_HDR_ERROR 9999
+
+/**
+ * `ckpt_hdr_head.arch` for x86-64 (the kernel's `AUDIT_ARCH_X86_64`).
+ */
+#define CKPT_ARCH_X86_64 3221225534
+
+/**
+ * Argument of `CKPT_IOC_CHECKPOINT`.
+ */
+struct ckpt_args {
+  /**
+   * The root task, in the caller's pid namespace (> 0).
+   */
+  __s32 pid;
+  /**
+   * An open file the image is appended to (at its file position).
+   */
+  __s32 fd;
+  /**
+   * `CKPT_F_*` bits.
+   */
+  __u64 flags;
+  /**
+   * Must be zero.
+   */
+  __u64 reserved[4];
+};
+
+/**
+ * The header of every record.
+ */
+struct ckpt_hdr {
+  /**
+   * `CKPT_HDR_*`.
+   */
+  __u32 type;
+  /**
+   * Bytes in the record, this header included, padding excluded.
+   */
+  __u32 len;
+};
+
+/**
+ * HEAD: the first record of every image.
+ */
+struct ckpt_hdr_head {
+  struct ckpt_hdr h;
+  /**
+   * `CKPT_HEAD_MAGIC`.
+   */
+  __u64 magic;
+  /**
+   * `CKPT_FORMAT_VERSION`.
+   */
+  __u32 version;
+  /**
+   * `CKPT_ARCH_*` of the kernel that wrote the image.
+   */
+  __u32 arch;
+  /**
+   * The `ckpt_args.flags` of the checkpoint.
+   */
+  __u64 flags;
+  /**
+   * CLOCK_REALTIME at the checkpoint, in nanoseconds.
+   */
+  __u64 time_ns;
+  /**
+   * The root task's pid in the caller's pid namespace (`ckpt_args.pid`).
+   */
+  __s32 root_pid;
+  /**
+   * Zero.
+   */
+  __u32 reserved;
+  /**
+   * The kernel release (`uname -r`), NUL-terminated.
+   */
+  __u8 release[CKPT_RELEASE_LEN];
+};
+
+/**
+ * TREE: the number of tasks that follow.
+ */
+struct ckpt_hdr_tree {
+  struct ckpt_hdr h;
+  /**
+   * Number of TASK records, and of PIDS entries in all.
+   */
+  __u32 tasks_nr;
+  /**
+   * Zero.
+   */
+  __u32 reserved;
+};
+
+/**
+ * PIDS: followed by `nr` entries of `ckpt_pids`.
+ */
+struct ckpt_hdr_pids {
+  struct ckpt_hdr h;
+  /**
+   * Entries in this record, 1..=`CKPT_PIDS_CHUNK`.
+   */
+  __u32 nr;
+  /**
+   * Index (in DFS order) of the first entry.
+   */
+  __u32 first;
+};
+
+/**
+ * One task's ids, all in the root task's pid namespace (0: not visible there).
+ */
+struct ckpt_pids {
+  __s32 vpid;
+  __s32 vtgid;
+  /**
+   * Pid of the parent process (for the root: 0 if it is outside the namespace).
+   */
+  __s32 vppid;
+  __s32 vpgid;
+  __s32 vsid;
+  /**
+   * Index of the parent's entry, or `CKPT_NO_PARENT` for the root.
+   */
+  __s32 parent;
+};
+
+/**
+ * TASK: one per task, in the same order as the PIDS entries.
+ */
+struct ckpt_hdr_task {
+  struct ckpt_hdr h;
+  /**
+   * `task_struct.__state` (`TASK_*` bits).
+   */
+  __u32 state;
+  /**
+   * `task_struct.exit_state` (`EXIT_*`).
+   */
+  __u32 exit_state;
+  __s32 exit_code;
+  __s32 exit_signal;
+  __s32 pdeath_signal;
+  /**
+   * `task_struct.flags` (`PF_*`).
+   */
+  __u32 flags;
+  /**
+   * Credentials, in the caller's user namespace (65534 if unmapped).
+   */
+  __u32 uid;
+  __u32 euid;
+  __u32 suid;
+  __u32 gid;
+  __u32 egid;
+  __u32 sgid;
+  /**
+   * Start time, nanoseconds since boot (CLOCK_BOOTTIME).
+   */
+  __u64 start_time_ns;
+  /**
+   * `comm`, NUL-padded.
+   */
+  __u8 comm[CKPT_COMM_LEN];
+  /**
+   * Threads in the process.
+   */
+  __u32 nr_threads;
+  /**
+   * The task's pid in the root's namespace (same as its PIDS entry).
+   */
+  __s32 vpid;
+};
+
+/**
+ * TAIL: the last record of a complete image.
+ */
+struct ckpt_hdr_tail {
+  struct ckpt_hdr h;
+  /**
+   * `CKPT_TAIL_MAGIC`.
+   */
+  __u64 magic;
+  /**
+   * Records before the TAIL.
+   */
+  __u32 records;
+  /**
+   * CRC-32 (IEEE, as zlib's `crc32()`) of every byte before the TAIL.
+   */
+  __u32 crc32;
+};
+
+/**
+ * ERROR: written instead of the rest of the image when a checkpoint fails
+ * after the HEAD was written.
+ */
+struct ckpt_hdr_error {
+  struct ckpt_hdr h;
+  /**
+   * The positive errno the ioctl returns.
+   */
+  __s32 errno;
+  /**
+   * Zero.
+   */
+  __u32 reserved;
+  /**
+   * A short reason, NUL-terminated.
+   */
+  __u8 reason[CKPT_REASON_LEN];
+};
+
+#endif  /* _UAPI_LINUX_CHECKPOINT_H */
+
+/* ioctls on /dev/checkpoint */
+#define CKPT_IOC_VERSION _IO(CKPT_IOC_MAGIC, CKPT_IOC_NR_VERSION)
+#define CKPT_IOC_CHECKPOINT _IOW(CKPT_IOC_MAGIC, CKPT_IOC_NR_CHECKPOINT, struct ckpt_args)

@@ -1,0 +1,249 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * An image parser written for the tests, independent of the module's and
+ * the tool's Rust code: it shares only the C header. It checks record
+ * order, lengths, alignment, counts, the CRC and that no kernel address
+ * appears, and returns the first violation as text.
+ */
+#ifndef CKPT_IMAGE_H
+#define CKPT_IMAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../include/uapi/linux/checkpoint.h"
+
+struct ckpt_image {
+	struct ckpt_hdr_head head;
+	uint32_t tasks_nr;
+	struct ckpt_pids *pids;		/* tasks_nr entries */
+	struct ckpt_hdr_task *tasks;	/* tasks_nr entries */
+	struct ckpt_hdr_tail tail;
+	bool has_error;			/* an ERROR record ended the image */
+	struct ckpt_hdr_error error;
+	size_t size;
+	char why[256];			/* first violation, when parsing fails */
+};
+
+/* Bitwise CRC-32 (IEEE, reflected), deliberately not table-driven like the Rust one. */
+static inline uint32_t ckpt_test_crc32(const uint8_t *p, size_t n)
+{
+	uint32_t c = 0xffffffffu;
+
+	for (size_t i = 0; i < n; i++) {
+		c ^= p[i];
+		for (int k = 0; k < 8; k++)
+			c = (c >> 1) ^ (0xedb88320u & -(c & 1));
+	}
+	return ~c;
+}
+
+/* Could this 8-byte word be a kernel address (x86-64 upper half)? Words
+ * made of a negative 32-bit field (e.g. CKPT_NO_PARENT) next to a small one
+ * are not: kernel text starts at 0xffffffff80000000. */
+static inline bool ckpt_looks_like_kaddr(uint64_t v)
+{
+	if (v < 0xffff800000000000ull || v == ~0ull)
+		return false;
+	if ((v >> 32) == 0xffffffffu && (uint32_t)v < 0x80000000u)
+		return false;
+	return true;
+}
+
+#define CKPT_FAIL(img, ...) do { \
+	snprintf((img)->why, sizeof((img)->why), __VA_ARGS__); \
+	return false; \
+} while (0)
+
+static inline void ckpt_image_free(struct ckpt_image *img)
+{
+	free(img->pids);
+	free(img->tasks);
+	img->pids = NULL;
+	img->tasks = NULL;
+}
+
+/* Parses and checks a complete image. On failure img->why says why. */
+static inline bool ckpt_image_parse(const uint8_t *buf, size_t size, struct ckpt_image *img)
+{
+	size_t off = 0, pids_seen = 0, tasks_seen = 0, records = 0, pids_records = 0;
+	enum { S_HEAD, S_TREE, S_PIDS, S_TASK, S_DONE } st = S_HEAD;
+
+	memset(img, 0, sizeof(*img));
+	img->size = size;
+	if (size % 8)
+		CKPT_FAIL(img, "image size %zu is not a multiple of 8", size);
+	for (size_t i = 0; i + 8 <= size; i += 8) {
+		uint64_t v;
+
+		memcpy(&v, buf + i, 8);
+		if (ckpt_looks_like_kaddr(v))
+			CKPT_FAIL(img, "kernel address 0x%llx at offset %zu", (unsigned long long)v, i);
+	}
+	while (off < size) {
+		struct ckpt_hdr h;
+
+		if (st == S_DONE)
+			CKPT_FAIL(img, "bytes after the TAIL at offset %zu", off);
+		if (off % 8)
+			CKPT_FAIL(img, "record at offset %zu is not 8-aligned", off);
+		if (size - off < sizeof(h))
+			CKPT_FAIL(img, "truncated header at offset %zu", off);
+		memcpy(&h, buf + off, sizeof(h));
+		if (h.len < sizeof(h) || h.len > size - off)
+			CKPT_FAIL(img, "record at %zu: bad length %u", off, h.len);
+		if (h.len % 8)
+			CKPT_FAIL(img, "record at %zu: length %u not padded to 8", off, h.len);
+
+		if (h.type == CKPT_HDR_ERROR) {
+			if (st == S_HEAD || h.len != sizeof(img->error))
+				CKPT_FAIL(img, "misplaced or malformed ERROR at %zu", off);
+			memcpy(&img->error, buf + off, sizeof(img->error));
+			img->has_error = true;
+			CKPT_FAIL(img, "image ends with ERROR errno %d (%.64s)", img->error.errno,
+				  (const char *)img->error.reason);
+		}
+		switch (st) {
+		case S_HEAD:
+			if (h.type != CKPT_HDR_HEAD || h.len != sizeof(img->head))
+				CKPT_FAIL(img, "first record is type %u len %u, not HEAD", h.type, h.len);
+			memcpy(&img->head, buf + off, sizeof(img->head));
+			if (img->head.magic != CKPT_HEAD_MAGIC || img->head.version != CKPT_FORMAT_VERSION)
+				CKPT_FAIL(img, "bad HEAD magic or version");
+			if (img->head.release[CKPT_RELEASE_LEN - 1] != 0)
+				CKPT_FAIL(img, "HEAD release not NUL-terminated");
+			st = S_TREE;
+			break;
+		case S_TREE: {
+			struct ckpt_hdr_tree t;
+
+			if (h.type != CKPT_HDR_TREE || h.len != sizeof(t))
+				CKPT_FAIL(img, "record %zu is type %u, not TREE", records, h.type);
+			memcpy(&t, buf + off, sizeof(t));
+			if (t.tasks_nr == 0)
+				CKPT_FAIL(img, "TREE with no tasks");
+			img->tasks_nr = t.tasks_nr;
+			img->pids = calloc(t.tasks_nr, sizeof(*img->pids));
+			img->tasks = calloc(t.tasks_nr, sizeof(*img->tasks));
+			if (!img->pids || !img->tasks)
+				CKPT_FAIL(img, "out of memory for %u tasks", t.tasks_nr);
+			st = S_PIDS;
+			break;
+		}
+		case S_PIDS: {
+			struct ckpt_hdr_pids p;
+
+			if (h.type != CKPT_HDR_PIDS)
+				CKPT_FAIL(img, "record %zu is type %u, not PIDS", records, h.type);
+			if (h.len < sizeof(p))
+				CKPT_FAIL(img, "short PIDS");
+			memcpy(&p, buf + off, sizeof(p));
+			if (p.nr < 1 || p.nr > CKPT_PIDS_CHUNK)
+				CKPT_FAIL(img, "PIDS nr %u out of 1..%u", p.nr, CKPT_PIDS_CHUNK);
+			if (h.len != sizeof(p) + p.nr * sizeof(struct ckpt_pids))
+				CKPT_FAIL(img, "PIDS len %u does not match nr %u", h.len, p.nr);
+			if (p.first != pids_seen)
+				CKPT_FAIL(img, "PIDS first %u, expected %zu", p.first, pids_seen);
+			if (pids_seen + p.nr > img->tasks_nr)
+				CKPT_FAIL(img, "more PIDS entries than tasks");
+			if (p.nr != CKPT_PIDS_CHUNK && pids_seen + p.nr != img->tasks_nr)
+				CKPT_FAIL(img, "a PIDS record that is not the last has only %u entries", p.nr);
+			memcpy(img->pids + pids_seen, buf + off + sizeof(p), p.nr * sizeof(struct ckpt_pids));
+			pids_seen += p.nr;
+			pids_records++;
+			if (pids_seen == img->tasks_nr)
+				st = S_TASK;
+			break;
+		}
+		case S_TASK:
+			if (h.type != CKPT_HDR_TASK || h.len != sizeof(struct ckpt_hdr_task))
+				CKPT_FAIL(img, "record %zu is type %u len %u, not TASK", records, h.type, h.len);
+			memcpy(img->tasks + tasks_seen, buf + off, sizeof(struct ckpt_hdr_task));
+			if (img->tasks[tasks_seen].vpid != img->pids[tasks_seen].vpid)
+				CKPT_FAIL(img, "TASK %zu vpid %d but PIDS says %d", tasks_seen,
+					  img->tasks[tasks_seen].vpid, img->pids[tasks_seen].vpid);
+			if (img->tasks[tasks_seen].comm[CKPT_COMM_LEN - 1] != 0)
+				CKPT_FAIL(img, "TASK %zu comm not NUL-terminated", tasks_seen);
+			tasks_seen++;
+			break;
+		case S_DONE:
+			break;
+		}
+		if (tasks_seen == img->tasks_nr && img->tasks_nr && h.type == CKPT_HDR_TASK) {
+			/* the next record must be the TAIL */
+			size_t next = off + h.len;
+
+			if (size - next < sizeof(img->tail))
+				CKPT_FAIL(img, "no TAIL after %zu tasks", tasks_seen);
+			memcpy(&img->tail, buf + next, sizeof(img->tail));
+			if (img->tail.h.type != CKPT_HDR_TAIL || img->tail.h.len != sizeof(img->tail))
+				CKPT_FAIL(img, "record after the last TASK is type %u, not TAIL", img->tail.h.type);
+			if (img->tail.magic != CKPT_TAIL_MAGIC)
+				CKPT_FAIL(img, "bad TAIL magic");
+			if (img->tail.records != records + 1)
+				CKPT_FAIL(img, "TAIL counts %u records, image has %zu", img->tail.records, records + 1);
+			if (img->tail.crc32 != ckpt_test_crc32(buf, next))
+				CKPT_FAIL(img, "CRC mismatch: TAIL says %08x, computed %08x", img->tail.crc32,
+					  ckpt_test_crc32(buf, next));
+			if (next + sizeof(img->tail) != size)
+				CKPT_FAIL(img, "%zu bytes after the TAIL", size - next - sizeof(img->tail));
+			off = size;
+			st = S_DONE;
+			break;
+		}
+		off += h.len;
+		records++;
+	}
+	if (st != S_DONE)
+		CKPT_FAIL(img, "image truncated (no TAIL)");
+	if (pids_records != (img->tasks_nr + CKPT_PIDS_CHUNK - 1) / CKPT_PIDS_CHUNK)
+		CKPT_FAIL(img, "%zu PIDS records for %u tasks", pids_records, img->tasks_nr);
+	/* The tree is a tree in DFS order: root first, parents before children,
+	 * each parent's entry the nearest open ancestor. */
+	if (img->pids[0].parent != CKPT_NO_PARENT)
+		CKPT_FAIL(img, "first task is not the root");
+	for (uint32_t i = 1; i < img->tasks_nr; i++) {
+		int p = img->pids[i].parent;
+
+		if (p < 0 || (uint32_t)p >= i)
+			CKPT_FAIL(img, "task %u has parent index %d", i, p);
+		if (img->pids[i].vppid != img->pids[p].vtgid)
+			CKPT_FAIL(img, "task %u vppid %d but parent entry has vtgid %d", i,
+				  img->pids[i].vppid, img->pids[p].vtgid);
+		/* DFS: the parent is the previous task or one of its ancestors. */
+		for (int a = (int)i - 1; a != p; a = img->pids[a].parent)
+			if (a == CKPT_NO_PARENT)
+				CKPT_FAIL(img, "task %u breaks DFS order (parent %d)", i, p);
+	}
+	return true;
+}
+
+/* Reads a whole file. */
+static inline uint8_t *ckpt_read_file(const char *path, size_t *size)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *buf = NULL;
+	size_t cap = 0, n = 0, r;
+
+	if (!f)
+		return NULL;
+	do {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 65536;
+			buf = realloc(buf, cap);
+			if (!buf)
+				break;
+		}
+		r = fread(buf + n, 1, cap - n, f);
+		n += r;
+	} while (r > 0);
+	fclose(f);
+	*size = n;
+	return buf;
+}
+
+#endif
