@@ -194,7 +194,7 @@ pub struct ckpt_hdr_tail {
 pub struct ckpt_hdr_error {
     pub h: ckpt_hdr,
     /// The positive errno the ioctl returns.
-    pub errno: i32,
+    pub error: i32,
     /// Zero.
     pub reserved: u32,
     /// A short reason, NUL-terminated.

@@ -46,6 +46,10 @@ fn hdr<T>(r#type: u32) -> ckpt_hdr {
 }
 
 /// A buffered record writer that keeps the CRC and record count.
+///
+/// The buffer always starts at a record boundary (a record is never split
+/// across two flushes), so after a failed write the writer knows where the
+/// last complete record ends.
 struct Writer<'a> {
     file: &'a LocalFile,
     /// `None` for streams, which have no position.
@@ -53,31 +57,40 @@ struct Writer<'a> {
     buf: KVVec<u8>,
     crc: u32,
     records: u32,
-    bytes: u64,
+    /// File position just after the last record known to be complete.
+    complete: Option<i64>,
 }
 
 impl<'a> Writer<'a> {
     fn new(file: &'a LocalFile) -> Result<Self> {
         let pos = (!ktask::file_is_stream(file)).then(|| ktask::file_pos(file));
-        Ok(Self { file, pos, buf: KVVec::with_capacity(BUF_SIZE, GFP_KERNEL)?, crc: 0, records: 0, bytes: 0 })
+        Ok(Self {
+            file,
+            pos,
+            buf: KVVec::with_capacity(BUF_SIZE, GFP_KERNEL)?,
+            crc: 0,
+            records: 0,
+            complete: pos,
+        })
     }
 
-    /// Appends one record (all our record sizes are multiples of 8: no padding).
-    fn record<T: AsBytes>(&mut self, rec: &T) -> Result {
-        self.records += 1;
-        self.put(rec.as_bytes())
-    }
-
-    fn put(&mut self, bytes: &[u8]) -> Result {
-        if self.buf.len() + bytes.len() > BUF_SIZE {
+    /// Appends one record made of `parts` (our record sizes are multiples
+    /// of 8: no padding).
+    fn record(&mut self, parts: &[&[u8]]) -> Result {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        if self.buf.len() + len > BUF_SIZE {
             self.flush()?;
         }
-        self.crc = ckpt_crc32(self.crc, bytes);
-        self.buf.extend_from_slice(bytes, GFP_KERNEL)?;
+        for part in parts {
+            self.crc = ckpt_crc32(self.crc, part);
+            self.buf.extend_from_slice(part, GFP_KERNEL)?;
+        }
+        self.records += 1;
         Ok(())
     }
 
     fn flush(&mut self) -> Result {
+        let start = self.pos;
         let mut done = 0;
         let res = loop {
             if done == self.buf.len() {
@@ -89,13 +102,29 @@ impl<'a> Writer<'a> {
                 Err(e) => break Err(e),
             }
         };
-        self.bytes += done as u64;
+        if let Some(start) = start {
+            self.complete = Some(start + complete_prefix(&self.buf[..done]) as i64);
+        }
         self.buf.clear();
         if let Some(pos) = self.pos {
             ktask::set_file_pos(self.file, pos);
         }
         res
     }
+}
+
+/// Bytes of `buf` (which starts at a record) taken by complete records.
+fn complete_prefix(buf: &[u8]) -> usize {
+    let mut off = 0;
+    while let Some(h) = buf.get(off..off + 8) {
+        let len = u32::from_ne_bytes([h[4], h[5], h[6], h[7]]);
+        let next = off + ckpt_padded(len) as usize;
+        if len < 8 || next > buf.len() {
+            break;
+        }
+        off = next;
+    }
+    off
 }
 
 /// What the caller asked, for the HEAD.
@@ -111,14 +140,13 @@ pub(crate) fn write(file: &LocalFile, tree: &Tree, ns: &PidNamespace, req: &Requ
     let pids = gather_pids(tree, ns)?;
 
     let mut w = Writer::new(file)?;
-    w.record(&head(req))?;
+    w.record(&[head(req).as_bytes()])?;
     // The HEAD reaches the file first so a later failure leaves an image
     // that says what it is.
     w.flush()?;
 
     let body = write_body(&mut w, tree, &pids).and_then(|()| w.flush());
     if let Err(e) = body {
-        w.buf.clear();
         append_error(&mut w, e);
         return Err(e);
     }
@@ -128,7 +156,7 @@ pub(crate) fn write(file: &LocalFile, tree: &Tree, ns: &PidNamespace, req: &Requ
         records: w.records,
         crc32: w.crc,
     };
-    w.record(&tail)?;
+    w.record(&[tail.as_bytes()])?;
     w.flush()?;
     Ok(tree.tasks.len())
 }
@@ -154,22 +182,19 @@ fn head(req: &Request) -> ckpt_hdr_head {
 
 fn write_body(w: &mut Writer<'_>, tree: &Tree, pids: &[ckpt_pids]) -> Result {
     let n = tree.tasks.len();
-    w.record(&ckpt_hdr_tree {
-        h: hdr::<ckpt_hdr_tree>(CKPT_HDR_TREE),
-        tasks_nr: n as u32,
-        reserved: 0,
-    })?;
+    let tree_rec = ckpt_hdr_tree { h: hdr::<ckpt_hdr_tree>(CKPT_HDR_TREE), tasks_nr: n as u32, reserved: 0 };
+    w.record(&[tree_rec.as_bytes()])?;
     for (c, chunk) in pids.chunks(CKPT_PIDS_CHUNK as usize).enumerate() {
         let len = core::mem::size_of::<ckpt_hdr_pids>() + core::mem::size_of_val(chunk);
-        w.record(&ckpt_hdr_pids {
+        let pids_rec = ckpt_hdr_pids {
             h: ckpt_hdr { r#type: CKPT_HDR_PIDS, len: len as u32 },
             nr: chunk.len() as u32,
             first: c as u32 * CKPT_PIDS_CHUNK,
-        })?;
-        w.put(chunk.as_bytes())?;
+        };
+        w.record(&[pids_rec.as_bytes(), chunk.as_bytes()])?;
     }
     for (t, p) in tree.tasks.iter().zip(pids) {
-        w.record(&task_record(t, p))?;
+        w.record(&[task_record(t, p).as_bytes()])?;
     }
     Ok(())
 }
@@ -219,10 +244,11 @@ fn task_record(t: &ARef<Task>, p: &ckpt_pids) -> ckpt_hdr_task {
     }
 }
 
-/// Tries to append an ERROR record after a failure. Not after a broken pipe
-/// (a second write would only raise a second SIGPIPE) or an interrupted write.
+/// Tries to append an ERROR record after a failure: in a file, right after
+/// the last complete record (over any partial one); in a stream, after what
+/// was written. Not after a broken pipe (a second write would only raise a
+/// second SIGPIPE) or an interrupted write.
 fn append_error(w: &mut Writer<'_>, e: Error) {
-    let errno = -e.to_errno();
     if e == EPIPE || e == EINTR || e == ERESTARTSYS {
         return;
     }
@@ -234,8 +260,15 @@ fn append_error(w: &mut Writer<'_>, e: Error) {
         _ => b"write failed",
     };
     reason[..text.len()].copy_from_slice(text);
-    let rec = ckpt_hdr_error { h: hdr::<ckpt_hdr_error>(CKPT_HDR_ERROR), errno, reserved: 0, reason };
-    if w.record(&rec).is_ok() {
+    let rec = ckpt_hdr_error {
+        h: hdr::<ckpt_hdr_error>(CKPT_HDR_ERROR),
+        error: -e.to_errno(),
+        reserved: 0,
+        reason,
+    };
+    w.buf.clear();
+    w.pos = w.complete;
+    if w.record(&[rec.as_bytes()]).is_ok() {
         // Best effort: the ioctl reports the original error either way.
         let _ = w.flush();
     }

@@ -104,7 +104,7 @@ static inline bool ckpt_image_parse(const uint8_t *buf, size_t size, struct ckpt
 				CKPT_FAIL(img, "misplaced or malformed ERROR at %zu", off);
 			memcpy(&img->error, buf + off, sizeof(img->error));
 			img->has_error = true;
-			CKPT_FAIL(img, "image ends with ERROR errno %d (%.64s)", img->error.errno,
+			CKPT_FAIL(img, "image ends with ERROR errno %d (%.64s)", img->error.error,
 				  (const char *)img->error.reason);
 		}
 		switch (st) {

@@ -35,7 +35,8 @@
 struct node_attr {
 	bool setsid;		/* become a session leader */
 	bool setpgid;		/* become a process-group leader */
-	int uid;		/* >= 0: setresuid/setresgid to this id */
+	int uid;		/* >= 0: setresuid/setresgid to this id (if privileged) */
+	bool nondumpable;	/* prctl(PR_SET_DUMPABLE, 0) */
 	char comm[16];		/* "" keeps the inherited name */
 };
 
@@ -100,7 +101,7 @@ static inline struct tree *tree_random(unsigned int seed, int max_n)
 		if (r >= 25 && r < 35)
 			t->attr[i].uid = 1000 + r % 3;
 		if (rand_r(&seed) % 2)
-			snprintf(t->attr[i].comm, sizeof(t->attr[i].comm), "node-%d-%u", i, seed % 1000);
+			snprintf(t->attr[i].comm, sizeof(t->attr[i].comm), "node-%u-%u", (unsigned int)i % 1000, seed % 1000);
 	}
 	return t;
 }
@@ -110,10 +111,15 @@ struct report {
 	pid_t pid;
 };
 
-static inline void node_run(struct tree *t, int i, int report_fd)
+static inline __attribute__((noreturn)) void node_run(struct tree *t, int i, int report_fd)
 {
-	struct node_attr *a = &t->attr[i];
-	struct report r = { i, getpid() };
+	struct node_attr *a;
+	struct report r;
+
+start:
+	a = &t->attr[i];
+	r.idx = i;
+	r.pid = getpid();
 
 	if (a->setsid && setsid() < 0)
 		_exit(90);
@@ -121,8 +127,14 @@ static inline void node_run(struct tree *t, int i, int report_fd)
 		_exit(91);
 	if (a->comm[0])
 		prctl(PR_SET_NAME, a->comm);
-	if (a->uid >= 0 && (setresgid(a->uid, a->uid, a->uid) || setresuid(a->uid, a->uid, a->uid)))
-		_exit(92);
+	if (a->uid >= 0 && geteuid() == 0) {
+		if (setresgid(a->uid, a->uid, a->uid) || setresuid(a->uid, a->uid, a->uid))
+			_exit(92);
+		/* changing ids made us non-dumpable (suid_dumpable): undo that */
+		prctl(PR_SET_DUMPABLE, 1);
+	}
+	if (a->nondumpable)
+		prctl(PR_SET_DUMPABLE, 0);
 	for (int c = i + 1; c < t->n; c++) {
 		if (t->parent[c] != i)
 			continue;
@@ -130,8 +142,10 @@ static inline void node_run(struct tree *t, int i, int report_fd)
 
 		if (p < 0)
 			_exit(93);
-		if (p == 0)
-			node_run(t, c, report_fd);	/* does not return */
+		if (p == 0) {
+			i = c;		/* the child runs node c */
+			goto start;
+		}
 	}
 	if (write(report_fd, &r, sizeof(r)) != sizeof(r))
 		_exit(94);
@@ -276,7 +290,7 @@ static inline int proc_children(pid_t pid, pid_t *out, int max)
 	if (!d)
 		return -errno;
 	while ((e = readdir(d))) {
-		char cpath[128];
+		char cpath[300];
 		FILE *f;
 		int c;
 
@@ -340,11 +354,22 @@ static inline int wait_state(const pid_t *pids, int n, char want, int timeout_ms
 	return 0;
 }
 
+/* SIGSTOPs every process of the tree (found through /proc, so pids in
+ * nested namespaces are ours) and waits until all are stopped. */
 static inline int tree_stop(struct tree *t)
 {
-	for (int i = 0; i < t->n; i++)
-		kill(t->pid[i], SIGSTOP);
-	return wait_state(t->pid, t->n, 'T', 60000);
+	pid_t *all = calloc((size_t)t->n + 1, sizeof(pid_t));
+	int n = proc_dfs(t->pid[0], all, t->n + 1), ret;
+
+	if (n != t->n) {
+		free(all);
+		return -ECHILD;
+	}
+	for (int i = 0; i < n; i++)
+		kill(all[i], SIGSTOP);
+	ret = wait_state(all, n, 'T', 60000);
+	free(all);
+	return ret;
 }
 
 /* Kills every process the test made and reaps them all (we are a subreaper). */

@@ -308,7 +308,7 @@ struct ckpt_hdr_error {
   /**
    * The positive errno the ioctl returns.
    */
-  __s32 errno;
+  __s32 error;
   /**
    * Zero.
    */
