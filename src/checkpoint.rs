@@ -107,6 +107,9 @@ fn checkpoint(args: &ckpt_args) -> Result<usize> {
     if !ktask::file_is_writable(&file) {
         return Err(EBADF);
     }
+    if !ktask::file_supports_kernel_write(&file) {
+        return Err(EINVAL);
+    }
     let root = ktask::find_process(args.pid).ok_or(ESRCH)?;
     let ns = root.get_pid_ns().ok_or(ESRCH)?;
 

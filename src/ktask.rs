@@ -311,6 +311,18 @@ pub(crate) fn file_is_writable(file: &LocalFile) -> bool {
     file_mode(file) & kconst(KernelConst::FmodeWrite) != 0
 }
 
+/// Can `kernel_write()` write to this file? It refuses files without
+/// `->write_iter` or with both `->write` and `->write_iter` (e.g. /dev/null),
+/// and files whose open did not grant writing (`FMODE_CAN_WRITE`).
+pub(crate) fn file_supports_kernel_write(file: &LocalFile) -> bool {
+    // SAFETY: `f_op` of an open file is valid and constant while it is open.
+    let (write, write_iter) = unsafe {
+        let fop = read_once!(file.as_ptr(), f_op);
+        ((*fop).write.is_some(), (*fop).write_iter.is_some())
+    };
+    file_mode(file) & kconst(KernelConst::FmodeCanWrite) != 0 && write_iter && !write
+}
+
 /// Streams (pipes, sockets) have no file position.
 pub(crate) fn file_is_stream(file: &LocalFile) -> bool {
     file_mode(file) & kconst(KernelConst::FmodeStream) != 0

@@ -68,6 +68,9 @@ const struct ckpt_c_field ckpt_c_fields[] = {
 	FIELD(cred, user_ns),
 	FIELD(file, f_mode),
 	FIELD(file, f_pos),
+	FIELD(file, f_op),
+	FIELD(file_operations, write),
+	FIELD(file_operations, write_iter),
 };
 const unsigned long ckpt_c_fields_nr = ARRAY_SIZE(ckpt_c_fields);
 
@@ -75,6 +78,7 @@ const unsigned long ckpt_c_fields_nr = ARRAY_SIZE(ckpt_c_fields);
 const unsigned long ckpt_c_consts[] = {
 	(__force unsigned long)FMODE_WRITE,
 	(__force unsigned long)FMODE_STREAM,
+	(__force unsigned long)FMODE_CAN_WRITE,
 	JOBCTL_STOPPED,
 	JOBCTL_TRACED,
 	TASK_FROZEN,

@@ -44,7 +44,7 @@ macro_rules! field {
 }
 
 /// Every C field the module reads, in the order of `ckpt_c_fields[]`.
-const FIELDS: [(&str, usize, usize); 27] = [
+const FIELDS: [(&str, usize, usize); 30] = [
     field!(task_struct.__state),
     field!(task_struct.flags),
     field!(task_struct.tasks),
@@ -72,6 +72,9 @@ const FIELDS: [(&str, usize, usize); 27] = [
     field!(cred.user_ns),
     field!(file.f_mode),
     field!(file.f_pos),
+    field!(file.f_op),
+    field!(file_operations.write),
+    field!(file_operations.write_iter),
 ];
 
 /// Compares every field; on a difference logs it and fails with `EINVAL`.
@@ -123,6 +126,7 @@ pub(crate) fn check() -> Result {
 pub(crate) enum KernelConst {
     FmodeWrite,
     FmodeStream,
+    FmodeCanWrite,
     JobctlStopped,
     JobctlTraced,
     TaskFrozen,
@@ -131,7 +135,7 @@ pub(crate) enum KernelConst {
 }
 
 impl KernelConst {
-    const COUNT: usize = 7;
+    const COUNT: usize = 8;
 }
 
 pub(crate) fn kconst(k: KernelConst) -> u64 {

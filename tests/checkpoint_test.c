@@ -294,10 +294,10 @@ SLOW_TEST(task_in_nested_pid_namespace_is_eperm)
 	for (int i = 0; i < 3; i++)
 		kill(all[i], SIGSTOP);
 	ASSERT_EQ(0, wait_state(all, 3, 'T', 60000));
-	EXPECT_EQ(-EPERM, ckpt_checkpoint(all[0], open("/dev/null", O_WRONLY), 0));
+	EXPECT_EQ(-EPERM, ckpt_checkpoint(all[0], sink(), 0));
 	/* the middle task alone is fine: it is in our namespace... */
 	/* ...but its child is not, so it is refused as well */
-	EXPECT_EQ(-EPERM, ckpt_checkpoint(all[1], open("/dev/null", O_WRONLY), 0));
+	EXPECT_EQ(-EPERM, ckpt_checkpoint(all[1], sink(), 0));
 	reap_all(all, 3);
 }
 
@@ -336,7 +336,7 @@ SLOW_TEST(partly_stopped_tree_is_ebusy)
 	ASSERT_EQ(0, tree_stop(t));
 	kill(t->pid[t->n - 1], SIGCONT);
 	usleep(100000);
-	EXPECT_EQ(-EBUSY, ckpt_checkpoint(t->pid[0], open("/dev/null", O_WRONLY), 0));
+	EXPECT_EQ(-EBUSY, ckpt_checkpoint(t->pid[0], sink(), 0));
 	tree_kill(t);
 	tree_free(t);
 }
@@ -383,7 +383,7 @@ SLOW_TEST(traced_tree_is_accepted)
 	}
 	ASSERT_EQ(1, read(from_tracer[0], &c, 1));
 	ASSERT_EQ(0, wait_state(t->pid, 1, 't', 60000));
-	EXPECT_EQ(t->n, ckpt_checkpoint(t->pid[0], open("/dev/null", O_WRONLY), 0));
+	EXPECT_EQ(t->n, ckpt_checkpoint(t->pid[0], sink(), 0));
 	ASSERT_EQ(1, write(to_tracer[1], &c, 1));
 	ASSERT_EQ(tracer, waitpid(tracer, &status, 0));
 	EXPECT_EQ(0, WEXITSTATUS(status));
@@ -464,18 +464,18 @@ SLOW_TEST(task_exited_after_sigstop_is_eagain)
 	victim = t->pid[t->n - 1];
 	kill(victim, SIGKILL);
 	ASSERT_EQ(0, wait_state(&victim, 1, 'Z', 60000));
-	EXPECT_EQ(-EAGAIN, ckpt_checkpoint(t->pid[0], open("/dev/null", O_WRONLY), 0));
+	EXPECT_EQ(-EAGAIN, ckpt_checkpoint(t->pid[0], sink(), 0));
 	tree_kill(t);
 	tree_free(t);
 }
 
 /* ---- permissions ------------------------------------------------------ */
 
-/* Builds a stopped tree whose tasks all run as uid/gid 1000 (the last one
- * as `odd_uid` if >= 0, or not dumpable if `nondumpable`), then checkpoints
+/* Builds a stopped tree whose tasks all run as uid/gid 1000 (but the root
+ * as uid 0 if `odd_uid`, and the last not dumpable if `nondumpable`), then checkpoints
  * it from a child running as uid/gid 1000 without capabilities. Returns
  * that child's ioctl result. */
-static long unprivileged_checkpoint(int odd_uid, bool nondumpable)
+static long unprivileged_checkpoint(bool odd_uid, bool nondumpable)
 {
 	struct tree *t = tree_random(9, 10);
 	int dev = open(CKPT_DEV, O_RDWR), fd = memfd_create("img", 0);
@@ -486,8 +486,8 @@ static long unprivileged_checkpoint(int odd_uid, bool nondumpable)
 	become_reaper();
 	for (int i = 0; i < t->n; i++)
 		t->attr[i].uid = 1000;
-	if (odd_uid >= 0)
-		t->attr[t->n - 1].uid = odd_uid;
+	if (odd_uid)	/* the root task keeps our uid 0 */
+		t->attr[0].uid = -1;
 	t->attr[t->n - 1].nondumpable = nondumpable;
 	if (dev < 0 || fd < 0 || pipe(pipefd) || tree_spawn(t) || tree_stop(t))
 		goto out;
@@ -511,19 +511,19 @@ out:
 
 SLOW_TEST(unprivileged_same_ids_succeeds)
 {
-	long r = unprivileged_checkpoint(-1, false);
+	long r = unprivileged_checkpoint(false, false);
 
 	EXPECT_LT(0, r) TH_LOG("ioctl gave %ld", r);
 }
 
 SLOW_TEST(unprivileged_other_uid_is_eperm)
 {
-	EXPECT_EQ(-EPERM, unprivileged_checkpoint(1001, false));
+	EXPECT_EQ(-EPERM, unprivileged_checkpoint(true, false));
 }
 
 SLOW_TEST(unprivileged_not_dumpable_is_eperm)
 {
-	EXPECT_EQ(-EPERM, unprivileged_checkpoint(-1, true));
+	EXPECT_EQ(-EPERM, unprivileged_checkpoint(false, true));
 }
 
 SLOW_TEST(privileged_caller_ignores_uids_and_dumpable)
@@ -535,7 +535,7 @@ SLOW_TEST(privileged_caller_ignores_uids_and_dumpable)
 	t->attr[t->n - 1].nondumpable = true;
 	ASSERT_EQ(0, tree_spawn(t));
 	ASSERT_EQ(0, tree_stop(t));
-	EXPECT_EQ(t->n, ckpt_checkpoint(t->pid[0], open("/dev/null", O_WRONLY), 0));
+	EXPECT_EQ(t->n, ckpt_checkpoint(t->pid[0], sink(), 0));
 	tree_kill(t);
 	tree_free(t);
 }
@@ -573,7 +573,7 @@ static long ioctl_args(int dev, const struct ckpt_args *a)
 
 TEST_F_TIMEOUT(stopped, pid_zero_or_negative_is_einval, 300)
 {
-	int fd = open("/dev/null", O_WRONLY);
+	int fd = sink();
 
 	EXPECT_EQ(-EINVAL, ckpt_ioctl(self->dev, 0, fd, 0));
 	EXPECT_EQ(-EINVAL, ckpt_ioctl(self->dev, -1, fd, 0));
@@ -582,7 +582,7 @@ TEST_F_TIMEOUT(stopped, pid_zero_or_negative_is_einval, 300)
 
 TEST_F_TIMEOUT(stopped, unknown_flag_is_einval, 300)
 {
-	int fd = open("/dev/null", O_WRONLY);
+	int fd = sink();
 
 	EXPECT_EQ(-EINVAL, ckpt_ioctl(self->dev, self->t->pid[0], fd, 1ull << 1));
 	EXPECT_EQ(-EINVAL, ckpt_ioctl(self->dev, self->t->pid[0], fd, 1ull << 63));
@@ -590,7 +590,7 @@ TEST_F_TIMEOUT(stopped, unknown_flag_is_einval, 300)
 
 TEST_F_TIMEOUT(stopped, nonzero_reserved_is_einval, 300)
 {
-	struct ckpt_args a = { .pid = self->t->pid[0], .fd = open("/dev/null", O_WRONLY) };
+	struct ckpt_args a = { .pid = self->t->pid[0], .fd = sink() };
 
 	for (int i = 0; i < 4; i++) {
 		a.reserved[i] = 1;
@@ -602,7 +602,7 @@ TEST_F_TIMEOUT(stopped, nonzero_reserved_is_einval, 300)
 
 TEST_F_TIMEOUT(stopped, no_such_pid_is_esrch, 300)
 {
-	int fd = open("/dev/null", O_WRONLY);
+	int fd = sink();
 	pid_t gone = fork();
 
 	if (gone == 0)
@@ -631,7 +631,7 @@ TEST_F_TIMEOUT(stopped, thread_id_is_esrch, 300)
 	while (!tid)
 		usleep(1000);
 	/* a thread id names no process */
-	EXPECT_EQ(-ESRCH, ckpt_ioctl(self->dev, tid, open("/dev/null", O_WRONLY), 0));
+	EXPECT_EQ(-ESRCH, ckpt_ioctl(self->dev, tid, sink(), 0));
 }
 
 TEST_F_TIMEOUT(stopped, bad_fd_is_ebadf, 300)
@@ -672,12 +672,38 @@ TEST_F_TIMEOUT(stopped, reader_gone_is_epipe_with_one_sigpipe, 300)
 	close(p[1]);
 }
 
-TEST_F_TIMEOUT(stopped, full_device_is_enospc, 300)
+TEST_F_TIMEOUT(stopped, full_filesystem_is_enospc, 300)
 {
-	int fd = open("/dev/full", O_WRONLY);
+	char dir[] = "/tmp/ckpt-full.XXXXXX", path[64];
+	static char page[4096];
+	int fill, fd;
 
+	ASSERT_NE(NULL, mkdtemp(dir));
+	ASSERT_EQ(0, unshare(CLONE_NEWNS));
+	ASSERT_EQ(0, mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL));
+	ASSERT_EQ(0, mount("tmpfs", dir, "tmpfs", 0, "size=4096"));
+	/* one page, used up by another file */
+	snprintf(path, sizeof(path), "%s/fill", dir);
+	fill = open(path, O_WRONLY | O_CREAT, 0600);
+	ASSERT_EQ(sizeof(page), write(fill, page, sizeof(page)));
+	snprintf(path, sizeof(path), "%s/image", dir);
+	fd = open(path, O_WRONLY | O_CREAT, 0600);
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(-ENOSPC, ckpt_ioctl(self->dev, self->t->pid[0], fd, 0));
+	close(fd);
+	close(fill);
+	umount(dir);
+	rmdir(dir);
+}
+
+TEST_F_TIMEOUT(stopped, file_without_kernel_write_is_einval, 300)
+{
+	/* /dev/null has ->write and ->write_iter: kernel_write() refuses it */
+	int fd = open("/dev/null", O_WRONLY);
+
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-EINVAL, ckpt_ioctl(self->dev, self->t->pid[0], fd, 0));
+	close(fd);
 }
 
 TEST_F_TIMEOUT(stopped, file_size_limit_is_efbig, 300)
@@ -695,9 +721,9 @@ TEST_F_TIMEOUT(stopped, file_size_limit_is_efbig, 300)
 
 TEST_F_TIMEOUT(stopped, write_error_after_head_appends_error_record, 300)
 {
-	/* room for the HEAD (120 bytes) and an ERROR (80), not for the TREE and
+	/* room for HEAD (120 bytes), TREE (16) and an ERROR (80), not for the
 	 * PIDS that follow: the module must say why the image is partial */
-	struct rlimit rl = { 200, 200 };
+	struct rlimit rl = { 240, 240 };
 	int fd = memfd_create("img", 0);
 	uint8_t buf[512];
 	struct ckpt_image img;
@@ -710,6 +736,11 @@ TEST_F_TIMEOUT(stopped, write_error_after_head_appends_error_record, 300)
 	ASSERT_LE(sizeof(struct ckpt_hdr_head), (size_t)n);
 	EXPECT_FALSE(ckpt_image_parse(buf, (size_t)n, &img));
 	EXPECT_EQ(CKPT_HDR_HEAD, ((struct ckpt_hdr *)buf)->type);
+	EXPECT_EQ(CKPT_HDR_TREE, ((struct ckpt_hdr *)(buf + 120))->type);
+	/* the ERROR record replaces the partial PIDS record */
+	EXPECT_TRUE(img.has_error) TH_LOG("%s", img.why);
+	EXPECT_EQ(EFBIG, img.error.error);
+	EXPECT_EQ(0, strcmp((const char *)img.error.reason, "file too large"));
 	ckpt_image_free(&img);
 }
 
@@ -787,14 +818,18 @@ TEST_F_TIMEOUT(stopped, same_tree_twice_gives_same_records, 300)
 
 TEST_F_TIMEOUT(stopped, many_failing_calls_leave_the_tree_checkpointable, 300)
 {
-	/* every failure path drops its references: after 200 refusals the
+	/* every failure path drops its references: after 150 refusals the
 	 * tree (and the module) behave as before; leaks show in kmemleak */
-	int null = open("/dev/null", O_WRONLY), ro = open("/dev/null", O_RDONLY);
+	int null = sink(), ro = open("/dev/null", O_RDONLY);
+
+	ASSERT_LE(0, null);
 
 	for (int i = 0; i < 50; i++) {
 		kill(self->t->pid[1], SIGCONT);
 		EXPECT_EQ(-EBADF, ckpt_ioctl(self->dev, self->t->pid[0], ro, 0));
-		EXPECT_EQ(-ENOSPC, ckpt_ioctl(self->dev, self->t->pid[0], open("/dev/full", O_WRONLY | O_CLOEXEC), 0));
+		EXPECT_EQ(-EINVAL, ckpt_ioctl(self->dev, self->t->pid[0], null, 1ull << 5));
+		/* refused after every reference was taken */
+		EXPECT_EQ(-EBUSY, ckpt_ioctl(self->dev, self->t->pid[0], null, 0));
 		EXPECT_EQ(self->t->n, ckpt_ioctl(self->dev, self->t->pid[0], null, CKPT_F_RUNNING));
 		kill(self->t->pid[1], SIGSTOP);
 		ASSERT_EQ(0, wait_state(&self->t->pid[1], 1, 'T', 60000));

@@ -187,6 +187,8 @@ static inline int tree_spawn(struct tree *t)
 		got++;
 	}
 	close(fds[0]);
+	/* the root's pid as we see it (it may be the init of a new namespace) */
+	t->pid[0] = root;
 	return got == t->n ? 0 : -ECHILD;
 }
 
@@ -398,6 +400,12 @@ static inline long ckpt_ioctl(int dev, pid_t pid, int fd, uint64_t flags)
 	return r < 0 ? -errno : r;
 }
 
+/* A file to write throwaway images to. */
+static inline int sink(void)
+{
+	return memfd_create("ckpt-sink", MFD_CLOEXEC);
+}
+
 static inline long ckpt_checkpoint(pid_t pid, int fd, uint64_t flags)
 {
 	int dev = open(CKPT_DEV, O_RDWR | O_CLOEXEC);
@@ -448,6 +456,8 @@ static inline pid_t ns_pid(pid_t outer)
 {
 	unsigned int v[3] = { 0 };
 
+	if (outer == 0)		/* no process, e.g. the session of init's children */
+		return 0;
 	return proc_status_ids(outer, "NSpid:", v) ? -1 : (pid_t)v[0];
 }
 
