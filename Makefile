@@ -33,7 +33,7 @@ module:
 	$(KMAKE) modules
 
 clippy:
-	$(KMAKE) CLIPPY=1 modules
+	$(KMAKE) CLIPPY=1 CLIPPY_DRIVER=/usr/bin/clippy-driver modules
 
 rust-analyzer:
 	$(KMAKE) rust-analyzer

@@ -48,6 +48,7 @@ kbuild_key() {
 	{
 		basename "$ksrc"
 		cat "$CKPT_TOP/scripts/ci-kernel.config"
+		if [ -n "${CKPT_KCONFIG_EXTRA:-}" ]; then cat "$CKPT_KCONFIG_EXTRA"; fi
 		"$CKPT_RUSTC" --version
 		"clang$CKPT_LLVM" --version | head -n1
 		"$CKPT_BINDGEN" --version

@@ -124,5 +124,13 @@ fn checkpoint(args: &ckpt_args) -> Result<usize> {
         );
         return Err(refusal.err);
     }
-    image::write(&file, &tree, &ns, &image::Request { root_pid: args.pid, flags: args.flags })
+    image::write(
+        &file,
+        &tree,
+        &ns,
+        &image::Request {
+            root_pid: args.pid,
+            flags: args.flags,
+        },
+    )
 }

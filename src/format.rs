@@ -217,14 +217,15 @@ pub const CKPT_IOC_VERSION: u32 = ioc(0, CKPT_IOC_NR_VERSION, 0);
 /// `_IOW(CKPT_IOC_MAGIC, 1, struct ckpt_args)` (the C header defines it with `_IOW`).
 ///
 /// cbindgen:ignore
-pub const CKPT_IOC_CHECKPOINT: u32 = ioc(1, CKPT_IOC_NR_CHECKPOINT, core::mem::size_of::<ckpt_args>());
+pub const CKPT_IOC_CHECKPOINT: u32 =
+    ioc(1, CKPT_IOC_NR_CHECKPOINT, core::mem::size_of::<ckpt_args>());
 
 /// CRC-32 (IEEE 802.3, reflected, as zlib's `crc32()`): continue `crc`
 /// (start with 0) over `data`.
 pub fn ckpt_crc32(crc: u32, data: &[u8]) -> u32 {
     let mut c = !crc;
     for &b in data {
-        c = CRC_TABLE[((c ^ b as u32) & 0xff) as usize] ^ (c >> 8);
+        c = CRC_TABLE[((c ^ u32::from(b)) & 0xff) as usize] ^ (c >> 8);
     }
     !c
 }
@@ -236,7 +237,11 @@ const CRC_TABLE: [u32; 256] = {
         let mut c = i as u32;
         let mut k = 0;
         while k < 8 {
-            c = if c & 1 != 0 { 0xedb8_8320 ^ (c >> 1) } else { c >> 1 };
+            c = if c & 1 != 0 {
+                0xedb8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
             k += 1;
         }
         t[i] = c;

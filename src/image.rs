@@ -42,7 +42,10 @@ unsafe impl AsBytes for ckpt_hdr_error {}
 const BUF_SIZE: usize = 64 * 1024;
 
 fn hdr<T>(r#type: u32) -> ckpt_hdr {
-    ckpt_hdr { r#type, len: core::mem::size_of::<T>() as u32 }
+    ckpt_hdr {
+        r#type,
+        len: core::mem::size_of::<T>() as u32,
+    }
 }
 
 /// A buffered record writer that keeps the CRC and record count.
@@ -134,7 +137,12 @@ pub(crate) struct Request {
 }
 
 /// Writes the whole image; returns the number of tasks.
-pub(crate) fn write(file: &LocalFile, tree: &Tree, ns: &PidNamespace, req: &Request) -> Result<usize> {
+pub(crate) fn write(
+    file: &LocalFile,
+    tree: &Tree,
+    ns: &PidNamespace,
+    req: &Request,
+) -> Result<usize> {
     // Gather the ids before writing anything: an allocation failure here
     // leaves the file untouched.
     let pids = gather_pids(tree, ns)?;
@@ -182,12 +190,19 @@ fn head(req: &Request) -> ckpt_hdr_head {
 
 fn write_body(w: &mut Writer<'_>, tree: &Tree, pids: &[ckpt_pids]) -> Result {
     let n = tree.tasks.len();
-    let tree_rec = ckpt_hdr_tree { h: hdr::<ckpt_hdr_tree>(CKPT_HDR_TREE), tasks_nr: n as u32, reserved: 0 };
+    let tree_rec = ckpt_hdr_tree {
+        h: hdr::<ckpt_hdr_tree>(CKPT_HDR_TREE),
+        tasks_nr: n as u32,
+        reserved: 0,
+    };
     w.record(&[tree_rec.as_bytes()])?;
     for (c, chunk) in pids.chunks(CKPT_PIDS_CHUNK as usize).enumerate() {
         let len = core::mem::size_of::<ckpt_hdr_pids>() + core::mem::size_of_val(chunk);
         let pids_rec = ckpt_hdr_pids {
-            h: ckpt_hdr { r#type: CKPT_HDR_PIDS, len: len as u32 },
+            h: ckpt_hdr {
+                r#type: CKPT_HDR_PIDS,
+                len: len as u32,
+            },
             nr: chunk.len() as u32,
             first: c as u32 * CKPT_PIDS_CHUNK,
         };
@@ -213,7 +228,11 @@ fn gather_pids(tree: &Tree, ns: &PidNamespace) -> Result<KVVec<ckpt_pids>> {
             vppid,
             vpgid: ktask::pid_nr_ns(t, PidType::Pgid, ns),
             vsid: ktask::pid_nr_ns(t, PidType::Sid, ns),
-            parent: if parent == NO_PARENT { CKPT_NO_PARENT } else { parent as i32 },
+            parent: if parent == NO_PARENT {
+                CKPT_NO_PARENT
+            } else {
+                parent as i32
+            },
         };
         pids.push_within_capacity(entry).map_err(|_| ENOMEM)?;
     }

@@ -147,7 +147,7 @@ pub(crate) fn fields(t: &Task) -> TaskFields {
             exit_signal: read_once!(p, exit_signal),
             pdeath_signal: read_once!(p, pdeath_signal),
             start_boottime: read_once!(p, start_boottime),
-            comm: read_once!(p, comm).map(|c| c as u8),
+            comm: read_once!(p, comm),
         }
     }
 }
@@ -164,7 +164,12 @@ pub(crate) fn nr_threads(t: &Task) -> u32 {
 pub(crate) fn is_held(t: &Task) -> bool {
     // SAFETY: `t` is valid; `jobctl` and `__state` are read like
     // `task_is_stopped()`, `task_is_traced()` and `frozen()` do.
-    let (jobctl, state) = unsafe { (read_once!(t.as_ptr(), jobctl), read_once!(t.as_ptr(), __state)) };
+    let (jobctl, state) = unsafe {
+        (
+            read_once!(t.as_ptr(), jobctl),
+            read_once!(t.as_ptr(), __state),
+        )
+    };
     let held = kconst(KernelConst::JobctlStopped) | kconst(KernelConst::JobctlTraced);
     if jobctl as u64 & held != 0 || u64::from(state) & kconst(KernelConst::TaskFrozen) != 0 {
         return true;
@@ -341,7 +346,7 @@ pub(crate) fn set_file_pos(file: &LocalFile, pos: i64) {
 
 /// One `kernel_write()`: returns the bytes written, which may be fewer than asked.
 pub(crate) fn file_write(file: &LocalFile, buf: &[u8], pos: Option<&mut i64>) -> Result<usize> {
-    let pos = pos.map_or(ptr::null_mut(), |p| p as *mut i64);
+    let pos = pos.map_or(ptr::null_mut(), ptr::from_mut);
     // SAFETY: `file` is valid and was checked to be open for writing (else
     // `kernel_write()` WARNs); `buf` is a valid kernel buffer; `pos` is NULL
     // (streams) or a valid position, as `ksys_write()` passes.
@@ -362,8 +367,13 @@ pub(crate) fn kernel_release() -> &'static [u8] {
 
 /// CLOCK_REALTIME in nanoseconds.
 pub(crate) fn realtime_ns() -> u64 {
-    let mut ts = bindings::timespec64 { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = bindings::timespec64 {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: `ts` is a valid out-parameter.
     unsafe { bindings::ktime_get_real_ts64(&mut ts) };
-    (ts.tv_sec as u64).wrapping_mul(1_000_000_000).wrapping_add(ts.tv_nsec as u64)
+    (ts.tv_sec as u64)
+        .wrapping_mul(1_000_000_000)
+        .wrapping_add(ts.tv_nsec as u64)
 }

@@ -99,7 +99,12 @@ pub(crate) fn check() -> Result {
         // SAFETY: layout.c's names are NUL-terminated string literals.
         let c_name = unsafe { CStr::from_char_ptr(c.name) };
         if c_name.to_bytes() != name.as_bytes() {
-            pr_err!("layout check: entry {} is {} in layout.c but {} in layout.rs\n", i, c_name, name);
+            pr_err!(
+                "layout check: entry {} is {} in layout.c but {} in layout.rs\n",
+                i,
+                c_name,
+                name
+            );
             bad += 1;
         } else if c.offset != offset || c.size != size {
             pr_err!(

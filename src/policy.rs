@@ -69,14 +69,23 @@ fn check_task(
     }
     if !privileged {
         if ktask::task_ids(t) != *caller {
-            return Err(refuse(EPERM, "uids/gids differ from the caller's and no CAP_CHECKPOINT_RESTORE"));
+            return Err(refuse(
+                EPERM,
+                "uids/gids differ from the caller's and no CAP_CHECKPOINT_RESTORE",
+            ));
         }
         if ktask::dumpable(t) != DUMPABLE_OWNER {
-            return Err(refuse(EPERM, "task is not dumpable and no CAP_CHECKPOINT_RESTORE"));
+            return Err(refuse(
+                EPERM,
+                "task is not dumpable and no CAP_CHECKPOINT_RESTORE",
+            ));
         }
     }
     if ktask::active_pid_ns(t) != root_ns {
-        return Err(refuse(EPERM, "task is in another pid namespace than the root"));
+        return Err(refuse(
+            EPERM,
+            "task is in another pid namespace than the root",
+        ));
     }
     if flags & CKPT_F_RUNNING == 0 {
         let guard = rcu::read_lock();

@@ -56,13 +56,21 @@ struct Members {
 impl Members {
     fn with_capacity(n: usize) -> Result<Self> {
         // Load factor <= 1/2, so probes stay short and an empty slot exists.
-        let size = n.checked_mul(2).and_then(|s| s.checked_next_power_of_two()).ok_or(ENOMEM)?;
+        let size = n
+            .checked_mul(2)
+            .and_then(|s| s.checked_next_power_of_two())
+            .ok_or(ENOMEM)?;
         let size = size.max(16);
         let mut keys = KVVec::with_capacity(size, GFP_KERNEL)?;
         keys.extend_with(size, 0, GFP_KERNEL)?;
         let mut vals = KVVec::with_capacity(size, GFP_KERNEL)?;
         vals.extend_with(size, 0, GFP_KERNEL)?;
-        Ok(Self { keys, vals, mask: size - 1, len: 0 })
+        Ok(Self {
+            keys,
+            vals,
+            mask: size - 1,
+            len: 0,
+        })
     }
 
     fn clear(&mut self) {
@@ -153,8 +161,12 @@ pub(crate) fn collect(root: &Task) -> Result<Tree> {
             // No allocation under RCU: the capacity is `count`; a tree that
             // grew since is reported as busy. `ARef::from` is
             // `get_task_struct()`, valid since `t` is on the list under RCU.
-            fork_order.push_within_capacity(ARef::from(t)).map_err(|_| EBUSY)?;
-            fork_parent.push_within_capacity(parent).map_err(|_| EBUSY)?;
+            fork_order
+                .push_within_capacity(ARef::from(t))
+                .map_err(|_| EBUSY)?;
+            fork_parent
+                .push_within_capacity(parent)
+                .map_err(|_| EBUSY)?;
             Ok(())
         })
     };
@@ -215,7 +227,14 @@ fn dfs_order(fork_order: KVVec<ARef<Task>>, fork_parent: &[u32]) -> Result<Tree>
     for &v in order.iter() {
         tasks.push(slots[v as usize].take().ok_or(EINVAL)?, GFP_KERNEL)?;
         let p = fork_parent[v as usize];
-        parent.push(if p == NO_PARENT { NO_PARENT } else { new_index[p as usize] }, GFP_KERNEL)?;
+        parent.push(
+            if p == NO_PARENT {
+                NO_PARENT
+            } else {
+                new_index[p as usize]
+            },
+            GFP_KERNEL,
+        )?;
     }
     Ok(Tree { tasks, parent })
 }

@@ -111,15 +111,30 @@ struct report {
 	pid_t pid;
 };
 
-static inline __attribute__((noreturn)) void node_run(struct tree *t, int i, int report_fd)
-{
-	struct node_attr *a;
-	struct report r;
+/*
+ * Every node execs the test binary afresh (see ckpt_node_entry()) before it
+ * applies its attributes and forks its children. Without the exec, a chain
+ * of 1000 forks without exec makes the kernel link each process's anonymous
+ * memory to every ancestor's (anon_vma chains): O(depth^2) objects, which
+ * exhausts a small guest. The tree description travels in a memfd.
+ */
+#define CKPT_NODE_ENV "CKPT_TEST_NODE"
 
-start:
-	a = &t->attr[i];
-	r.idx = i;
-	r.pid = getpid();
+static inline __attribute__((noreturn)) void node_exec(int i, int spec_fd, int report_fd)
+{
+	char env[64];
+	char *argv[] = { "ckpt-test-node", NULL };
+	char *envp[] = { env, NULL };
+
+	snprintf(env, sizeof(env), CKPT_NODE_ENV "=%d,%d,%d", i, spec_fd, report_fd);
+	execve("/proc/self/exe", argv, envp);
+	_exit(96);
+}
+
+static inline __attribute__((noreturn)) void node_run(struct tree *t, int i, int spec_fd, int report_fd)
+{
+	struct node_attr *a = &t->attr[i];
+	struct report r = { i, getpid() };
 
 	if (a->setsid && setsid() < 0)
 		_exit(90);
@@ -136,22 +151,46 @@ start:
 	if (a->nondumpable)
 		prctl(PR_SET_DUMPABLE, 0);
 	for (int c = i + 1; c < t->n; c++) {
+		pid_t p;
+
 		if (t->parent[c] != i)
 			continue;
-		pid_t p = fork();
-
+		p = fork();
 		if (p < 0)
 			_exit(93);
-		if (p == 0) {
-			i = c;		/* the child runs node c */
-			goto start;
-		}
+		if (p == 0)
+			node_exec(c, spec_fd, report_fd);
 	}
 	if (write(report_fd, &r, sizeof(r)) != sizeof(r))
 		_exit(94);
 	close(report_fd);
 	for (;;)
 		pause();
+}
+
+/* Runs before main() in every test binary: a node re-executed by
+ * node_exec() becomes node `i` of the tree in the spec memfd. */
+__attribute__((constructor)) static void ckpt_node_entry(void)
+{
+	const char *e = getenv(CKPT_NODE_ENV);
+	int i, spec_fd, report_fd, n;
+	struct tree t;
+	struct stat st;
+	char *m;
+
+	if (!e || sscanf(e, "%d,%d,%d", &i, &spec_fd, &report_fd) != 3)
+		return;
+	if (fstat(spec_fd, &st))
+		_exit(97);
+	m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, spec_fd, 0);
+	if (m == MAP_FAILED)
+		_exit(98);
+	memcpy(&n, m, sizeof(int));
+	t.n = n;
+	t.parent = (int *)(m + sizeof(int));
+	t.attr = (struct node_attr *)(m + sizeof(int) * (size_t)(n + 1));
+	t.pid = NULL;
+	node_run(&t, i, spec_fd, report_fd);
 }
 
 /* Become a subreaper so every process a test makes is reaped by it. */
@@ -163,19 +202,25 @@ static inline void become_reaper(void)
 /* Forks the tree; returns 0 when every node has reported its pid. */
 static inline int tree_spawn(struct tree *t)
 {
-	int fds[2], got = 0;
+	int fds[2], got = 0, spec = memfd_create("ckpt-tree", 0);
 	pid_t root;
 
-	if (pipe(fds))
+	if (spec < 0 || pipe(fds))
 		return -errno;
+	if (write(spec, &t->n, sizeof(int)) != sizeof(int) ||
+	    write(spec, t->parent, sizeof(int) * (size_t)t->n) != (ssize_t)(sizeof(int) * (size_t)t->n) ||
+	    write(spec, t->attr, sizeof(struct node_attr) * (size_t)t->n) !=
+		    (ssize_t)(sizeof(struct node_attr) * (size_t)t->n))
+		return -EIO;
 	root = fork();
 	if (root < 0)
 		return -errno;
 	if (root == 0) {
 		close(fds[0]);
-		node_run(t, 0, fds[1]);
+		node_exec(0, spec, fds[1]);
 	}
 	close(fds[1]);
+	close(spec);
 	while (got < t->n) {
 		struct report r;
 		ssize_t k = read(fds[0], &r, sizeof(r));

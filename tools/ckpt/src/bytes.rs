@@ -1,0 +1,190 @@
+//! Reading the format's structs from little-endian bytes, without `unsafe`.
+//!
+//! Every reader takes a slice whose length the caller has checked against the
+//! struct's size; a read past the end of the slice yields zero bytes instead
+//! of panicking, so a caller's mistake can never crash the decoder.
+
+use crate::format::{
+    ckpt_hdr, ckpt_hdr_error, ckpt_hdr_head, ckpt_hdr_pids, ckpt_hdr_tail, ckpt_hdr_task,
+    ckpt_hdr_tree, ckpt_pids, CKPT_COMM_LEN, CKPT_REASON_LEN, CKPT_RELEASE_LEN,
+};
+
+/// A little-endian field reader over one record (or entry).
+pub(crate) struct Fields<'a> {
+    b: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Fields<'a> {
+    pub(crate) fn new(b: &'a [u8]) -> Self {
+        Self { b, pos: 0 }
+    }
+
+    fn array<const N: usize>(&mut self) -> [u8; N] {
+        let start = self.pos;
+        self.pos = self.pos.saturating_add(N);
+        self.b
+            .get(start..self.pos)
+            .and_then(|s| <[u8; N]>::try_from(s).ok())
+            .unwrap_or([0; N])
+    }
+
+    pub(crate) fn u32(&mut self) -> u32 {
+        u32::from_le_bytes(self.array())
+    }
+
+    pub(crate) fn i32(&mut self) -> i32 {
+        i32::from_le_bytes(self.array())
+    }
+
+    pub(crate) fn u64(&mut self) -> u64 {
+        u64::from_le_bytes(self.array())
+    }
+
+    pub(crate) fn hdr(&mut self) -> ckpt_hdr {
+        ckpt_hdr {
+            r#type: self.u32(),
+            len: self.u32(),
+        }
+    }
+}
+
+/// Reads the 8-byte header at the start of `b`, if `b` holds one.
+pub(crate) fn read_hdr(b: &[u8]) -> Option<ckpt_hdr> {
+    (b.len() >= 8).then(|| Fields::new(b).hdr())
+}
+
+pub(crate) fn read_head(b: &[u8]) -> ckpt_hdr_head {
+    let mut f = Fields::new(b);
+    ckpt_hdr_head {
+        h: f.hdr(),
+        magic: f.u64(),
+        version: f.u32(),
+        arch: f.u32(),
+        flags: f.u64(),
+        time_ns: f.u64(),
+        root_pid: f.i32(),
+        reserved: f.u32(),
+        release: f.array::<CKPT_RELEASE_LEN>(),
+    }
+}
+
+pub(crate) fn read_tree(b: &[u8]) -> ckpt_hdr_tree {
+    let mut f = Fields::new(b);
+    ckpt_hdr_tree {
+        h: f.hdr(),
+        tasks_nr: f.u32(),
+        reserved: f.u32(),
+    }
+}
+
+pub(crate) fn read_pids_hdr(b: &[u8]) -> ckpt_hdr_pids {
+    let mut f = Fields::new(b);
+    ckpt_hdr_pids {
+        h: f.hdr(),
+        nr: f.u32(),
+        first: f.u32(),
+    }
+}
+
+pub(crate) fn read_pids(b: &[u8]) -> ckpt_pids {
+    let mut f = Fields::new(b);
+    ckpt_pids {
+        vpid: f.i32(),
+        vtgid: f.i32(),
+        vppid: f.i32(),
+        vpgid: f.i32(),
+        vsid: f.i32(),
+        parent: f.i32(),
+    }
+}
+
+pub(crate) fn read_task(b: &[u8]) -> ckpt_hdr_task {
+    let mut f = Fields::new(b);
+    ckpt_hdr_task {
+        h: f.hdr(),
+        state: f.u32(),
+        exit_state: f.u32(),
+        exit_code: f.i32(),
+        exit_signal: f.i32(),
+        pdeath_signal: f.i32(),
+        flags: f.u32(),
+        uid: f.u32(),
+        euid: f.u32(),
+        suid: f.u32(),
+        gid: f.u32(),
+        egid: f.u32(),
+        sgid: f.u32(),
+        start_time_ns: f.u64(),
+        comm: f.array::<CKPT_COMM_LEN>(),
+        nr_threads: f.u32(),
+        vpid: f.i32(),
+    }
+}
+
+pub(crate) fn read_tail(b: &[u8]) -> ckpt_hdr_tail {
+    let mut f = Fields::new(b);
+    ckpt_hdr_tail {
+        h: f.hdr(),
+        magic: f.u64(),
+        records: f.u32(),
+        crc32: f.u32(),
+    }
+}
+
+pub(crate) fn read_error(b: &[u8]) -> ckpt_hdr_error {
+    let mut f = Fields::new(b);
+    ckpt_hdr_error {
+        h: f.hdr(),
+        error: f.i32(),
+        reserved: f.u32(),
+        reason: f.array::<CKPT_REASON_LEN>(),
+    }
+}
+
+/// The text of a NUL-terminated (or NUL-padded) byte array, lossily decoded.
+pub fn cstr(b: &[u8]) -> String {
+    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+    String::from_utf8_lossy(&b[..end]).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::mem::size_of;
+
+    #[test]
+    fn readers_consume_exactly_the_struct_size() {
+        // Each reader must walk the same bytes as the repr(C) layout: a field
+        // reader that consumed more or fewer bytes than the struct would shift
+        // every later field. Check by reading a struct whose last field is
+        // distinctive.
+        let mut b = vec![0u8; size_of::<ckpt_hdr_task>()];
+        b[84..88].copy_from_slice(&1234i32.to_le_bytes());
+        assert_eq!(read_task(&b).vpid, 1234);
+        let mut b = vec![0u8; size_of::<ckpt_hdr_head>()];
+        b[119] = b'x';
+        assert_eq!(read_head(&b).release[CKPT_RELEASE_LEN - 1], b'x');
+        let mut b = vec![0u8; size_of::<ckpt_hdr_tail>()];
+        b[20..24].copy_from_slice(&0xdead_beefu32.to_le_bytes());
+        assert_eq!(read_tail(&b).crc32, 0xdead_beef);
+        let mut b = vec![0u8; size_of::<ckpt_hdr_error>()];
+        b[79] = b'y';
+        assert_eq!(read_error(&b).reason[CKPT_REASON_LEN - 1], b'y');
+        let mut b = vec![0u8; size_of::<ckpt_pids>()];
+        b[20..24].copy_from_slice(&(-1i32).to_le_bytes());
+        assert_eq!(read_pids(&b).parent, -1);
+    }
+
+    #[test]
+    fn short_input_reads_zero() {
+        assert_eq!(read_task(&[1, 2, 3]).vpid, 0);
+        assert!(read_hdr(&[0; 7]).is_none());
+    }
+
+    #[test]
+    fn cstr_stops_at_nul() {
+        assert_eq!(cstr(b"abc\0def"), "abc");
+        assert_eq!(cstr(b"abc"), "abc");
+    }
+}

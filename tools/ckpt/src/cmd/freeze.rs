@@ -1,0 +1,432 @@
+//! Holding the tree still during the checkpoint, and letting it go again.
+//!
+//! * `signal`: SIGSTOP every process of the tree (the root and all
+//!   descendants, from `/proc/P/task/T/children`, or from the parent pids
+//!   in `/proc/*/stat` if the kernel lacks `CONFIG_PROC_CHILDREN`), walking
+//!   again until no new
+//!   process appears and all are stopped. Only the processes we stopped are
+//!   sent SIGCONT afterwards.
+//! * `cgroup`: freeze the root's cgroup v2 (`cgroup.freeze`), unless it is
+//!   already frozen; thaw it afterwards only if we froze it.
+//!
+//! [`Hold`] thaws in `Drop` too, so every error path resumes the tree.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+use super::sys::{self, io_msg};
+use super::CliError;
+
+const POLL: Duration = Duration::from_millis(10);
+
+/// What we did to the tree, so that it can be undone.
+#[derive(Default)]
+pub struct Hold {
+    /// Processes we sent SIGSTOP to (they were not stopped before).
+    stopped: Vec<i32>,
+    /// A cgroup directory we froze.
+    froze: Option<PathBuf>,
+}
+
+impl Hold {
+    /// Resumes what we stopped or froze. Returns the first failure.
+    pub fn release(&mut self) -> Result<(), String> {
+        let mut first: Option<String> = None;
+        for pid in std::mem::take(&mut self.stopped) {
+            match sys::kill(pid, libc::SIGCONT) {
+                Ok(()) => {}
+                Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
+                Err(e) => {
+                    first.get_or_insert(format!("cannot resume process {pid}: {}", io_msg(&e)));
+                }
+            }
+        }
+        if let Some(dir) = self.froze.take() {
+            let f = dir.join("cgroup.freeze");
+            if let Err(e) = fs::write(&f, "0") {
+                first.get_or_insert(format!("cannot thaw {}: {}", f.display(), io_msg(&e)));
+            }
+        }
+        first.map_or(Ok(()), Err)
+    }
+}
+
+impl Drop for Hold {
+    fn drop(&mut self) {
+        let _ = self.release();
+    }
+}
+
+fn interrupted_error() -> CliError {
+    CliError::interrupted()
+}
+
+/// The state of a process as far as stopping it goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PState {
+    /// Every thread is stopped (`T`) or traced (`t`).
+    Stopped,
+    /// Some thread is in this other state.
+    Running(char),
+    /// A zombie or dead: cannot be stopped (the module answers `EAGAIN`).
+    Dead,
+    /// The process is gone.
+    Gone,
+}
+
+/// The state letter in a /proc/.../stat line (after the last ')').
+fn stat_letter(stat: &str) -> Option<char> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.trim_start().chars().next()
+}
+
+/// The thread ids of `pid`.
+fn threads(pid: i32) -> io::Result<Vec<i32>> {
+    let mut v = Vec::new();
+    for e in fs::read_dir(format!("/proc/{pid}/task"))? {
+        if let Some(t) = e?.file_name().to_str().and_then(|s| s.parse().ok()) {
+            v.push(t);
+        }
+    }
+    Ok(v)
+}
+
+fn process_state(pid: i32) -> PState {
+    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return PState::Gone;
+    };
+    match stat_letter(&stat) {
+        Some('Z' | 'X' | 'x') => return PState::Dead,
+        None => return PState::Gone,
+        _ => {}
+    }
+    let Ok(tids) = threads(pid) else {
+        return PState::Gone;
+    };
+    for t in tids {
+        let Ok(s) = fs::read_to_string(format!("/proc/{pid}/task/{t}/stat")) else {
+            continue; // the thread exited
+        };
+        match stat_letter(&s) {
+            Some('T' | 't' | 'Z' | 'X' | 'x') | None => {}
+            Some(c) => return PState::Running(c),
+        }
+    }
+    PState::Stopped
+}
+
+/// The children of `pid` (of all its threads), from
+/// `/proc/PID/task/TID/children`; `None` if the kernel lacks
+/// `CONFIG_PROC_CHILDREN` (no such file for an existing thread).
+fn children(pid: i32) -> Result<Option<Vec<i32>>, CliError> {
+    let mut v = Vec::new();
+    let Ok(tids) = threads(pid) else {
+        return Ok(Some(v)); // gone
+    };
+    for t in tids {
+        let path = format!("/proc/{pid}/task/{t}/children");
+        match fs::read_to_string(&path) {
+            Ok(s) => v.extend(s.split_whitespace().filter_map(|w| w.parse::<i32>().ok())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                if Path::new(&format!("/proc/{pid}/task/{t}")).exists() {
+                    return Ok(None);
+                }
+            }
+            Err(e) => return Err(CliError::new(format!("cannot read {path}: {}", io_msg(&e)))),
+        }
+    }
+    Ok(Some(v))
+}
+
+/// The parent pid (field 4) in a /proc/PID/stat line.
+fn stat_ppid(stat: &str) -> Option<i32> {
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Every process's children, from the parent pid of each /proc/PID/stat:
+/// the fallback when /proc/.../children does not exist.
+fn scan_children() -> Result<HashMap<i32, Vec<i32>>, CliError> {
+    let mut map: HashMap<i32, Vec<i32>> = HashMap::new();
+    let dir = fs::read_dir("/proc")
+        .map_err(|e| CliError::new(format!("cannot read /proc: {}", io_msg(&e))))?;
+    for e in dir.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        if let Some(ppid) = fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .as_deref()
+            .and_then(stat_ppid)
+        {
+            map.entry(ppid).or_default().push(pid);
+        }
+    }
+    Ok(map)
+}
+
+/// The root and all its descendant processes.
+pub fn walk_tree(root: i32) -> Result<BTreeSet<i32>, CliError> {
+    let mut seen = BTreeSet::new();
+    let mut todo = vec![root];
+    let mut scanned: Option<HashMap<i32, Vec<i32>>> = None;
+    while let Some(p) = todo.pop() {
+        if !seen.insert(p) {
+            continue;
+        }
+        if scanned.is_none() {
+            if let Some(c) = children(p)? {
+                todo.extend(c);
+                continue;
+            }
+            scanned = Some(scan_children()?);
+        }
+        if let Some(m) = &scanned {
+            todo.extend(m.get(&p).into_iter().flatten());
+        }
+    }
+    Ok(seen)
+}
+
+/// Stops every process of the tree under `root` with SIGSTOP and waits
+/// until they all are stopped and the tree no longer changes.
+pub fn stop_tree(hold: &mut Hold, root: i32, timeout: Duration) -> Result<(), CliError> {
+    let deadline = Instant::now() + timeout;
+    let me = i32::try_from(std::process::id()).unwrap_or(-1);
+    let mut signalled: HashSet<i32> = HashSet::new();
+    let mut previous: Option<BTreeSet<i32>> = None;
+    loop {
+        if sys::interrupted().is_some() {
+            return Err(interrupted_error());
+        }
+        if process_state(root) == PState::Gone {
+            return Err(CliError::new(format!(
+                "process {root} exited while its tree was being stopped"
+            )));
+        }
+        let tree = walk_tree(root)?;
+        if tree.contains(&me) {
+            return Err(CliError::new(format!(
+                "ckpt itself (pid {me}) is in the tree of {root}, and cannot stop itself: \
+                 run ckpt from outside the tree, or use --freeze none on a tree stopped otherwise"
+            )));
+        }
+        let mut running: Vec<(i32, char)> = Vec::new();
+        for &p in &tree {
+            if let PState::Running(c) = process_state(p) {
+                // Sent again while it is not stopped (harmless if one is
+                // pending), in case someone else sent SIGCONT meanwhile.
+                match sys::kill(p, libc::SIGSTOP) {
+                    Ok(()) => {
+                        if signalled.insert(p) {
+                            hold.stopped.push(p);
+                        }
+                    }
+                    Err(e) if e.raw_os_error() == Some(libc::ESRCH) => continue,
+                    Err(e) => {
+                        return Err(CliError::new(format!(
+                            "cannot stop process {p} of the tree: {}: run as root",
+                            io_msg(&e)
+                        )))
+                    }
+                }
+                running.push((p, c));
+            }
+        }
+        if running.is_empty() && previous.as_ref() == Some(&tree) {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            let (p, c) = running.first().copied().unwrap_or((root, '?'));
+            return Err(CliError::new(format!(
+                "the tree of {root} did not settle within {} s ({} processes not stopped, \
+                 e.g. {p} in state {c}): retry with a longer --timeout, or use --freeze cgroup",
+                timeout.as_secs_f64(),
+                running.len()
+            )));
+        }
+        previous = Some(tree);
+        sleep(POLL);
+    }
+}
+
+/// The cgroup v2 directory of `pid` (from the `0::` line of /proc/PID/cgroup).
+pub fn cgroup_of(pid: i32) -> Result<PathBuf, CliError> {
+    let path = format!("/proc/{pid}/cgroup");
+    let s = fs::read_to_string(&path)
+        .map_err(|e| CliError::new(format!("cannot read {path}: {}", io_msg(&e))))?;
+    let rel = s
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .ok_or_else(|| {
+            CliError::new(format!(
+                "process {pid} is not in a cgroup v2 hierarchy (no 0:: line in {path}): \
+                 use --freeze signal, or give --cgroup"
+            ))
+        })?;
+    Ok(Path::new("/sys/fs/cgroup").join(rel.trim().trim_start_matches('/')))
+}
+
+fn read_trim(p: &Path) -> Result<String, CliError> {
+    fs::read_to_string(p)
+        .map(|s| s.trim().to_string())
+        .map_err(|e| CliError::new(format!("cannot read {}: {}", p.display(), io_msg(&e))))
+}
+
+/// Freezes the cgroup `dir` (unless already frozen) and waits until the
+/// kernel reports it frozen.
+pub fn freeze_cgroup(hold: &mut Hold, dir: &Path, timeout: Duration) -> Result<(), CliError> {
+    let freeze = dir.join("cgroup.freeze");
+    let events = dir.join("cgroup.events");
+    if !freeze.exists() {
+        return Err(CliError::new(format!(
+            "{} not found: {} is not a cgroup v2 directory, or is the root cgroup, \
+             which cannot be frozen: give another --cgroup, or use --freeze signal",
+            freeze.display(),
+            dir.display()
+        )));
+    }
+    // Freezing our own cgroup would freeze ckpt too.
+    if let Ok(mine) = cgroup_of(i32::try_from(std::process::id()).unwrap_or(-1)) {
+        if let (Ok(a), Ok(b)) = (mine.canonicalize(), dir.canonicalize()) {
+            if a.starts_with(&b) {
+                return Err(CliError::new(format!(
+                    "ckpt itself is in cgroup {}, and freezing it would freeze ckpt: \
+                     run ckpt from another cgroup, or use --freeze signal",
+                    dir.display()
+                )));
+            }
+        }
+    }
+    if read_trim(&freeze)? != "1" {
+        fs::write(&freeze, "1").map_err(|e| {
+            CliError::new(format!(
+                "cannot freeze {}: {}: run as root",
+                freeze.display(),
+                io_msg(&e)
+            ))
+        })?;
+        hold.froze = Some(dir.to_path_buf());
+    }
+    let deadline = Instant::now() + timeout;
+    loop {
+        if sys::interrupted().is_some() {
+            return Err(interrupted_error());
+        }
+        if read_trim(&events)?.lines().any(|l| l.trim() == "frozen 1") {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(CliError::new(format!(
+                "cgroup {} did not freeze within {} s: retry with a longer --timeout",
+                dir.display(),
+                timeout.as_secs_f64()
+            )));
+        }
+        sleep(POLL);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stat_letters() {
+        assert_eq!(stat_letter("12 (a b) c) T 1 2"), Some('T'));
+        assert_eq!(stat_letter("12 (sh) S 1"), Some('S'));
+        assert_eq!(stat_letter("garbage"), None);
+    }
+
+    #[test]
+    fn ppid() {
+        assert_eq!(stat_ppid("12 (a) b) S 34 5"), Some(34));
+        assert_eq!(stat_ppid("12 (a)"), None);
+    }
+
+    #[test]
+    fn walk_finds_a_child() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let me = i32::try_from(std::process::id()).unwrap();
+        let t = walk_tree(me).unwrap();
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(t.contains(&i32::try_from(child.id()).unwrap()), "{t:?}");
+    }
+
+    #[test]
+    fn walk_finds_ourselves() {
+        let me = i32::try_from(std::process::id()).unwrap();
+        let t = walk_tree(me).unwrap();
+        assert!(t.contains(&me));
+        assert!(matches!(process_state(me), PState::Running(_)));
+    }
+
+    fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !f() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            sleep(POLL);
+        }
+    }
+
+    #[test]
+    fn refuses_a_tree_containing_itself() {
+        let me = i32::try_from(std::process::id()).unwrap();
+        let mut hold = Hold::default();
+        let e = stop_tree(&mut hold, me, Duration::from_secs(1)).unwrap_err();
+        assert!(e.msg.contains("ckpt itself"), "{}", e.msg);
+        assert!(hold.stopped.is_empty());
+    }
+
+    #[test]
+    fn stops_and_resumes_a_tree() {
+        let mut sh = std::process::Command::new("sh")
+            .args(["-c", "sleep 30 & sleep 30 & wait"])
+            .spawn()
+            .unwrap();
+        let root = i32::try_from(sh.id()).unwrap();
+        let mut tree = BTreeSet::new();
+        wait_for("two children", || {
+            tree = walk_tree(root).unwrap();
+            tree.len() == 3
+        });
+        let kids: Vec<i32> = tree.iter().copied().filter(|&p| p != root).collect();
+        // One child is already stopped: it must stay stopped afterwards.
+        sys::kill(kids[0], libc::SIGSTOP).unwrap();
+        wait_for("the pre-stopped child", || {
+            process_state(kids[0]) == PState::Stopped
+        });
+
+        let mut hold = Hold::default();
+        stop_tree(&mut hold, root, Duration::from_secs(10)).unwrap();
+        for &p in &tree {
+            assert_eq!(process_state(p), PState::Stopped, "process {p}");
+        }
+        let mut ours = hold.stopped.clone();
+        ours.sort_unstable();
+        let mut expected = vec![root, kids[1]];
+        expected.sort_unstable();
+        assert_eq!(ours, expected);
+
+        hold.release().unwrap();
+        wait_for("the tree to resume", || {
+            matches!(process_state(root), PState::Running(_))
+                && matches!(process_state(kids[1]), PState::Running(_))
+        });
+        sleep(Duration::from_millis(100));
+        assert_eq!(process_state(kids[0]), PState::Stopped);
+
+        for &p in &tree {
+            let _ = sys::kill(p, libc::SIGKILL);
+        }
+        let _ = sh.wait();
+    }
+}

@@ -1,0 +1,126 @@
+//! The few system calls without a safe std wrapper: signal handlers, kill(2)
+//! and the /dev/checkpoint ioctls. Each `unsafe` block says why it is sound.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use ckpt::format::{ckpt_args, CKPT_IOC_CHECKPOINT, CKPT_IOC_VERSION};
+
+/// The last SIGINT/SIGTERM/SIGHUP received (0: none).
+static SIGNALLED: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn on_signal(sig: libc::c_int) {
+    // An atomic store is async-signal-safe.
+    SIGNALLED.store(sig, Ordering::SeqCst);
+}
+
+/// Makes SIGINT, SIGTERM and SIGHUP set a flag instead of killing us, so
+/// that a stopped or frozen tree is always resumed. No `SA_RESTART`: a
+/// blocking ioctl returns `EINTR` if the kernel looks at signals.
+pub fn install_signal_handlers() -> io::Result<()> {
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        // SAFETY: `sa` is a plain C struct for which all-zero bytes are valid
+        // (no flags, empty mask); it is fully set before `sigaction()` reads
+        // it, and the kernel does not keep the pointer. The handler only
+        // stores to an atomic, which is async-signal-safe.
+        let rc = unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_signal as *const () as libc::sighandler_t;
+            libc::sigemptyset(&mut sa.sa_mask);
+            sa.sa_flags = 0;
+            libc::sigaction(sig, &sa, std::ptr::null_mut())
+        };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// The signal that asked us to stop, if any.
+pub fn interrupted() -> Option<i32> {
+    match SIGNALLED.load(Ordering::SeqCst) {
+        0 => None,
+        s => Some(s),
+    }
+}
+
+/// kill(2).
+pub fn kill(pid: i32, sig: libc::c_int) -> io::Result<()> {
+    // SAFETY: kill() takes two integers and touches no memory of ours.
+    let rc = unsafe { libc::kill(pid, sig) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// `CKPT_IOC_VERSION`: the module's ABI version.
+pub fn ioctl_version(dev: &File) -> io::Result<i32> {
+    // SAFETY: `dev` is an open file for the whole call; CKPT_IOC_VERSION is
+    // `_IO` and takes no argument, so the kernel touches no memory of ours.
+    let rc = unsafe { libc::ioctl(dev.as_raw_fd(), CKPT_IOC_VERSION as _) };
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(rc)
+    }
+}
+
+/// `CKPT_IOC_CHECKPOINT`: returns the number of tasks written.
+pub fn ioctl_checkpoint(dev: &File, args: &ckpt_args) -> io::Result<i32> {
+    // SAFETY: `dev` is an open file for the whole call; CKPT_IOC_CHECKPOINT
+    // is `_IOW` of a `struct ckpt_args`, and `args` points to one (repr(C),
+    // 48 bytes, checked in format.rs) that outlives the call. The kernel
+    // only reads it.
+    let rc = unsafe {
+        libc::ioctl(
+            dev.as_raw_fd(),
+            CKPT_IOC_CHECKPOINT as _,
+            args as *const ckpt_args,
+        )
+    };
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(rc)
+    }
+}
+
+/// The errno's symbolic name, for the ones the tool reports.
+pub fn errno_name(e: i32) -> Option<&'static str> {
+    Some(match e {
+        libc::EPERM => "EPERM",
+        libc::ENOENT => "ENOENT",
+        libc::ESRCH => "ESRCH",
+        libc::EINTR => "EINTR",
+        libc::EIO => "EIO",
+        libc::ENXIO => "ENXIO",
+        libc::EBADF => "EBADF",
+        libc::EAGAIN => "EAGAIN",
+        libc::ENOMEM => "ENOMEM",
+        libc::EACCES => "EACCES",
+        libc::EFAULT => "EFAULT",
+        libc::EBUSY => "EBUSY",
+        libc::ENODEV => "ENODEV",
+        libc::EINVAL => "EINVAL",
+        libc::ENOTTY => "ENOTTY",
+        libc::EFBIG => "EFBIG",
+        libc::ENOSPC => "ENOSPC",
+        libc::EPIPE => "EPIPE",
+        libc::EDQUOT => "EDQUOT",
+        _ => return None,
+    })
+}
+
+/// An I/O error as text without Rust's " (os error N)" suffix.
+pub fn io_msg(e: &io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}

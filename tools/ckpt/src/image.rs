@@ -1,0 +1,1067 @@
+//! Decoding and verifying images: one pass over the records.
+//!
+//! The pass separates two kinds of problems:
+//!
+//! * a [`DecodeError`] stops the pass: the bytes cannot be read as the
+//!   record grammar (HEAD, TREE, PIDS..., TASK..., TAIL, or an ERROR after
+//!   the HEAD) with the exact record sizes;
+//! * a [`VerifyError`] is any other broken rule (magic, version, counts,
+//!   CRC, the tree's shape...). The pass records the first one and goes on,
+//!   so that [`decode`] still returns what a damaged image holds.
+//!
+//! Nothing is allocated from a count in the image: vectors grow as records
+//! are read, and their initial capacity is bounded by the bytes left.
+
+use std::fmt;
+
+use crate::bytes::{
+    cstr, read_error, read_hdr, read_head, read_pids, read_pids_hdr, read_tail, read_task,
+    read_tree,
+};
+use crate::format::{
+    ckpt_crc32, ckpt_hdr, ckpt_hdr_error, ckpt_hdr_head, ckpt_hdr_pids, ckpt_hdr_tail,
+    ckpt_hdr_task, ckpt_hdr_tree, ckpt_pids, CKPT_ALIGN, CKPT_COMM_LEN, CKPT_FORMAT_VERSION,
+    CKPT_HDR_ERROR, CKPT_HDR_HEAD, CKPT_HDR_PIDS, CKPT_HDR_TAIL, CKPT_HDR_TASK, CKPT_HDR_TREE,
+    CKPT_HEAD_MAGIC, CKPT_NO_PARENT, CKPT_PIDS_CHUNK, CKPT_RELEASE_LEN, CKPT_TAIL_MAGIC,
+};
+
+const HDR_SIZE: usize = core::mem::size_of::<ckpt_hdr>();
+const HEAD_SIZE: usize = core::mem::size_of::<ckpt_hdr_head>();
+const TREE_SIZE: usize = core::mem::size_of::<ckpt_hdr_tree>();
+const PIDS_HDR_SIZE: usize = core::mem::size_of::<ckpt_hdr_pids>();
+const PIDS_SIZE: usize = core::mem::size_of::<ckpt_pids>();
+const TASK_SIZE: usize = core::mem::size_of::<ckpt_hdr_task>();
+const TAIL_SIZE: usize = core::mem::size_of::<ckpt_hdr_tail>();
+const ERROR_SIZE: usize = core::mem::size_of::<ckpt_hdr_error>();
+
+/// The name of a record type (`"PIDS"`), or `None` for an unknown type.
+pub fn record_name(r#type: u32) -> Option<&'static str> {
+    Some(match r#type {
+        CKPT_HDR_HEAD => "HEAD",
+        CKPT_HDR_TREE => "TREE",
+        CKPT_HDR_PIDS => "PIDS",
+        CKPT_HDR_TASK => "TASK",
+        CKPT_HDR_TAIL => "TAIL",
+        CKPT_HDR_ERROR => "ERROR",
+        _ => return None,
+    })
+}
+
+/// Displays a record type as its name, or "type N" if unknown.
+struct TypeName(u32);
+
+impl fmt::Display for TypeName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match record_name(self.0) {
+            Some(n) => write!(f, "{n}"),
+            None => write!(f, "type {}", self.0),
+        }
+    }
+}
+
+/// One record as found in the image.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Record {
+    /// Byte offset of the record's header.
+    pub offset: usize,
+    /// `CKPT_HDR_*`.
+    pub r#type: u32,
+    /// `ckpt_hdr.len`.
+    pub len: u32,
+}
+
+impl Record {
+    /// The record type's name, e.g. `"PIDS"` (`"type N"` if unknown).
+    pub fn type_name(&self) -> String {
+        TypeName(self.r#type).to_string()
+    }
+}
+
+/// One task: its PIDS entry and, once read, its TASK record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Task {
+    /// Index in DFS order (the PIDS entry's index).
+    pub index: usize,
+    /// The PIDS entry.
+    pub pids: ckpt_pids,
+    /// The TASK record; `None` if the image ended (ERROR) before it.
+    pub task: Option<ckpt_hdr_task>,
+    /// Byte offset of the PIDS entry.
+    pub pids_offset: usize,
+}
+
+impl Task {
+    /// `comm` as text (empty if there is no TASK record).
+    pub fn comm(&self) -> String {
+        self.task.map(|t| cstr(&t.comm)).unwrap_or_default()
+    }
+}
+
+/// A decoded image (possibly partial: ended by an ERROR record).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Image {
+    /// Bytes in the input.
+    pub size: usize,
+    pub head: ckpt_hdr_head,
+    /// The TREE record (`None` if an ERROR came first).
+    pub tree: Option<ckpt_hdr_tree>,
+    /// The PIDS record headers, in order.
+    pub pids_records: Vec<ckpt_hdr_pids>,
+    /// The tasks in DFS order, one per PIDS entry read.
+    pub tasks: Vec<Task>,
+    pub tail: Option<ckpt_hdr_tail>,
+    pub error: Option<ckpt_hdr_error>,
+    /// Every record read, in order.
+    pub records: Vec<Record>,
+}
+
+impl Image {
+    /// `tree.tasks_nr`, if the TREE record was read.
+    pub fn tasks_nr(&self) -> Option<u32> {
+        self.tree.map(|t| t.tasks_nr)
+    }
+
+    /// The kernel release from the HEAD.
+    pub fn release(&self) -> String {
+        cstr(&self.head.release)
+    }
+
+    /// The parent index of task `i`, if it names an earlier task.
+    pub fn parent(&self, i: usize) -> Option<usize> {
+        let p = usize::try_from(self.tasks.get(i)?.pids.parent).ok()?;
+        (p < i).then_some(p)
+    }
+
+    /// The depth of each task (0 for the root and for tasks whose parent
+    /// index is invalid).
+    pub fn depths(&self) -> Vec<usize> {
+        let mut d: Vec<usize> = Vec::with_capacity(self.tasks.len());
+        for i in 0..self.tasks.len() {
+            let v = self
+                .parent(i)
+                .and_then(|p| d.get(p))
+                .map_or(0, |&pd| pd + 1);
+            d.push(v);
+        }
+        d
+    }
+
+    /// Levels in the tree (1 for a lone root, 0 for no tasks).
+    pub fn depth(&self) -> usize {
+        self.depths().iter().max().map_or(0, |&m| m + 1)
+    }
+}
+
+/// Why the bytes cannot be decoded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DecodeErrorKind {
+    /// Fewer than 8 bytes are left where a record header should start.
+    TruncatedHeader { left: usize },
+    /// The input ends where this record was expected.
+    Truncated { expected: &'static str },
+    /// The first record is not a HEAD.
+    NotHead { r#type: u32 },
+    /// A record of another type than expected.
+    Unexpected { expected: &'static str, r#type: u32 },
+    /// `len` is smaller than the header.
+    LengthTooShort { r#type: u32, len: u32 },
+    /// `len` goes past the end of the input.
+    PastEnd { r#type: u32, len: u32, left: usize },
+    /// `len` is not a multiple of `CKPT_ALIGN`.
+    Unpadded { r#type: u32, len: u32 },
+    /// `len` is not the record type's size.
+    WrongLength {
+        r#type: u32,
+        len: u32,
+        expected: usize,
+    },
+    /// A PIDS record too short for its own header.
+    PidsShort { len: u32 },
+    /// A PIDS record with `nr == 0`.
+    PidsEmpty,
+    /// A PIDS record with `nr > CKPT_PIDS_CHUNK`.
+    PidsTooMany { nr: u32 },
+    /// A PIDS record whose length does not match `nr`.
+    PidsLength { nr: u32, len: u32, expected: u64 },
+    /// More PIDS entries than `tasks_nr`.
+    PidsOverflow { total: u64, tasks_nr: u32 },
+}
+
+impl fmt::Display for DecodeErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use DecodeErrorKind::*;
+        match *self {
+            TruncatedHeader { left } => write!(
+                f,
+                "truncated record header ({left} bytes left, a header has {HDR_SIZE})"
+            ),
+            Truncated { expected } => {
+                write!(
+                    f,
+                    "image ends before the TAIL (expected a {expected} record)"
+                )
+            }
+            NotHead { r#type } => write!(
+                f,
+                "not a checkpoint image: first record is {}, not HEAD",
+                TypeName(r#type)
+            ),
+            Unexpected { expected, r#type } => {
+                write!(
+                    f,
+                    "expected a {expected} record, found {}",
+                    TypeName(r#type)
+                )
+            }
+            LengthTooShort { r#type, len } => write!(
+                f,
+                "{} record length {len} is shorter than its {HDR_SIZE}-byte header",
+                TypeName(r#type)
+            ),
+            PastEnd { r#type, len, left } => write!(
+                f,
+                "{} record length {len} runs past the end of the image ({left} bytes left)",
+                TypeName(r#type)
+            ),
+            Unpadded { r#type, len } => write!(
+                f,
+                "{} record length {len} is not a multiple of {CKPT_ALIGN}",
+                TypeName(r#type)
+            ),
+            WrongLength {
+                r#type,
+                len,
+                expected,
+            } => write!(
+                f,
+                "{} record has length {len}, expected {expected}",
+                TypeName(r#type)
+            ),
+            PidsShort { len } => write!(
+                f,
+                "PIDS record length {len} is shorter than its {PIDS_HDR_SIZE}-byte header"
+            ),
+            PidsEmpty => write!(f, "PIDS record has no entries (nr 0)"),
+            PidsTooMany { nr } => {
+                write!(f, "PIDS record claims {nr} entries (max {CKPT_PIDS_CHUNK})")
+            }
+            PidsLength { nr, len, expected } => write!(
+                f,
+                "PIDS record length {len} does not match its {nr} entries (expected {expected})"
+            ),
+            PidsOverflow { total, tasks_nr } => write!(
+                f,
+                "PIDS entries reach {total}, but TREE has only {tasks_nr} tasks"
+            ),
+        }
+    }
+}
+
+/// The bytes cannot be decoded: where and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecodeError {
+    /// Byte offset of the record (or of the missing one) at fault.
+    pub offset: usize,
+    pub kind: DecodeErrorKind,
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "offset {}: {}", self.offset, self.kind)
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+/// A rule of the format that the image breaks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum VerifyErrorKind {
+    /// The image cannot even be decoded.
+    Decode(DecodeErrorKind),
+    HeadMagic {
+        found: u64,
+    },
+    Version {
+        found: u32,
+    },
+    ReleaseNotTerminated,
+    /// A field documented as zero is not.
+    Reserved {
+        record: &'static str,
+        value: u32,
+    },
+    NoTasks,
+    PidsFirst {
+        first: u32,
+        expected: usize,
+    },
+    /// A PIDS record other than the last has fewer than 256 entries.
+    PidsShortChunk {
+        nr: u32,
+    },
+    RootParent {
+        parent: i32,
+    },
+    ParentIndex {
+        index: usize,
+        parent: i32,
+    },
+    Vppid {
+        index: usize,
+        vppid: i32,
+        parent: usize,
+        vtgid: i32,
+    },
+    /// The parent is neither the previous task nor one of its ancestors.
+    Dfs {
+        index: usize,
+        parent: usize,
+    },
+    TaskVpid {
+        index: usize,
+        vpid: i32,
+        pids_vpid: i32,
+    },
+    CommNotTerminated {
+        index: usize,
+    },
+    TailMagic {
+        found: u64,
+    },
+    TailRecords {
+        found: u32,
+        expected: u32,
+    },
+    Crc {
+        found: u32,
+        computed: u32,
+    },
+    /// Bytes after the last record (`after` is "TAIL" or "ERROR").
+    Trailing {
+        bytes: usize,
+        after: &'static str,
+    },
+    /// The image ends with an ERROR record.
+    EndsWithError {
+        errno: i32,
+        reason: String,
+    },
+    /// An 8-byte word that looks like a kernel (upper-half) address.
+    KernelAddress {
+        value: u64,
+    },
+}
+
+impl fmt::Display for VerifyErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use VerifyErrorKind::*;
+        match self {
+            Decode(k) => write!(f, "{k}"),
+            HeadMagic { found } => write!(
+                f,
+                "bad HEAD magic {found:#018x}, expected {CKPT_HEAD_MAGIC:#018x} (\"RCKPTIMG\")"
+            ),
+            Version { found } => write!(
+                f,
+                "unsupported format version {found} (this tool reads version {CKPT_FORMAT_VERSION})"
+            ),
+            ReleaseNotTerminated => write!(f, "HEAD release is not NUL-terminated"),
+            Reserved { record, value } => {
+                write!(f, "{record} reserved field is {value}, must be 0")
+            }
+            NoTasks => write!(f, "TREE has no tasks"),
+            PidsFirst { first, expected } => {
+                write!(f, "PIDS record has first {first}, expected {expected}")
+            }
+            PidsShortChunk { nr } => write!(
+                f,
+                "PIDS record that is not the last has only {nr} entries (expected {CKPT_PIDS_CHUNK})"
+            ),
+            RootParent { parent } => write!(
+                f,
+                "task 0 (the root) has parent index {parent}, expected {CKPT_NO_PARENT}"
+            ),
+            ParentIndex { index, parent } => write!(
+                f,
+                "task {index} has parent index {parent} (must be in 0..{index}: an earlier task)"
+            ),
+            Vppid {
+                index,
+                vppid,
+                parent,
+                vtgid,
+            } => write!(
+                f,
+                "task {index} has vppid {vppid} but its parent (task {parent}) has vtgid {vtgid}"
+            ),
+            Dfs { index, parent } => write!(
+                f,
+                "task {index} breaks DFS order: its parent, task {parent}, is neither task {} nor one of its ancestors",
+                index.saturating_sub(1)
+            ),
+            TaskVpid {
+                index,
+                vpid,
+                pids_vpid,
+            } => write!(
+                f,
+                "TASK {index} has vpid {vpid} but its PIDS entry says {pids_vpid}"
+            ),
+            CommNotTerminated { index } => write!(f, "TASK {index} comm is not NUL-terminated"),
+            TailMagic { found } => write!(
+                f,
+                "bad TAIL magic {found:#018x}, expected {CKPT_TAIL_MAGIC:#018x} (\"RCKPTEND\")"
+            ),
+            TailRecords { found, expected } => write!(
+                f,
+                "TAIL counts {found} records before it, the image has {expected}"
+            ),
+            Crc { found, computed } => write!(
+                f,
+                "CRC mismatch: TAIL says {found:08x}, computed {computed:08x}"
+            ),
+            Trailing { bytes, after } => write!(f, "{bytes} bytes after the {after} record"),
+            EndsWithError { errno, reason } => write!(
+                f,
+                "image ends with an ERROR record: errno {errno} ({reason})"
+            ),
+            KernelAddress { value } => {
+                write!(f, "word {value:#018x} looks like a kernel address")
+            }
+        }
+    }
+}
+
+/// The first rule the image breaks: where and which.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VerifyError {
+    /// Byte offset of the record, entry or bytes at fault.
+    pub offset: usize,
+    pub kind: VerifyErrorKind,
+}
+
+impl fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "offset {}: {}", self.offset, self.kind)
+    }
+}
+
+impl std::error::Error for VerifyError {}
+
+impl From<DecodeError> for VerifyError {
+    fn from(e: DecodeError) -> Self {
+        VerifyError {
+            offset: e.offset,
+            kind: VerifyErrorKind::Decode(e.kind),
+        }
+    }
+}
+
+/// What a valid image holds, in short.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Summary {
+    pub tasks_nr: u32,
+    pub size: usize,
+    /// Records, the TAIL included.
+    pub records: u32,
+    /// Levels in the tree (1: the root alone).
+    pub depth: usize,
+    /// The root's vpid (in its own namespace view, from its PIDS entry).
+    pub root_vpid: i32,
+    /// `head.root_pid`: the root in the caller's namespace.
+    pub root_pid: i32,
+}
+
+/// The result of one pass: whatever decoded, and the problems found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Analysis {
+    /// `None` only if the HEAD could not be read.
+    pub image: Option<Image>,
+    /// Set if decoding stopped early.
+    pub decode_error: Option<DecodeError>,
+    /// The first other violation (always before `decode_error` in the image).
+    pub violation: Option<VerifyError>,
+}
+
+impl Analysis {
+    /// The first violation of any kind, or `None` for a valid image.
+    pub fn first_violation(&self) -> Option<VerifyError> {
+        self.violation
+            .clone()
+            .or_else(|| self.decode_error.clone().map(VerifyError::from))
+    }
+
+    /// The verdict of [`verify`].
+    pub fn verdict(&self) -> Result<Summary, VerifyError> {
+        if let Some(v) = self.first_violation() {
+            return Err(v);
+        }
+        match &self.image {
+            Some(img) => Ok(Summary {
+                tasks_nr: img.tasks_nr().unwrap_or(0),
+                size: img.size,
+                records: u32::try_from(img.records.len()).unwrap_or(u32::MAX),
+                depth: img.depth(),
+                root_vpid: img.tasks.first().map_or(0, |t| t.pids.vpid),
+                root_pid: img.head.root_pid,
+            }),
+            // Unreachable: without a HEAD there is a decode error.
+            None => Err(VerifyError {
+                offset: 0,
+                kind: VerifyErrorKind::Decode(DecodeErrorKind::Truncated { expected: "HEAD" }),
+            }),
+        }
+    }
+
+    /// The result of [`decode`].
+    pub fn into_decoded(self) -> Result<Image, DecodeError> {
+        match (self.decode_error, self.image) {
+            (Some(e), _) => Err(e),
+            (None, Some(img)) => Ok(img),
+            (None, None) => Err(DecodeError {
+                offset: 0,
+                kind: DecodeErrorKind::Truncated { expected: "HEAD" },
+            }),
+        }
+    }
+}
+
+/// Decodes an image. Succeeds for every image that follows the record
+/// grammar, valid or not (an image ended by an ERROR record decodes, with
+/// `error: Some(..)` and no tail); use [`verify`] to check it.
+pub fn decode(bytes: &[u8]) -> Result<Image, DecodeError> {
+    analyze(bytes).into_decoded()
+}
+
+/// Checks every rule of the format; returns the first violation.
+pub fn verify(bytes: &[u8]) -> Result<Summary, VerifyError> {
+    analyze(bytes).verdict()
+}
+
+/// Could this 8-byte word be a kernel address (x86-64 upper half)? A word
+/// made of a negative 32-bit field such as `CKPT_NO_PARENT` next to a small
+/// one is not: kernel text starts at 0xffffffff80000000. (The same rule as
+/// the kernel tests' parser, tests/ckpt_image.h.)
+fn looks_like_kaddr(v: u64) -> bool {
+    if v < 0xffff_8000_0000_0000 || v == u64::MAX {
+        return false;
+    }
+    !(v >> 32 == 0xffff_ffff && (v as u32) < 0x8000_0000)
+}
+
+enum Expect {
+    Tree,
+    Pids,
+    Task,
+    Tail,
+}
+
+impl Expect {
+    fn name(&self) -> &'static str {
+        match self {
+            Expect::Tree => "TREE",
+            Expect::Pids => "PIDS",
+            Expect::Task => "TASK",
+            Expect::Tail => "TAIL",
+        }
+    }
+}
+
+struct Pass<'a> {
+    b: &'a [u8],
+    violation: Option<VerifyError>,
+}
+
+impl<'a> Pass<'a> {
+    fn flag(&mut self, offset: usize, kind: VerifyErrorKind) {
+        if self.violation.is_none() {
+            self.violation = Some(VerifyError { offset, kind });
+        }
+    }
+
+    /// Flags the first kernel-address-like word of the record at `off`.
+    fn scan_kaddr(&mut self, off: usize, rec: &[u8]) {
+        for (i, w) in rec.chunks_exact(8).enumerate() {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(w);
+            let v = u64::from_le_bytes(a);
+            if looks_like_kaddr(v) {
+                self.flag(off + 8 * i, VerifyErrorKind::KernelAddress { value: v });
+                return;
+            }
+        }
+    }
+
+    /// The record header at `off`.
+    fn header(&self, off: usize) -> Result<ckpt_hdr, DecodeError> {
+        let rest = self.b.get(off..).unwrap_or(&[]);
+        read_hdr(rest).ok_or(DecodeError {
+            offset: off,
+            kind: DecodeErrorKind::TruncatedHeader { left: rest.len() },
+        })
+    }
+
+    /// Checks the generic length rules of the record at `off` and returns
+    /// its bytes.
+    fn body(&self, off: usize, h: ckpt_hdr) -> Result<&'a [u8], DecodeError> {
+        let err = |kind| DecodeError { offset: off, kind };
+        let left = self.b.len().saturating_sub(off);
+        let len = h.len as usize;
+        if len < HDR_SIZE {
+            return Err(err(DecodeErrorKind::LengthTooShort {
+                r#type: h.r#type,
+                len: h.len,
+            }));
+        }
+        if len > left {
+            return Err(err(DecodeErrorKind::PastEnd {
+                r#type: h.r#type,
+                len: h.len,
+                left,
+            }));
+        }
+        if !h.len.is_multiple_of(CKPT_ALIGN) {
+            return Err(err(DecodeErrorKind::Unpadded {
+                r#type: h.r#type,
+                len: h.len,
+            }));
+        }
+        self.b
+            .get(off..off + len)
+            .ok_or(err(DecodeErrorKind::PastEnd {
+                r#type: h.r#type,
+                len: h.len,
+                left,
+            }))
+    }
+
+    /// As [`Self::body`], and the record must be exactly `size` bytes.
+    fn sized(&self, off: usize, h: ckpt_hdr, size: usize) -> Result<&'a [u8], DecodeError> {
+        let rec = self.body(off, h)?;
+        if rec.len() != size {
+            return Err(DecodeError {
+                offset: off,
+                kind: DecodeErrorKind::WrongLength {
+                    r#type: h.r#type,
+                    len: h.len,
+                    expected: size,
+                },
+            });
+        }
+        Ok(rec)
+    }
+}
+
+/// Decodes and verifies `bytes` in one pass. Never panics.
+pub fn analyze(bytes: &[u8]) -> Analysis {
+    let mut pass = Pass {
+        b: bytes,
+        violation: None,
+    };
+    let head = match read_head_record(&mut pass) {
+        Ok(h) => h,
+        Err(e) => {
+            return Analysis {
+                image: None,
+                decode_error: Some(e),
+                violation: pass.violation,
+            }
+        }
+    };
+    let mut img = Image {
+        size: bytes.len(),
+        head,
+        tree: None,
+        pids_records: Vec::new(),
+        tasks: Vec::new(),
+        tail: None,
+        error: None,
+        records: vec![Record {
+            offset: 0,
+            r#type: CKPT_HDR_HEAD,
+            len: head.h.len,
+        }],
+    };
+    let decode_error = read_rest(&mut pass, &mut img).err();
+    Analysis {
+        image: Some(img),
+        decode_error,
+        violation: pass.violation,
+    }
+}
+
+fn read_head_record(pass: &mut Pass<'_>) -> Result<ckpt_hdr_head, DecodeError> {
+    let h = pass.header(0)?;
+    if h.r#type != CKPT_HDR_HEAD {
+        return Err(DecodeError {
+            offset: 0,
+            kind: DecodeErrorKind::NotHead { r#type: h.r#type },
+        });
+    }
+    let rec = pass.sized(0, h, HEAD_SIZE)?;
+    let head = read_head(rec);
+    if head.magic != CKPT_HEAD_MAGIC {
+        pass.flag(0, VerifyErrorKind::HeadMagic { found: head.magic });
+    }
+    if head.version != CKPT_FORMAT_VERSION {
+        pass.flag(
+            0,
+            VerifyErrorKind::Version {
+                found: head.version,
+            },
+        );
+    }
+    if head.release[CKPT_RELEASE_LEN - 1] != 0 {
+        pass.flag(0, VerifyErrorKind::ReleaseNotTerminated);
+    }
+    if head.reserved != 0 {
+        pass.flag(
+            0,
+            VerifyErrorKind::Reserved {
+                record: "HEAD",
+                value: head.reserved,
+            },
+        );
+    }
+    pass.scan_kaddr(0, rec);
+    Ok(head)
+}
+
+/// Reads every record after the HEAD into `img`.
+fn read_rest(pass: &mut Pass<'_>, img: &mut Image) -> Result<(), DecodeError> {
+    let size = pass.b.len();
+    let mut off = HEAD_SIZE;
+    let mut expect = Expect::Tree;
+    let mut tasks_nr: u32 = 0;
+    let mut tasks_seen: usize = 0;
+    // Indices of task i-1 and its ancestors, root first (for the DFS rule).
+    let mut path: Vec<usize> = Vec::new();
+    loop {
+        if off >= size {
+            return Err(DecodeError {
+                offset: off,
+                kind: DecodeErrorKind::Truncated {
+                    expected: expect.name(),
+                },
+            });
+        }
+        let h = pass.header(off)?;
+        if h.r#type == CKPT_HDR_ERROR {
+            let rec = pass.sized(off, h, ERROR_SIZE)?;
+            let e = read_error(rec);
+            img.records.push(Record {
+                offset: off,
+                r#type: h.r#type,
+                len: h.len,
+            });
+            pass.flag(
+                off,
+                VerifyErrorKind::EndsWithError {
+                    errno: e.error,
+                    reason: cstr(&e.reason),
+                },
+            );
+            img.error = Some(e);
+            let end = off + rec.len();
+            if end != size {
+                pass.flag(
+                    end,
+                    VerifyErrorKind::Trailing {
+                        bytes: size - end,
+                        after: "ERROR",
+                    },
+                );
+            }
+            return Ok(());
+        }
+        let want = match expect {
+            Expect::Tree => CKPT_HDR_TREE,
+            Expect::Pids => CKPT_HDR_PIDS,
+            Expect::Task => CKPT_HDR_TASK,
+            Expect::Tail => CKPT_HDR_TAIL,
+        };
+        if h.r#type != want {
+            return Err(DecodeError {
+                offset: off,
+                kind: DecodeErrorKind::Unexpected {
+                    expected: expect.name(),
+                    r#type: h.r#type,
+                },
+            });
+        }
+        let rec = match expect {
+            Expect::Tree => {
+                let rec = pass.sized(off, h, TREE_SIZE)?;
+                let t = read_tree(rec);
+                tasks_nr = t.tasks_nr;
+                if t.tasks_nr == 0 {
+                    pass.flag(off, VerifyErrorKind::NoTasks);
+                }
+                if t.reserved != 0 {
+                    pass.flag(
+                        off,
+                        VerifyErrorKind::Reserved {
+                            record: "TREE",
+                            value: t.reserved,
+                        },
+                    );
+                }
+                img.tree = Some(t);
+                // Each task takes at least one PIDS entry and one TASK record.
+                let fits = (size - off) / (PIDS_SIZE + TASK_SIZE);
+                img.tasks.reserve((t.tasks_nr as usize).min(fits));
+                expect = if t.tasks_nr == 0 {
+                    Expect::Tail
+                } else {
+                    Expect::Pids
+                };
+                rec
+            }
+            Expect::Pids => {
+                let rec = read_pids_record(pass, img, off, h, tasks_nr, &mut path)?;
+                if img.tasks.len() == tasks_nr as usize {
+                    expect = Expect::Task;
+                }
+                rec
+            }
+            Expect::Task => {
+                let rec = pass.sized(off, h, TASK_SIZE)?;
+                let t = read_task(rec);
+                if let Some(slot) = img.tasks.get_mut(tasks_seen) {
+                    if t.vpid != slot.pids.vpid {
+                        let pids_vpid = slot.pids.vpid;
+                        pass.flag(
+                            off,
+                            VerifyErrorKind::TaskVpid {
+                                index: tasks_seen,
+                                vpid: t.vpid,
+                                pids_vpid,
+                            },
+                        );
+                    }
+                    slot.task = Some(t);
+                }
+                if t.comm[CKPT_COMM_LEN - 1] != 0 {
+                    pass.flag(
+                        off,
+                        VerifyErrorKind::CommNotTerminated { index: tasks_seen },
+                    );
+                }
+                tasks_seen += 1;
+                if tasks_seen >= tasks_nr as usize {
+                    expect = Expect::Tail;
+                }
+                rec
+            }
+            Expect::Tail => {
+                let rec = pass.sized(off, h, TAIL_SIZE)?;
+                let t = read_tail(rec);
+                if t.magic != CKPT_TAIL_MAGIC {
+                    pass.flag(off, VerifyErrorKind::TailMagic { found: t.magic });
+                }
+                let before = u32::try_from(img.records.len()).unwrap_or(u32::MAX);
+                if t.records != before {
+                    pass.flag(
+                        off,
+                        VerifyErrorKind::TailRecords {
+                            found: t.records,
+                            expected: before,
+                        },
+                    );
+                }
+                let computed = ckpt_crc32(0, pass.b.get(..off).unwrap_or(&[]));
+                if t.crc32 != computed {
+                    pass.flag(
+                        off,
+                        VerifyErrorKind::Crc {
+                            found: t.crc32,
+                            computed,
+                        },
+                    );
+                }
+                pass.scan_kaddr(off, rec);
+                img.tail = Some(t);
+                img.records.push(Record {
+                    offset: off,
+                    r#type: h.r#type,
+                    len: h.len,
+                });
+                let end = off + rec.len();
+                if end != size {
+                    pass.flag(
+                        end,
+                        VerifyErrorKind::Trailing {
+                            bytes: size - end,
+                            after: "TAIL",
+                        },
+                    );
+                }
+                return Ok(());
+            }
+        };
+        pass.scan_kaddr(off, rec);
+        img.records.push(Record {
+            offset: off,
+            r#type: h.r#type,
+            len: h.len,
+        });
+        off += rec.len();
+    }
+}
+
+/// Reads one PIDS record at `off` and checks its entries.
+fn read_pids_record<'a>(
+    pass: &mut Pass<'a>,
+    img: &mut Image,
+    off: usize,
+    h: ckpt_hdr,
+    tasks_nr: u32,
+    path: &mut Vec<usize>,
+) -> Result<&'a [u8], DecodeError> {
+    let err = |kind| DecodeError { offset: off, kind };
+    let rec = pass.body(off, h)?;
+    if rec.len() < PIDS_HDR_SIZE {
+        return Err(err(DecodeErrorKind::PidsShort { len: h.len }));
+    }
+    let p = read_pids_hdr(rec);
+    if p.nr == 0 {
+        return Err(err(DecodeErrorKind::PidsEmpty));
+    }
+    if p.nr > CKPT_PIDS_CHUNK {
+        return Err(err(DecodeErrorKind::PidsTooMany { nr: p.nr }));
+    }
+    let expected = PIDS_HDR_SIZE as u64 + u64::from(p.nr) * PIDS_SIZE as u64;
+    if u64::from(h.len) != expected {
+        return Err(err(DecodeErrorKind::PidsLength {
+            nr: p.nr,
+            len: h.len,
+            expected,
+        }));
+    }
+    let seen = img.tasks.len();
+    let total = seen as u64 + u64::from(p.nr);
+    if total > u64::from(tasks_nr) {
+        return Err(err(DecodeErrorKind::PidsOverflow { total, tasks_nr }));
+    }
+    if u64::from(p.first) != seen as u64 {
+        pass.flag(
+            off,
+            VerifyErrorKind::PidsFirst {
+                first: p.first,
+                expected: seen,
+            },
+        );
+    }
+    if p.nr != CKPT_PIDS_CHUNK && total != u64::from(tasks_nr) {
+        pass.flag(off, VerifyErrorKind::PidsShortChunk { nr: p.nr });
+    }
+    img.pids_records.push(p);
+    let entries = rec.get(PIDS_HDR_SIZE..).unwrap_or(&[]);
+    for (k, e) in entries.chunks_exact(PIDS_SIZE).enumerate() {
+        let i = seen + k;
+        let eoff = off + PIDS_HDR_SIZE + k * PIDS_SIZE;
+        let pids = read_pids(e);
+        check_entry(pass, img, i, eoff, &pids, path);
+        path.push(i);
+        img.tasks.push(Task {
+            index: i,
+            pids,
+            task: None,
+            pids_offset: eoff,
+        });
+    }
+    Ok(rec)
+}
+
+/// The tree rules for entry `i` (at `eoff`); `path` holds task i-1 and its
+/// ancestors on entry.
+fn check_entry(
+    pass: &mut Pass<'_>,
+    img: &Image,
+    i: usize,
+    eoff: usize,
+    pids: &ckpt_pids,
+    path: &mut Vec<usize>,
+) {
+    if i == 0 {
+        if pids.parent != CKPT_NO_PARENT {
+            pass.flag(
+                eoff,
+                VerifyErrorKind::RootParent {
+                    parent: pids.parent,
+                },
+            );
+        }
+        return;
+    }
+    let p = match usize::try_from(pids.parent) {
+        Ok(p) if p < i => p,
+        _ => {
+            pass.flag(
+                eoff,
+                VerifyErrorKind::ParentIndex {
+                    index: i,
+                    parent: pids.parent,
+                },
+            );
+            path.clear();
+            return;
+        }
+    };
+    let vtgid = img.tasks.get(p).map_or(0, |t| t.pids.vtgid);
+    if pids.vppid != vtgid {
+        pass.flag(
+            eoff,
+            VerifyErrorKind::Vppid {
+                index: i,
+                vppid: pids.vppid,
+                parent: p,
+                vtgid,
+            },
+        );
+    }
+    // DFS: the parent is task i-1 or one of its ancestors, i.e. on `path`.
+    while path.last().is_some_and(|&a| a != p) {
+        path.pop();
+    }
+    if path.is_empty() {
+        pass.flag(
+            eoff,
+            VerifyErrorKind::Dfs {
+                index: i,
+                parent: p,
+            },
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kaddr_rule_matches_the_c_parser() {
+        assert!(!looks_like_kaddr(0));
+        assert!(!looks_like_kaddr(u64::MAX));
+        assert!(!looks_like_kaddr(0xffff_ffff_0000_0005));
+        assert!(looks_like_kaddr(0xffff_ffff_8000_0000));
+        assert!(looks_like_kaddr(0xffff_8880_0000_1000));
+        assert!(!looks_like_kaddr(0x7fff_ffff_ffff_ffff));
+    }
+
+    #[test]
+    fn garbage_is_not_head() {
+        let e = decode(b"root:x:0:0:root:/root:/bin/bash\n").unwrap_err();
+        assert_eq!(e.offset, 0);
+        assert!(e.to_string().contains("not a checkpoint image"), "{e}");
+    }
+
+    #[test]
+    fn empty_input() {
+        let e = verify(&[]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "offset 0: truncated record header (0 bytes left, a header has 8)"
+        );
+    }
+}

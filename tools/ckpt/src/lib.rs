@@ -1,0 +1,32 @@
+//! `ckpt`: read, check and take rust-ckpt process-tree checkpoint images.
+//!
+//! The image format and the ioctl ABI are defined once, in the module's
+//! `src/format.rs`, which this crate compiles as [`format`]. On top of it:
+//!
+//! * [`decode`] parses an image into an [`Image`] (never panics, never
+//!   allocates more than the input can hold);
+//! * [`verify`] checks every rule of the format and reports the first
+//!   violation with its byte offset;
+//! * [`analyze`] does both in one pass and keeps whatever decoded, for tools
+//!   that show a damaged image;
+//! * [`text`] has helpers to render task states and times.
+//!
+//! `Image` implements `serde::Serialize`; the JSON schema is documented in
+//! the crate's README.md and is stable.
+
+// The one definition of the format, shared with the kernel module (core
+// only, not copied). It currently triggers no lint in this crate; private
+// helpers it may grow are allowed to be unused here.
+#[allow(dead_code)]
+#[path = "../../../src/format.rs"]
+pub mod format;
+
+mod bytes;
+mod image;
+mod json;
+pub mod text;
+
+pub use image::{
+    analyze, decode, record_name, verify, Analysis, DecodeError, DecodeErrorKind, Image, Record,
+    Summary, Task, VerifyError, VerifyErrorKind,
+};

@@ -1,0 +1,95 @@
+//! Rendering helpers: task states, times, C strings.
+
+pub use crate::bytes::cstr;
+
+/// `TASK_FROZEN`: frozen by the system or cgroup-v1 freezer.
+pub const TASK_FROZEN: u32 = 0x8000;
+/// `TASK_REPORT`: the state bits /proc reports (with the exit states).
+const TASK_REPORT: u32 = 0x7f;
+/// `TASK_IDLE`: `TASK_UNINTERRUPTIBLE | TASK_NOLOAD`.
+const TASK_IDLE: u32 = 0x402;
+
+/// The state as /proc shows it (`R S D T t X Z P I`), computed like the
+/// kernel's `__task_state_index()`: the highest bit of
+/// `(state | exit_state) & TASK_REPORT`. `EXIT_DEAD` (0x10) is `X`,
+/// `EXIT_ZOMBIE` (0x20) is `Z`. A task with `TASK_FROZEN` set is
+/// `"frozen"`.
+pub fn state_name(state: u32, exit_state: u32) -> &'static str {
+    if state & TASK_FROZEN != 0 {
+        return "frozen";
+    }
+    if state == TASK_IDLE && exit_state == 0 {
+        return "I";
+    }
+    let s = (state | exit_state) & TASK_REPORT;
+    const LETTERS: [&str; 8] = ["R", "S", "D", "T", "t", "X", "Z", "P"];
+    // fls(): 0 for no bit, else 1 + the index of the highest set bit.
+    let idx = (32 - s.leading_zeros()) as usize;
+    LETTERS.get(idx).copied().unwrap_or("?")
+}
+
+/// Formats nanoseconds since the Unix epoch as `YYYY-MM-DD HH:MM:SS UTC`.
+pub fn format_time_ns(ns: u64) -> String {
+    let secs = ns / 1_000_000_000;
+    let days = secs / 86_400;
+    let rem = secs % 86_400;
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02} UTC",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian date (H. Hinnant's
+/// `civil_from_days`, for non-negative day counts).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z % 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + u64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn states() {
+        assert_eq!(state_name(0, 0), "R");
+        assert_eq!(state_name(1, 0), "S");
+        assert_eq!(state_name(2, 0), "D");
+        assert_eq!(state_name(0x102, 0), "D"); // TASK_KILLABLE
+        assert_eq!(state_name(4, 0), "T");
+        assert_eq!(state_name(0x104, 0), "T"); // TASK_STOPPED
+        assert_eq!(state_name(8, 0), "t");
+        assert_eq!(state_name(0, 0x10), "X");
+        assert_eq!(state_name(0, 0x20), "Z");
+        assert_eq!(state_name(0, 0x30), "Z"); // EXIT_TRACE
+        assert_eq!(state_name(0x40, 0), "P");
+        assert_eq!(state_name(0x402, 0), "I");
+        assert_eq!(state_name(0x8000, 0), "frozen");
+        assert_eq!(state_name(0x1000, 0), "R");
+    }
+
+    #[test]
+    fn times() {
+        assert_eq!(format_time_ns(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(
+            format_time_ns(951_782_400_000_000_000),
+            "2000-02-29 00:00:00 UTC"
+        );
+        assert_eq!(
+            format_time_ns(1_700_000_000_123_456_789),
+            "2023-11-14 22:13:20 UTC"
+        );
+        assert_eq!(format_time_ns(u64::MAX), "2554-07-21 23:34:33 UTC");
+    }
+}

@@ -1,0 +1,232 @@
+//! The `ckpt` binary on encoder-made images: output formats, exit codes,
+//! one-line errors.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::*;
+
+fn ckpt(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ckpt"))
+        .args(args)
+        .output()
+        .expect("run ckpt")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A scratch file, removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str, bytes: &[u8]) -> Scratch {
+        let p = std::env::temp_dir().join(format!("ckpt-cli-{}-{name}", std::process::id()));
+        std::fs::write(&p, bytes).unwrap();
+        Scratch(p)
+    }
+    fn path(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// One line on stderr, starting with "ckpt: ", no panic or backtrace.
+fn assert_one_line_error(o: &Output) {
+    let e = stderr(o);
+    assert!(e.starts_with("ckpt: "), "{e:?}");
+    assert_eq!(e.lines().count(), 1, "{e:?}");
+    assert!(!e.contains("panicked"), "{e:?}");
+}
+
+#[test]
+fn verify_valid_and_invalid() {
+    let f = Scratch::new("valid.img", &encode(&Spec::binary(7)));
+    let o = ckpt(&["verify", f.path()]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(
+        stdout(&o),
+        format!("{}: valid image, 7 tasks, 960 bytes\n", f.path())
+    );
+
+    let mut r = records(&Spec::binary(5));
+    put_u32(&mut r[2], 8, 300);
+    let f = Scratch::new("bad.img", &seal(&r));
+    let o = ckpt(&["verify", f.path()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stdout(&o),
+        format!(
+            "{}: invalid: offset 136: PIDS record claims 300 entries (max 256)\n",
+            f.path()
+        )
+    );
+    assert_eq!(stderr(&o), "");
+}
+
+#[test]
+fn show_tree() {
+    let f = Scratch::new("show.img", &encode(&Spec::binary(5)));
+    let o = ckpt(&["show", f.path()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let expected = "\
+task-0(1000) T uid=1000
+|- task-1(1007) t uid=1001
+|  |- task-3(1021) t uid=1000
+|  `- task-4(1028) T uid=1001
+`- task-2(1014) T uid=1002
+5 tasks, depth 3, 736 bytes, kernel 7.3.0-ckpt, taken 2023-11-14 22:13:20 UTC
+";
+    assert_eq!(stdout(&o), expected);
+}
+
+#[test]
+fn show_invalid_still_shows_and_warns() {
+    let b = encode_with_error(&Spec::binary(5), 4, 28, "no space left on device");
+    let f = Scratch::new("err.img", &b);
+    let o = ckpt(&["show", f.path()]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    assert!(out.starts_with("task-0(1000) T uid=1000\n"), "{out}");
+    assert!(out.contains("?(1021) ? uid=? [no TASK record]"), "{out}");
+    assert!(
+        out.contains("5 of 5 tasks") || out.contains("5 tasks"),
+        "{out}"
+    );
+    assert!(out.contains("ERROR record: errno 28 (ENOSPC)"), "{out}");
+    assert_one_line_error(&o);
+    assert!(
+        stderr(&o).contains("invalid image: offset"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn decode_text_and_json() {
+    let f = Scratch::new("dec.img", &encode(&Spec::binary(3)));
+    let o = ckpt(&["decode", f.path()]);
+    assert_eq!(o.status.code(), Some(0));
+    let t = stdout(&o);
+    for needle in [
+        "offset 0: HEAD (type 1, len 120)",
+        "magic          0x474d4954504b4352 (\"RCKPTIMG\")",
+        "offset 120: TREE (type 101, len 16)",
+        "offset 136: PIDS (type 102, len 88)",
+        "[0] vpid 1000 vtgid 1000 vppid 1 vpgid 1000 vsid 1000 parent -1",
+        "comm           \"task-1\"",
+        ": TAIL (type 9001, len 24)",
+    ] {
+        assert!(t.contains(needle), "missing {needle:?} in\n{t}");
+    }
+
+    let o = ckpt(&["decode", "--json", f.path()]);
+    assert_eq!(o.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("valid JSON");
+    assert_eq!(v["tasks_nr"], 3);
+    assert_eq!(v["records"][2]["type"], "PIDS");
+    assert_eq!(v["tasks"][2]["vppid"], 1000);
+}
+
+#[test]
+fn decode_garbage_fails_in_one_line() {
+    let f = Scratch::new("garbage.img", b"hello, world, this is not an image");
+    for args in [vec!["decode"], vec!["decode", "--json"], vec!["show"]] {
+        let mut a = args.clone();
+        a.push(f.path());
+        let o = ckpt(&a);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        assert_one_line_error(&o);
+    }
+}
+
+#[test]
+fn stdin_input() {
+    let b = encode(&Spec::chain(2));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ckpt"))
+        .args(["verify", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(&b).unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(stdout(&o), "-: valid image, 2 tasks, 400 bytes\n");
+}
+
+#[test]
+fn missing_file() {
+    let o = ckpt(&["verify", "/nonexistent/x.img"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stderr(&o),
+        "ckpt: cannot read /nonexistent/x.img: No such file or directory\n"
+    );
+}
+
+#[test]
+fn usage_errors_exit_2_in_one_line() {
+    for args in [
+        vec!["frobnicate"],
+        vec!["checkpoint", "0", "-o", "/tmp/x"],
+        vec!["checkpoint", "12"],
+        vec!["checkpoint", "12", "-o", "/tmp/x", "--freeze", "ice"],
+        vec!["checkpoint", "12", "-o", "/tmp/x", "--timeout", "-1"],
+        vec![
+            "checkpoint",
+            "12",
+            "-o",
+            "/tmp/x",
+            "--cgroup",
+            "/sys/fs/cgroup/a",
+        ],
+        vec!["decode"],
+    ] {
+        let o = ckpt(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert_one_line_error(&o);
+    }
+    let o = ckpt(&["--help"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).contains("checkpoint"));
+}
+
+#[test]
+fn checkpoint_errors() {
+    // No such process: found before anything is opened or created.
+    let out = std::env::temp_dir().join(format!("ckpt-cli-{}-none.img", std::process::id()));
+    let o = ckpt(&["checkpoint", "2147483647", "-o", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(stderr(&o), "ckpt: no process 2147483647\n");
+    assert!(!out.exists());
+
+    if !Path::new("/dev/checkpoint").exists() {
+        let me = std::process::id().to_string();
+        let o = ckpt(&["checkpoint", &me, "-o", out.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(1));
+        assert_eq!(
+            stderr(&o),
+            "ckpt: /dev/checkpoint not found: the rust_ckpt module is not loaded \
+             (insmod rust_ckpt.ko)\n"
+        );
+        assert!(!out.exists(), "the output must not be created");
+
+        let o = ckpt(&["info"]);
+        assert_eq!(o.status.code(), Some(1));
+        assert!(stdout(&o).contains("/dev/checkpoint not found"));
+        assert_one_line_error(&o);
+    }
+}

@@ -1,0 +1,541 @@
+//! Images built in memory by the test encoder: decode and verify succeed and
+//! agree for trees of several shapes; each rule violation is reported at the
+//! right offset.
+
+mod common;
+
+use ckpt::format::*;
+use ckpt::{decode, verify, DecodeErrorKind, VerifyErrorKind};
+use common::*;
+
+#[test]
+fn shapes_decode_and_verify() {
+    for (name, spec) in shapes() {
+        let b = encode(&spec);
+        let n = spec.nodes.len();
+        let img = decode(&b).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let sum = verify(&b).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(
+            model::parse(&b).is_ok(),
+            "{name}: the reference parser rejects it"
+        );
+
+        // decode and verify agree, and match what was encoded
+        assert_eq!(sum.tasks_nr as usize, n, "{name}");
+        assert_eq!(img.tasks_nr(), Some(n as u32), "{name}");
+        assert_eq!(img.tasks.len(), n, "{name}");
+        assert_eq!(sum.size, b.len(), "{name}");
+        assert_eq!(img.size, b.len(), "{name}");
+        assert_eq!(sum.depth, spec.depth(), "{name}");
+        assert_eq!(img.depth(), spec.depth(), "{name}");
+        assert_eq!(sum.root_vpid, spec.nodes[0].vpid, "{name}");
+        let pids_records = n.div_ceil(256);
+        assert_eq!(img.pids_records.len(), pids_records, "{name}");
+        assert_eq!(img.records.len(), 2 + pids_records + n + 1, "{name}");
+        assert_eq!(sum.records as usize, img.records.len(), "{name}");
+        assert!(img.error.is_none());
+        let tail = img.tail.expect("tail");
+        assert_eq!(tail.records as usize, img.records.len() - 1);
+        assert_eq!(img.release(), "7.3.0-ckpt");
+        assert_eq!(img.head.time_ns, spec.time_ns);
+        assert_eq!(img.head.root_pid, spec.root_pid);
+        for (i, (t, e)) in img.tasks.iter().zip(&spec.nodes).enumerate() {
+            assert_eq!(t.index, i);
+            assert_eq!(t.pids.parent, e.parent);
+            assert_eq!(t.pids.vpid, e.vpid);
+            assert_eq!(t.pids.vtgid, e.vtgid);
+            assert_eq!(t.pids.vppid, e.vppid);
+            assert_eq!(t.pids.vpgid, e.vpgid);
+            assert_eq!(t.pids.vsid, e.vsid);
+            let k = t.task.expect("TASK");
+            assert_eq!(k.vpid, e.vpid);
+            assert_eq!(k.state, e.state);
+            assert_eq!(k.uid, e.uid);
+            assert_eq!(k.sgid, e.gid);
+            assert_eq!(k.start_time_ns, e.start_time_ns);
+            assert_eq!(k.nr_threads, e.nr_threads);
+            assert_eq!(t.comm(), e.comm);
+            assert_eq!(img.parent(i), usize::try_from(e.parent).ok());
+        }
+        // Record offsets are contiguous and aligned.
+        let mut off = 0;
+        for r in &img.records {
+            assert_eq!(r.offset, off);
+            assert_eq!(r.len % 8, 0);
+            off += r.len as usize;
+        }
+        assert_eq!(off, b.len());
+    }
+}
+
+/// The records of a small valid tree, for building broken variants.
+fn recs() -> Vec<Vec<u8>> {
+    records(&Spec::binary(5))
+}
+
+/// Offsets: HEAD 0, TREE 120, PIDS 136 (16 + 5 * 24 = 136 bytes), TASKs from
+/// 272, 88 bytes each, TAIL at 712.
+const PIDS_OFF: usize = 136;
+const TASK_OFF: usize = 272;
+const TAIL_OFF: usize = 712;
+
+fn violation(b: &[u8]) -> (usize, VerifyErrorKind, String) {
+    let e = verify(b).expect_err("must be invalid");
+    assert!(
+        model::parse(b).is_err(),
+        "the reference parser accepts what verify rejects: {e}"
+    );
+    (e.offset, e.kind.clone(), e.to_string())
+}
+
+#[test]
+fn layout_of_the_small_tree() {
+    let b = seal(&recs());
+    let img = decode(&b).unwrap();
+    let offs: Vec<usize> = img.records.iter().map(|r| r.offset).collect();
+    assert_eq!(offs[..3], [0, 120, PIDS_OFF]);
+    assert_eq!(offs[3], TASK_OFF);
+    assert_eq!(*offs.last().unwrap(), TAIL_OFF);
+}
+
+#[test]
+fn pids_claims_too_many_entries() {
+    let mut r = recs();
+    put_u32(&mut r[2], 8, 300);
+    let b = seal(&r);
+    let e = decode(&b).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "offset 136: PIDS record claims 300 entries (max 256)"
+    );
+    assert_eq!(e.kind, DecodeErrorKind::PidsTooMany { nr: 300 });
+    assert_eq!(violation(&b).2, e.to_string());
+}
+
+#[test]
+fn pids_nr_zero_and_mismatched_len() {
+    let mut r = recs();
+    put_u32(&mut r[2], 8, 0);
+    assert_eq!(
+        decode(&seal(&r)).unwrap_err().kind,
+        DecodeErrorKind::PidsEmpty
+    );
+    let mut r = recs();
+    put_u32(&mut r[2], 8, 4);
+    let e = decode(&seal(&r)).unwrap_err();
+    assert_eq!(e.offset, PIDS_OFF);
+    assert!(
+        e.to_string().contains("does not match its 4 entries"),
+        "{e}"
+    );
+}
+
+#[test]
+fn head_magic_version_release() {
+    let mut r = recs();
+    put_u64(&mut r[0], 8, 0x1234);
+    let (off, kind, _) = violation(&seal(&r));
+    assert_eq!(
+        (off, kind),
+        (0, VerifyErrorKind::HeadMagic { found: 0x1234 })
+    );
+    let mut r = recs();
+    put_u32(&mut r[0], 16, 2);
+    let (_, _, s) = violation(&seal(&r));
+    assert_eq!(
+        s,
+        "offset 0: unsupported format version 2 (this tool reads version 1)"
+    );
+    let mut r = recs();
+    r[0][119] = b'x';
+    assert_eq!(
+        violation(&seal(&r)).1,
+        VerifyErrorKind::ReleaseNotTerminated
+    );
+    let mut r = recs();
+    put_u32(&mut r[0], 44, 1);
+    assert!(matches!(
+        violation(&seal(&r)).1,
+        VerifyErrorKind::Reserved { record: "HEAD", .. }
+    ));
+}
+
+#[test]
+fn crc_records_and_tail_magic() {
+    let mut b = seal(&recs());
+    b[TASK_OFF + 70] ^= 1;
+    let (off, kind, _) = violation(&b);
+    assert_eq!(off, TAIL_OFF);
+    assert!(matches!(kind, VerifyErrorKind::Crc { .. }));
+
+    let mut b = seal(&recs());
+    put_u32(&mut b, TAIL_OFF + 16, 99);
+    let (off, kind, s) = violation(&b);
+    assert_eq!(off, TAIL_OFF);
+    assert_eq!(
+        kind,
+        VerifyErrorKind::TailRecords {
+            found: 99,
+            expected: 8
+        }
+    );
+    assert_eq!(
+        s,
+        "offset 712: TAIL counts 99 records before it, the image has 8"
+    );
+
+    let mut b = seal(&recs());
+    put_u64(&mut b, TAIL_OFF + 8, 7);
+    assert_eq!(violation(&b).1, VerifyErrorKind::TailMagic { found: 7 });
+}
+
+#[test]
+fn trailing_bytes() {
+    let mut b = seal(&recs());
+    b.extend_from_slice(&[0; 8]);
+    // decode still succeeds: the grammar is complete
+    assert!(decode(&b).is_ok());
+    let (off, kind, _) = violation(&b);
+    assert_eq!(off, TAIL_OFF + 24);
+    assert_eq!(
+        kind,
+        VerifyErrorKind::Trailing {
+            bytes: 8,
+            after: "TAIL"
+        }
+    );
+    let mut b = seal(&recs());
+    b.push(0);
+    assert!(verify(&b).is_err());
+}
+
+#[test]
+fn first_and_short_chunks() {
+    // 300 tasks: PIDS records of 256 + 44 entries.
+    let spec = Spec::flat(300);
+    let mut r = records(&spec);
+    put_u32(&mut r[3], 12, 255);
+    let (off, kind, _) = violation(&seal(&r));
+    assert_eq!(off, 120 + 16 + 16 + 256 * 24);
+    assert_eq!(
+        kind,
+        VerifyErrorKind::PidsFirst {
+            first: 255,
+            expected: 256
+        }
+    );
+
+    // The same 300 entries split 100 + 200: the first record is short.
+    let mut r = records(&spec);
+    let entries: Vec<u8> = [&r[2][16..], &r[3][16..]].concat();
+    let mut a = vec![0u8; 16 + 100 * 24];
+    put_u32(&mut a, 0, CKPT_HDR_PIDS);
+    let len = a.len() as u32;
+    put_u32(&mut a, 4, len);
+    put_u32(&mut a, 8, 100);
+    a[16..].copy_from_slice(&entries[..100 * 24]);
+    let mut c = vec![0u8; 16 + 200 * 24];
+    put_u32(&mut c, 0, CKPT_HDR_PIDS);
+    let len = c.len() as u32;
+    put_u32(&mut c, 4, len);
+    put_u32(&mut c, 8, 200);
+    put_u32(&mut c, 12, 100);
+    c[16..].copy_from_slice(&entries[100 * 24..]);
+    r[2] = a;
+    r[3] = c;
+    let b = seal(&r);
+    assert!(decode(&b).is_ok());
+    let (off, kind, _) = violation(&b);
+    assert_eq!(off, PIDS_OFF);
+    assert_eq!(kind, VerifyErrorKind::PidsShortChunk { nr: 100 });
+}
+
+#[test]
+fn tree_rules() {
+    // Entry i of the 5-task binary tree sits at PIDS_OFF + 16 + 24 * i.
+    let entry = |i: usize| 16 + 24 * i;
+
+    let mut r = recs();
+    put_i32(&mut r[2], entry(0) + 20, 0);
+    assert_eq!(
+        violation(&seal(&r)).1,
+        VerifyErrorKind::RootParent { parent: 0 }
+    );
+
+    let mut r = recs();
+    put_i32(&mut r[2], entry(3) + 20, 3);
+    let (off, kind, _) = violation(&seal(&r));
+    assert_eq!(off, PIDS_OFF + entry(3));
+    assert_eq!(
+        kind,
+        VerifyErrorKind::ParentIndex {
+            index: 3,
+            parent: 3
+        }
+    );
+
+    let mut r = recs();
+    put_i32(&mut r[2], entry(2) + 8, 4242);
+    assert!(matches!(
+        violation(&seal(&r)).1,
+        VerifyErrorKind::Vppid {
+            index: 2,
+            vppid: 4242,
+            ..
+        }
+    ));
+
+    // DFS: in a flat tree 0 -> {1, 2}, a fourth entry whose parent is task 1
+    // comes after task 2, which is neither task 1 nor a descendant of it.
+    let spec = Spec::flat(3);
+    let mut r = records(&spec);
+    let mut p = r[2].clone();
+    // a fourth entry under task 1, after task 2
+    p.extend_from_slice(&[0; 24]);
+    let len = p.len() as u32;
+    put_u32(&mut p, 4, len);
+    put_u32(&mut p, 8, 4);
+    let o = entry(3);
+    put_i32(&mut p, o, 5555);
+    put_i32(&mut p, o + 4, 5555);
+    put_i32(&mut p, o + 8, spec.nodes[1].vtgid);
+    put_i32(&mut p, o + 20, 1);
+    r[2] = p;
+    put_u32(&mut r[1], 8, 4);
+    let mut t = r[3].clone();
+    put_i32(&mut t, 84, 5555);
+    r.push(t);
+    let (off, kind, s) = violation(&seal(&r));
+    assert_eq!(off, PIDS_OFF + entry(3));
+    assert_eq!(
+        kind,
+        VerifyErrorKind::Dfs {
+            index: 3,
+            parent: 1
+        }
+    );
+    assert!(s.contains("breaks DFS order"), "{s}");
+}
+
+#[test]
+fn task_rules() {
+    let mut r = recs();
+    put_i32(&mut r[4], 84, 1);
+    let (off, kind, _) = violation(&seal(&r));
+    assert_eq!(off, TASK_OFF + 88);
+    assert!(matches!(
+        kind,
+        VerifyErrorKind::TaskVpid {
+            index: 1,
+            vpid: 1,
+            ..
+        }
+    ));
+    let mut r = recs();
+    r[5][79] = b'z';
+    assert_eq!(
+        violation(&seal(&r)).1,
+        VerifyErrorKind::CommNotTerminated { index: 2 }
+    );
+}
+
+#[test]
+fn kernel_address() {
+    let mut r = recs();
+    put_u64(&mut r[3], 56, 0xffff_ffff_8123_4567);
+    let (off, kind, _) = violation(&seal(&r));
+    assert_eq!(off, TASK_OFF + 56);
+    assert_eq!(
+        kind,
+        VerifyErrorKind::KernelAddress {
+            value: 0xffff_ffff_8123_4567
+        }
+    );
+}
+
+#[test]
+fn error_record_decodes_but_does_not_verify() {
+    let spec = Spec::binary(5);
+    for keep in 1..=8 {
+        let b = encode_with_error(&spec, keep, 28, "no space left");
+        let img = decode(&b).unwrap_or_else(|e| panic!("keep {keep}: {e}"));
+        let e = img.error.expect("error record");
+        assert_eq!(e.error, 28);
+        assert!(img.tail.is_none());
+        assert_eq!(img.records.len(), keep + 1);
+        let (off, kind, s) = violation(&b);
+        assert_eq!(off, b.len() - 80);
+        assert!(matches!(
+            kind,
+            VerifyErrorKind::EndsWithError { errno: 28, .. }
+        ));
+        assert!(s.ends_with("errno 28 (no space left)"), "{s}");
+    }
+    // ERROR in place of the HEAD is not an image.
+    let b = encode_with_error(&spec, 0, 5, "x");
+    assert!(matches!(
+        decode(&b).unwrap_err().kind,
+        DecodeErrorKind::NotHead { .. }
+    ));
+    // Partial tasks: PIDS read, some TASK records missing.
+    let b = encode_with_error(&spec, 5, 5, "io");
+    let img = decode(&b).unwrap();
+    assert_eq!(img.tasks.len(), 5);
+    assert_eq!(img.tasks.iter().filter(|t| t.task.is_some()).count(), 2);
+}
+
+#[test]
+fn structural_errors() {
+    // len < 8
+    let mut r = recs();
+    put_u32(&mut r[1], 4, 4);
+    let e = decode(&seal(&r)).unwrap_err();
+    assert_eq!(e.offset, 120);
+    assert!(matches!(
+        e.kind,
+        DecodeErrorKind::LengthTooShort { len: 4, .. }
+    ));
+    // not a multiple of 8
+    let mut r = recs();
+    put_u32(&mut r[1], 4, 20);
+    assert!(matches!(
+        decode(&seal(&r)).unwrap_err().kind,
+        DecodeErrorKind::Unpadded { len: 20, .. }
+    ));
+    // huge length
+    let mut r = recs();
+    put_u32(&mut r[3], 4, u32::MAX);
+    assert!(matches!(
+        decode(&seal(&r)).unwrap_err().kind,
+        DecodeErrorKind::PastEnd { .. }
+    ));
+    // wrong fixed size
+    let mut r = recs();
+    put_u32(&mut r[1], 4, 24);
+    r[1].extend_from_slice(&[0; 8]);
+    assert!(matches!(
+        decode(&seal(&r)).unwrap_err().kind,
+        DecodeErrorKind::WrongLength {
+            len: 24,
+            expected: 16,
+            ..
+        }
+    ));
+    // records out of order
+    let mut r = recs();
+    r.swap(1, 2);
+    assert!(matches!(
+        decode(&seal(&r)).unwrap_err().kind,
+        DecodeErrorKind::Unexpected {
+            expected: "TREE",
+            ..
+        }
+    ));
+    // no TAIL
+    let b: Vec<u8> = recs().concat();
+    let e = decode(&b).unwrap_err();
+    assert_eq!(e.offset, b.len());
+    assert_eq!(e.kind, DecodeErrorKind::Truncated { expected: "TAIL" });
+}
+
+#[test]
+fn huge_tasks_nr_allocates_nothing_big() {
+    let mut r = recs();
+    put_u32(&mut r[1], 8, u32::MAX);
+    let b = seal(&r);
+    let e = decode(&b).unwrap_err();
+    // 5 entries were read; the next record is a TASK, not more PIDS.
+    assert!(matches!(
+        e.kind,
+        DecodeErrorKind::Unexpected {
+            expected: "PIDS",
+            r#type: CKPT_HDR_TASK
+        }
+    ));
+    let a = ckpt::analyze(&b);
+    assert!(a.image.unwrap().tasks.capacity() < 100);
+}
+
+#[test]
+fn tree_with_no_tasks() {
+    let mut r = recs();
+    r.truncate(2);
+    put_u32(&mut r[1], 8, 0);
+    let b = seal(&r);
+    assert!(decode(&b).is_ok());
+    assert_eq!(violation(&b).1, VerifyErrorKind::NoTasks);
+}
+
+#[test]
+fn json_schema_is_stable() {
+    let spec = Spec::binary(5);
+    let v: serde_json::Value = serde_json::to_value(decode(&encode(&spec)).unwrap()).expect("json");
+    let keys = |v: &serde_json::Value| -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    assert_eq!(
+        keys(&v),
+        ["error", "head", "records", "size", "tail", "tasks", "tasks_nr"]
+    );
+    assert_eq!(
+        keys(&v["head"]),
+        ["arch", "flags", "magic", "release", "reserved", "root_pid", "time_ns", "version"]
+    );
+    let mut task_keys = vec![
+        "index",
+        "parent",
+        "vpid",
+        "vtgid",
+        "vppid",
+        "vpgid",
+        "vsid",
+        "state",
+        "exit_state",
+        "exit_code",
+        "exit_signal",
+        "pdeath_signal",
+        "flags",
+        "uid",
+        "euid",
+        "suid",
+        "gid",
+        "egid",
+        "sgid",
+        "start_time_ns",
+        "comm",
+        "nr_threads",
+    ];
+    task_keys.sort();
+    assert_eq!(keys(&v["tasks"][0]), task_keys);
+    assert_eq!(keys(&v["tail"]), ["crc32", "magic", "records"]);
+    assert_eq!(keys(&v["records"][0]), ["len", "offset", "type"]);
+    assert!(v["error"].is_null());
+    assert_eq!(v["size"], 736);
+    assert_eq!(v["tasks_nr"], 5);
+    assert_eq!(v["head"]["release"], "7.3.0-ckpt");
+    assert_eq!(v["head"]["magic"], CKPT_HEAD_MAGIC);
+    assert_eq!(v["tasks"][0]["parent"], -1);
+    assert_eq!(v["tasks"][1]["comm"], spec.nodes[1].comm);
+    let types: Vec<&str> = v["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        ["HEAD", "TREE", "PIDS", "TASK", "TASK", "TASK", "TASK", "TASK", "TAIL"]
+    );
+
+    // An image ended by ERROR: error object, no tail, task fields null.
+    let b = encode_with_error(&spec, 4, 28, "full");
+    let v = serde_json::to_value(decode(&b).unwrap()).unwrap();
+    assert!(v["tail"].is_null());
+    assert_eq!(v["error"]["error"], 28);
+    assert_eq!(v["error"]["reason"], "full");
+    assert_eq!(keys(&v["error"]), ["error", "reason", "reserved"]);
+    assert_eq!(v["tasks"][0]["uid"], 1000);
+    assert!(v["tasks"][1]["uid"].is_null());
+}

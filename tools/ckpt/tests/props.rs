@@ -1,0 +1,180 @@
+//! Property tests: decode and verify never panic, on random bytes or on
+//! random mutations of valid images, and verify accepts exactly what the
+//! reference parser (a port of tests/ckpt_image.h) accepts.
+
+mod common;
+
+use ckpt::{analyze, decode, verify};
+use common::*;
+use proptest::prelude::*;
+
+/// Runs everything a caller can run on untrusted bytes.
+fn exercise(b: &[u8]) -> bool {
+    let a = analyze(b);
+    let d = decode(b);
+    let v = verify(b);
+    // The three entry points agree.
+    assert_eq!(d.is_ok(), a.decode_error.is_none());
+    assert_eq!(v.is_ok(), a.first_violation().is_none());
+    if v.is_ok() {
+        assert!(d.is_ok());
+    }
+    if let Ok(img) = &d {
+        let _ = serde_json::to_string(img).expect("json");
+        let _ = img.depth();
+        assert!(img.tasks.len() <= b.len() / 24);
+    }
+    if let Err(e) = &v {
+        assert!(e.offset <= b.len(), "{e}");
+        let _ = e.to_string();
+    }
+    v.is_ok()
+}
+
+fn valid_image() -> impl Strategy<Value = Vec<u8>> {
+    (any::<u64>(), 1usize..40).prop_map(|(seed, n)| encode(&Spec::random(seed, n)))
+}
+
+#[derive(Clone, Debug)]
+enum Mutation {
+    Set(usize, u8),
+    Xor(usize, u8),
+    /// Overwrite a 4-byte word (aligned) with an interesting value.
+    Word(usize, u32),
+    Truncate(usize),
+    Insert(usize, Vec<u8>),
+    Remove(usize, usize),
+}
+
+fn mutation() -> impl Strategy<Value = Mutation> {
+    let word = prop_oneof![
+        Just(0u32),
+        Just(1),
+        Just(7),
+        Just(8),
+        Just(255),
+        Just(256),
+        Just(257),
+        Just(u32::MAX),
+        Just(0x8000_0000),
+        any::<u32>(),
+    ];
+    prop_oneof![
+        (any::<usize>(), any::<u8>()).prop_map(|(i, v)| Mutation::Set(i, v)),
+        (any::<usize>(), 1u8..).prop_map(|(i, v)| Mutation::Xor(i, v)),
+        (any::<usize>(), word).prop_map(|(i, v)| Mutation::Word(i, v)),
+        any::<usize>().prop_map(Mutation::Truncate),
+        (
+            any::<usize>(),
+            proptest::collection::vec(any::<u8>(), 1..64)
+        )
+            .prop_map(|(i, v)| Mutation::Insert(i, v)),
+        (any::<usize>(), 1usize..200).prop_map(|(i, n)| Mutation::Remove(i, n)),
+    ]
+}
+
+fn apply(b: &mut Vec<u8>, m: &Mutation) {
+    if b.is_empty() {
+        return;
+    }
+    let at = |i: usize| i % b.len();
+    match m {
+        Mutation::Set(i, v) => {
+            let i = at(*i);
+            b[i] = *v;
+        }
+        Mutation::Xor(i, v) => {
+            let i = at(*i);
+            b[i] ^= *v;
+        }
+        Mutation::Word(i, v) => {
+            let i = at(*i) & !3;
+            if i + 4 <= b.len() {
+                put_u32(b, i, *v);
+            }
+        }
+        Mutation::Truncate(i) => {
+            let i = at(*i);
+            b.truncate(i);
+        }
+        Mutation::Insert(i, v) => {
+            let i = at(*i);
+            b.splice(i..i, v.iter().copied());
+        }
+        Mutation::Remove(i, n) => {
+            let i = at(*i);
+            let end = (i + n).min(b.len());
+            b.drain(i..end);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn random_bytes_never_panic(b in proptest::collection::vec(any::<u8>(), 0..2048)) {
+        let ok = exercise(&b);
+        prop_assert_eq!(ok, model::parse(&b).is_ok());
+    }
+
+    /// Random bytes behind a valid HEAD and TREE go further into the parser.
+    #[test]
+    fn random_records_never_panic(
+        tasks_nr in prop_oneof![Just(1u32), Just(3), Just(300), Just(u32::MAX), any::<u32>()],
+        tail in proptest::collection::vec(any::<u8>(), 0..4096),
+    ) {
+        let mut r = records(&Spec::chain(1));
+        r.truncate(2);
+        put_u32(&mut r[1], 8, tasks_nr);
+        let mut b = r.concat();
+        b.extend_from_slice(&tail);
+        let ok = exercise(&b);
+        prop_assert_eq!(ok, model::parse(&b).is_ok());
+    }
+
+    #[test]
+    fn valid_images_verify(b in valid_image()) {
+        prop_assert!(exercise(&b));
+        prop_assert!(model::parse(&b).is_ok());
+    }
+
+    #[test]
+    fn mutations_never_panic(
+        b in valid_image(),
+        ms in proptest::collection::vec(mutation(), 1..6),
+    ) {
+        let mut m = b.clone();
+        for x in &ms {
+            apply(&mut m, x);
+        }
+        let ok = exercise(&m);
+        prop_assert_eq!(ok, model::parse(&m).is_ok(), "verify and the reference parser disagree");
+        if m != b && ms.len() == 1 && m.len() == b.len() {
+            // a single in-place change of a valid image is always caught
+            let diff = m.iter().zip(&b).filter(|(x, y)| x != y).count();
+            if diff == 1 {
+                prop_assert!(!ok);
+            }
+        }
+    }
+
+    /// Re-sealed mutations (CRC and record count fixed up) reach the
+    /// semantic checks instead of stopping at the CRC.
+    #[test]
+    fn resealed_mutations_agree_with_the_reference(
+        seed in any::<u64>(),
+        n in 1usize..20,
+        rec in any::<usize>(),
+        ms in proptest::collection::vec(mutation(), 1..3),
+    ) {
+        let mut r = records(&Spec::random(seed, n));
+        let k = rec % r.len();
+        for x in &ms {
+            apply(&mut r[k], x);
+        }
+        let b = seal(&r);
+        let ok = exercise(&b);
+        prop_assert_eq!(ok, model::parse(&b).is_ok(), "verify and the reference parser disagree");
+    }
+}
