@@ -5,7 +5,8 @@
 #   make check   build everything and run every test (host and guest)
 #
 # Other targets: setup (packages, bindgen, kernel source), kernel (the CI
-# kernel, cached), module, tests, tool, header, rust-analyzer, clippy, clean.
+# kernel, cached), module, tests, tool, header, golden, rust-analyzer,
+# clippy, clean.
 # `make module KDIR=/path/to/rust/enabled/kernel/build` builds against
 # another kernel build tree (its source must be at $(KDIR)/source or KSRC=).
 
@@ -18,7 +19,7 @@ KSRC ?= $(shell if [ -e "$(KDIR)/source" ]; then readlink -f $(KDIR)/source; els
 BINDGEN ?= $(shell ls -d $(CACHE)/bindgen-*/bin/bindgen 2>/dev/null | sort -V | tail -n1)
 KMAKE = $(MAKE) -C $(KSRC) O=$(KDIR) M=$(TOP) LLVM=-19 RUSTC=/usr/bin/rustc BINDGEN=$(BINDGEN)
 
-.PHONY: all setup kernel module tests tool header rust-analyzer clippy check demo clean
+.PHONY: all setup kernel module tests tool header golden layout-break rust-analyzer clippy check demo clean
 
 all: module
 
@@ -42,10 +43,18 @@ tests:
 	$(MAKE) -C tests KSRC=$(KSRC)
 
 tool:
-	cd tools/ckpt && cargo build --release --quiet
+	cd tools/ckpt && cargo build --release --locked --quiet
 
 header:
 	scripts/gen-header
+
+# Regenerate the golden images the tool's tests decode, from the real module.
+golden: module tool
+	scripts/vm-run -- scripts/capture-golden
+
+# Build a SCHEDSTATS=n kernel and show the module refuse to load on it.
+layout-break:
+	scripts/layout-break
 
 check:
 	scripts/check

@@ -203,7 +203,7 @@ pub struct ckpt_hdr_error {
 
 /// Bytes a record of `len` bytes takes in the image, padding included.
 pub const fn ckpt_padded(len: u32) -> u32 {
-    (len + CKPT_ALIGN - 1) & !(CKPT_ALIGN - 1)
+    len.saturating_add(CKPT_ALIGN - 1) & !(CKPT_ALIGN - 1)
 }
 
 const fn ioc(dir: u32, nr: u32, size: usize) -> u32 {

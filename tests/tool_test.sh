@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Guest tests of the ckpt tool against the real module (TAP output).
+# Runs as root in the guest with rust_ckpt loaded; see tests/run-guest.
+set -u
+cd "$(dirname "$0")/.." || exit 1
+CKPT=${CKPT:-tools/ckpt/target/release/ckpt}
+TMP=$(mktemp -d /tmp/ckpt-tool.XXXXXX)
+n=0 failed=0
+ok() { n=$((n + 1)); echo "ok $n $1"; }
+not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n $1"; shift; for l in "$@"; do echo "# $l"; done; }
+check() { # check NAME CMD...
+	local name=$1 out
+	shift
+	if out=$("$@" 2>&1); then ok "$name"; else not_ok "$name" "$out"; fi
+}
+
+state() { awk '{print $3}' "/proc/$1/stat" 2>/dev/null; }
+# descendants of $1 (and $1), via /proc children
+tree_pids() {
+	local p=$1 c
+	echo "$p"
+	for c in $(cat /proc/"$p"/task/*/children 2>/dev/null); do tree_pids "$c"; done
+}
+all_in_state() { # PIDS... must all be in state $WANT
+	local p
+	for p in "$@"; do [ "$(state "$p")" = "$WANT" ] || { echo "pid $p is $(state "$p"), want $WANT"; return 1; }; done
+}
+# A sample tree: root with two children, one with two of its own.
+start_tree() {
+	setsid bash -c 'sleep 1000 & bash -c "sleep 1000 & sleep 1000 & wait" & wait' &
+	local root=$!
+	for _ in $(seq 100); do [ "$(tree_pids "$root" | wc -l)" -ge 6 ] && break; sleep 0.1; done
+	echo "$root"
+}
+kill_tree() { kill -KILL $(tree_pids "$1") 2>/dev/null; wait 2>/dev/null; }
+
+echo "TAP version 13"
+
+# --- signal freeze: the tree runs again afterwards
+root=$(start_tree)
+pids=$(tree_pids "$root")
+check "freeze_signal_checkpoints_live_tree" $CKPT checkpoint "$root" -o "$TMP/sig.img" --freeze signal
+check "freeze_signal_image_verifies" $CKPT verify "$TMP/sig.img"
+sleep 0.5
+WANT=S check "freeze_signal_tree_runs_again" all_in_state $pids
+# the image holds exactly the tree, in /proc's DFS order
+check "image_pids_match_proc_dfs_order" bash -c "diff <(echo '$pids') <($CKPT decode --json '$TMP/sig.img' | python3 -c 'import json,sys; [print(t[\"vpid\"]) for t in json.load(sys.stdin)[\"tasks\"]]')"
+
+# --- a process stopped before stays stopped
+victim=$(echo "$pids" | sed -n 3p)
+kill -STOP "$victim"
+WANT=T check "prestopped_process_is_stopped" all_in_state "$victim"
+check "freeze_signal_with_prestopped_process" $CKPT checkpoint "$root" -o "$TMP/sig2.img" --freeze signal
+sleep 0.5
+WANT=T check "prestopped_process_stays_stopped" all_in_state "$victim"
+WANT=S check "other_processes_run_again" all_in_state $(echo "$pids" | grep -vx "$victim")
+kill_tree "$root"
+
+# --- decode --json and show agree with /proc
+root=$(start_tree)
+pids=$(tree_pids "$root")
+kill -STOP $pids
+WANT=T check "tree_stopped_by_hand" all_in_state $pids
+check "freeze_none_on_stopped_tree" $CKPT checkpoint "$root" -o "$TMP/none.img" --freeze none
+check "decode_json_agrees_with_proc" python3 - "$TMP/none.img" "$CKPT" <<'PY'
+import json, subprocess, sys
+img = json.loads(subprocess.check_output([sys.argv[2], "decode", "--json", sys.argv[1]]))
+assert img["tasks_nr"] == len(img["tasks"]), "tasks_nr"
+for t in img["tasks"]:
+    stat = open(f"/proc/{t['vpid']}/stat").read()
+    comm = stat[stat.index("(") + 1:stat.rindex(")")]
+    f = stat[stat.rindex(")") + 2:].split()
+    ppid, pgrp, sid = int(f[1]), int(f[2]), int(f[3])
+    assert t["comm"] == comm, (t["comm"], comm)
+    assert t["vppid"] == ppid, (t["vpid"], t["vppid"], ppid)
+    assert t["vpgid"] == pgrp and t["vsid"] == sid, (t, pgrp, sid)
+    assert f[0] == "T" and t["state"] & 4, (t["vpid"], f[0], t["state"])
+    uids = [l.split()[1:4] for l in open(f"/proc/{t['vpid']}/status") if l.startswith("Uid:")][0]
+    assert [t["uid"], t["euid"], t["suid"]] == [int(u) for u in uids]
+PY
+check "show_lists_every_pid" bash -c "out=\$($CKPT show '$TMP/none.img'); for p in $(echo $pids); do grep -q \"($p)\" <<<\"\$out\" || { echo \"pid \$p missing\"; echo \"\$out\"; exit 1; }; done; grep -q '6 tasks' <<<\"\$out\""
+kill -CONT $pids
+kill_tree "$root"
+
+# --- freeze none on a running tree fails with a clear EBUSY line
+root=$(start_tree)
+out=$($CKPT checkpoint "$root" -o "$TMP/busy.img" --freeze none 2>&1)
+rc=$?
+if [ $rc -ne 0 ] && [ "$(echo "$out" | wc -l)" -eq 1 ] && echo "$out" | grep -qi 'busy\|not stopped\|frozen'; then
+	ok "freeze_none_running_tree_is_one_line_ebusy"
+else
+	not_ok "freeze_none_running_tree_is_one_line_ebusy" "rc=$rc" "$out"
+fi
+kill_tree "$root"
+
+# --- cgroup freeze
+cg=/sys/fs/cgroup/ckpt-tool-test
+mkdir -p "$cg"
+(echo $BASHPID >"$cg/cgroup.procs"; exec setsid bash -c 'sleep 1000 & bash -c "sleep 1000 & wait" & wait') &
+root=$!
+sleep 1
+pids=$(tree_pids "$root")
+check "freeze_cgroup_checkpoints_tree" $CKPT checkpoint "$root" -o "$TMP/cg.img" --freeze cgroup
+check "freeze_cgroup_image_verifies" $CKPT verify "$TMP/cg.img"
+check "freeze_cgroup_thawed_afterwards" grep -qx 'frozen 0' "$cg/cgroup.events"
+WANT=S check "freeze_cgroup_tree_runs_again" all_in_state $pids
+kill_tree "$root"
+rmdir "$cg" 2>/dev/null
+
+# --- SIGINT during the freeze leaves nothing stopped
+# a zombie never stops, so the signal freeze waits until interrupted
+setsid bash -c 'sleep 1000 & bash -c "sleep 0.1 & exec sleep 1000" & wait' &
+root=$!
+sleep 1
+pids=$(tree_pids "$root")
+$CKPT checkpoint "$root" -o "$TMP/int.img" --freeze signal --timeout 60 >"$TMP/int.out" 2>&1 &
+tool=$!
+sleep 3
+kill -INT "$tool"
+wait "$tool"
+rc=$?
+sleep 0.5
+if [ $rc -eq 130 ]; then ok "sigint_exits_130"; else not_ok "sigint_exits_130" "rc=$rc" "$(cat "$TMP/int.out")"; fi
+stopped=""
+for p in $pids; do [ "$(state "$p")" = T ] && stopped="$stopped $p"; done
+if [ -z "$stopped" ]; then ok "sigint_leaves_nothing_stopped"; else not_ok "sigint_leaves_nothing_stopped" "still stopped:$stopped"; fi
+kill_tree "$root"
+
+# --- ckpt info
+check "info_reports_module_and_abi" bash -c "$CKPT info | grep -qi 'abi'"
+
+rm -rf "$TMP"
+echo "1..$n"
+[ $failed -eq 0 ]
