@@ -8,6 +8,9 @@
 set -euo pipefail
 
 CKPT_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# cargo (rustup) may not be on a non-login shell's PATH.
+case ":$PATH:" in *":$HOME/.cargo/bin:"*) ;; *) [ -d "$HOME/.cargo/bin" ] && PATH=$HOME/.cargo/bin:$PATH ;; esac
+export PATH
 CKPT_CACHE=${CKPT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rust-ckpt}
 mkdir -p "$CKPT_CACHE"
 

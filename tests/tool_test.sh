@@ -27,9 +27,10 @@ all_in_state() { # PIDS... must all be in state $WANT
 }
 # A sample tree: root with two children, one with two of its own.
 start_tree() {
-	setsid bash -c 'sleep 1000 & bash -c "sleep 1000 & sleep 1000 & wait" & wait' &
+	# (no inherited stdout: the caller reads ours through $(...))
+	setsid bash -c 'sleep 1000 & bash -c "sleep 1000 & sleep 1000 & wait" & wait' </dev/null >/dev/null 2>&1 &
 	local root=$!
-	for _ in $(seq 100); do [ "$(tree_pids "$root" | wc -l)" -ge 6 ] && break; sleep 0.1; done
+	for _ in $(seq 100); do [ "$(tree_pids "$root" | wc -l)" -ge 5 ] && break; sleep 0.1; done
 	echo "$root"
 }
 kill_tree() { kill -KILL $(tree_pids "$1") 2>/dev/null; wait 2>/dev/null; }
@@ -78,7 +79,14 @@ for t in img["tasks"]:
     uids = [l.split()[1:4] for l in open(f"/proc/{t['vpid']}/status") if l.startswith("Uid:")][0]
     assert [t["uid"], t["euid"], t["suid"]] == [int(u) for u in uids]
 PY
-check "show_lists_every_pid" bash -c "out=\$($CKPT show '$TMP/none.img'); for p in $(echo $pids); do grep -q \"($p)\" <<<\"\$out\" || { echo \"pid \$p missing\"; echo \"\$out\"; exit 1; }; done; grep -q '6 tasks' <<<\"\$out\""
+show_lists_every_pid() { # IMAGE PIDS...
+	local img=$1 out p
+	shift
+	out=$($CKPT show "$img") || { echo "$out"; return 1; }
+	for p in "$@"; do grep -q "($p)" <<<"$out" || { echo "pid $p missing:"; echo "$out"; return 1; }; done
+	grep -q "$# tasks" <<<"$out" || { echo "no '$# tasks' summary:"; echo "$out"; return 1; }
+}
+check "show_lists_every_pid" show_lists_every_pid "$TMP/none.img" $pids
 kill -CONT $pids
 kill_tree "$root"
 
@@ -108,8 +116,9 @@ kill_tree "$root"
 rmdir "$cg" 2>/dev/null
 
 # --- SIGINT during the freeze leaves nothing stopped
-# a zombie never stops, so the signal freeze waits until interrupted
-setsid bash -c 'sleep 1000 & bash -c "sleep 0.1 & exec sleep 1000" & wait' &
+# a vfork() parent never stops (tests/vfork_holder.c), so the signal freeze
+# waits until interrupted
+setsid bash -c 'sleep 1000 & tests/build/vfork_holder & wait' </dev/null >/dev/null 2>&1 &
 root=$!
 sleep 1
 pids=$(tree_pids "$root")
