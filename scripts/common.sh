@@ -16,7 +16,7 @@ mkdir -p "$CKPT_CACHE"
 
 # The toolchain the kernel is built with: Debian's rustc (it ships rust-src,
 # which the rustup toolchains here lack), clang/LLVM 19 and a bindgen from
-# crates.io pointed at libclang 19.
+# `cargo install` pointed at libclang 19.
 CKPT_RUSTC=/usr/bin/rustc
 CKPT_LLVM=-19
 CKPT_BINDGEN_VERSION=0.73.2
