@@ -105,9 +105,14 @@ impl<'a> Writer<'a> {
                 Err(e) => break Err(e),
             }
         };
-        if let Some(start) = start {
-            self.complete = Some(start + complete_prefix(&self.buf[..done]) as i64);
-        }
+        // Only a failed flush can end inside a record: then find where the
+        // last complete one ends (a full flush ends at `pos`).
+        self.complete = match start {
+            Some(start) if done < self.buf.len() => {
+                Some(start + complete_prefix(&self.buf[..done]) as i64)
+            }
+            _ => self.pos,
+        };
         self.buf.clear();
         if let Some(pos) = self.pos {
             ktask::set_file_pos(self.file, pos);
