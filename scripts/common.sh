@@ -13,6 +13,9 @@ case ":$PATH:" in *":$HOME/.cargo/bin:"*) ;; *) [ -d "$HOME/.cargo/bin" ] && PAT
 export PATH
 CKPT_CACHE=${CKPT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rust-ckpt}
 mkdir -p "$CKPT_CACHE"
+# An extra kernel config fragment (scripts/build-kernel): absolute, since
+# merge_config.sh runs in the build directory.
+if [ -n "${CKPT_KCONFIG_EXTRA:-}" ]; then CKPT_KCONFIG_EXTRA=$(readlink -f "$CKPT_KCONFIG_EXTRA"); fi
 
 # The toolchain the kernel is built with: Debian's rustc (it ships rust-src,
 # which the rustup toolchains here lack), clang/LLVM 19 and a bindgen from
