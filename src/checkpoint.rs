@@ -29,6 +29,7 @@ mod image;
 mod ktask;
 mod layout;
 mod policy;
+mod stats;
 mod tree;
 
 use format::*;
@@ -39,6 +40,12 @@ module! {
     authors: ["rust-ckpt developers"],
     description: "Checkpoint of process trees (/dev/checkpoint)",
     license: "GPL",
+    params: {
+        debug_stats: bool {
+            default: false,
+            description: "Log the timings and allocations of every checkpoint (for make bench)",
+        },
+    },
 }
 
 #[pin_data]
@@ -113,9 +120,13 @@ fn checkpoint(args: &ckpt_args) -> Result<usize> {
     let root = ktask::find_process(args.pid).ok_or(ESRCH)?;
     let ns = root.get_pid_ns().ok_or(ESRCH)?;
 
+    let mut stats = stats::Stats::new();
     // `tree` owns a reference on every task until it is dropped, on every path.
-    let tree = tree::collect(&root)?;
-    if let Err((i, refusal)) = policy::check_tree(&tree, args.flags) {
+    let tree = tree::collect(&root, &mut stats)?;
+    stats.end(stats::Phase::Collect);
+    let checked = policy::check_tree(&tree, args.flags);
+    stats.end(stats::Phase::Policy);
+    if let Err((i, refusal)) = checked {
         pr_debug!(
             "checkpoint of {}: task {} refused: {}\n",
             args.pid,
@@ -124,7 +135,7 @@ fn checkpoint(args: &ckpt_args) -> Result<usize> {
         );
         return Err(refusal.err);
     }
-    image::write(
+    let n = image::write(
         &file,
         &tree,
         &ns,
@@ -132,5 +143,9 @@ fn checkpoint(args: &ckpt_args) -> Result<usize> {
             root_pid: args.pid,
             flags: args.flags,
         },
-    )
+        &mut stats,
+    )?;
+    stats.end(stats::Phase::Write);
+    stats.report(n);
+    Ok(n)
 }

@@ -19,6 +19,7 @@ use kernel::{
 use crate::{
     format::*,
     ktask::{self, PidType},
+    stats::Stats,
     tree::{Tree, NO_PARENT},
 };
 
@@ -65,12 +66,12 @@ struct Writer<'a> {
 }
 
 impl<'a> Writer<'a> {
-    fn new(file: &'a LocalFile) -> Result<Self> {
+    fn new(file: &'a LocalFile, stats: &mut Stats) -> Result<Self> {
         let pos = (!ktask::file_is_stream(file)).then(|| ktask::file_pos(file));
         Ok(Self {
             file,
             pos,
-            buf: KVVec::with_capacity(BUF_SIZE, GFP_KERNEL)?,
+            buf: stats.fixed_vec(BUF_SIZE)?,
             crc: 0,
             records: 0,
             complete: pos,
@@ -147,12 +148,13 @@ pub(crate) fn write(
     tree: &Tree,
     ns: &PidNamespace,
     req: &Request,
+    stats: &mut Stats,
 ) -> Result<usize> {
     // Gather the ids before writing anything: an allocation failure here
     // leaves the file untouched.
-    let pids = gather_pids(tree, ns)?;
+    let pids = gather_pids(tree, ns, stats)?;
 
-    let mut w = Writer::new(file)?;
+    let mut w = Writer::new(file, stats)?;
     w.record(&[head(req).as_bytes()])?;
     // The HEAD reaches the file first so a later failure leaves an image
     // that says what it is.
@@ -220,8 +222,8 @@ fn write_body(w: &mut Writer<'_>, tree: &Tree, pids: &[ckpt_pids]) -> Result {
 }
 
 /// The PIDS entries of every task, in the root's pid namespace.
-fn gather_pids(tree: &Tree, ns: &PidNamespace) -> Result<KVVec<ckpt_pids>> {
-    let mut pids = KVVec::with_capacity(tree.tasks.len(), GFP_KERNEL)?;
+fn gather_pids(tree: &Tree, ns: &PidNamespace, stats: &mut Stats) -> Result<KVVec<ckpt_pids>> {
+    let mut pids = stats.vec(tree.tasks.len())?;
     for (t, &parent) in tree.tasks.iter().zip(tree.parent.iter()) {
         let vppid = {
             let guard = rcu::read_lock();

@@ -32,7 +32,7 @@ use kernel::{
     task::Task,
 };
 
-use crate::ktask;
+use crate::{ktask, stats::Stats};
 
 /// Parent index of the root.
 pub(crate) const NO_PARENT: u32 = u32::MAX;
@@ -54,20 +54,16 @@ struct Members {
 }
 
 impl Members {
-    fn with_capacity(n: usize) -> Result<Self> {
+    fn with_capacity(n: usize, stats: &mut Stats) -> Result<Self> {
         // Load factor <= 1/2, so probes stay short and an empty slot exists.
         let size = n
             .checked_mul(2)
             .and_then(|s| s.checked_next_power_of_two())
             .ok_or(ENOMEM)?;
         let size = size.max(16);
-        let mut keys = KVVec::with_capacity(size, GFP_KERNEL)?;
-        keys.extend_with(size, 0, GFP_KERNEL)?;
-        let mut vals = KVVec::with_capacity(size, GFP_KERNEL)?;
-        vals.extend_with(size, 0, GFP_KERNEL)?;
         Ok(Self {
-            keys,
-            vals,
+            keys: stats.filled(size, 0)?,
+            vals: stats.filled(size, 0)?,
             mask: size - 1,
             len: 0,
         })
@@ -135,29 +131,23 @@ fn walk(
 }
 
 /// Collects the tree under `root`, see the module comment.
-pub(crate) fn collect(root: &Task) -> Result<Tree> {
-    let system = {
-        let guard = rcu::read_lock();
-        ktask::processes(&guard).count()
-    };
+pub(crate) fn collect(root: &Task, stats: &mut Stats) -> Result<Tree> {
+    let system = stats.rcu(|guard| ktask::processes(guard).count());
+    stats.procs = system;
     // Room for processes forked between the passes; more give EBUSY.
-    let mut members = Members::with_capacity(system + system / 4 + 16)?;
+    let mut members = Members::with_capacity(system + system / 4 + 16, stats)?;
 
-    let count = {
-        let guard = rcu::read_lock();
-        walk(&guard, root, &mut members, |_, _| Ok(()))?
-    };
+    let count = stats.rcu(|guard| walk(guard, root, &mut members, |_, _| Ok(())))?;
     if count == 0 {
         // The root left the process list (it was reaped) after the lookup.
         return Err(ESRCH);
     }
 
     let n = count as usize;
-    let mut fork_order: KVVec<ARef<Task>> = KVVec::with_capacity(n, GFP_KERNEL)?;
-    let mut fork_parent: KVVec<u32> = KVVec::with_capacity(n, GFP_KERNEL)?;
-    let filled = {
-        let guard = rcu::read_lock();
-        walk(&guard, root, &mut members, |t, parent| {
+    let mut fork_order: KVVec<ARef<Task>> = stats.vec(n)?;
+    let mut fork_parent: KVVec<u32> = stats.vec(n)?;
+    let filled = stats.rcu(|guard| {
+        walk(guard, root, &mut members, |t, parent| {
             // No allocation under RCU: the capacity is `count`; a tree that
             // grew since is reported as busy. `ARef::from` is
             // `get_task_struct()`, valid since `t` is on the list under RCU.
@@ -169,33 +159,35 @@ pub(crate) fn collect(root: &Task) -> Result<Tree> {
                 .map_err(|_| EBUSY)?;
             Ok(())
         })
-    };
+    });
     // On any early return, `fork_order` drops the references taken so far.
     if filled? != count {
         return Err(EBUSY);
     }
     drop(members);
-    dfs_order(fork_order, &fork_parent)
+    dfs_order(fork_order, &fork_parent, stats)
 }
 
 /// Reorders tasks given in fork order (each parent before its children)
 /// depth-first, children in fork order. O(n) time, O(n) memory.
-fn dfs_order(fork_order: KVVec<ARef<Task>>, fork_parent: &[u32]) -> Result<Tree> {
+fn dfs_order(
+    fork_order: KVVec<ARef<Task>>,
+    fork_parent: &[u32],
+    stats: &mut Stats,
+) -> Result<Tree> {
     let n = fork_order.len();
     // Children of each node as a compressed adjacency list (stable, so each
     // node's children stay in fork order).
-    let mut first = KVVec::with_capacity(n + 1, GFP_KERNEL)?;
-    first.extend_with(n + 1, 0u32, GFP_KERNEL)?;
+    let mut first = stats.filled(n + 1, 0u32)?;
     for &p in fork_parent.iter().skip(1) {
         first[p as usize + 1] += 1;
     }
     for i in 0..n {
         first[i + 1] += first[i];
     }
-    let mut fill = KVVec::with_capacity(n, GFP_KERNEL)?;
+    let mut fill = stats.vec(n)?;
     fill.extend_from_slice(&first[..n], GFP_KERNEL)?;
-    let mut children = KVVec::with_capacity(n, GFP_KERNEL)?;
-    children.extend_with(n, 0u32, GFP_KERNEL)?;
+    let mut children = stats.filled(n, 0u32)?;
     for (i, &p) in fork_parent.iter().enumerate().skip(1) {
         let slot = &mut fill[p as usize];
         children[*slot as usize] = i as u32;
@@ -204,10 +196,9 @@ fn dfs_order(fork_order: KVVec<ARef<Task>>, fork_parent: &[u32]) -> Result<Tree>
 
     // Iterative preorder DFS: push children in reverse so the first-forked
     // child is visited first.
-    let mut new_index = KVVec::with_capacity(n, GFP_KERNEL)?;
-    new_index.extend_with(n, 0u32, GFP_KERNEL)?;
-    let mut order = KVVec::with_capacity(n, GFP_KERNEL)?;
-    let mut stack = KVVec::with_capacity(n, GFP_KERNEL)?;
+    let mut new_index = stats.filled(n, 0u32)?;
+    let mut order = stats.vec(n)?;
+    let mut stack = stats.vec(n)?;
     stack.push(0u32, GFP_KERNEL)?;
     while let Some(v) = stack.pop() {
         new_index[v as usize] = order.len() as u32;
@@ -218,12 +209,12 @@ fn dfs_order(fork_order: KVVec<ARef<Task>>, fork_parent: &[u32]) -> Result<Tree>
         }
     }
 
-    let mut slots: KVVec<Option<ARef<Task>>> = KVVec::with_capacity(n, GFP_KERNEL)?;
+    let mut slots: KVVec<Option<ARef<Task>>> = stats.vec(n)?;
     for t in fork_order {
         slots.push(Some(t), GFP_KERNEL)?;
     }
-    let mut tasks = KVVec::with_capacity(n, GFP_KERNEL)?;
-    let mut parent = KVVec::with_capacity(n, GFP_KERNEL)?;
+    let mut tasks = stats.vec(n)?;
+    let mut parent = stats.vec(n)?;
     for &v in order.iter() {
         tasks.push(slots[v as usize].take().ok_or(EINVAL)?, GFP_KERNEL)?;
         let p = fork_parent[v as usize];

@@ -9,7 +9,9 @@
 //!   violation with its byte offset;
 //! * [`analyze`] does both in one pass and keeps whatever decoded, for tools
 //!   that show a damaged image;
-//! * [`text`] has helpers to render task states and times.
+//! * [`text`] has helpers to render task states and times;
+//! * [`procfs`] collects a tree the userspace way, from `/proc`, and encodes
+//!   the same image (the competitor `make bench` measures the module against).
 //!
 //! `Image` implements `serde::Serialize`; the JSON schema is documented in
 //! the crate's README.md and is stable.
@@ -24,6 +26,7 @@ pub mod format;
 mod bytes;
 mod image;
 mod json;
+pub mod procfs;
 pub mod text;
 
 pub use image::{

@@ -43,6 +43,9 @@ enum Command {
         /// Seconds to wait for the tree to stop or freeze.
         #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_secs)]
         timeout: Duration,
+        /// Print the time spent freezing, in the ioctl and thawing (stderr).
+        #[arg(long)]
+        timings: bool,
     },
     /// Show the tree in an image, like `pstree -p`.
     Show {
@@ -86,6 +89,7 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
             freeze,
             cgroup,
             timeout,
+            timings,
         } => {
             if cgroup.is_some() && freeze != FreezeMode::Cgroup {
                 return Err(CliError {
@@ -99,6 +103,7 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
                 freeze,
                 cgroup,
                 timeout,
+                timings,
             })
         }
         Command::Show { file } => cmd::inspect::show(&file),

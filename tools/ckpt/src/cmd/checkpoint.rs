@@ -5,7 +5,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ckpt::format::ckpt_args;
 
@@ -33,6 +33,29 @@ pub struct Options {
     pub freeze: FreezeMode,
     pub cgroup: Option<PathBuf>,
     pub timeout: Duration,
+    /// Print how long each phase took, on stderr.
+    pub timings: bool,
+}
+
+/// How long the phases of one checkpoint took (`--timings`).
+#[derive(Default)]
+struct Timings {
+    freeze: Duration,
+    ioctl: Duration,
+    thaw: Duration,
+}
+
+impl Timings {
+    /// One line on stderr: `ckpt: timings: freeze_ms=.. ioctl_ms=.. thaw_ms=..`.
+    fn print(&self) {
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        eprintln!(
+            "ckpt: timings: freeze_ms={:.3} ioctl_ms={:.3} thaw_ms={:.3}",
+            ms(self.freeze),
+            ms(self.ioctl),
+            ms(self.thaw)
+        );
+    }
 }
 
 /// Opens /dev/checkpoint, explaining the usual failures.
@@ -112,7 +135,9 @@ fn hold_and_checkpoint(
     o: &Options,
     dev: &File,
     out: &File,
+    timings: &mut Timings,
 ) -> Result<io::Result<i32>, CliError> {
+    let start = Instant::now();
     match o.freeze {
         FreezeMode::Signal => freeze::stop_tree(hold, o.pid, o.timeout)?,
         FreezeMode::Cgroup => {
@@ -133,7 +158,11 @@ fn hold_and_checkpoint(
         flags: 0,
         reserved: [0; 4],
     };
-    Ok(sys::ioctl_checkpoint(dev, &args))
+    let start_ioctl = Instant::now();
+    timings.freeze = start_ioctl - start;
+    let r = sys::ioctl_checkpoint(dev, &args);
+    timings.ioctl = start_ioctl.elapsed();
+    Ok(r)
 }
 
 /// One line saying why `CKPT_IOC_CHECKPOINT` failed and what to do.
@@ -232,9 +261,15 @@ pub fn run(o: &Options) -> Result<(), CliError> {
         .map_err(|e| CliError::new(format!("cannot install signal handlers: {}", io_msg(&e))))?;
     let out = create_output(&o.output)?;
     let mut hold = Hold::default();
-    let result = hold_and_checkpoint(&mut hold, o, &dev, &out);
+    let mut timings = Timings::default();
+    let result = hold_and_checkpoint(&mut hold, o, &dev, &out, &mut timings);
     // Resume the tree before anything else, on every path.
+    let start_thaw = Instant::now();
     let released = hold.release();
+    timings.thaw = start_thaw.elapsed();
+    if o.timings {
+        timings.print();
+    }
     let file = o.output.display();
     let n = match result {
         Err(e) => {

@@ -1,0 +1,830 @@
+//! `ckpt-bench`: the benchmark behind `make bench` (run inside the guest,
+//! as root, with rust_ckpt loaded with `debug_stats=1`).
+//!
+//! For every tree size and shape it builds a tree of N processes, then
+//! measures, over repeated runs:
+//!
+//! 1. `CKPT_IOC_CHECKPOINT` alone, on the tree stopped with SIGSTOP, writing
+//!    to a tmpfs file;
+//! 2. the userspace collector [`ckpt::procfs`] (CRIU's way: /proc) on the
+//!    same stopped tree, writing the same image to a tmpfs file;
+//! 3. `ckpt checkpoint --freeze signal --timings` on the running tree: the
+//!    whole command, and its freeze and thaw phases.
+//!
+//! Before any number is kept, the two images of step 1 and 2 are compared
+//! field by field: the competitor must gather the same facts. The module's
+//! own statistics (`rust_ckpt: stats:` lines in /dev/kmsg) give its longest
+//! RCU read-side section and its allocations.
+//!
+//! It prints one table, writes the medians as CSV (header
+//! `n,shape,ioctl_ms,proc_ms,ratio,e2e_ms,freeze_ms,thaw_ms`) and the
+//! spreads and module statistics as a second CSV beside it, and prints the
+//! CSV's path on its last line.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, SeekFrom};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use ckpt::format::*;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(
+    name = "ckpt-bench",
+    about = "Benchmark rust-ckpt against a /proc walk"
+)]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the benchmark.
+    Run(RunArgs),
+    /// A node of a tree (internal: re-executed every few levels of a chain).
+    #[command(hide = true)]
+    Node { fd: i32, index: u32 },
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Tree sizes (processes, the root included).
+    #[arg(long, value_delimiter = ',', default_value = "100,1000,10000")]
+    sizes: Vec<usize>,
+    #[arg(long, value_delimiter = ',', default_value = "flat,chain,random")]
+    shapes: Vec<Shape>,
+    /// Runs of the ioctl and of the /proc collector per tree.
+    #[arg(long, default_value = "9")]
+    reps: usize,
+    /// Runs of `ckpt checkpoint --freeze signal` per tree.
+    #[arg(long, default_value = "5")]
+    e2e_reps: usize,
+    /// Seed of the random trees.
+    #[arg(long, default_value = "1")]
+    seed: u64,
+    /// Directory (on a tmpfs) for the images.
+    #[arg(long, default_value = "/tmp/ckpt-bench")]
+    scratch: PathBuf,
+    /// The CSV of medians (the details go beside it, `-detail.csv`).
+    #[arg(long)]
+    csv: PathBuf,
+    /// The ckpt binary.
+    #[arg(long)]
+    ckpt: PathBuf,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Shape {
+    /// The root and N-1 children.
+    Flat,
+    /// Every process the child of the previous one.
+    Chain,
+    /// Process i's parent is uniform in 0..i (a random recursive tree).
+    Random,
+}
+
+impl Shape {
+    fn name(self) -> &'static str {
+        match self {
+            Shape::Flat => "flat",
+            Shape::Chain => "chain",
+            Shape::Random => "random",
+        }
+    }
+}
+
+type Res<T> = Result<T, String>;
+
+fn os(what: &str) -> String {
+    format!("{what}: {}", io::Error::last_os_error())
+}
+
+// ---------------------------------------------------------------- trees
+
+/// A fork without exec shares its parent's anonymous memory through
+/// anon_vma chains that grow with the depth, O(depth^2) in all for a chain;
+/// a node re-executes itself every this many levels to start afresh.
+const EXEC_EVERY: u32 = 64;
+
+/// The tree's shape, shared by all its processes in a memfd: words
+/// `[ready, n, first[0..=n], children[0..n-1]]` (children of node i are
+/// `children[first[i]..first[i+1]]`, in fork order).
+struct Spec {
+    fd: OwnedFd,
+    words: *mut u32,
+    len: usize,
+}
+
+impl Spec {
+    /// Parent of node i (< i) for each i >= 1.
+    fn parents(shape: Shape, n: usize, seed: u64) -> Vec<u32> {
+        let mut x = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        (1..n)
+            .map(|i| match shape {
+                Shape::Flat => 0,
+                Shape::Chain => (i - 1) as u32,
+                Shape::Random => {
+                    // xorshift64*
+                    x ^= x >> 12;
+                    x ^= x << 25;
+                    x ^= x >> 27;
+                    (x.wrapping_mul(0x2545_f491_4f6c_dd1d) % i as u64) as u32
+                }
+            })
+            .collect()
+    }
+
+    fn new(shape: Shape, n: usize, seed: u64) -> Res<Spec> {
+        let parents = Self::parents(shape, n, seed);
+        let mut first = vec![0u32; n + 1];
+        for &p in &parents {
+            first[p as usize + 1] += 1;
+        }
+        for i in 0..n {
+            first[i + 1] += first[i];
+        }
+        let mut fill = first.clone();
+        let mut children = vec![0u32; n.saturating_sub(1)];
+        for (i, &p) in parents.iter().enumerate() {
+            children[fill[p as usize] as usize] = i as u32 + 1;
+            fill[p as usize] += 1;
+        }
+        let mut words = vec![0u32, n as u32];
+        words.extend(first);
+        words.extend(children);
+
+        // SAFETY: a valid NUL-terminated name; no CLOEXEC: nodes that
+        // re-execute inherit the fd.
+        let fd = unsafe { libc::memfd_create(c"ckpt-bench-tree".as_ptr(), 0) };
+        if fd < 0 {
+            return Err(os("memfd_create"));
+        }
+        // SAFETY: `fd` was just returned to us and is owned by nobody else.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_ne_bytes()).collect();
+        let mut f = File::from(fd.try_clone().map_err(|e| format!("dup: {e}"))?);
+        io::Write::write_all(&mut f, &bytes).map_err(|e| format!("memfd: {e}"))?;
+        Self::map(fd)
+    }
+
+    /// Maps the memfd shared (the ready counter is written by every node).
+    fn map(fd: OwnedFd) -> Res<Spec> {
+        let len = fs::metadata(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+            .map_err(|e| format!("memfd size: {e}"))?
+            .len() as usize;
+        // SAFETY: a fresh shared mapping of the whole file; nothing else
+        // aliases the returned range.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return Err(os("mmap"));
+        }
+        Ok(Spec {
+            fd,
+            words: p.cast(),
+            len: len / 4,
+        })
+    }
+
+    fn word(&self, i: usize) -> u32 {
+        assert!(i < self.len);
+        // SAFETY: in bounds of the mapping, which lives as long as `self`;
+        // only the ready counter (word 0) is written, atomically.
+        unsafe { self.words.add(i).read() }
+    }
+
+    fn n(&self) -> usize {
+        self.word(1) as usize
+    }
+
+    fn ready(&self) -> &AtomicU32 {
+        // SAFETY: word 0 is aligned, in the shared mapping that lives as
+        // long as `self`, and only ever accessed atomically.
+        unsafe { AtomicU32::from_ptr(self.words) }
+    }
+
+    fn children(&self, i: u32) -> impl Iterator<Item = u32> + '_ {
+        let first = 2 + i as usize;
+        let base = 2 + self.n() + 1;
+        (self.word(first)..self.word(first + 1)).map(move |k| self.word(base + k as usize))
+    }
+}
+
+/// Runs node `index` (and, by forking, its subtree): never returns.
+fn run_node(spec: &Spec, mut index: u32) -> ! {
+    let mut depth = 0u32;
+    'node: loop {
+        for c in spec.children(index) {
+            // SAFETY: this process is single-threaded; the child only
+            // continues this loop or execs.
+            match unsafe { libc::fork() } {
+                0 => {
+                    index = c;
+                    depth += 1;
+                    if depth.is_multiple_of(EXEC_EVERY) {
+                        let e = Command::new("/proc/self/exe")
+                            .arg0("ckpt-bench")
+                            .args(["node", &spec.fd.as_raw_fd().to_string(), &c.to_string()])
+                            .exec();
+                        eprintln!("ckpt-bench: node {c}: exec: {e}");
+                        std::process::exit(1);
+                    }
+                    continue 'node;
+                }
+                -1 => {
+                    eprintln!("ckpt-bench: node {index}: {}", os("fork"));
+                    std::process::exit(1);
+                }
+                _ => {}
+            }
+        }
+        break;
+    }
+    spec.ready().fetch_add(1, Ordering::SeqCst);
+    loop {
+        // SAFETY: no preconditions.
+        unsafe { libc::pause() };
+    }
+}
+
+/// A tree of processes, killed and reaped on drop.
+struct Tree {
+    root: i32,
+    n: usize,
+}
+
+impl Tree {
+    fn spawn(shape: Shape, n: usize, seed: u64) -> Res<Tree> {
+        let spec = Spec::new(shape, n, seed)?;
+        // SAFETY: single-threaded; the child runs the node code only.
+        let root = unsafe { libc::fork() };
+        match root {
+            -1 => return Err(os("fork")),
+            0 => {
+                // The tree's own process group: one kill() reaches it all.
+                // SAFETY: no preconditions.
+                unsafe { libc::setpgid(0, 0) };
+                run_node(&spec, 0);
+            }
+            _ => {}
+        }
+        // Also here, against the race with the child's own call.
+        // SAFETY: no preconditions.
+        unsafe { libc::setpgid(root, root) };
+        let tree = Tree { root, n };
+        let start = Instant::now();
+        while (spec.ready().load(Ordering::SeqCst) as usize) < n {
+            if start.elapsed() > Duration::from_secs(1800) {
+                return Err(format!(
+                    "only {} of {n} processes started in 30 min",
+                    spec.ready().load(Ordering::SeqCst)
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // SAFETY: the mapping is ours and no longer used.
+        unsafe { libc::munmap(spec.words.cast(), spec.len * 4) };
+        Ok(tree)
+    }
+
+    fn signal(&self, sig: i32) -> Res<()> {
+        // SAFETY: no memory-safety preconditions.
+        if unsafe { libc::kill(-self.root, sig) } != 0 {
+            return Err(os("kill"));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Tree {
+    fn drop(&mut self) {
+        let _ = self.signal(libc::SIGKILL);
+        // We are the child subreaper: every process of the tree ends up
+        // our child and is reaped here.
+        let mut reaped = 0;
+        while reaped < self.n {
+            // SAFETY: a null status pointer is allowed.
+            if unsafe { libc::waitpid(-1, std::ptr::null_mut(), 0) } < 0 {
+                break;
+            }
+            reaped += 1;
+        }
+    }
+}
+
+// ---------------------------------------------------------- measurements
+
+fn checkpoint_ioctl(dev: &File, root: i32, out: &File) -> io::Result<i32> {
+    let args = ckpt_args {
+        pid: root,
+        fd: out.as_raw_fd(),
+        flags: 0,
+        reserved: [0; 4],
+    };
+    // SAFETY: CKPT_IOC_CHECKPOINT reads a `ckpt_args` from the pointer,
+    // which is valid for the duration of the call.
+    let r = unsafe {
+        libc::ioctl(
+            dev.as_raw_fd(),
+            CKPT_IOC_CHECKPOINT as _,
+            &args as *const ckpt_args,
+        )
+    };
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r)
+    }
+}
+
+fn create(path: &Path) -> Res<File> {
+    OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// Median, min and max.
+#[derive(Clone, Copy, Default)]
+struct Dist {
+    med: f64,
+    min: f64,
+    max: f64,
+}
+
+fn dist(mut v: Vec<f64>) -> Dist {
+    if v.is_empty() {
+        return Dist::default();
+    }
+    v.sort_by(f64::total_cmp);
+    let k = v.len();
+    let med = if k % 2 == 1 {
+        v[k / 2]
+    } else {
+        (v[k / 2 - 1] + v[k / 2]) / 2.0
+    };
+    Dist {
+        med,
+        min: v[0],
+        max: v[k - 1],
+    }
+}
+
+/// The module's `rust_ckpt: stats:` lines logged since `mark()`.
+struct Kmsg(File);
+
+impl Kmsg {
+    fn open() -> Res<Kmsg> {
+        let f = OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open("/dev/kmsg")
+            .map_err(|e| format!("/dev/kmsg: {e}"))?;
+        Ok(Kmsg(f))
+    }
+
+    fn mark(&mut self) -> Res<()> {
+        self.0
+            .seek(SeekFrom::End(0))
+            .map_err(|e| format!("/dev/kmsg: {e}"))?;
+        Ok(())
+    }
+
+    /// Key=value maps of every stats line since the mark.
+    fn stats(&mut self) -> Res<Vec<Vec<(String, i64)>>> {
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 8192];
+        loop {
+            match self.0.read(&mut buf) {
+                Ok(0) => break,
+                Ok(k) => {
+                    let rec = String::from_utf8_lossy(&buf[..k]);
+                    let Some(msg) = rec.split_once(';').map(|x| x.1) else {
+                        continue;
+                    };
+                    if let Some(rest) = msg.trim().strip_prefix("rust_ckpt: stats:") {
+                        out.push(
+                            rest.split_whitespace()
+                                .filter_map(|kv| {
+                                    let (k, v) = kv.split_once('=')?;
+                                    Some((k.to_string(), v.parse().ok()?))
+                                })
+                                .collect(),
+                        );
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                // EPIPE: records were overwritten; keep what follows.
+                Err(e) if e.raw_os_error() == Some(libc::EPIPE) => continue,
+                Err(e) => return Err(format!("/dev/kmsg: {e}")),
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn stat_of(lines: &[Vec<(String, i64)>], key: &str) -> Vec<f64> {
+    lines
+        .iter()
+        .filter_map(|l| l.iter().find(|(k, _)| k == key).map(|(_, v)| *v as f64))
+        .collect()
+}
+
+/// The two images must hold the same tree and the same facts.
+fn compare(kernel: &[u8], user: &[u8], n: usize) -> Res<()> {
+    let k = ckpt::decode(kernel).map_err(|e| format!("the module's image: {e}"))?;
+    let u = ckpt::decode(user).map_err(|e| format!("the /proc image: {e}"))?;
+    ckpt::verify(kernel).map_err(|e| format!("the module's image: {e}"))?;
+    ckpt::verify(user).map_err(|e| format!("the /proc image: {e}"))?;
+    if k.tasks.len() != n || u.tasks.len() != n {
+        return Err(format!(
+            "{n} processes, but the module wrote {} and /proc gave {}",
+            k.tasks.len(),
+            u.tasks.len()
+        ));
+    }
+    for (a, b) in k.tasks.iter().zip(&u.tasks) {
+        let (ta, tb) = (a.task.unwrap_or_default(), b.task.unwrap_or_default());
+        let same = a.pids == b.pids
+            && ta.state == tb.state
+            && ta.exit_signal == tb.exit_signal
+            && ta.flags == tb.flags
+            && ta.comm == tb.comm
+            && (ta.uid, ta.euid, ta.suid, ta.gid, ta.egid, ta.sgid)
+                == (tb.uid, tb.euid, tb.suid, tb.gid, tb.egid, tb.sgid)
+            && ta.nr_threads == tb.nr_threads
+            && ta.start_time_ns.abs_diff(tb.start_time_ns) <= 20_000_000;
+        if !same {
+            return Err(format!(
+                "task {} differs: module {:?} {:?}, /proc {:?} {:?}",
+                a.index, a.pids, ta, b.pids, tb
+            ));
+        }
+    }
+    Ok(())
+}
+
+struct Row {
+    n: usize,
+    shape: Shape,
+    ioctl: Dist,
+    proc_: Dist,
+    e2e: Dist,
+    freeze: Dist,
+    thaw: Dist,
+    tool_ioctl: Dist,
+    rcu_max_us: f64,
+    rcu_sum_us: f64,
+    collect_us: f64,
+    write_us: f64,
+    alloc_per_task: f64,
+    alloc_fixed: f64,
+}
+
+struct Bench<'a> {
+    dev: File,
+    kmsg: Kmsg,
+    scratch: &'a Path,
+    ckpt: &'a Path,
+    reps: usize,
+    e2e_reps: usize,
+}
+
+impl Bench<'_> {
+    fn measure(&mut self, shape: Shape, n: usize, seed: u64) -> Res<Row> {
+        let t0 = Instant::now();
+        let tree = Tree::spawn(shape, n, seed)?;
+        eprintln!(
+            "ckpt-bench: {} tree of {n}: built in {:.1} s",
+            shape.name(),
+            t0.elapsed().as_secs_f64()
+        );
+        let kimg = self.scratch.join("ioctl.img");
+        let uimg = self.scratch.join("proc.img");
+
+        // 1. the ioctl on the tree stopped with SIGSTOP (retrying while
+        //    the stop is still reaching every process).
+        tree.signal(libc::SIGSTOP)?;
+        let t0 = Instant::now();
+        loop {
+            match checkpoint_ioctl(&self.dev, tree.root, &create(&kimg)?) {
+                Ok(_) => break,
+                Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                    if t0.elapsed() > Duration::from_secs(600) {
+                        return Err("the tree did not stop within 600 s".into());
+                    }
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => return Err(format!("CKPT_IOC_CHECKPOINT: {e}")),
+            }
+        }
+        self.kmsg.mark()?;
+        let mut ioctl = Vec::new();
+        for _ in 0..self.reps {
+            let out = create(&kimg)?;
+            let t = Instant::now();
+            let r = checkpoint_ioctl(&self.dev, tree.root, &out);
+            ioctl.push(ms(t.elapsed()));
+            match r {
+                Ok(k) if k as usize == n => {}
+                Ok(k) => return Err(format!("the ioctl returned {k} tasks, not {n}")),
+                Err(e) => return Err(format!("CKPT_IOC_CHECKPOINT: {e}")),
+            }
+        }
+        let stats = self.kmsg.stats()?;
+        if stats.len() != self.reps {
+            return Err(format!(
+                "{} stats lines for {} checkpoints: is rust_ckpt loaded with debug_stats=1?",
+                stats.len(),
+                self.reps
+            ));
+        }
+
+        // 2. the /proc collector on the same stopped tree.
+        let mut proc_ = Vec::new();
+        for _ in 0..self.reps {
+            let t = Instant::now();
+            let k = ckpt::procfs::checkpoint(tree.root, &uimg)
+                .map_err(|e| format!("the /proc collector: {e}"))?;
+            proc_.push(ms(t.elapsed()));
+            if k != n {
+                return Err(format!("the /proc collector found {k} tasks, not {n}"));
+            }
+        }
+        let read = |p: &Path| fs::read(p).map_err(|e| format!("{}: {e}", p.display()));
+        compare(&read(&kimg)?, &read(&uimg)?, n)?;
+
+        // 3. the tool, end to end, on the running tree.
+        tree.signal(libc::SIGCONT)?;
+        let (mut e2e, mut freeze, mut thaw, mut tool_ioctl) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let eimg = self.scratch.join("e2e.img");
+        for _ in 0..self.e2e_reps {
+            let t = Instant::now();
+            let out = Command::new(self.ckpt)
+                .args([
+                    "checkpoint",
+                    "--freeze",
+                    "signal",
+                    "--timings",
+                    "--timeout",
+                    "600",
+                ])
+                .arg(tree.root.to_string())
+                .arg("-o")
+                .arg(&eimg)
+                .output()
+                .map_err(|e| format!("{}: {e}", self.ckpt.display()))?;
+            let wall = ms(t.elapsed());
+            let err = String::from_utf8_lossy(&out.stderr);
+            if !out.status.success() {
+                return Err(format!("ckpt checkpoint failed: {}", err.trim()));
+            }
+            let field = |k: &str| -> Res<f64> {
+                err.split_whitespace()
+                    .find_map(|w| w.strip_prefix(k)?.strip_prefix('=')?.parse().ok())
+                    .ok_or_else(|| format!("no {k} in ckpt's output: {}", err.trim()))
+            };
+            e2e.push(wall);
+            freeze.push(field("freeze_ms")?);
+            tool_ioctl.push(field("ioctl_ms")?);
+            thaw.push(field("thaw_ms")?);
+        }
+        // The tool's ioctls logged stats lines too; drop them.
+        let _ = self.kmsg.stats()?;
+        drop(tree);
+
+        let us = |k: &str| dist(stat_of(&stats, k)).med / 1000.0;
+        let alloc = dist(stat_of(&stats, "alloc_bytes")).med;
+        let fixed = dist(stat_of(&stats, "alloc_fixed_bytes")).med;
+        Ok(Row {
+            n,
+            shape,
+            ioctl: dist(ioctl),
+            proc_: dist(proc_),
+            e2e: dist(e2e),
+            freeze: dist(freeze),
+            thaw: dist(thaw),
+            tool_ioctl: dist(tool_ioctl),
+            rcu_max_us: stat_of(&stats, "rcu_max_ns")
+                .into_iter()
+                .fold(0.0, f64::max)
+                / 1000.0,
+            rcu_sum_us: us("rcu_sum_ns"),
+            collect_us: us("collect_ns"),
+            write_us: us("write_ns"),
+            alloc_per_task: (alloc - fixed) / n as f64,
+            alloc_fixed: fixed,
+        })
+    }
+}
+
+fn run(a: &RunArgs) -> Res<()> {
+    let (reps, e2e_reps, scratch) = (a.reps, a.e2e_reps, a.scratch.as_path());
+    if reps == 0 || e2e_reps == 0 || a.sizes.contains(&0) {
+        return Err("--reps, --e2e-reps and every size must be at least 1".into());
+    }
+    // Orphans of the trees come to us, to be reaped.
+    // SAFETY: no memory-safety preconditions.
+    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
+        return Err(os("PR_SET_CHILD_SUBREAPER"));
+    }
+    fs::create_dir_all(scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
+    let dev = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/checkpoint")
+        .map_err(|e| format!("/dev/checkpoint: {e} (is rust_ckpt loaded? are we root?)"))?;
+    let mut b = Bench {
+        dev,
+        kmsg: Kmsg::open()?,
+        scratch,
+        ckpt: &a.ckpt,
+        reps,
+        e2e_reps,
+    };
+    let mut rows = Vec::new();
+    for &n in &a.sizes {
+        for &shape in &a.shapes {
+            let r = b.measure(shape, n, a.seed)?;
+            eprintln!(
+                "ckpt-bench: {} {n}: ioctl {:.3} ms, /proc {:.1} ms, e2e {:.1} ms",
+                shape.name(),
+                r.ioctl.med,
+                r.proc_.med,
+                r.e2e.med
+            );
+            rows.push(r);
+        }
+    }
+    report(&rows, reps, e2e_reps, &a.csv)
+}
+
+fn report(rows: &[Row], reps: usize, e2e_reps: usize, csv: &Path) -> Res<()> {
+    let spread = |d: &Dist| format!("{:.3} [{:.3}..{:.3}]", d.med, d.min, d.max);
+    println!(
+        "medians [min..max] in ms; ioctl and /proc over {reps} runs, ckpt checkpoint over \
+         {e2e_reps}; per task: ioctl median / n"
+    );
+    println!(
+        "{:>6} {:<6} {:>28} {:>28} {:>7} {:>9} {:>22} {:>22} {:>22}",
+        "n", "shape", "ioctl_ms", "proc_ms", "ratio", "us/task", "e2e_ms", "freeze_ms", "thaw_ms"
+    );
+    let mut medians = String::from("n,shape,ioctl_ms,proc_ms,ratio,e2e_ms,freeze_ms,thaw_ms\n");
+    let mut detail = String::from(
+        "n,shape,ioctl_ms,ioctl_min_ms,ioctl_max_ms,proc_ms,proc_min_ms,proc_max_ms,\
+         e2e_ms,e2e_min_ms,e2e_max_ms,freeze_ms,thaw_ms,tool_ioctl_ms,rcu_max_us,rcu_sum_us,\
+         collect_us,write_us,alloc_bytes_per_task,alloc_fixed_bytes\n",
+    );
+    for r in rows {
+        let ratio = r.proc_.med / r.ioctl.med;
+        let e = |d: &Dist| format!("{:.1} [{:.1}..{:.1}]", d.med, d.min, d.max);
+        println!(
+            "{:>6} {:<6} {:>28} {:>28} {:>7.1} {:>9.2} {:>22} {:>22} {:>22}",
+            r.n,
+            r.shape.name(),
+            spread(&r.ioctl),
+            e(&r.proc_),
+            ratio,
+            r.ioctl.med * 1000.0 / r.n as f64,
+            e(&r.e2e),
+            e(&r.freeze),
+            e(&r.thaw)
+        );
+        medians.push_str(&format!(
+            "{},{},{:.3},{:.3},{:.1},{:.3},{:.3},{:.3}\n",
+            r.n,
+            r.shape.name(),
+            r.ioctl.med,
+            r.proc_.med,
+            ratio,
+            r.e2e.med,
+            r.freeze.med,
+            r.thaw.med
+        ));
+        detail.push_str(&format!(
+            "{},{},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},\
+             {:.1},{:.1},{:.1},{:.1},{:.1},{:.0}\n",
+            r.n,
+            r.shape.name(),
+            r.ioctl.med,
+            r.ioctl.min,
+            r.ioctl.max,
+            r.proc_.med,
+            r.proc_.min,
+            r.proc_.max,
+            r.e2e.med,
+            r.e2e.min,
+            r.e2e.max,
+            r.freeze.med,
+            r.thaw.med,
+            r.tool_ioctl.med,
+            r.rcu_max_us,
+            r.rcu_sum_us,
+            r.collect_us,
+            r.write_us,
+            r.alloc_per_task,
+            r.alloc_fixed
+        ));
+    }
+    println!();
+    println!("module statistics (debug_stats=1), medians:");
+    println!(
+        "{:>6} {:<6} {:>11} {:>11} {:>11} {:>11} {:>12} {:>11}",
+        "n",
+        "shape",
+        "rcu_max_us",
+        "rcu_sum_us",
+        "collect_us",
+        "write_us",
+        "alloc_B/task",
+        "fixed_B"
+    );
+    for r in rows {
+        println!(
+            "{:>6} {:<6} {:>11.1} {:>11.1} {:>11.1} {:>11.1} {:>12.1} {:>11.0}",
+            r.n,
+            r.shape.name(),
+            r.rcu_max_us,
+            r.rcu_sum_us,
+            r.collect_us,
+            r.write_us,
+            r.alloc_per_task,
+            r.alloc_fixed
+        );
+    }
+    // Linearity of the ioctl, per shape: t(largest) / t(the size 10x smaller).
+    for shape in [Shape::Flat, Shape::Chain, Shape::Random] {
+        let of = |n: usize| {
+            rows.iter()
+                .find(|r| r.shape == shape && r.n == n)
+                .map(|r| r.ioctl.med)
+        };
+        for r in rows.iter().filter(|r| r.shape == shape) {
+            if let (Some(big), Some(small)) = (of(r.n), of(r.n / 10)) {
+                if r.n.is_multiple_of(10) {
+                    println!(
+                        "{}: ioctl t({})/t({}) = {:.2}",
+                        shape.name(),
+                        r.n,
+                        r.n / 10,
+                        big / small
+                    );
+                }
+            }
+        }
+    }
+    let detail_path = csv.with_file_name(format!(
+        "{}-detail.csv",
+        csv.file_stem().and_then(|s| s.to_str()).unwrap_or("bench")
+    ));
+    for (p, s) in [(csv, &medians), (detail_path.as_path(), &detail)] {
+        if let Some(d) = p.parent() {
+            fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
+        }
+        fs::write(p, s).map_err(|e| format!("{}: {e}", p.display()))?;
+    }
+    println!("details: {}", detail_path.display());
+    println!("{}", csv.display());
+    Ok(())
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let r = match cli.cmd {
+        Cmd::Node { fd, index } => {
+            // SAFETY: the fd was inherited from the parent node for this.
+            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+            match Spec::map(fd) {
+                Ok(spec) => run_node(&spec, index),
+                Err(e) => Err(e),
+            }
+        }
+        Cmd::Run(a) => run(&a),
+    };
+    if let Err(e) = r {
+        eprintln!("ckpt-bench: {e}");
+        std::process::exit(1);
+    }
+}
