@@ -4,6 +4,7 @@
 set -u
 cd "$(dirname "$0")/.." || exit 1
 CKPT=${CKPT:-tools/ckpt/target/release/ckpt}
+BENCH=${BENCH:-tools/ckpt/target/release/ckpt-bench}
 TMP=$(mktemp -d /tmp/ckpt-tool.XXXXXX)
 n=0 failed=0
 ok() { n=$((n + 1)); echo "ok $n $1"; }
@@ -46,6 +47,33 @@ sleep 0.5
 WANT=S check "freeze_signal_tree_runs_again" all_in_state $pids
 # the image holds exactly the tree, in /proc's DFS order
 check "image_pids_match_proc_dfs_order" bash -c "diff <(echo '$pids') <($CKPT decode --json '$TMP/sig.img' | python3 -c 'import json,sys; [print(t[\"vpid\"]) for t in json.load(sys.stdin)[\"tasks\"]]')"
+
+# --- --timings: one line with the three phases, the tree resumed after
+timings_line() {
+	$CKPT checkpoint "$root" -o "$TMP/t.img" --freeze signal --timings 2>&1 >/dev/null |
+		grep -Ex 'ckpt: timings: freeze_ms=[0-9]+\.[0-9]{3} ioctl_ms=[0-9]+\.[0-9]{3} thaw_ms=[0-9]+\.[0-9]{3}'
+}
+check "timings_prints_the_three_phases" timings_line
+sleep 0.5
+WANT=S check "timings_tree_runs_again" all_in_state $pids
+kill_tree "$root"
+
+# --- ckpt-bench in small: trees of every shape (a chain of 70 crosses the
+# re-exec every 64 levels), the ioctl and the /proc collector on each, the
+# two images compared field by field, the CSV written
+bench_small() {
+	$BENCH run --sizes 10,70 --shapes flat,chain,random --reps 1 --e2e-reps 1 \
+		--ckpt "$CKPT" --scratch "$TMP/bench" --csv "$TMP/bench/b.csv" >"$TMP/bench.out" 2>&1 ||
+		{ cat "$TMP/bench.out"; return 1; }
+	[ "$(tail -n1 "$TMP/bench.out")" = "$TMP/bench/b.csv" ] || { echo "last line: $(tail -n1 "$TMP/bench.out")"; return 1; }
+	head -n1 "$TMP/bench/b.csv" | grep -qx 'n,shape,ioctl_ms,proc_ms,ratio,e2e_ms,freeze_ms,thaw_ms' || return 1
+	[ "$(grep -cE '^(10|70),(flat|chain|random),[0-9.]+,' "$TMP/bench/b.csv")" = 6 ] || { cat "$TMP/bench/b.csv"; return 1; }
+	# no process of the trees is left behind
+	! pgrep -x ckpt-bench >/dev/null || { echo "ckpt-bench processes left: $(pgrep -x ckpt-bench)"; return 1; }
+}
+check "bench_small_trees_module_matches_proc" bench_small
+root=$(start_tree)
+pids=$(tree_pids "$root")
 
 # --- a process stopped before stays stopped
 victim=$(echo "$pids" | sed -n 3p)
