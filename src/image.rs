@@ -58,8 +58,12 @@ struct Writer<'a> {
     file: &'a LocalFile,
     /// `None` for streams, which have no position.
     pos: Option<i64>,
+    /// `BUF_SIZE` bytes, of which `used` are records waiting to be written.
     buf: KVVec<u8>,
+    used: usize,
+    /// CRC of every record before `buf[crc_upto..used]`.
     crc: u32,
+    crc_upto: usize,
     records: u32,
     /// File position just after the last record known to be complete.
     complete: Option<i64>,
@@ -71,8 +75,10 @@ impl<'a> Writer<'a> {
         Ok(Self {
             file,
             pos,
-            buf: stats.fixed_vec(BUF_SIZE)?,
+            buf: stats.fixed_zeroed(BUF_SIZE)?,
+            used: 0,
             crc: 0,
+            crc_upto: 0,
             records: 0,
             complete: pos,
         })
@@ -82,25 +88,45 @@ impl<'a> Writer<'a> {
     /// of 8: no padding).
     fn record(&mut self, parts: &[&[u8]]) -> Result {
         let len: usize = parts.iter().map(|p| p.len()).sum();
-        if self.buf.len() + len > BUF_SIZE {
+        if self.used + len > BUF_SIZE {
             self.flush()?;
         }
         for part in parts {
-            self.crc = ckpt_crc32(self.crc, part);
-            self.buf.extend_from_slice(part, GFP_KERNEL)?;
+            let end = self.used + part.len();
+            self.buf
+                .get_mut(self.used..end)
+                .ok_or(EINVAL)?
+                .copy_from_slice(part);
+            self.used = end;
         }
         self.records += 1;
         Ok(())
     }
 
+    /// The CRC of every record so far (one pass over what the buffer added
+    /// since the last call: faster than record by record).
+    fn crc(&mut self) -> u32 {
+        self.crc = ckpt_crc32(self.crc, &self.buf[self.crc_upto..self.used]);
+        self.crc_upto = self.used;
+        self.crc
+    }
+
+    /// Drops what is buffered (not written, not in the CRC).
+    fn discard(&mut self) {
+        self.used = 0;
+        self.crc_upto = 0;
+    }
+
     fn flush(&mut self) -> Result {
+        self.crc();
         let start = self.pos;
+        let used = self.used;
         let mut done = 0;
         let res = loop {
-            if done == self.buf.len() {
+            if done == used {
                 break Ok(());
             }
-            match ktask::file_write(self.file, &self.buf[done..], self.pos.as_mut()) {
+            match ktask::file_write(self.file, &self.buf[done..used], self.pos.as_mut()) {
                 Ok(0) => break Err(EIO),
                 Ok(n) => done += n,
                 Err(e) => break Err(e),
@@ -109,12 +135,10 @@ impl<'a> Writer<'a> {
         // Only a failed flush can end inside a record: then find where the
         // last complete one ends (a full flush ends at `pos`).
         self.complete = match start {
-            Some(start) if done < self.buf.len() => {
-                Some(start + complete_prefix(&self.buf[..done]) as i64)
-            }
+            Some(start) if done < used => Some(start + complete_prefix(&self.buf[..done]) as i64),
             _ => self.pos,
         };
-        self.buf.clear();
+        self.discard();
         if let Some(pos) = self.pos {
             ktask::set_file_pos(self.file, pos);
         }
@@ -169,7 +193,7 @@ pub(crate) fn write(
         h: hdr::<ckpt_hdr_tail>(CKPT_HDR_TAIL),
         magic: CKPT_TAIL_MAGIC,
         records: w.records,
-        crc32: w.crc,
+        crc32: w.crc(),
     };
     w.record(&[tail.as_bytes()])?;
     w.flush()?;
@@ -215,8 +239,9 @@ fn write_body(w: &mut Writer<'_>, tree: &Tree, pids: &[ckpt_pids]) -> Result {
         };
         w.record(&[pids_rec.as_bytes(), chunk.as_bytes()])?;
     }
+    let mut ids = ktask::IdMapper::new();
     for (t, p) in tree.tasks.iter().zip(pids) {
-        w.record(&[task_record(t, p).as_bytes()])?;
+        w.record(&[task_record(t, p, &mut ids).as_bytes()])?;
     }
     Ok(())
 }
@@ -225,10 +250,19 @@ fn write_body(w: &mut Writer<'_>, tree: &Tree, pids: &[ckpt_pids]) -> Result {
 fn gather_pids(tree: &Tree, ns: &PidNamespace, stats: &mut Stats) -> Result<KVVec<ckpt_pids>> {
     let mut pids = stats.vec(tree.tasks.len())?;
     for (t, &parent) in tree.tasks.iter().zip(tree.parent.iter()) {
-        let vppid = {
+        // A parent in the tree comes before its children (DFS order): its
+        // entry is the one the collection linked this task to, so the image
+        // stays consistent even if the task was reparented since. Only the
+        // root's parent is read from the task.
+        let linked = if parent == NO_PARENT {
+            None
+        } else {
+            pids.get(parent as usize).map(|p: &ckpt_pids| p.vtgid)
+        };
+        let vppid = linked.unwrap_or_else(|| {
             let guard = rcu::read_lock();
             ktask::pid_nr_ns(ktask::parent_process(&guard, t), PidType::Tgid, ns)
-        };
+        });
         let entry = ckpt_pids {
             vpid: ktask::pid_nr_ns(t, PidType::Pid, ns),
             vtgid: ktask::pid_nr_ns(t, PidType::Tgid, ns),
@@ -246,9 +280,9 @@ fn gather_pids(tree: &Tree, ns: &PidNamespace, stats: &mut Stats) -> Result<KVVe
     Ok(pids)
 }
 
-fn task_record(t: &ARef<Task>, p: &ckpt_pids) -> ckpt_hdr_task {
+fn task_record(t: &ARef<Task>, p: &ckpt_pids, ids: &mut ktask::IdMapper) -> ckpt_hdr_task {
     let f = ktask::fields(t);
-    let ids = ktask::task_ids(t);
+    let ids = ids.task_ids(t);
     ckpt_hdr_task {
         h: hdr::<ckpt_hdr_task>(CKPT_HDR_TASK),
         state: f.state,
@@ -292,7 +326,7 @@ fn append_error(w: &mut Writer<'_>, e: Error) {
         reserved: 0,
         reason,
     };
-    w.buf.clear();
+    w.discard();
     w.pos = w.complete;
     if w.record(&[rec.as_bytes()]).is_ok() {
         // Best effort: the ioctl reports the original error either way.

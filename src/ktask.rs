@@ -44,6 +44,14 @@ fn task_ref<'a>(_guard: &'a rcu::Guard, t: *mut bindings::task_struct) -> &'a Ta
     unsafe { &*t.cast::<Task>() }
 }
 
+/// The task_struct behind `t`, as `raw(t)` but inline: the kernel crate
+/// compiles `Opaque::get()` out of line, a call on every per-task path here.
+/// `Task` is `repr(transparent)` over `task_struct` (see `task_ref()`).
+#[inline(always)]
+pub(crate) fn raw(t: &Task) -> *mut bindings::task_struct {
+    ptr::from_ref(t).cast_mut().cast()
+}
+
 /// `&init_task`: the head of the global process list.
 fn init_task() -> *mut bindings::task_struct {
     // `init_task` is a static exported by the kernel; taking its address
@@ -93,7 +101,7 @@ pub(crate) fn all_threads(guard: &rcu::Guard, t: &Task, mut f: impl FnMut(&Task)
     let offset = core::mem::offset_of!(bindings::task_struct, thread_node);
     // SAFETY: `t` is valid; `signal` is set at fork and freed only with the
     // task_struct (`free_task()` -> `put_signal_struct()`).
-    let head = unsafe { ptr::addr_of_mut!((*(*t.as_ptr()).signal).thread_head) };
+    let head = unsafe { ptr::addr_of_mut!((*(*raw(t)).signal).thread_head) };
     // SAFETY: `head` is a valid list head; the list is RCU-safe and `guard` held.
     let mut node = unsafe { ptr::read_volatile(ptr::addr_of!((*head).next)) };
     while node != head {
@@ -113,7 +121,7 @@ pub(crate) fn parent_process<'a>(guard: &'a rcu::Guard, t: &Task) -> &'a Task {
     // (orphans are reparented, init's parent is the idle task). `group_leader`
     // of a valid task is a valid task under the same RCU read lock.
     let leader = unsafe {
-        let parent = read_once!(t.as_ptr(), real_parent);
+        let parent = read_once!(raw(t), real_parent);
         read_once!(parent, group_leader)
     };
     task_ref(guard, leader)
@@ -133,7 +141,7 @@ pub(crate) struct TaskFields {
 }
 
 pub(crate) fn fields(t: &Task) -> TaskFields {
-    let p = t.as_ptr();
+    let p = raw(t);
     // SAFETY: `t` is a valid task; these are plain integer fields that other
     // CPUs may update, read with READ_ONCE semantics. `comm` may change under
     // us (prctl(PR_SET_NAME)) like `get_task_comm()` without the lock; any
@@ -155,7 +163,7 @@ pub(crate) fn fields(t: &Task) -> TaskFields {
 /// Threads in `t`'s process.
 pub(crate) fn nr_threads(t: &Task) -> u32 {
     // SAFETY: `signal` is valid for the task's lifetime (see `all_threads`).
-    let n = unsafe { read_once!((*t.as_ptr()).signal, nr_threads) };
+    let n = unsafe { read_once!((*raw(t)).signal, nr_threads) };
     n as u32
 }
 
@@ -166,8 +174,8 @@ pub(crate) fn is_held(t: &Task) -> bool {
     // `task_is_stopped()`, `task_is_traced()` and `frozen()` do.
     let (jobctl, state) = unsafe {
         (
-            read_once!(t.as_ptr(), jobctl),
-            read_once!(t.as_ptr(), __state),
+            read_once!(raw(t), jobctl),
+            read_once!(raw(t), __state),
         )
     };
     let held = kconst(KernelConst::JobctlStopped) | kconst(KernelConst::JobctlTraced);
@@ -175,13 +183,13 @@ pub(crate) fn is_held(t: &Task) -> bool {
         return true;
     }
     // SAFETY: `t` is a valid task.
-    unsafe { ckpt_task_cgroup_frozen(t.as_ptr()) }
+    unsafe { ckpt_task_cgroup_frozen(raw(t)) }
 }
 
 /// The task's dumpable mode (`TASK_DUMPABLE_*`).
 pub(crate) fn dumpable(t: &Task) -> i32 {
     // SAFETY: `t` is a valid task.
-    unsafe { ckpt_task_dumpable(t.as_ptr()) }
+    unsafe { ckpt_task_dumpable(raw(t)) }
 }
 
 // Only pointers cross: the lint looks through them at task_struct, which
@@ -206,7 +214,7 @@ pub(crate) enum PidType {
 pub(crate) fn pid_nr_ns(t: &Task, kind: PidType, ns: &PidNamespace) -> i32 {
     // SAFETY: `__task_pid_nr_ns()` takes the RCU read lock itself and accepts
     // any valid task, including one that has been unhashed.
-    unsafe { bindings::__task_pid_nr_ns(t.as_ptr(), kind as bindings::pid_type, ns.as_ptr()) }
+    unsafe { bindings::__task_pid_nr_ns(raw(t), kind as bindings::pid_type, ns.as_ptr()) }
 }
 
 /// The pid namespace of the task's pid, compared by address only.
@@ -214,7 +222,7 @@ pub(crate) fn active_pid_ns(t: &Task) -> *const bindings::pid_namespace {
     let _guard = rcu::read_lock();
     // SAFETY: `t` is valid; `task_active_pid_ns()` reads `thread_pid` under the
     // RCU lock we hold and may return NULL for a task past `release_task()`.
-    unsafe { bindings::task_active_pid_ns(t.as_ptr()) }
+    unsafe { bindings::task_active_pid_ns(raw(t)) }
 }
 
 /// Looks up the process `nr` in the caller's pid namespace, with a reference.
@@ -250,42 +258,69 @@ fn current_user_ns() -> *mut bindings::user_namespace {
     unsafe { (*read_once!(Task::current_raw(), cred)).user_ns }
 }
 
-fn ids_of(cred: *const bindings::cred) -> Ids {
-    let ns = current_user_ns();
-    let uid = |k: bindings::kuid_t| {
-        // SAFETY: `ns` is the caller's live user namespace; the call only maps ids.
-        unsafe { bindings::from_kuid_munged(ns, k) }
-    };
-    let gid = |k: bindings::kgid_t| {
-        // SAFETY: as above.
-        unsafe { bindings::from_kgid_munged(ns, k) }
-    };
-    // SAFETY: `cred` is valid (pinned by the caller); credentials are immutable.
-    unsafe {
-        let c = &*cred;
-        Ids {
+/// Maps credentials' ids into the caller's user namespace, remembering the
+/// last mapping: the processes of a tree mostly have the same ids, and six
+/// `from_k[ug]id_munged()` calls per task cost more than a comparison.
+pub(crate) struct IdMapper {
+    ns: *mut bindings::user_namespace,
+    last: Option<([u32; 6], Ids)>,
+}
+
+impl IdMapper {
+    pub(crate) fn new() -> Self {
+        Self {
+            ns: current_user_ns(),
+            last: None,
+        }
+    }
+
+    fn ids_of(&mut self, cred: *const bindings::cred) -> Ids {
+        // SAFETY: `cred` is valid (pinned by the caller); credentials are
+        // immutable.
+        let c = unsafe { &*cred };
+        let raw = [
+            c.uid.val, c.euid.val, c.suid.val, c.gid.val, c.egid.val, c.sgid.val,
+        ];
+        if let Some((r, ids)) = self.last {
+            if r == raw {
+                return ids;
+            }
+        }
+        let ns = self.ns;
+        let uid = |k: bindings::kuid_t| {
+            // SAFETY: `ns` is the caller's live user namespace; the call only
+            // maps ids.
+            unsafe { bindings::from_kuid_munged(ns, k) }
+        };
+        let gid = |k: bindings::kgid_t| {
+            // SAFETY: as above.
+            unsafe { bindings::from_kgid_munged(ns, k) }
+        };
+        let ids = Ids {
             uid: uid(c.uid),
             euid: uid(c.euid),
             suid: uid(c.suid),
             gid: gid(c.gid),
             egid: gid(c.egid),
             sgid: gid(c.sgid),
-        }
+        };
+        self.last = Some((raw, ids));
+        ids
     }
-}
 
-/// The task's objective (`real_cred`) ids.
-pub(crate) fn task_ids(t: &Task) -> Ids {
-    let _guard = rcu::read_lock();
-    // SAFETY: `real_cred` is `__rcu`; the cred is freed only after a grace
-    // period, so it is valid while we hold the RCU read lock.
-    ids_of(unsafe { read_once!(t.as_ptr(), real_cred) })
+    /// The task's objective (`real_cred`) ids.
+    pub(crate) fn task_ids(&mut self, t: &Task) -> Ids {
+        let _guard = rcu::read_lock();
+        // SAFETY: `real_cred` is `__rcu`; the cred is freed only after a
+        // grace period, so it is valid while we hold the RCU read lock.
+        self.ids_of(unsafe { read_once!(raw(t), real_cred) })
+    }
 }
 
 /// The caller's subjective ids.
 pub(crate) fn current_ids() -> Ids {
     // SAFETY: see `current_user_ns()`.
-    ids_of(unsafe { read_once!(Task::current_raw(), cred) })
+    IdMapper::new().ids_of(unsafe { read_once!(Task::current_raw(), cred) })
 }
 
 /// Does the caller have `CAP_CHECKPOINT_RESTORE` or `CAP_SYS_ADMIN` over the
@@ -294,7 +329,7 @@ pub(crate) fn may_checkpoint_ns(t: &Task) -> bool {
     // SAFETY: `get_task_cred()` returns the task's objective cred with a
     // reference that the `ARef` now owns (and drops with `put_cred()`).
     let cred: ARef<Credential> = unsafe {
-        let c = bindings::get_task_cred(t.as_ptr());
+        let c = bindings::get_task_cred(raw(t));
         ARef::from_raw(ptr::NonNull::new_unchecked(c.cast_mut().cast()))
     };
     // SAFETY: the cred pins its `user_ns`.

@@ -47,8 +47,9 @@ pub(crate) fn check_tree(tree: &Tree, flags: u64) -> core::result::Result<(), (u
     let privileged = ktask::may_checkpoint_ns(root);
     let caller = ktask::current_ids();
     let ns = ktask::active_pid_ns(root);
+    let mut ids = ktask::IdMapper::new();
     for (i, t) in tree.tasks.iter().enumerate() {
-        check_task(t, privileged, &caller, ns, flags).map_err(|r| (i, r))?;
+        check_task(t, privileged, (&caller, &mut ids), ns, flags).map_err(|r| (i, r))?;
     }
     Ok(())
 }
@@ -56,7 +57,7 @@ pub(crate) fn check_tree(tree: &Tree, flags: u64) -> core::result::Result<(), (u
 fn check_task(
     t: &Task,
     privileged: bool,
-    caller: &ktask::Ids,
+    (caller, ids): (&ktask::Ids, &mut ktask::IdMapper),
     root_ns: *const kernel::bindings::pid_namespace,
     flags: u64,
 ) -> core::result::Result<(), Refusal> {
@@ -68,7 +69,7 @@ fn check_task(
         return Err(refuse(EPERM, "task is a kernel thread"));
     }
     if !privileged {
-        if ktask::task_ids(t) != *caller {
+        if ids.task_ids(t) != *caller {
             return Err(refuse(
                 EPERM,
                 "uids/gids differ from the caller's and no CAP_CHECKPOINT_RESTORE",

@@ -7,11 +7,14 @@
 //! process list and its phases with the monotonic clock, and logs one line:
 //!
 //! ```text
-//! rust_ckpt: stats: tasks=N procs=P rcu_sections=3 rcu_max_ns=.. rcu_sum_ns=..
-//!   collect_ns=.. policy_ns=.. write_ns=.. total_ns=.. alloc_bytes=.. alloc_fixed_bytes=..
+//! rust_ckpt: stats: tasks=N procs=P rcu_sections=2 rcu0_ns=.. rcu1_ns=.. rcu_max_ns=..
+//!   rcu_sum_ns=.. collect_ns=.. policy_ns=.. write_ns=.. total_ns=.. alloc_bytes=..
+//!   alloc_fixed_bytes=..
 //! ```
 //!
-//! (one line in the log). `alloc_bytes` is the sum of every buffer the call
+//! (one line in the log). `rcu0_ns` is the section that counts the
+//! processes, `rcu1_ns` the one that collects the tree (see `tree`).
+//! `alloc_bytes` is the sum of every buffer the call
 //! requested from the allocator (`KVVec` capacities times element sizes, all
 //! of them freed before it returns); `alloc_fixed_bytes` is the part that does
 //! not grow with the tree (the 64 KiB write buffer). The byte counts are kept
@@ -32,6 +35,8 @@ pub(crate) struct Stats {
     /// Processes in the system (the first pass's count).
     pub(crate) procs: usize,
     rcu_sections: u32,
+    /// The first two sections: counting the processes, filling the array.
+    rcu_ns: [i64; 2],
     rcu_max_ns: i64,
     rcu_sum_ns: i64,
     collect_ns: i64,
@@ -59,6 +64,7 @@ impl Stats {
             phase: now,
             procs: 0,
             rcu_sections: 0,
+            rcu_ns: [0; 2],
             rcu_max_ns: 0,
             rcu_sum_ns: 0,
             collect_ns: 0,
@@ -79,6 +85,9 @@ impl Stats {
         };
         if let Some(s) = start {
             let ns = s.elapsed().as_nanos();
+            if let Some(slot) = self.rcu_ns.get_mut(self.rcu_sections as usize) {
+                *slot = ns;
+            }
             self.rcu_sections += 1;
             self.rcu_sum_ns += ns;
             self.rcu_max_ns = self.rcu_max_ns.max(ns);
@@ -93,16 +102,18 @@ impl Stats {
         Ok(v)
     }
 
-    /// A vector of `n` copies of `value`, counted in `alloc_bytes`.
-    pub(crate) fn filled<T: Clone>(&mut self, n: usize, value: T) -> Result<KVVec<T>> {
-        let mut v = self.vec(n)?;
-        v.extend_with(n, value, GFP_KERNEL)?;
+    /// A vector of `n` zeroes (zeroed by the allocator), counted in
+    /// `alloc_bytes`.
+    pub(crate) fn zeroed<T: Zeroable>(&mut self, n: usize) -> Result<KVVec<T>> {
+        let v = KVVec::zeroed(n, GFP_KERNEL)?;
+        self.alloc_bytes += n * core::mem::size_of::<T>();
         Ok(v)
     }
 
-    /// Like [`Stats::vec`], for a buffer whose size does not depend on the tree.
-    pub(crate) fn fixed_vec<T>(&mut self, n: usize) -> Result<KVVec<T>> {
-        let v = self.vec(n)?;
+    /// Like [`Stats::zeroed`], for a buffer whose size does not depend on
+    /// the tree.
+    pub(crate) fn fixed_zeroed<T: Zeroable>(&mut self, n: usize) -> Result<KVVec<T>> {
+        let v = self.zeroed(n)?;
         self.alloc_fixed_bytes += n * core::mem::size_of::<T>();
         Ok(v)
     }
@@ -124,11 +135,14 @@ impl Stats {
     pub(crate) fn report(&self, tasks: usize) {
         let Some(start) = self.start else { return };
         pr_info!(
-            "stats: tasks={} procs={} rcu_sections={} rcu_max_ns={} rcu_sum_ns={} collect_ns={} \
-             policy_ns={} write_ns={} total_ns={} alloc_bytes={} alloc_fixed_bytes={}\n",
+            "stats: tasks={} procs={} rcu_sections={} rcu0_ns={} rcu1_ns={} rcu_max_ns={} \
+             rcu_sum_ns={} collect_ns={} policy_ns={} write_ns={} total_ns={} alloc_bytes={} \
+             alloc_fixed_bytes={}\n",
             tasks,
             self.procs,
             self.rcu_sections,
+            self.rcu_ns[0],
+            self.rcu_ns[1],
             self.rcu_max_ns,
             self.rcu_sum_ns,
             self.collect_ns,

@@ -13,18 +13,21 @@
 //! the root or its parent process already is. Membership is kept in an
 //! open-addressing hash of task addresses, allocated before the walk.
 //!
-//!   1. under RCU, count the processes in the system (sizes the hash);
-//!   2. allocate the hash (outside RCU);
-//!   3. under RCU, count the tree's processes;
-//!   4. allocate the task array (outside RCU);
-//!   5. under RCU, fill it, taking a reference on every task; if the tree now
-//!      has a different number of processes, drop every reference: `EBUSY`;
-//!   6. outside RCU, order the array depth-first: root first, then each
+//!   1. under RCU, count the processes in the system, P;
+//!   2. outside RCU, allocate the hash and the task array for P + P/4 + 16
+//!      processes (room for some forked meanwhile);
+//!   3. under RCU, one pass fills the array with the tree's processes, taking
+//!      a reference on each; more processes than the room: drop every
+//!      reference, `EBUSY`;
+//!   4. outside RCU, order the array depth-first: root first, then each
 //!      child's subtree in turn, children in fork order.
 //!
 //! Every step is linear: O(P) for P processes in the system (each RCU pass
 //! visits every process once, with O(1) hash work) and O(n) for the n tasks of
-//! the tree; the RCU read sections contain no allocation, sleep or I/O.
+//! the tree; the RCU read sections contain no allocation, sleep or I/O. Two
+//! passes touch every task_struct; a third, to count the tree and size the
+//! array for it alone, cost more time than the memory it saves (12 bytes
+//! per process).
 
 use kernel::{
     prelude::*,
@@ -62,16 +65,16 @@ impl Members {
             .ok_or(ENOMEM)?;
         let size = size.max(16);
         Ok(Self {
-            keys: stats.filled(size, 0)?,
-            vals: stats.filled(size, 0)?,
+            keys: stats.zeroed(size)?,
+            vals: stats.zeroed(size)?,
             mask: size - 1,
             len: 0,
         })
     }
 
-    fn clear(&mut self) {
-        self.keys.iter_mut().for_each(|k| *k = 0);
-        self.len = 0;
+    /// How many keys fit (the load factor stays <= 1/2).
+    fn room(&self) -> usize {
+        self.keys.len() / 2
     }
 
     fn slot(&self, key: usize) -> usize {
@@ -85,16 +88,16 @@ impl Members {
     }
 
     fn get(&self, t: &Task) -> Option<u32> {
-        let i = self.slot(t.as_ptr() as usize);
+        let i = self.slot(ktask::raw(t) as usize);
         (self.keys[i] != 0).then(|| self.vals[i])
     }
 
     /// Inserts, failing when the table would pass its load factor.
     fn insert(&mut self, t: &Task, val: u32) -> Result {
-        if 2 * (self.len + 1) > self.keys.len() {
+        if self.len + 1 > self.room() {
             return Err(EBUSY);
         }
-        let key = t.as_ptr() as usize;
+        let key = ktask::raw(t) as usize;
         let i = self.slot(key);
         self.keys[i] = key;
         self.vals[i] = val;
@@ -112,10 +115,9 @@ fn walk(
     members: &mut Members,
     mut visit: impl FnMut(&Task, u32) -> Result,
 ) -> Result<u32> {
-    members.clear();
     let mut nr = 0u32;
     for p in ktask::processes(guard) {
-        let parent = if p == root {
+        let parent = if core::ptr::eq(p, root) {
             NO_PARENT
         } else {
             match members.get(ktask::parent_process(guard, p)) {
@@ -135,21 +137,18 @@ pub(crate) fn collect(root: &Task, stats: &mut Stats) -> Result<Tree> {
     let system = stats.rcu(|guard| ktask::processes(guard).count());
     stats.procs = system;
     // Room for processes forked between the passes; more give EBUSY.
-    let mut members = Members::with_capacity(system + system / 4 + 16, stats)?;
+    let room = system + system / 4 + 16;
+    let mut members = Members::with_capacity(room, stats)?;
 
-    let count = stats.rcu(|guard| walk(guard, root, &mut members, |_, _| Ok(())))?;
-    if count == 0 {
-        // The root left the process list (it was reaped) after the lookup.
-        return Err(ESRCH);
-    }
-
-    let n = count as usize;
-    let mut fork_order: KVVec<ARef<Task>> = stats.vec(n)?;
-    let mut fork_parent: KVVec<u32> = stats.vec(n)?;
+    // Sized for every process in the system, so the tree's processes are
+    // collected in one pass (allocating for exactly the tree would need a
+    // third pass to count them first: one more visit of every task_struct).
+    let mut fork_order: KVVec<ARef<Task>> = stats.vec(room)?;
+    let mut fork_parent: KVVec<u32> = stats.vec(room)?;
     let filled = stats.rcu(|guard| {
         walk(guard, root, &mut members, |t, parent| {
-            // No allocation under RCU: the capacity is `count`; a tree that
-            // grew since is reported as busy. `ARef::from` is
+            // No allocation under RCU: a system that grew past the room
+            // allocated is reported as busy. `ARef::from` is
             // `get_task_struct()`, valid since `t` is on the list under RCU.
             fork_order
                 .push_within_capacity(ARef::from(t))
@@ -161,8 +160,9 @@ pub(crate) fn collect(root: &Task, stats: &mut Stats) -> Result<Tree> {
         })
     });
     // On any early return, `fork_order` drops the references taken so far.
-    if filled? != count {
-        return Err(EBUSY);
+    if filled? == 0 {
+        // The root left the process list (it was reaped) after the lookup.
+        return Err(ESRCH);
     }
     drop(members);
     dfs_order(fork_order, &fork_parent, stats)
@@ -178,7 +178,7 @@ fn dfs_order(
     let n = fork_order.len();
     // Children of each node as a compressed adjacency list (stable, so each
     // node's children stay in fork order).
-    let mut first = stats.filled(n + 1, 0u32)?;
+    let mut first: KVVec<u32> = stats.zeroed(n + 1)?;
     for &p in fork_parent.iter().skip(1) {
         first[p as usize + 1] += 1;
     }
@@ -187,7 +187,7 @@ fn dfs_order(
     }
     let mut fill = stats.vec(n)?;
     fill.extend_from_slice(&first[..n], GFP_KERNEL)?;
-    let mut children = stats.filled(n, 0u32)?;
+    let mut children = stats.zeroed(n)?;
     for (i, &p) in fork_parent.iter().enumerate().skip(1) {
         let slot = &mut fill[p as usize];
         children[*slot as usize] = i as u32;
@@ -196,7 +196,7 @@ fn dfs_order(
 
     // Iterative preorder DFS: push children in reverse so the first-forked
     // child is visited first.
-    let mut new_index = stats.filled(n, 0u32)?;
+    let mut new_index = stats.zeroed(n)?;
     let mut order = stats.vec(n)?;
     let mut stack = stats.vec(n)?;
     stack.push(0u32, GFP_KERNEL)?;

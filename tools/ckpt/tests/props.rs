@@ -178,3 +178,39 @@ proptest! {
         prop_assert_eq!(ok, model::parse(&b).is_ok(), "verify and the reference parser disagree");
     }
 }
+
+/// CRC-32 bit by bit, straight from the definition (reflected, 0xedb88320).
+fn crc32_bitwise(data: &[u8]) -> u32 {
+    let mut c = !0u32;
+    for &b in data {
+        c ^= u32::from(b);
+        for _ in 0..8 {
+            c = if c & 1 != 0 {
+                0xedb8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
+        }
+    }
+    !c
+}
+
+#[test]
+fn crc32_check_value() {
+    // The catalogue's check value of CRC-32/ISO-HDLC (zlib's crc32).
+    assert_eq!(ckpt::format::ckpt_crc32(0, b"123456789"), 0xcbf4_3926);
+    assert_eq!(ckpt::format::ckpt_crc32(0, b""), 0);
+}
+
+proptest! {
+    /// The slicing-by-8 CRC equals the bitwise definition, for every length
+    /// and alignment, and continues across any split.
+    #[test]
+    fn crc32_matches_definition(data in proptest::collection::vec(any::<u8>(), 0..300), cut in 0usize..300) {
+        let cut = cut.min(data.len());
+        let whole = ckpt::format::ckpt_crc32(0, &data);
+        prop_assert_eq!(whole, crc32_bitwise(&data));
+        let (a, b) = data.split_at(cut);
+        prop_assert_eq!(ckpt::format::ckpt_crc32(ckpt::format::ckpt_crc32(0, a), b), whole);
+    }
+}

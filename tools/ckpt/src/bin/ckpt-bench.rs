@@ -63,6 +63,9 @@ struct RunArgs {
     /// Runs of the ioctl and of the /proc collector per tree.
     #[arg(long, default_value = "9")]
     reps: usize,
+    /// Runs of the /proc collector per tree (default: --reps).
+    #[arg(long)]
+    proc_reps: Option<usize>,
     /// Runs of `ckpt checkpoint --freeze signal` per tree.
     #[arg(long, default_value = "5")]
     e2e_reps: usize,
@@ -504,8 +507,11 @@ struct Row {
     thaw: Dist,
     tool_ioctl: Dist,
     rcu_max_us: f64,
+    rcu_count_us: f64,
+    rcu_fill_us: f64,
     rcu_sum_us: f64,
     collect_us: f64,
+    policy_us: f64,
     write_us: f64,
     alloc_per_task: f64,
     alloc_fixed: f64,
@@ -517,6 +523,7 @@ struct Bench<'a> {
     scratch: &'a Path,
     ckpt: &'a Path,
     reps: usize,
+    proc_reps: usize,
     e2e_reps: usize,
     require_stats: bool,
 }
@@ -573,7 +580,7 @@ impl Bench<'_> {
 
         // 2. the /proc collector on the same stopped tree.
         let mut proc_ = Vec::new();
-        for _ in 0..self.reps {
+        for _ in 0..self.proc_reps {
             let t = Instant::now();
             let k = ckpt::procfs::checkpoint(tree.root, &uimg)
                 .map_err(|e| format!("the /proc collector: {e}"))?;
@@ -641,8 +648,11 @@ impl Bench<'_> {
                 .into_iter()
                 .fold(0.0, f64::max)
                 / 1000.0,
+            rcu_count_us: us("rcu0_ns"),
+            rcu_fill_us: us("rcu1_ns"),
             rcu_sum_us: us("rcu_sum_ns"),
             collect_us: us("collect_ns"),
+            policy_us: us("policy_ns"),
             write_us: us("write_ns"),
             alloc_per_task: (alloc - fixed) / n as f64,
             alloc_fixed: fixed,
@@ -652,7 +662,7 @@ impl Bench<'_> {
 
 fn run(a: &RunArgs) -> Res<()> {
     let (reps, e2e_reps, scratch) = (a.reps, a.e2e_reps, a.scratch.as_path());
-    if reps == 0 || e2e_reps == 0 || a.sizes.contains(&0) {
+    if reps == 0 || e2e_reps == 0 || a.proc_reps == Some(0) || a.sizes.contains(&0) {
         return Err("--reps, --e2e-reps and every size must be at least 1".into());
     }
     // Orphans of the trees come to us, to be reaped.
@@ -672,6 +682,7 @@ fn run(a: &RunArgs) -> Res<()> {
         scratch,
         ckpt: &a.ckpt,
         reps,
+        proc_reps: a.proc_reps.unwrap_or(reps),
         e2e_reps,
         require_stats: a.require_stats,
     };
@@ -689,14 +700,17 @@ fn run(a: &RunArgs) -> Res<()> {
             rows.push(r);
         }
     }
-    report(&rows, reps, e2e_reps, &a.csv)
+    let runs = [reps, a.proc_reps.unwrap_or(reps), e2e_reps];
+    report(&rows, runs, &a.csv)
 }
 
-fn report(rows: &[Row], reps: usize, e2e_reps: usize, csv: &Path) -> Res<()> {
+/// `runs`: of the ioctl, of the /proc collector, of `ckpt checkpoint`.
+fn report(rows: &[Row], runs: [usize; 3], csv: &Path) -> Res<()> {
     let spread = |d: &Dist| format!("{:.3} [{:.3}..{:.3}]", d.med, d.min, d.max);
     println!(
-        "medians [min..max] in ms; ioctl and /proc over {reps} runs, ckpt checkpoint over \
-         {e2e_reps}; per task: ioctl median / n"
+        "medians [min..max] in ms over {} ioctl, {} /proc and {} ckpt checkpoint runs per tree; \
+         us/task: ioctl median / n",
+        runs[0], runs[1], runs[2]
     );
     println!(
         "{:>6} {:<6} {:>28} {:>28} {:>7} {:>9} {:>22} {:>22} {:>22}",
@@ -705,8 +719,9 @@ fn report(rows: &[Row], reps: usize, e2e_reps: usize, csv: &Path) -> Res<()> {
     let mut medians = String::from("n,shape,ioctl_ms,proc_ms,ratio,e2e_ms,freeze_ms,thaw_ms\n");
     let mut detail = String::from(
         "n,shape,ioctl_ms,ioctl_min_ms,ioctl_max_ms,proc_ms,proc_min_ms,proc_max_ms,\
-         e2e_ms,e2e_min_ms,e2e_max_ms,freeze_ms,thaw_ms,tool_ioctl_ms,rcu_max_us,rcu_sum_us,\
-         collect_us,write_us,alloc_bytes_per_task,alloc_fixed_bytes\n",
+         e2e_ms,e2e_min_ms,e2e_max_ms,freeze_ms,thaw_ms,tool_ioctl_ms,rcu_max_us,rcu_count_us,\
+         rcu_fill_us,rcu_sum_us,collect_us,policy_us,write_us,alloc_bytes_per_task,\
+         alloc_fixed_bytes\n",
     );
     for r in rows {
         let ratio = r.proc_.med / r.ioctl.med;
@@ -736,7 +751,7 @@ fn report(rows: &[Row], reps: usize, e2e_reps: usize, csv: &Path) -> Res<()> {
         ));
         detail.push_str(&format!(
             "{},{},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},\
-             {:.1},{:.1},{:.1},{:.1},{:.1},{:.0}\n",
+             {:.1},{:.1},{:.1},{:.1},{:.1},{:.1},{:.1},{:.1},{:.0}\n",
             r.n,
             r.shape.name(),
             r.ioctl.med,
@@ -752,8 +767,11 @@ fn report(rows: &[Row], reps: usize, e2e_reps: usize, csv: &Path) -> Res<()> {
             r.thaw.med,
             r.tool_ioctl.med,
             r.rcu_max_us,
+            r.rcu_count_us,
+            r.rcu_fill_us,
             r.rcu_sum_us,
             r.collect_us,
+            r.policy_us,
             r.write_us,
             r.alloc_per_task,
             r.alloc_fixed
