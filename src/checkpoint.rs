@@ -10,8 +10,10 @@
 //!     `ckpt_args.pid` to `ckpt_args.fd`, returns the number of tasks.
 //!
 //! The flow, one file per step: arguments (here) -> `tree` (collect the
-//! subtree, DFS order, a reference per task) -> `policy` (may each task be
-//! checkpointed?) -> `image` (write the records) -> `format` (their layout).
+//! subtree, DFS order, a reference per task) -> `image::snapshot` (read every
+//! task once, asking `policy` whether it may be checkpointed) -> drop the
+//! references -> `image::write` (write the records) -> `format` (their
+//! layout). `stats` times it all when asked (`debug_stats=1`).
 
 use kernel::{
     fs::{File, LocalFile},
@@ -124,21 +126,14 @@ fn checkpoint(args: &ckpt_args) -> Result<usize> {
     // `tree` owns a reference on every task until it is dropped, on every path.
     let tree = tree::collect(&root, &mut stats)?;
     stats.end(stats::Phase::Collect);
-    let checked = policy::check_tree(&tree, args.flags);
-    stats.end(stats::Phase::Policy);
-    if let Err((i, refusal)) = checked {
-        pr_debug!(
-            "checkpoint of {}: task {} refused: {}\n",
-            args.pid,
-            ktask::pid_nr_ns(&tree.tasks[i], ktask::PidType::Pid, &ns),
-            refusal.reason
-        );
-        return Err(refusal.err);
-    }
+    let mut checker = policy::Checker::new(&tree.tasks[0], args.flags);
+    let snap = image::snapshot(&tree, &ns, &mut checker, &mut stats)?;
+    // Every fact is in the snapshot: release the tasks before writing.
+    drop(tree);
+    stats.end(stats::Phase::Snapshot);
     let n = image::write(
         &file,
-        &tree,
-        &ns,
+        &snap,
         &image::Request {
             root_pid: args.pid,
             flags: args.flags,

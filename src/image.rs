@@ -2,23 +2,23 @@
 
 //! Writing the image: HEAD, TREE, PIDS x ceil(n/256), TASK x n, TAIL.
 //!
+//! First a snapshot reads every record's fields from the tasks (and checks
+//! each may be checkpointed), then the records are written from it.
+//!
 //! Records are gathered in a buffer and written with `kernel_write()` at the
 //! file's position (none for streams, as `write(2)` does), short writes
 //! looped; never under RCU. If writing fails after the HEAD, an ERROR record
 //! saying why is appended when the file can still take it.
 
 use kernel::{
-    fs::LocalFile,
-    pid_namespace::PidNamespace,
-    prelude::*,
-    sync::{aref::ARef, rcu},
-    task::Task,
+    fs::LocalFile, pid_namespace::PidNamespace, prelude::*, sync::rcu, task::Task,
     transmute::AsBytes,
 };
 
 use crate::{
     format::*,
     ktask::{self, PidType},
+    policy::{Checker, Refusal},
     stats::Stats,
     tree::{Tree, NO_PARENT},
 };
@@ -38,6 +38,10 @@ unsafe impl AsBytes for ckpt_hdr_task {}
 unsafe impl AsBytes for ckpt_hdr_tail {}
 // SAFETY: as above.
 unsafe impl AsBytes for ckpt_hdr_error {}
+// SAFETY: integers and integer arrays only: all zeroes is a valid value.
+unsafe impl Zeroable for ckpt_pids {}
+// SAFETY: as above (`ckpt_hdr` too is integers only).
+unsafe impl Zeroable for ckpt_hdr_task {}
 
 /// Bytes gathered before a `kernel_write()`.
 const BUF_SIZE: usize = 64 * 1024;
@@ -166,25 +170,99 @@ pub(crate) struct Request {
     pub(crate) flags: u64,
 }
 
-/// Writes the whole image; returns the number of tasks.
-pub(crate) fn write(
-    file: &LocalFile,
+/// What the image records of the tree, read from the tasks in one pass
+/// (each task's memory is visited once, and every check passed before
+/// anything is written). The task references can be dropped once it is
+/// taken: writing, which may wait on a slow reader, holds none.
+pub(crate) struct Snapshot {
+    /// The PIDS entries, in DFS order.
+    pids: KVVec<ckpt_pids>,
+    /// The TASK records, in the same order.
+    tasks: KVVec<ckpt_hdr_task>,
+}
+
+/// Takes the snapshot of `tree`: asks `checker` about every task, and reads
+/// its records. The tasks are read in fork order (near their order in
+/// memory) and each one's records stored at its DFS position. A refused task
+/// ends the snapshot with its errno; if several are refused, the one first
+/// in DFS order decides, as if they had been checked in that order.
+pub(crate) fn snapshot(
     tree: &Tree,
     ns: &PidNamespace,
+    checker: &mut Checker,
+    stats: &mut Stats,
+) -> Result<Snapshot> {
+    let n = tree.tasks.len();
+    let mut pids: KVVec<ckpt_pids> = stats.zeroed(n)?;
+    let mut tasks: KVVec<ckpt_hdr_task> = stats.zeroed(n)?;
+    let mut ids = ktask::IdMapper::new();
+    // The refused task first in DFS order: (position, index, why).
+    let mut refused: Option<(usize, usize, Refusal)> = None;
+    for (i, (t, &pos)) in tree.tasks.iter().zip(tree.dfs.iter()).enumerate() {
+        let pos = pos as usize;
+        if let Err(r) = checker.check(t) {
+            if refused.as_ref().is_none_or(|&(p, _, _)| pos < p) {
+                refused = Some((pos, i, r));
+            }
+            continue;
+        }
+        if refused.is_some() {
+            // Only an earlier refusal matters now.
+            continue;
+        }
+        // A parent comes before its children in fork order: its entry is
+        // filled, and it is the one the collection linked this task to, so
+        // the image stays consistent even if the task was reparented since.
+        // Only the root's parent is read from the task.
+        let (vppid, parent) = match tree.parent.get(i) {
+            Some(&p) if p != NO_PARENT => {
+                let ppos = tree.dfs.get(p as usize).copied().ok_or(EINVAL)?;
+                let parent = pids.get(ppos as usize).ok_or(EINVAL)?;
+                (parent.vtgid, ppos as i32)
+            }
+            _ => {
+                let guard = rcu::read_lock();
+                let vppid = ktask::pid_nr_ns(ktask::parent_process(&guard, t), PidType::Tgid, ns);
+                (vppid, CKPT_NO_PARENT)
+            }
+        };
+        let entry = ckpt_pids {
+            vpid: ktask::pid_nr_ns(t, PidType::Pid, ns),
+            vtgid: ktask::pid_nr_ns(t, PidType::Tgid, ns),
+            vppid,
+            vpgid: ktask::pid_nr_ns(t, PidType::Pgid, ns),
+            vsid: ktask::pid_nr_ns(t, PidType::Sid, ns),
+            parent,
+        };
+        *tasks.get_mut(pos).ok_or(EINVAL)? = task_record(t, entry.vpid, &mut ids);
+        *pids.get_mut(pos).ok_or(EINVAL)? = entry;
+    }
+    if let Some((pos, i, r)) = refused {
+        pr_debug!(
+            "task {} (DFS position {}) refused: {}\n",
+            ktask::pid_nr_ns(&tree.tasks[i], PidType::Pid, ns),
+            pos,
+            r.reason
+        );
+        return Err(r.err);
+    }
+    Ok(Snapshot { pids, tasks })
+}
+
+/// Writes the whole image of `snap`; returns the number of tasks.
+pub(crate) fn write(
+    file: &LocalFile,
+    snap: &Snapshot,
     req: &Request,
     stats: &mut Stats,
 ) -> Result<usize> {
-    // Gather the ids before writing anything: an allocation failure here
-    // leaves the file untouched.
-    let pids = gather_pids(tree, ns, stats)?;
-
     let mut w = Writer::new(file, stats)?;
     w.record(&[head(req).as_bytes()])?;
     // The HEAD reaches the file first so a later failure leaves an image
     // that says what it is.
     w.flush()?;
 
-    let body = write_body(&mut w, tree, &pids).and_then(|()| w.flush());
+    let body = write_body(&mut w, snap).and_then(|()| w.flush());
     if let Err(e) = body {
         append_error(&mut w, e);
         return Err(e);
@@ -197,7 +275,7 @@ pub(crate) fn write(
     };
     w.record(&[tail.as_bytes()])?;
     w.flush()?;
-    Ok(tree.tasks.len())
+    Ok(snap.tasks.len())
 }
 
 fn head(req: &Request) -> ckpt_hdr_head {
@@ -219,15 +297,14 @@ fn head(req: &Request) -> ckpt_hdr_head {
     }
 }
 
-fn write_body(w: &mut Writer<'_>, tree: &Tree, pids: &[ckpt_pids]) -> Result {
-    let n = tree.tasks.len();
+fn write_body(w: &mut Writer<'_>, snap: &Snapshot) -> Result {
     let tree_rec = ckpt_hdr_tree {
         h: hdr::<ckpt_hdr_tree>(CKPT_HDR_TREE),
-        tasks_nr: n as u32,
+        tasks_nr: snap.tasks.len() as u32,
         reserved: 0,
     };
     w.record(&[tree_rec.as_bytes()])?;
-    for (c, chunk) in pids.chunks(CKPT_PIDS_CHUNK as usize).enumerate() {
+    for (c, chunk) in snap.pids.chunks(CKPT_PIDS_CHUNK as usize).enumerate() {
         let len = core::mem::size_of::<ckpt_hdr_pids>() + core::mem::size_of_val(chunk);
         let pids_rec = ckpt_hdr_pids {
             h: ckpt_hdr {
@@ -239,48 +316,13 @@ fn write_body(w: &mut Writer<'_>, tree: &Tree, pids: &[ckpt_pids]) -> Result {
         };
         w.record(&[pids_rec.as_bytes(), chunk.as_bytes()])?;
     }
-    let mut ids = ktask::IdMapper::new();
-    for (t, p) in tree.tasks.iter().zip(pids) {
-        w.record(&[task_record(t, p, &mut ids).as_bytes()])?;
+    for t in snap.tasks.iter() {
+        w.record(&[t.as_bytes()])?;
     }
     Ok(())
 }
 
-/// The PIDS entries of every task, in the root's pid namespace.
-fn gather_pids(tree: &Tree, ns: &PidNamespace, stats: &mut Stats) -> Result<KVVec<ckpt_pids>> {
-    let mut pids = stats.vec(tree.tasks.len())?;
-    for (t, &parent) in tree.tasks.iter().zip(tree.parent.iter()) {
-        // A parent in the tree comes before its children (DFS order): its
-        // entry is the one the collection linked this task to, so the image
-        // stays consistent even if the task was reparented since. Only the
-        // root's parent is read from the task.
-        let linked = if parent == NO_PARENT {
-            None
-        } else {
-            pids.get(parent as usize).map(|p: &ckpt_pids| p.vtgid)
-        };
-        let vppid = linked.unwrap_or_else(|| {
-            let guard = rcu::read_lock();
-            ktask::pid_nr_ns(ktask::parent_process(&guard, t), PidType::Tgid, ns)
-        });
-        let entry = ckpt_pids {
-            vpid: ktask::pid_nr_ns(t, PidType::Pid, ns),
-            vtgid: ktask::pid_nr_ns(t, PidType::Tgid, ns),
-            vppid,
-            vpgid: ktask::pid_nr_ns(t, PidType::Pgid, ns),
-            vsid: ktask::pid_nr_ns(t, PidType::Sid, ns),
-            parent: if parent == NO_PARENT {
-                CKPT_NO_PARENT
-            } else {
-                parent as i32
-            },
-        };
-        pids.push_within_capacity(entry).map_err(|_| ENOMEM)?;
-    }
-    Ok(pids)
-}
-
-fn task_record(t: &ARef<Task>, p: &ckpt_pids, ids: &mut ktask::IdMapper) -> ckpt_hdr_task {
+fn task_record(t: &Task, vpid: i32, ids: &mut ktask::IdMapper) -> ckpt_hdr_task {
     let f = ktask::fields(t);
     let ids = ids.task_ids(t);
     ckpt_hdr_task {
@@ -300,7 +342,7 @@ fn task_record(t: &ARef<Task>, p: &ckpt_pids, ids: &mut ktask::IdMapper) -> ckpt
         start_time_ns: f.start_boottime,
         comm: f.comm,
         nr_threads: ktask::nr_threads(t),
-        vpid: p.vpid,
+        vpid,
     }
 }
 

@@ -114,6 +114,18 @@ pub(crate) fn all_threads(guard: &rcu::Guard, t: &Task, mut f: impl FnMut(&Task)
     true
 }
 
+/// How many pids the initial pid namespace has allocated: one per thread
+/// of the system (every task has a pid there), so at least the number of
+/// processes, without walking them. Racy by nature (forks go on): callers
+/// leave room and fail with `EBUSY` past it.
+pub(crate) fn pids_allocated() -> usize {
+    // SAFETY: `init_pid_ns` is a static exported by the kernel; its
+    // `pid_allocated` is an integer updated under `pidmap_lock`, read here
+    // once, like `READ_ONCE()`.
+    let n = unsafe { read_once!(ptr::addr_of!(bindings::init_pid_ns), pid_allocated) };
+    (u64::from(n) & !kconst(KernelConst::PidnsAdding)) as usize
+}
+
 /// The process (thread-group leader) of `t`'s real parent: children forked by
 /// any thread belong to that thread's process.
 pub(crate) fn parent_process<'a>(guard: &'a rcu::Guard, t: &Task) -> &'a Task {
@@ -172,12 +184,7 @@ pub(crate) fn nr_threads(t: &Task) -> u32 {
 pub(crate) fn is_held(t: &Task) -> bool {
     // SAFETY: `t` is valid; `jobctl` and `__state` are read like
     // `task_is_stopped()`, `task_is_traced()` and `frozen()` do.
-    let (jobctl, state) = unsafe {
-        (
-            read_once!(raw(t), jobctl),
-            read_once!(raw(t), __state),
-        )
-    };
+    let (jobctl, state) = unsafe { (read_once!(raw(t), jobctl), read_once!(raw(t), __state)) };
     let held = kconst(KernelConst::JobctlStopped) | kconst(KernelConst::JobctlTraced);
     if jobctl as u64 & held != 0 || u64::from(state) & kconst(KernelConst::TaskFrozen) != 0 {
         return true;

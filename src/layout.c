@@ -18,6 +18,7 @@
 #include <linux/cgroup.h>
 #include <linux/cred.h>
 #include <linux/fs.h>
+#include <linux/pid_namespace.h>
 #include <linux/sched.h>
 #include <linux/sched/exec_state.h>
 #include <linux/sched/jobctl.h>
@@ -71,6 +72,7 @@ const struct ckpt_c_field ckpt_c_fields[] = {
 	FIELD(file, f_op),
 	FIELD(file_operations, write),
 	FIELD(file_operations, write_iter),
+	FIELD(pid_namespace, pid_allocated),
 };
 const unsigned long ckpt_c_fields_nr = ARRAY_SIZE(ckpt_c_fields);
 
@@ -84,6 +86,7 @@ const unsigned long ckpt_c_consts[] = {
 	TASK_FROZEN,
 	PF_EXITING,
 	PF_KTHREAD,
+	PIDNS_ADDING,
 };
 const unsigned long ckpt_c_consts_nr = ARRAY_SIZE(ckpt_c_consts);
 

@@ -44,7 +44,7 @@ macro_rules! field {
 }
 
 /// Every C field the module reads, in the order of `ckpt_c_fields[]`.
-const FIELDS: [(&str, usize, usize); 30] = [
+const FIELDS: [(&str, usize, usize); 31] = [
     field!(task_struct.__state),
     field!(task_struct.flags),
     field!(task_struct.tasks),
@@ -75,6 +75,7 @@ const FIELDS: [(&str, usize, usize); 30] = [
     field!(file.f_op),
     field!(file_operations.write),
     field!(file_operations.write_iter),
+    field!(pid_namespace.pid_allocated),
 ];
 
 /// Compares every field; on a difference logs it and fails with `EINVAL`.
@@ -137,10 +138,11 @@ pub(crate) enum KernelConst {
     TaskFrozen,
     PfExiting,
     PfKthread,
+    PidnsAdding,
 }
 
 impl KernelConst {
-    const COUNT: usize = 8;
+    const COUNT: usize = 9;
 }
 
 pub(crate) fn kconst(k: KernelConst) -> u64 {

@@ -2,8 +2,9 @@
 
 //! May this caller checkpoint this task? (the seed's `cr_may_checkpoint_task()`)
 //!
-//! Checked for every task of the collected tree, in DFS order; the first
-//! failure decides the errno:
+//! Checked for every task of the collected tree, in DFS order, as the image
+//! snapshot reads it (`image::snapshot`); the first failure decides the
+//! errno, and nothing is written:
 //!
 //!   * `EAGAIN`: the task is exiting (`PF_EXITING`) or dead (a zombie);
 //!   * `EPERM`:  a kernel thread; or the caller lacks `CAP_CHECKPOINT_RESTORE`
@@ -24,7 +25,6 @@ use crate::{
     format::CKPT_F_RUNNING,
     ktask,
     layout::{kconst, KernelConst},
-    tree::Tree,
 };
 
 /// `TASK_DUMPABLE_OWNER`: the default, "ptrace by uid match" mode.
@@ -40,18 +40,37 @@ fn refuse(err: Error, reason: &'static str) -> Refusal {
     Refusal { err, reason }
 }
 
-/// Checks every task of `tree`; on failure returns the index of the first
-/// task refused and why.
-pub(crate) fn check_tree(tree: &Tree, flags: u64) -> core::result::Result<(), (usize, Refusal)> {
-    let root = &tree.tasks[0];
-    let privileged = ktask::may_checkpoint_ns(root);
-    let caller = ktask::current_ids();
-    let ns = ktask::active_pid_ns(root);
-    let mut ids = ktask::IdMapper::new();
-    for (i, t) in tree.tasks.iter().enumerate() {
-        check_task(t, privileged, (&caller, &mut ids), ns, flags).map_err(|r| (i, r))?;
+/// The checks of one checkpoint: what is decided once, for the root, and
+/// then applied to every task (`Checker::check`), in DFS order.
+pub(crate) struct Checker {
+    privileged: bool,
+    caller: ktask::Ids,
+    ids: ktask::IdMapper,
+    root_ns: *const kernel::bindings::pid_namespace,
+    flags: u64,
+}
+
+impl Checker {
+    pub(crate) fn new(root: &Task, flags: u64) -> Self {
+        Self {
+            privileged: ktask::may_checkpoint_ns(root),
+            caller: ktask::current_ids(),
+            ids: ktask::IdMapper::new(),
+            root_ns: ktask::active_pid_ns(root),
+            flags,
+        }
     }
-    Ok(())
+
+    /// May `t` be checkpointed? The first rule it breaks, if any.
+    pub(crate) fn check(&mut self, t: &Task) -> core::result::Result<(), Refusal> {
+        check_task(
+            t,
+            self.privileged,
+            (&self.caller, &mut self.ids),
+            self.root_ns,
+            self.flags,
+        )
+    }
 }
 
 fn check_task(

@@ -3,17 +3,18 @@
 //! Per-call statistics, for the benchmark (`make bench`).
 //!
 //! Off by default. With the module parameter `debug_stats=1` every
-//! successful `CKPT_IOC_CHECKPOINT` times its RCU read-side sections over the
+//! successful `CKPT_IOC_CHECKPOINT` times its RCU read-side section over the
 //! process list and its phases with the monotonic clock, and logs one line:
 //!
 //! ```text
-//! rust_ckpt: stats: tasks=N procs=P rcu_sections=2 rcu0_ns=.. rcu1_ns=.. rcu_max_ns=..
-//!   rcu_sum_ns=.. collect_ns=.. policy_ns=.. write_ns=.. total_ns=.. alloc_bytes=..
+//! rust_ckpt: stats: tasks=N procs=P rcu_sections=1 rcu_max_ns=.. rcu_sum_ns=..
+//!   collect_ns=.. snapshot_ns=.. write_ns=.. total_ns=.. alloc_bytes=..
 //!   alloc_fixed_bytes=..
 //! ```
 //!
-//! (one line in the log). `rcu0_ns` is the section that counts the
-//! processes, `rcu1_ns` the one that collects the tree (see `tree`).
+//! (one line in the log). `procs` is the process count estimate the
+//! collection sized its arrays with; the RCU sections timed are those that
+//! walk the process list (the others hold the lock for one task's fields).
 //! `alloc_bytes` is the sum of every buffer the call
 //! requested from the allocator (`KVVec` capacities times element sizes, all
 //! of them freed before it returns); `alloc_fixed_bytes` is the part that does
@@ -35,12 +36,10 @@ pub(crate) struct Stats {
     /// Processes in the system (the first pass's count).
     pub(crate) procs: usize,
     rcu_sections: u32,
-    /// The first two sections: counting the processes, filling the array.
-    rcu_ns: [i64; 2],
     rcu_max_ns: i64,
     rcu_sum_ns: i64,
     collect_ns: i64,
-    policy_ns: i64,
+    snapshot_ns: i64,
     write_ns: i64,
     alloc_bytes: usize,
     alloc_fixed_bytes: usize,
@@ -50,7 +49,7 @@ pub(crate) struct Stats {
 #[derive(Clone, Copy)]
 pub(crate) enum Phase {
     Collect,
-    Policy,
+    Snapshot,
     Write,
 }
 
@@ -64,11 +63,10 @@ impl Stats {
             phase: now,
             procs: 0,
             rcu_sections: 0,
-            rcu_ns: [0; 2],
             rcu_max_ns: 0,
             rcu_sum_ns: 0,
             collect_ns: 0,
-            policy_ns: 0,
+            snapshot_ns: 0,
             write_ns: 0,
             alloc_bytes: 0,
             alloc_fixed_bytes: 0,
@@ -85,9 +83,6 @@ impl Stats {
         };
         if let Some(s) = start {
             let ns = s.elapsed().as_nanos();
-            if let Some(slot) = self.rcu_ns.get_mut(self.rcu_sections as usize) {
-                *slot = ns;
-            }
             self.rcu_sections += 1;
             self.rcu_sum_ns += ns;
             self.rcu_max_ns = self.rcu_max_ns.max(ns);
@@ -126,7 +121,7 @@ impl Stats {
         self.phase = Some(now);
         match phase {
             Phase::Collect => self.collect_ns += ns,
-            Phase::Policy => self.policy_ns += ns,
+            Phase::Snapshot => self.snapshot_ns += ns,
             Phase::Write => self.write_ns += ns,
         }
     }
@@ -135,18 +130,15 @@ impl Stats {
     pub(crate) fn report(&self, tasks: usize) {
         let Some(start) = self.start else { return };
         pr_info!(
-            "stats: tasks={} procs={} rcu_sections={} rcu0_ns={} rcu1_ns={} rcu_max_ns={} \
-             rcu_sum_ns={} collect_ns={} policy_ns={} write_ns={} total_ns={} alloc_bytes={} \
-             alloc_fixed_bytes={}\n",
+            "stats: tasks={} procs={} rcu_sections={} rcu_max_ns={} rcu_sum_ns={} collect_ns={} \
+             snapshot_ns={} write_ns={} total_ns={} alloc_bytes={} alloc_fixed_bytes={}\n",
             tasks,
             self.procs,
             self.rcu_sections,
-            self.rcu_ns[0],
-            self.rcu_ns[1],
             self.rcu_max_ns,
             self.rcu_sum_ns,
             self.collect_ns,
-            self.policy_ns,
+            self.snapshot_ns,
             self.write_ns,
             start.elapsed().as_nanos(),
             self.alloc_bytes,

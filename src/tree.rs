@@ -13,21 +13,26 @@
 //! the root or its parent process already is. Membership is kept in an
 //! open-addressing hash of task addresses, allocated before the walk.
 //!
-//!   1. under RCU, count the processes in the system, P;
-//!   2. outside RCU, allocate the hash and the task array for P + P/4 + 16
-//!      processes (room for some forked meanwhile);
-//!   3. under RCU, one pass fills the array with the tree's processes, taking
-//!      a reference on each; more processes than the room: drop every
-//!      reference, `EBUSY`;
-//!   4. outside RCU, order the array depth-first: root first, then each
-//!      child's subtree in turn, children in fork order.
+//!   1. read P, the pids the initial pid namespace has allocated (one per
+//!      thread, so at least the processes; no walk);
+//!   2. allocate the hash and the task array for P + P/4 + 16 processes
+//!      (room for some forked meanwhile);
+//!   3. under RCU, one pass over the process list fills the array with the
+//!      tree's processes, taking a reference on each; more processes than
+//!      the room: drop every reference, `EBUSY`;
+//!   4. outside RCU, give each task its position in DFS order: root first,
+//!      then each child's subtree in turn, children in fork order. The array
+//!      stays in fork order, which is close to the order of the task_structs
+//!      in memory: the snapshot reads them in that order and writes each
+//!      task's records at its DFS position.
 //!
-//! Every step is linear: O(P) for P processes in the system (each RCU pass
+//! Every step is linear: O(P) for P processes in the system (the RCU pass
 //! visits every process once, with O(1) hash work) and O(n) for the n tasks of
-//! the tree; the RCU read sections contain no allocation, sleep or I/O. Two
-//! passes touch every task_struct; a third, to count the tree and size the
-//! array for it alone, cost more time than the memory it saves (12 bytes
-//! per process).
+//! the tree; the one RCU read section contains no allocation, sleep or I/O.
+//! It is the only pass over the system's task_structs: counting them first
+//! (to size the hash), or counting the tree (to size the array for it alone)
+//! would each be one more, and on a large tree those visits cost more than
+//! the memory they save (12 bytes per process); `make bench` measured it.
 
 use kernel::{
     prelude::*,
@@ -40,12 +45,17 @@ use crate::{ktask, stats::Stats};
 /// Parent index of the root.
 pub(crate) const NO_PARENT: u32 = u32::MAX;
 
-/// The collected tree: a reference on every task, in DFS order.
+/// The collected tree: a reference on every task, in fork order (the order
+/// of the process list, close to the order of the task_structs in memory),
+/// with each task's place in DFS order.
 pub(crate) struct Tree {
     /// The tasks, root first. Dropping the vector drops every reference.
     pub(crate) tasks: KVVec<ARef<Task>>,
-    /// `parent[i]`: index of task i's parent process, `NO_PARENT` for the root.
+    /// `parent[i]`: index of task i's parent process (`< i`), `NO_PARENT`
+    /// for the root.
     pub(crate) parent: KVVec<u32>,
+    /// `dfs[i]`: task i's position in DFS order (the root's is 0).
+    pub(crate) dfs: KVVec<u32>,
 }
 
 /// Task addresses -> index in fork order, open addressing with linear probing.
@@ -134,7 +144,7 @@ fn walk(
 
 /// Collects the tree under `root`, see the module comment.
 pub(crate) fn collect(root: &Task, stats: &mut Stats) -> Result<Tree> {
-    let system = stats.rcu(|guard| ktask::processes(guard).count());
+    let system = ktask::pids_allocated();
     stats.procs = system;
     // Room for processes forked between the passes; more give EBUSY.
     let room = system + system / 4 + 16;
@@ -165,17 +175,20 @@ pub(crate) fn collect(root: &Task, stats: &mut Stats) -> Result<Tree> {
         return Err(ESRCH);
     }
     drop(members);
-    dfs_order(fork_order, &fork_parent, stats)
+    let dfs = dfs_positions(&fork_parent, stats)?;
+    Ok(Tree {
+        tasks: fork_order,
+        parent: fork_parent,
+        dfs,
+    })
 }
 
-/// Reorders tasks given in fork order (each parent before its children)
-/// depth-first, children in fork order. O(n) time, O(n) memory.
-fn dfs_order(
-    fork_order: KVVec<ARef<Task>>,
-    fork_parent: &[u32],
-    stats: &mut Stats,
-) -> Result<Tree> {
-    let n = fork_order.len();
+/// The DFS position of each task given in fork order (each parent before
+/// its children): root first, then each child's subtree in turn, children
+/// in fork order. O(n) time, O(n) memory; the tasks themselves stay where
+/// they are (reading them in DFS order would jump around in memory).
+fn dfs_positions(fork_parent: &[u32], stats: &mut Stats) -> Result<KVVec<u32>> {
+    let n = fork_parent.len();
     // Children of each node as a compressed adjacency list (stable, so each
     // node's children stay in fork order).
     let mut first: KVVec<u32> = stats.zeroed(n + 1)?;
@@ -193,39 +206,21 @@ fn dfs_order(
         children[*slot as usize] = i as u32;
         *slot += 1;
     }
+    drop(fill);
 
     // Iterative preorder DFS: push children in reverse so the first-forked
     // child is visited first.
-    let mut new_index = stats.zeroed(n)?;
-    let mut order = stats.vec(n)?;
+    let mut pos: KVVec<u32> = stats.zeroed(n)?;
+    let mut next = 0u32;
     let mut stack = stats.vec(n)?;
     stack.push(0u32, GFP_KERNEL)?;
     while let Some(v) = stack.pop() {
-        new_index[v as usize] = order.len() as u32;
-        order.push(v, GFP_KERNEL)?;
+        pos[v as usize] = next;
+        next += 1;
         let (lo, hi) = (first[v as usize] as usize, first[v as usize + 1] as usize);
         for &c in children[lo..hi].iter().rev() {
             stack.push(c, GFP_KERNEL)?;
         }
     }
-
-    let mut slots: KVVec<Option<ARef<Task>>> = stats.vec(n)?;
-    for t in fork_order {
-        slots.push(Some(t), GFP_KERNEL)?;
-    }
-    let mut tasks = stats.vec(n)?;
-    let mut parent = stats.vec(n)?;
-    for &v in order.iter() {
-        tasks.push(slots[v as usize].take().ok_or(EINVAL)?, GFP_KERNEL)?;
-        let p = fork_parent[v as usize];
-        parent.push(
-            if p == NO_PARENT {
-                NO_PARENT
-            } else {
-                new_index[p as usize]
-            },
-            GFP_KERNEL,
-        )?;
-    }
-    Ok(Tree { tasks, parent })
+    Ok(pos)
 }

@@ -507,11 +507,10 @@ struct Row {
     thaw: Dist,
     tool_ioctl: Dist,
     rcu_max_us: f64,
-    rcu_count_us: f64,
-    rcu_fill_us: f64,
-    rcu_sum_us: f64,
+    rcu_med_us: f64,
+    rcu_sections: f64,
     collect_us: f64,
-    policy_us: f64,
+    snapshot_us: f64,
     write_us: f64,
     alloc_per_task: f64,
     alloc_fixed: f64,
@@ -648,11 +647,10 @@ impl Bench<'_> {
                 .into_iter()
                 .fold(0.0, f64::max)
                 / 1000.0,
-            rcu_count_us: us("rcu0_ns"),
-            rcu_fill_us: us("rcu1_ns"),
-            rcu_sum_us: us("rcu_sum_ns"),
+            rcu_med_us: us("rcu_max_ns"),
+            rcu_sections: dist(stat_of(&stats, "rcu_sections")).med,
             collect_us: us("collect_ns"),
-            policy_us: us("policy_ns"),
+            snapshot_us: us("snapshot_ns"),
             write_us: us("write_ns"),
             alloc_per_task: (alloc - fixed) / n as f64,
             alloc_fixed: fixed,
@@ -719,8 +717,8 @@ fn report(rows: &[Row], runs: [usize; 3], csv: &Path) -> Res<()> {
     let mut medians = String::from("n,shape,ioctl_ms,proc_ms,ratio,e2e_ms,freeze_ms,thaw_ms\n");
     let mut detail = String::from(
         "n,shape,ioctl_ms,ioctl_min_ms,ioctl_max_ms,proc_ms,proc_min_ms,proc_max_ms,\
-         e2e_ms,e2e_min_ms,e2e_max_ms,freeze_ms,thaw_ms,tool_ioctl_ms,rcu_max_us,rcu_count_us,\
-         rcu_fill_us,rcu_sum_us,collect_us,policy_us,write_us,alloc_bytes_per_task,\
+         e2e_ms,e2e_min_ms,e2e_max_ms,freeze_ms,thaw_ms,tool_ioctl_ms,rcu_max_us,rcu_med_us,\
+         rcu_sections,collect_us,snapshot_us,write_us,alloc_bytes_per_task,\
          alloc_fixed_bytes\n",
     );
     for r in rows {
@@ -751,7 +749,7 @@ fn report(rows: &[Row], runs: [usize; 3], csv: &Path) -> Res<()> {
         ));
         detail.push_str(&format!(
             "{},{},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},\
-             {:.1},{:.1},{:.1},{:.1},{:.1},{:.1},{:.1},{:.1},{:.0}\n",
+             {:.1},{:.1},{:.0},{:.1},{:.1},{:.1},{:.1},{:.0}\n",
             r.n,
             r.shape.name(),
             r.ioctl.med,
@@ -767,37 +765,44 @@ fn report(rows: &[Row], runs: [usize; 3], csv: &Path) -> Res<()> {
             r.thaw.med,
             r.tool_ioctl.med,
             r.rcu_max_us,
-            r.rcu_count_us,
-            r.rcu_fill_us,
-            r.rcu_sum_us,
+            r.rcu_med_us,
+            r.rcu_sections,
             r.collect_us,
-            r.policy_us,
+            r.snapshot_us,
             r.write_us,
             r.alloc_per_task,
             r.alloc_fixed
         ));
     }
     println!();
-    println!("module statistics (debug_stats=1), medians:");
     println!(
-        "{:>6} {:<6} {:>11} {:>11} {:>11} {:>11} {:>12} {:>11}",
+        "module statistics (debug_stats=1) in us, medians: rcu is the longest RCU read-side \
+         section of a call (rcu_max: of all calls; sections: how many walk the process list); \
+         collect, snapshot (checks and reads every task) and write are its phases"
+    );
+    println!(
+        "{:>6} {:<6} {:>9} {:>9} {:>8} {:>9} {:>8} {:>9} {:>13} {:>8}",
         "n",
         "shape",
-        "rcu_max_us",
-        "rcu_sum_us",
-        "collect_us",
-        "write_us",
+        "rcu",
+        "rcu_max",
+        "sections",
+        "collect",
+        "snapshot",
+        "write",
         "alloc_B/task",
         "fixed_B"
     );
     for r in rows {
         println!(
-            "{:>6} {:<6} {:>11.1} {:>11.1} {:>11.1} {:>11.1} {:>12.1} {:>11.0}",
+            "{:>6} {:<6} {:>9.1} {:>9.1} {:>8} {:>9.1} {:>8.1} {:>9.1} {:>13.1} {:>8.0}",
             r.n,
             r.shape.name(),
+            r.rcu_med_us,
             r.rcu_max_us,
-            r.rcu_sum_us,
+            r.rcu_sections,
             r.collect_us,
+            r.snapshot_us,
             r.write_us,
             r.alloc_per_task,
             r.alloc_fixed
