@@ -185,7 +185,8 @@ pub(crate) struct Snapshot {
 /// its records. The tasks are read in fork order (near their order in
 /// memory) and each one's records stored at its DFS position. A refused task
 /// ends the snapshot with its errno; if several are refused, the one first
-/// in DFS order decides, as if they had been checked in that order.
+/// in DFS order decides, as if they had been checked in that order (see
+/// `earliest_refusal()`).
 pub(crate) fn snapshot(
     tree: &Tree,
     ns: &PidNamespace,
@@ -196,19 +197,19 @@ pub(crate) fn snapshot(
     let mut pids: KVVec<ckpt_pids> = stats.zeroed(n)?;
     let mut tasks: KVVec<ckpt_hdr_task> = stats.zeroed(n)?;
     let mut ids = ktask::IdMapper::new();
-    // The refused task first in DFS order: (position, index, why).
-    let mut refused: Option<(usize, usize, Refusal)> = None;
     for (i, (t, &pos)) in tree.tasks.iter().zip(tree.dfs.iter()).enumerate() {
         let pos = pos as usize;
         if let Err(r) = checker.check(t) {
-            if refused.as_ref().is_none_or(|&(p, _, _)| pos < p) {
-                refused = Some((pos, i, r));
-            }
-            continue;
-        }
-        if refused.is_some() {
-            // Only an earlier refusal matters now.
-            continue;
+            let (pos, i, r) = earliest_refusal(tree, checker, (pos, i, r));
+            pr_debug!(
+                "task {} (DFS position {}) refused: {}\n",
+                tree.tasks
+                    .get(i)
+                    .map_or(0, |t| ktask::pid_nr_ns(t, PidType::Pid, ns)),
+                pos,
+                r.reason
+            );
+            return Err(r.err);
         }
         // A parent comes before its children in fork order: its entry is
         // filled, and it is the one the collection linked this task to, so
@@ -237,16 +238,38 @@ pub(crate) fn snapshot(
         *tasks.get_mut(pos).ok_or(EINVAL)? = task_record(t, entry.vpid, &mut ids);
         *pids.get_mut(pos).ok_or(EINVAL)? = entry;
     }
-    if let Some((pos, i, r)) = refused {
-        pr_debug!(
-            "task {} (DFS position {}) refused: {}\n",
-            ktask::pid_nr_ns(&tree.tasks[i], PidType::Pid, ns),
-            pos,
-            r.reason
-        );
-        return Err(r.err);
-    }
     Ok(Snapshot { pids, tasks })
+}
+
+/// The refused task first in DFS order, given one refused at DFS position
+/// `pos` (fork index `i`): checks the tasks before `pos` in DFS order,
+/// stopping at the first refusal. Only failures pay for this.
+fn earliest_refusal(
+    tree: &Tree,
+    checker: &mut Checker,
+    found: (usize, usize, Refusal),
+) -> (usize, usize, Refusal) {
+    let pos = found.0;
+    if pos == 0 {
+        return found;
+    }
+    // Fork index of each DFS position; without memory, keep what we have.
+    let Ok(mut order) = KVVec::<u32>::zeroed(tree.dfs.len(), GFP_KERNEL) else {
+        return found;
+    };
+    for (i, &p) in tree.dfs.iter().enumerate() {
+        if let Some(slot) = order.get_mut(p as usize) {
+            *slot = i as u32;
+        }
+    }
+    for (q, &i) in order.iter().enumerate().take(pos) {
+        if let Some(t) = tree.tasks.get(i as usize) {
+            if let Err(r) = checker.check(t) {
+                return (q, i as usize, r);
+            }
+        }
+    }
+    found
 }
 
 /// Writes the whole image of `snap`; returns the number of tasks.

@@ -16,6 +16,12 @@ use super::{emit, CliError};
 /// The checkpoint device.
 pub const DEVICE: &str = "/dev/checkpoint";
 
+/// With `--freeze signal`: the least time the ioctl is retried (while it
+/// answers `EBUSY`) before the tree is walked again, and the pause between
+/// tries.
+const SETTLE: Duration = Duration::from_millis(20);
+const RETRY: Duration = Duration::from_millis(1);
+
 /// How the tree is held still.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum FreezeMode {
@@ -138,8 +144,49 @@ fn hold_and_checkpoint(
     timings: &mut Timings,
 ) -> Result<io::Result<i32>, CliError> {
     let start = Instant::now();
+    let args = ckpt_args {
+        pid: o.pid,
+        fd: std::os::fd::AsRawFd::as_raw_fd(out),
+        flags: 0,
+        reserved: [0; 4],
+    };
+    let mut ioctl = || {
+        if sys::interrupted().is_some() {
+            return Err(CliError::interrupted());
+        }
+        let t = Instant::now();
+        let r = sys::ioctl_checkpoint(dev, &args);
+        timings.freeze = t - start;
+        timings.ioctl = t.elapsed();
+        Ok(r)
+    };
     match o.freeze {
-        FreezeMode::Signal => freeze::stop_tree(hold, o.pid, o.timeout)?,
+        FreezeMode::Signal => {
+            let deadline = start + o.timeout;
+            loop {
+                let walk = Instant::now();
+                let pass = freeze::signal_pass(hold, o.pid)?;
+                // The stops land asynchronously: retry while the module says
+                // the tree is not still, as long as one walk took (at least
+                // SETTLE), then walk again in case a process was forked or
+                // resumed meanwhile. A refused call writes nothing.
+                let settle = Instant::now() + walk.elapsed().max(SETTLE);
+                loop {
+                    match ioctl()? {
+                        Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {}
+                        r => return Ok(r),
+                    }
+                    let now = Instant::now();
+                    if now >= deadline {
+                        return Err(freeze::not_settled(o.pid, o.timeout, &pass));
+                    }
+                    if now >= settle {
+                        break;
+                    }
+                    std::thread::sleep(RETRY);
+                }
+            }
+        }
         FreezeMode::Cgroup => {
             let dir = match &o.cgroup {
                 Some(d) => d.clone(),
@@ -149,20 +196,7 @@ fn hold_and_checkpoint(
         }
         FreezeMode::None => {}
     }
-    if sys::interrupted().is_some() {
-        return Err(CliError::interrupted());
-    }
-    let args = ckpt_args {
-        pid: o.pid,
-        fd: std::os::fd::AsRawFd::as_raw_fd(out),
-        flags: 0,
-        reserved: [0; 4],
-    };
-    let start_ioctl = Instant::now();
-    timings.freeze = start_ioctl - start;
-    let r = sys::ioctl_checkpoint(dev, &args);
-    timings.ioctl = start_ioctl.elapsed();
-    Ok(r)
+    ioctl()
 }
 
 /// One line saying why `CKPT_IOC_CHECKPOINT` failed and what to do.

@@ -1,17 +1,19 @@
 //! Holding the tree still during the checkpoint, and letting it go again.
 //!
-//! * `signal`: SIGSTOP every process of the tree (the root and all
-//!   descendants, from `/proc/P/task/T/children`, or from the parent pids
-//!   in `/proc/*/stat` if the kernel lacks `CONFIG_PROC_CHILDREN`), walking
-//!   again until no new
-//!   process appears and all are stopped. Only the processes we stopped are
-//!   sent SIGCONT afterwards.
+//! * `signal`: one walk of the tree (the root and all descendants, from
+//!   `/proc/P/task/T/children`, or from the parent pids in `/proc/*/stat` if
+//!   the kernel lacks `CONFIG_PROC_CHILDREN`) sends SIGSTOP to every process
+//!   with a thread running ([`signal_pass`]). The module is the judge of
+//!   when the tree is still: `ckpt checkpoint` retries the ioctl while it
+//!   answers `EBUSY`, and walks again (for a process forked or resumed
+//!   meanwhile) if that lasts longer than a walk took. Only the processes we
+//!   stopped are sent SIGCONT afterwards.
 //! * `cgroup`: freeze the root's cgroup v2 (`cgroup.freeze`), unless it is
 //!   already frozen; thaw it afterwards only if we froze it.
 //!
 //! [`Hold`] thaws in `Drop` too, so every error path resumes the tree.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -65,19 +67,6 @@ fn interrupted_error() -> CliError {
     CliError::interrupted()
 }
 
-/// The state of a process as far as stopping it goes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum PState {
-    /// Every thread is stopped (`T`) or traced (`t`).
-    Stopped,
-    /// Some thread is in this other state.
-    Running(char),
-    /// A zombie or dead: cannot be stopped (the module answers `EAGAIN`).
-    Dead,
-    /// The process is gone.
-    Gone,
-}
-
 /// The state letter in a /proc/.../stat line (after the last ')').
 fn stat_letter(stat: &str) -> Option<char> {
     let rest = &stat[stat.rfind(')')? + 1..];
@@ -93,53 +82,6 @@ fn threads(pid: i32) -> io::Result<Vec<i32>> {
         }
     }
     Ok(v)
-}
-
-fn process_state(pid: i32) -> PState {
-    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
-        return PState::Gone;
-    };
-    match stat_letter(&stat) {
-        Some('Z' | 'X' | 'x') => return PState::Dead,
-        None => return PState::Gone,
-        _ => {}
-    }
-    let Ok(tids) = threads(pid) else {
-        return PState::Gone;
-    };
-    for t in tids {
-        let Ok(s) = fs::read_to_string(format!("/proc/{pid}/task/{t}/stat")) else {
-            continue; // the thread exited
-        };
-        match stat_letter(&s) {
-            Some('T' | 't' | 'Z' | 'X' | 'x') | None => {}
-            Some(c) => return PState::Running(c),
-        }
-    }
-    PState::Stopped
-}
-
-/// The children of `pid` (of all its threads), from
-/// `/proc/PID/task/TID/children`; `None` if the kernel lacks
-/// `CONFIG_PROC_CHILDREN` (no such file for an existing thread).
-fn children(pid: i32) -> Result<Option<Vec<i32>>, CliError> {
-    let mut v = Vec::new();
-    let Ok(tids) = threads(pid) else {
-        return Ok(Some(v)); // gone
-    };
-    for t in tids {
-        let path = format!("/proc/{pid}/task/{t}/children");
-        match fs::read_to_string(&path) {
-            Ok(s) => v.extend(s.split_whitespace().filter_map(|w| w.parse::<i32>().ok())),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                if Path::new(&format!("/proc/{pid}/task/{t}")).exists() {
-                    return Ok(None);
-                }
-            }
-            Err(e) => return Err(CliError::new(format!("cannot read {path}: {}", io_msg(&e)))),
-        }
-    }
-    Ok(Some(v))
 }
 
 /// The parent pid (field 4) in a /proc/PID/stat line.
@@ -169,89 +111,125 @@ fn scan_children() -> Result<HashMap<i32, Vec<i32>>, CliError> {
     Ok(map)
 }
 
-/// The root and all its descendant processes.
-pub fn walk_tree(root: i32) -> Result<BTreeSet<i32>, CliError> {
-    let mut seen = BTreeSet::new();
+/// What one [`signal_pass`] saw.
+#[derive(Debug, Default)]
+pub struct Pass {
+    /// Processes in the tree.
+    pub procs: usize,
+    /// Processes that had a thread running (they were sent SIGSTOP).
+    pub running: usize,
+    /// One of them, and its state letter.
+    pub example: Option<(i32, char)>,
+}
+
+/// The state letter of a thread's stat, or `None` if it is gone.
+fn thread_letter(pid: i32, tid: i32) -> Option<char> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat")).ok()?;
+    stat_letter(&stat)
+}
+
+/// One walk of the tree under `root` (depth first, from
+/// /proc/PID/task/TID/children, reading each thread's state on the way)
+/// that sends SIGSTOP to every process with a thread neither stopped nor
+/// traced, and records it in `hold` to be resumed later. It does not wait:
+/// the stops land asynchronously, and `CKPT_IOC_CHECKPOINT` answers `EBUSY`
+/// until every one has (see `checkpoint::hold_and_checkpoint`).
+pub fn signal_pass(hold: &mut Hold, root: i32) -> Result<Pass, CliError> {
+    let me = i32::try_from(std::process::id()).unwrap_or(-1);
+    let mut pass = Pass::default();
     let mut todo = vec![root];
+    let mut seen = HashSet::new();
     let mut scanned: Option<HashMap<i32, Vec<i32>>> = None;
     while let Some(p) = todo.pop() {
         if !seen.insert(p) {
             continue;
         }
-        if scanned.is_none() {
-            if let Some(c) = children(p)? {
-                todo.extend(c);
-                continue;
-            }
-            scanned = Some(scan_children()?);
-        }
-        if let Some(m) = &scanned {
-            todo.extend(m.get(&p).into_iter().flatten());
-        }
-    }
-    Ok(seen)
-}
-
-/// Stops every process of the tree under `root` with SIGSTOP and waits
-/// until they all are stopped and the tree no longer changes.
-pub fn stop_tree(hold: &mut Hold, root: i32, timeout: Duration) -> Result<(), CliError> {
-    let deadline = Instant::now() + timeout;
-    let me = i32::try_from(std::process::id()).unwrap_or(-1);
-    let mut signalled: HashSet<i32> = HashSet::new();
-    let mut previous: Option<BTreeSet<i32>> = None;
-    loop {
-        if sys::interrupted().is_some() {
-            return Err(interrupted_error());
-        }
-        if process_state(root) == PState::Gone {
-            return Err(CliError::new(format!(
-                "process {root} exited while its tree was being stopped"
-            )));
-        }
-        let tree = walk_tree(root)?;
-        if tree.contains(&me) {
+        if p == me {
             return Err(CliError::new(format!(
                 "ckpt itself (pid {me}) is in the tree of {root}, and cannot stop itself: \
                  run ckpt from outside the tree, or use --freeze none on a tree stopped otherwise"
             )));
         }
-        let mut running: Vec<(i32, char)> = Vec::new();
-        for &p in &tree {
-            if let PState::Running(c) = process_state(p) {
-                // Sent again while it is not stopped (harmless if one is
-                // pending), in case someone else sent SIGCONT meanwhile.
-                match sys::kill(p, libc::SIGSTOP) {
-                    Ok(()) => {
-                        if signalled.insert(p) {
-                            hold.stopped.push(p);
+        let Ok(tids) = threads(p) else {
+            if p == root {
+                return Err(CliError::new(format!(
+                    "process {root} exited while its tree was being stopped"
+                )));
+            }
+            continue; // exited meanwhile
+        };
+        pass.procs += 1;
+        let mut running = None;
+        let mut dead = false;
+        for &t in &tids {
+            match thread_letter(p, t) {
+                Some('Z' | 'X' | 'x') if t == p => dead = true,
+                Some('T' | 't' | 'Z' | 'X' | 'x') | None => {}
+                Some(c) => running = running.or(Some(c)),
+            }
+            if scanned.is_none() {
+                let path = format!("/proc/{p}/task/{t}/children");
+                match fs::read_to_string(&path) {
+                    Ok(s) => {
+                        todo.extend(s.split_whitespace().filter_map(|w| w.parse::<i32>().ok()))
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                        if Path::new(&format!("/proc/{p}/task/{t}")).exists() {
+                            // No CONFIG_PROC_CHILDREN: parents from every stat.
+                            scanned = Some(scan_children()?);
                         }
                     }
-                    Err(e) if e.raw_os_error() == Some(libc::ESRCH) => continue,
                     Err(e) => {
-                        return Err(CliError::new(format!(
-                            "cannot stop process {p} of the tree: {}: run as root",
-                            io_msg(&e)
-                        )))
+                        return Err(CliError::new(format!("cannot read {path}: {}", io_msg(&e))))
                     }
                 }
-                running.push((p, c));
             }
         }
-        if running.is_empty() && previous.as_ref() == Some(&tree) {
-            return Ok(());
+        if let Some(m) = &scanned {
+            todo.extend(m.get(&p).into_iter().flatten());
         }
-        if Instant::now() >= deadline {
-            let (p, c) = running.first().copied().unwrap_or((root, '?'));
-            return Err(CliError::new(format!(
-                "the tree of {root} did not settle within {} s ({} processes not stopped, \
-                 e.g. {p} in state {c}): retry with a longer --timeout, or use --freeze cgroup",
-                timeout.as_secs_f64(),
-                running.len()
-            )));
+        let Some(c) = running.filter(|_| !dead) else {
+            continue;
+        };
+        // Sent again while it is not stopped (harmless if one is pending),
+        // in case someone else sent SIGCONT meanwhile.
+        match sys::kill(p, libc::SIGSTOP) {
+            Ok(()) => {
+                if !hold.stopped.contains(&p) {
+                    hold.stopped.push(p);
+                }
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => continue,
+            Err(e) => {
+                return Err(CliError::new(format!(
+                    "cannot stop process {p} of the tree: {}: run as root",
+                    io_msg(&e)
+                )))
+            }
         }
-        previous = Some(tree);
-        sleep(POLL);
+        pass.running += 1;
+        pass.example = pass.example.or(Some((p, c)));
     }
+    Ok(pass)
+}
+
+/// The error when the tree of `root` did not stop within `timeout`; `pass`
+/// is the last walk.
+pub fn not_settled(root: i32, timeout: Duration, pass: &Pass) -> CliError {
+    let secs = timeout.as_secs_f64();
+    CliError::new(match pass.example {
+        Some((p, c)) => format!(
+            "the tree of {root} did not settle within {secs} s ({} processes not stopped, \
+             e.g. {p} in state {c}): retry with a longer --timeout, or use --freeze cgroup",
+            pass.running
+        ),
+        None => format!(
+            "the tree of {root} did not settle within {secs} s: its {} processes look stopped, \
+             but the module kept answering EBUSY (a thread not stopped, or processes forked \
+             faster than they were stopped): retry, or use --freeze cgroup",
+            pass.procs
+        ),
+    })
 }
 
 /// The cgroup v2 directory of `pid` (from the `0::` line of /proc/PID/cgroup).
@@ -334,6 +312,109 @@ pub fn freeze_cgroup(hold: &mut Hold, dir: &Path, timeout: Duration) -> Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeSet;
+
+    // --- an independent walker and state reader, the tests' oracle
+
+    /// The state of a process as far as stopping it goes.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    enum PState {
+        /// Every thread is stopped (`T`) or traced (`t`).
+        Stopped,
+        /// Some thread is in this other state.
+        Running(char),
+        /// A zombie or dead: cannot be stopped (the module answers `EAGAIN`).
+        Dead,
+        /// The process is gone.
+        Gone,
+    }
+
+    fn process_state(pid: i32) -> PState {
+        let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            return PState::Gone;
+        };
+        match stat_letter(&stat) {
+            Some('Z' | 'X' | 'x') => return PState::Dead,
+            None => return PState::Gone,
+            _ => {}
+        }
+        let Ok(tids) = threads(pid) else {
+            return PState::Gone;
+        };
+        for t in tids {
+            let Ok(s) = fs::read_to_string(format!("/proc/{pid}/task/{t}/stat")) else {
+                continue; // the thread exited
+            };
+            match stat_letter(&s) {
+                Some('T' | 't' | 'Z' | 'X' | 'x') | None => {}
+                Some(c) => return PState::Running(c),
+            }
+        }
+        PState::Stopped
+    }
+
+    /// The children of `pid` (of all its threads), from
+    /// `/proc/PID/task/TID/children`; `None` if the kernel lacks
+    /// `CONFIG_PROC_CHILDREN` (no such file for an existing thread).
+    fn children(pid: i32) -> Result<Option<Vec<i32>>, CliError> {
+        let mut v = Vec::new();
+        let Ok(tids) = threads(pid) else {
+            return Ok(Some(v)); // gone
+        };
+        for t in tids {
+            let path = format!("/proc/{pid}/task/{t}/children");
+            match fs::read_to_string(&path) {
+                Ok(s) => v.extend(s.split_whitespace().filter_map(|w| w.parse::<i32>().ok())),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    if Path::new(&format!("/proc/{pid}/task/{t}")).exists() {
+                        return Ok(None);
+                    }
+                }
+                Err(e) => return Err(CliError::new(format!("cannot read {path}: {}", io_msg(&e)))),
+            }
+        }
+        Ok(Some(v))
+    }
+
+    /// The root and all its descendant processes.
+    pub fn walk_tree(root: i32) -> Result<BTreeSet<i32>, CliError> {
+        let mut seen = BTreeSet::new();
+        let mut todo = vec![root];
+        let mut scanned: Option<HashMap<i32, Vec<i32>>> = None;
+        while let Some(p) = todo.pop() {
+            if !seen.insert(p) {
+                continue;
+            }
+            if scanned.is_none() {
+                if let Some(c) = children(p)? {
+                    todo.extend(c);
+                    continue;
+                }
+                scanned = Some(scan_children()?);
+            }
+            if let Some(m) = &scanned {
+                todo.extend(m.get(&p).into_iter().flatten());
+            }
+        }
+        Ok(seen)
+    }
+
+    /// Stops every process of the tree under `root` and waits until a pass
+    /// finds them all stopped (the module-less way; `ckpt checkpoint` asks the
+    /// module instead).
+    fn stop_tree(hold: &mut Hold, root: i32, timeout: Duration) -> Result<(), CliError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let pass = signal_pass(hold, root)?;
+            if pass.running == 0 {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(not_settled(root, timeout, &pass));
+            }
+            sleep(POLL);
+        }
+    }
 
     #[test]
     fn stat_letters() {
@@ -349,24 +430,33 @@ mod tests {
     }
 
     #[test]
-    fn walk_finds_a_child() {
-        let mut child = std::process::Command::new("sleep")
-            .arg("5")
+    fn pass_finds_and_stops_a_tree() {
+        let mut sh = std::process::Command::new("sh")
+            .args(["-c", "sleep 30 & sleep 30 & wait"])
             .spawn()
             .unwrap();
-        let me = i32::try_from(std::process::id()).unwrap();
-        let t = walk_tree(me).unwrap();
-        let _ = child.kill();
-        let _ = child.wait();
-        assert!(t.contains(&i32::try_from(child.id()).unwrap()), "{t:?}");
-    }
-
-    #[test]
-    fn walk_finds_ourselves() {
-        let me = i32::try_from(std::process::id()).unwrap();
-        let t = walk_tree(me).unwrap();
-        assert!(t.contains(&me));
-        assert!(matches!(process_state(me), PState::Running(_)));
+        let root = i32::try_from(sh.id()).unwrap();
+        wait_for("two children", || walk_tree(root).unwrap().len() == 3);
+        let tree = walk_tree(root).unwrap();
+        let mut hold = Hold::default();
+        let pass = signal_pass(&mut hold, root).unwrap();
+        assert_eq!(pass.procs, 3);
+        assert_eq!(pass.running, 3, "{pass:?}");
+        let mut ours = hold.stopped.clone();
+        ours.sort_unstable();
+        assert_eq!(ours, tree.iter().copied().collect::<Vec<_>>());
+        wait_for("the tree to stop", || {
+            tree.iter().all(|&p| process_state(p) == PState::Stopped)
+        });
+        // A second pass finds nothing to stop, and stops nothing new.
+        let again = signal_pass(&mut hold, root).unwrap();
+        assert_eq!((again.procs, again.running), (3, 0));
+        assert_eq!(hold.stopped.len(), 3);
+        hold.release().unwrap();
+        for &p in &tree {
+            let _ = sys::kill(p, libc::SIGKILL);
+        }
+        let _ = sh.wait();
     }
 
     fn wait_for(what: &str, mut f: impl FnMut() -> bool) {
@@ -381,7 +471,7 @@ mod tests {
     fn refuses_a_tree_containing_itself() {
         let me = i32::try_from(std::process::id()).unwrap();
         let mut hold = Hold::default();
-        let e = stop_tree(&mut hold, me, Duration::from_secs(1)).unwrap_err();
+        let e = signal_pass(&mut hold, me).unwrap_err();
         assert!(e.msg.contains("ckpt itself"), "{}", e.msg);
         assert!(hold.stopped.is_empty());
     }
