@@ -6,7 +6,8 @@
 #
 # Other targets: setup (packages, bindgen, kernel source), kernel (the CI
 # kernel, cached), module, tests, tool, header, golden, rust-analyzer,
-# clippy, clean.
+# clippy, bench (the benchmark: its own kernel without the debug options,
+# not part of check), clean.
 # `make module KDIR=/path/to/rust/enabled/kernel/build` builds against
 # another kernel build tree (its source must be at $(KDIR)/source or KSRC=).
 
@@ -19,7 +20,7 @@ KSRC ?= $(shell if [ -e "$(KDIR)/source" ]; then readlink -f $(KDIR)/source; els
 BINDGEN ?= $(shell ls -d $(CACHE)/bindgen-*/bin/bindgen 2>/dev/null | sort -V | tail -n1)
 KMAKE = $(MAKE) -C $(KSRC) O=$(KDIR) M=$(TOP) LLVM=-19 RUSTC=/usr/bin/rustc BINDGEN=$(BINDGEN)
 
-.PHONY: all setup kernel module tests tool header golden layout-break rust-analyzer clippy check demo clean
+.PHONY: all setup kernel module tests tool header golden layout-break rust-analyzer clippy check demo bench clean
 
 all: module
 
@@ -58,6 +59,11 @@ layout-break:
 
 check:
 	scripts/check
+
+# The ioctl against a /proc walk, trees of 100 to 10,000 processes: a table,
+# and a CSV whose path is the last line (README.md, "Benchmark").
+bench:
+	scripts/bench
 
 demo:
 	scripts/demo

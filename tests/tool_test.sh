@@ -143,16 +143,36 @@ WANT=S check "freeze_cgroup_tree_runs_again" all_in_state $pids
 kill_tree "$root"
 rmdir "$cg" 2>/dev/null
 
-# --- SIGINT during the freeze leaves nothing stopped
-# a vfork() parent never stops (tests/vfork_holder.c), so the signal freeze
-# waits until interrupted
+# --- a vfork() parent (tests/vfork_holder.c) waits in the kernel until its
+# child execs or exits, and SIGSTOP does not stop it; the kernel counts it as
+# frozen (cgroup_enter_frozen()), and so does the module: with its child
+# stopped it cannot move. --freeze signal checkpoints the tree.
 setsid bash -c 'sleep 1000 & tests/build/vfork_holder & wait' </dev/null >/dev/null 2>&1 &
 root=$!
-sleep 1
+for _ in $(seq 100); do [ "$(tree_pids "$root" | wc -l)" -ge 4 ] && break; sleep 0.1; done
+check "freeze_signal_vfork_parent_counts_as_held" bash -c \
+	"$CKPT checkpoint $root -o $TMP/vfork.img --freeze signal --timeout 60 | grep -q 'checkpointed 4 tasks'"
+kill_tree "$root"
+
+# --- SIGINT while the tree is held leaves nothing stopped: the image goes
+# to a FIFO whose reader shrinks it to one page and never reads, so the
+# module blocks writing (a tree of 40 processes: an image over 4 KiB) until
+# the tool is interrupted
+setsid bash -c 'for i in $(seq 39); do sleep 1000 & done; wait' </dev/null >/dev/null 2>&1 &
+root=$!
+for _ in $(seq 300); do [ "$(tree_pids "$root" | wc -l)" -ge 40 ] && break; sleep 0.1; done
 pids=$(tree_pids "$root")
-$CKPT checkpoint "$root" -o "$TMP/int.img" --freeze signal --timeout 60 >"$TMP/int.out" 2>&1 &
+mkfifo "$TMP/fifo"
+python3 -c 'import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDONLY)
+fcntl.fcntl(fd, 1031, 4096)  # F_SETPIPE_SZ
+time.sleep(1000)' "$TMP/fifo" &
+reader=$!
+$CKPT checkpoint "$root" -o "$TMP/fifo" --freeze signal --timeout 60 >"$TMP/int.out" 2>&1 &
 tool=$!
-sleep 3
+# wait until the tree is stopped (the tool is then blocked in the ioctl)
+for _ in $(seq 300); do WANT=T all_in_state $pids >/dev/null && break; sleep 0.1; done
+sleep 1
 kill -INT "$tool"
 wait "$tool"
 rc=$?
@@ -161,6 +181,7 @@ if [ $rc -eq 130 ]; then ok "sigint_exits_130"; else not_ok "sigint_exits_130" "
 stopped=""
 for p in $pids; do [ "$(state "$p")" = T ] && stopped="$stopped $p"; done
 if [ -z "$stopped" ]; then ok "sigint_leaves_nothing_stopped"; else not_ok "sigint_leaves_nothing_stopped" "still stopped:$stopped"; fi
+kill "$reader" 2>/dev/null
 kill_tree "$root"
 
 # --- ckpt info
