@@ -10,10 +10,11 @@
 //!     `ckpt_args.pid` to `ckpt_args.fd`, returns the number of tasks.
 //!
 //! The flow, one file per step: arguments (here) -> `tree` (collect the
-//! subtree, DFS order, a reference per task) -> `image::snapshot` (read every
-//! task once, asking `policy` whether it may be checkpointed) -> drop the
-//! references -> `image::write` (write the records) -> `format` (their
-//! layout). `stats` times it all when asked (`debug_stats=1`).
+//! subtree with a reference per task, and each task's DFS position) ->
+//! `image::snapshot` (read every task once, asking `policy` whether it may
+//! be checkpointed) -> drop the references -> `image::write` (write the
+//! records) -> `format` (their layout). `stats` times it all when asked
+//! (`debug_stats=1`).
 
 use kernel::{
     fs::{File, LocalFile},

@@ -44,7 +44,7 @@ fn task_ref<'a>(_guard: &'a rcu::Guard, t: *mut bindings::task_struct) -> &'a Ta
     unsafe { &*t.cast::<Task>() }
 }
 
-/// The task_struct behind `t`, as `raw(t)` but inline: the kernel crate
+/// The task_struct behind `t`, as `t.as_ptr()` but inline: the kernel crate
 /// compiles `Opaque::get()` out of line, a call on every per-task path here.
 /// `Task` is `repr(transparent)` over `task_struct` (see `task_ref()`).
 #[inline(always)]
@@ -126,17 +126,25 @@ pub(crate) fn pids_allocated() -> usize {
     (u64::from(n) & !kconst(KernelConst::PidnsAdding)) as usize
 }
 
+/// `t`'s real parent: the thread that forked it (or the reaper that adopted
+/// it).
+pub(crate) fn real_parent<'a>(guard: &'a rcu::Guard, t: &Task) -> &'a Task {
+    // SAFETY: `real_parent` is `__rcu` and read under `guard`; it is never NULL
+    // (orphans are reparented, init's parent is the idle task).
+    task_ref(guard, unsafe { read_once!(raw(t), real_parent) })
+}
+
+/// The process (thread-group leader) of thread `t`.
+pub(crate) fn group_leader<'a>(guard: &'a rcu::Guard, t: &Task) -> &'a Task {
+    // SAFETY: `group_leader` of a valid task is a valid task under the same
+    // RCU read lock.
+    task_ref(guard, unsafe { read_once!(raw(t), group_leader) })
+}
+
 /// The process (thread-group leader) of `t`'s real parent: children forked by
 /// any thread belong to that thread's process.
 pub(crate) fn parent_process<'a>(guard: &'a rcu::Guard, t: &Task) -> &'a Task {
-    // SAFETY: `real_parent` is `__rcu` and read under `guard`; it is never NULL
-    // (orphans are reparented, init's parent is the idle task). `group_leader`
-    // of a valid task is a valid task under the same RCU read lock.
-    let leader = unsafe {
-        let parent = read_once!(raw(t), real_parent);
-        read_once!(parent, group_leader)
-    };
-    task_ref(guard, leader)
+    group_leader(guard, real_parent(guard, t))
 }
 
 /// A snapshot of the scalar fields of a task the image records.

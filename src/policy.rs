@@ -63,55 +63,39 @@ impl Checker {
 
     /// May `t` be checkpointed? The first rule it breaks, if any.
     pub(crate) fn check(&mut self, t: &Task) -> core::result::Result<(), Refusal> {
-        check_task(
-            t,
-            self.privileged,
-            (&self.caller, &mut self.ids),
-            self.root_ns,
-            self.flags,
-        )
-    }
-}
-
-fn check_task(
-    t: &Task,
-    privileged: bool,
-    (caller, ids): (&ktask::Ids, &mut ktask::IdMapper),
-    root_ns: *const kernel::bindings::pid_namespace,
-    flags: u64,
-) -> core::result::Result<(), Refusal> {
-    let f = ktask::fields(t);
-    if u64::from(f.flags) & kconst(KernelConst::PfExiting) != 0 || f.exit_state != 0 {
-        return Err(refuse(EAGAIN, "task is exiting or dead"));
-    }
-    if u64::from(f.flags) & kconst(KernelConst::PfKthread) != 0 {
-        return Err(refuse(EPERM, "task is a kernel thread"));
-    }
-    if !privileged {
-        if ids.task_ids(t) != *caller {
+        let f = ktask::fields(t);
+        if u64::from(f.flags) & kconst(KernelConst::PfExiting) != 0 || f.exit_state != 0 {
+            return Err(refuse(EAGAIN, "task is exiting or dead"));
+        }
+        if u64::from(f.flags) & kconst(KernelConst::PfKthread) != 0 {
+            return Err(refuse(EPERM, "task is a kernel thread"));
+        }
+        if !self.privileged {
+            if self.ids.task_ids(t) != self.caller {
+                return Err(refuse(
+                    EPERM,
+                    "uids/gids differ from the caller's and no CAP_CHECKPOINT_RESTORE",
+                ));
+            }
+            if ktask::dumpable(t) != DUMPABLE_OWNER {
+                return Err(refuse(
+                    EPERM,
+                    "task is not dumpable and no CAP_CHECKPOINT_RESTORE",
+                ));
+            }
+        }
+        if ktask::active_pid_ns(t) != self.root_ns {
             return Err(refuse(
                 EPERM,
-                "uids/gids differ from the caller's and no CAP_CHECKPOINT_RESTORE",
+                "task is in another pid namespace than the root",
             ));
         }
-        if ktask::dumpable(t) != DUMPABLE_OWNER {
-            return Err(refuse(
-                EPERM,
-                "task is not dumpable and no CAP_CHECKPOINT_RESTORE",
-            ));
+        if self.flags & CKPT_F_RUNNING == 0 {
+            let guard = rcu::read_lock();
+            if !ktask::all_threads(&guard, t, ktask::is_held) {
+                return Err(refuse(EBUSY, "task is not stopped, traced or frozen"));
+            }
         }
+        Ok(())
     }
-    if ktask::active_pid_ns(t) != root_ns {
-        return Err(refuse(
-            EPERM,
-            "task is in another pid namespace than the root",
-        ));
-    }
-    if flags & CKPT_F_RUNNING == 0 {
-        let guard = rcu::read_lock();
-        if !ktask::all_threads(&guard, t, ktask::is_held) {
-            return Err(refuse(EBUSY, "task is not stopped, traced or frozen"));
-        }
-    }
-    Ok(())
 }

@@ -130,7 +130,14 @@ fn walk(
         let parent = if core::ptr::eq(p, root) {
             NO_PARENT
         } else {
-            match members.get(ktask::parent_process(guard, p)) {
+            // Members are processes: a parent that is one is found without
+            // reading its task_struct (its group_leader); only a child of a
+            // non-leader thread, or of a non-member, needs that read.
+            let rp = ktask::real_parent(guard, p);
+            match members
+                .get(rp)
+                .or_else(|| members.get(ktask::group_leader(guard, rp)))
+            {
                 Some(i) => i,
                 None => continue,
             }
