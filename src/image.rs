@@ -199,18 +199,21 @@ pub(crate) fn snapshot(
     let mut ids = ktask::IdMapper::new();
     for (i, (t, &pos)) in tree.tasks.iter().zip(tree.dfs.iter()).enumerate() {
         let pos = pos as usize;
-        if let Err(r) = checker.check(t) {
-            let (pos, i, r) = earliest_refusal(tree, checker, (pos, i, r));
-            pr_debug!(
-                "task {} (DFS position {}) refused: {}\n",
-                tree.tasks
-                    .get(i)
-                    .map_or(0, |t| ktask::pid_nr_ns(t, PidType::Pid, ns)),
-                pos,
-                r.reason
-            );
-            return Err(r.err);
-        }
+        let fields = match checker.check(t) {
+            Ok(f) => f,
+            Err(r) => {
+                let (pos, i, r) = earliest_refusal(tree, checker, (pos, i, r));
+                pr_debug!(
+                    "task {} (DFS position {}) refused: {}\n",
+                    tree.tasks
+                        .get(i)
+                        .map_or(0, |t| ktask::pid_nr_ns(t, PidType::Pid, ns)),
+                    pos,
+                    r.reason
+                );
+                return Err(r.err);
+            }
+        };
         // A parent comes before its children in fork order: its entry is
         // filled, and it is the one the collection linked this task to, so
         // the image stays consistent even if the task was reparented since.
@@ -235,7 +238,7 @@ pub(crate) fn snapshot(
             vsid: ktask::pid_nr_ns(t, PidType::Sid, ns),
             parent,
         };
-        *tasks.get_mut(pos).ok_or(EINVAL)? = task_record(t, entry.vpid, &mut ids);
+        *tasks.get_mut(pos).ok_or(EINVAL)? = task_record(t, &fields, entry.vpid, &mut ids);
         *pids.get_mut(pos).ok_or(EINVAL)? = entry;
     }
     Ok(Snapshot { pids, tasks })
@@ -345,8 +348,12 @@ fn write_body(w: &mut Writer<'_>, snap: &Snapshot) -> Result {
     Ok(())
 }
 
-fn task_record(t: &Task, vpid: i32, ids: &mut ktask::IdMapper) -> ckpt_hdr_task {
-    let f = ktask::fields(t);
+fn task_record(
+    t: &Task,
+    f: &ktask::TaskFields,
+    vpid: i32,
+    ids: &mut ktask::IdMapper,
+) -> ckpt_hdr_task {
     let ids = ids.task_ids(t);
     ckpt_hdr_task {
         h: hdr::<ckpt_hdr_task>(CKPT_HDR_TASK),

@@ -61,8 +61,9 @@ impl Checker {
         }
     }
 
-    /// May `t` be checkpointed? The first rule it breaks, if any.
-    pub(crate) fn check(&mut self, t: &Task) -> core::result::Result<(), Refusal> {
+    /// May `t` be checkpointed? The first rule it breaks, if any; else the
+    /// fields it read, which the TASK record holds too.
+    pub(crate) fn check(&mut self, t: &Task) -> core::result::Result<ktask::TaskFields, Refusal> {
         let f = ktask::fields(t);
         if u64::from(f.flags) & kconst(KernelConst::PfExiting) != 0 || f.exit_state != 0 {
             return Err(refuse(EAGAIN, "task is exiting or dead"));
@@ -96,6 +97,6 @@ impl Checker {
                 return Err(refuse(EBUSY, "task is not stopped, traced or frozen"));
             }
         }
-        Ok(())
+        Ok(f)
     }
 }
