@@ -189,6 +189,12 @@ pub(crate) fn nr_threads(t: &Task) -> u32 {
 
 /// Is this thread held still: stopped by a signal, stopped by a tracer, or
 /// frozen by the cgroup (v2) freezer or the legacy freezer?
+///
+/// `task->frozen` (the cgroup v2 freezer's mark, also set by a stopped task
+/// and by a `vfork()` parent while they sleep) is cleared by the task itself
+/// once it runs again: a stopped task woken by SIGCONT keeps it until it is
+/// scheduled. So it counts only while the task sleeps (`__state` is not
+/// `TASK_RUNNING`, read first).
 pub(crate) fn is_held(t: &Task) -> bool {
     // SAFETY: `t` is valid; `jobctl` and `__state` are read like
     // `task_is_stopped()`, `task_is_traced()` and `frozen()` do.
@@ -197,8 +203,9 @@ pub(crate) fn is_held(t: &Task) -> bool {
     if jobctl as u64 & held != 0 || u64::from(state) & kconst(KernelConst::TaskFrozen) != 0 {
         return true;
     }
+    // `TASK_RUNNING` is 0.
     // SAFETY: `t` is a valid task.
-    unsafe { ckpt_task_cgroup_frozen(raw(t)) }
+    state != 0 && unsafe { ckpt_task_cgroup_frozen(raw(t)) }
 }
 
 /// The task's dumpable mode (`TASK_DUMPABLE_*`).

@@ -815,6 +815,32 @@ TEST_F_TIMEOUT(stopped, same_tree_twice_gives_same_records, 300)
 	ckpt_image_free(&b);
 }
 
+TEST_F_TIMEOUT(stopped, resumed_before_it_runs_is_ebusy, 300)
+{
+	/* SIGCONT wakes a stopped task, which keeps task->frozen (set while it
+	 * was stopped) until it runs again. Pinned to our CPU behind us at
+	 * SCHED_FIFO, it cannot run before the ioctl: it is not held. */
+	struct sched_param fifo = { .sched_priority = 1 }, other = { 0 };
+	cpu_set_t one;
+	long r;
+	int null = sink();
+
+	ASSERT_LE(0, null);
+	CPU_ZERO(&one);
+	CPU_SET(0, &one);
+	ASSERT_EQ(0, sched_setaffinity(self->t->pid[1], sizeof(one), &one));
+	ASSERT_EQ(0, sched_setaffinity(0, sizeof(one), &one));
+	ASSERT_EQ(0, sched_setscheduler(0, SCHED_FIFO, &fifo));
+	kill(self->t->pid[1], SIGCONT);
+	r = ckpt_ioctl(self->dev, self->t->pid[0], null, 0);
+	ASSERT_EQ(0, sched_setscheduler(0, SCHED_OTHER, &other));
+	EXPECT_EQ(-EBUSY, r);
+	/* stopped again, it is held again */
+	kill(self->t->pid[1], SIGSTOP);
+	ASSERT_EQ(0, wait_state(&self->t->pid[1], 1, 'T', 60000));
+	EXPECT_EQ(self->t->n, ckpt_ioctl(self->dev, self->t->pid[0], null, 0));
+}
+
 TEST_F_TIMEOUT(stopped, many_failing_calls_leave_the_tree_checkpointable, 300)
 {
 	/* every failure path drops its references: after 150 refusals the
