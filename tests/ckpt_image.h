@@ -79,7 +79,14 @@ static inline bool ckpt_image_parse(const uint8_t *buf, size_t size, struct ckpt
 		CKPT_FAIL(img, "image size %zu is not a multiple of 8", size);
 	for (size_t i = 0; i + 8 <= size; i += 8) {
 		uint64_t v;
+		uint32_t type = 0;
 
+		/* the TAIL's last word (records, crc32) can be any value: a CRC of
+		 * 0xffff8000 or more would look like a kernel address */
+		if (size >= 24)
+			memcpy(&type, buf + size - 24, 4);
+		if (i == size - 8 && type == CKPT_HDR_TAIL)
+			continue;
 		memcpy(&v, buf + i, 8);
 		if (ckpt_looks_like_kaddr(v))
 			CKPT_FAIL(img, "kernel address 0x%llx at offset %zu", (unsigned long long)v, i);

@@ -879,7 +879,10 @@ fn read_rest(pass: &mut Pass<'_>, img: &mut Image) -> Result<(), DecodeError> {
                         },
                     );
                 }
-                pass.scan_kaddr(off, rec);
+                // Not the last word: `records` and `crc32` side by side can
+                // be any value (a CRC of 0xffff8000 or more looks like a
+                // kernel address), and the CRC is checked above.
+                pass.scan_kaddr(off, rec.get(..16).unwrap_or(rec));
                 img.tail = Some(t);
                 img.records.push(Record {
                     offset: off,

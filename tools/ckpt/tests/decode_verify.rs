@@ -539,3 +539,23 @@ fn json_schema_is_stable() {
     assert_eq!(v["tasks"][0]["uid"], 1000);
     assert!(v["tasks"][1]["uid"].is_null());
 }
+
+/// A CRC of 0xffff8000 or more makes the TAIL's last word (records, crc32)
+/// look like a kernel address; it is the one word the scan skips. Such an
+/// image (found by varying the HEAD's time) must verify.
+#[test]
+fn tail_crc_in_the_kernel_address_range_verifies() {
+    let mut recs = records(&Spec::chain(2));
+    let b = (0u64..)
+        .map(|t| {
+            put_u64(&mut recs[0], 32, t); // head.time_ns
+            seal(&recs)
+        })
+        .find(|b| get_u32(b, b.len() - 4) >= 0xffff_8000)
+        .unwrap();
+    let last = u64::from_le_bytes(b[b.len() - 8..].try_into().unwrap());
+    assert!(last >= 0xffff_8000_0000_0000, "{last:#x}");
+    let s = verify(&b).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(s.tasks_nr, 2);
+    assert!(model::parse(&b).is_ok());
+}
