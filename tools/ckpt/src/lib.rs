@@ -10,6 +10,7 @@
 //! * [`analyze`] does both in one pass and keeps whatever decoded, for tools
 //!   that show a damaged image;
 //! * [`text`] has helpers to render task states and times;
+//! * [`dev`] wraps the /dev/checkpoint ioctls;
 //! * [`procfs`] collects a tree the userspace way, from `/proc`, and encodes
 //!   the same image (the competitor `make bench` measures the module against).
 //!
@@ -24,6 +25,7 @@
 pub mod format;
 
 mod bytes;
+pub mod dev;
 mod image;
 mod json;
 pub mod procfs;

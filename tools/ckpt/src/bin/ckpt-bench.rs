@@ -343,20 +343,7 @@ fn checkpoint_ioctl(dev: &File, root: i32, out: &File) -> io::Result<i32> {
         flags: 0,
         reserved: [0; 4],
     };
-    // SAFETY: CKPT_IOC_CHECKPOINT reads a `ckpt_args` from the pointer,
-    // which is valid for the duration of the call.
-    let r = unsafe {
-        libc::ioctl(
-            dev.as_raw_fd(),
-            CKPT_IOC_CHECKPOINT as _,
-            &args as *const ckpt_args,
-        )
-    };
-    if r < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(r)
-    }
+    ckpt::dev::ioctl_checkpoint(dev, &args)
 }
 
 fn create(path: &Path) -> Res<File> {

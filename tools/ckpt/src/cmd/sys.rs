@@ -1,12 +1,11 @@
-//! The few system calls without a safe std wrapper: signal handlers, kill(2)
-//! and the /dev/checkpoint ioctls. Each `unsafe` block says why it is sound.
+//! The few system calls without a safe std wrapper: signal handlers and
+//! kill(2) (the /dev/checkpoint ioctls are in the library, `ckpt::dev`).
+//! Each `unsafe` block says why it is sound.
 
-use std::fs::File;
 use std::io;
-use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicI32, Ordering};
 
-use ckpt::format::{ckpt_args, CKPT_IOC_CHECKPOINT, CKPT_IOC_VERSION};
+pub use ckpt::dev::{ioctl_checkpoint, ioctl_version};
 
 /// The last SIGINT/SIGTERM/SIGHUP received (0: none).
 static SIGNALLED: AtomicI32 = AtomicI32::new(0);
@@ -55,38 +54,6 @@ pub fn kill(pid: i32, sig: libc::c_int) -> io::Result<()> {
         Ok(())
     } else {
         Err(io::Error::last_os_error())
-    }
-}
-
-/// `CKPT_IOC_VERSION`: the module's ABI version.
-pub fn ioctl_version(dev: &File) -> io::Result<i32> {
-    // SAFETY: `dev` is an open file for the whole call; CKPT_IOC_VERSION is
-    // `_IO` and takes no argument, so the kernel touches no memory of ours.
-    let rc = unsafe { libc::ioctl(dev.as_raw_fd(), CKPT_IOC_VERSION as _) };
-    if rc < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(rc)
-    }
-}
-
-/// `CKPT_IOC_CHECKPOINT`: returns the number of tasks written.
-pub fn ioctl_checkpoint(dev: &File, args: &ckpt_args) -> io::Result<i32> {
-    // SAFETY: `dev` is an open file for the whole call; CKPT_IOC_CHECKPOINT
-    // is `_IOW` of a `struct ckpt_args`, and `args` points to one (repr(C),
-    // 48 bytes, checked in format.rs) that outlives the call. The kernel
-    // only reads it.
-    let rc = unsafe {
-        libc::ioctl(
-            dev.as_raw_fd(),
-            CKPT_IOC_CHECKPOINT as _,
-            args as *const ckpt_args,
-        )
-    };
-    if rc < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(rc)
     }
 }
 
