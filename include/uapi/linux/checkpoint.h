@@ -26,12 +26,12 @@
 /**
  * "RCKPTIMG" read as a little-endian u64: the HEAD magic.
  */
-#define CKPT_HEAD_MAGIC 5137843376372794194
+#define CKPT_HEAD_MAGIC 0x474d4954504b4352ULL
 
 /**
  * "RCKPTEND" read as a little-endian u64: the TAIL magic.
  */
-#define CKPT_TAIL_MAGIC 4921947671189209938
+#define CKPT_TAIL_MAGIC 0x444e4554504b4352ULL
 
 /**
  * Records are padded to this many bytes.
@@ -61,12 +61,12 @@
 /**
  * `ckpt_pids.parent` of the root task: it has no parent in the image.
  */
-#define CKPT_NO_PARENT -1
+#define CKPT_NO_PARENT (-1)
 
 /**
  * The ioctl type byte ('C' | 0x80, unused in ioctl-number.rst).
  */
-#define CKPT_IOC_MAGIC 195
+#define CKPT_IOC_MAGIC 0xc3
 
 /**
  * ioctl number of `CKPT_IOC_VERSION`: `_IO(CKPT_IOC_MAGIC, 0)`.
@@ -108,7 +108,7 @@
 /**
  * `ckpt_hdr_head.arch` for x86-64 (the kernel's `AUDIT_ARCH_X86_64`).
  */
-#define CKPT_ARCH_X86_64 3221225534
+#define CKPT_ARCH_X86_64 0xc000003eU
 
 /**
  * Argument of `CKPT_IOC_CHECKPOINT`.
