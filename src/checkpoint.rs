@@ -9,19 +9,28 @@
 //!   * `CKPT_IOC_CHECKPOINT`: writes the image of the process tree under
 //!     `ckpt_args.pid` to `ckpt_args.fd`, returns the number of tasks.
 //!
-//! The flow, one file per step: arguments (here) -> `tree` (collect the
-//! subtree with a reference per task, and each task's DFS position) ->
-//! `image::snapshot` (read every task once, asking `policy` whether it may
-//! be checkpointed) -> drop the references -> `image::write` (write the
-//! records) -> `format` (their layout). `stats` times it all when asked
-//! (`debug_stats=1`).
+//! The flow, one file per step: arguments (here) -> `tree::collect` (the
+//! subtree, a reference per task, each task's DFS position) ->
+//! `snapshot::take` (read every task once, asking `policy` whether it may be
+//! checkpointed) -> `tree::confirm` (the tree did not change meanwhile) ->
+//! drop the references -> `image::write` (the records, through `kfile`) ->
+//! `format` (their layout). `ktask` and `kfile` hold every raw access to C
+//! objects; `stats` times it all when asked (`debug_stats=1`).
 
 use kernel::{
-    fs::{File, LocalFile},
+    fs::{
+        File,
+        LocalFile, //
+    },
     ioctl::_IOC_SIZE,
-    miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
+    miscdevice::{
+        MiscDevice,
+        MiscDeviceOptions,
+        MiscDeviceRegistration, //
+    },
     prelude::*,
-    uaccess::{UserPtr, UserSlice},
+    transmute,
+    uaccess::UserSlice, //
 };
 
 // The format is shared with userspace (tools/ckpt, the C header): its items
@@ -29,9 +38,11 @@ use kernel::{
 #[allow(unreachable_pub, dead_code)]
 mod format;
 mod image;
+mod kfile;
 mod ktask;
 mod layout;
 mod policy;
+mod snapshot;
 mod stats;
 mod tree;
 
@@ -71,53 +82,50 @@ impl kernel::InPlaceModule for CheckpointModule {
     }
 }
 
-/// An open `/dev/checkpoint`: stateless, every ioctl stands alone.
+/// `/dev/checkpoint`: stateless, every ioctl stands alone.
 struct CheckpointDevice;
+
+// SAFETY: `ckpt_args` is a `repr(C)` struct of integers without padding
+// (asserted in format.rs): every bit pattern is a valid value.
+unsafe impl transmute::FromBytes for ckpt_args {}
 
 #[vtable]
 impl MiscDevice for CheckpointDevice {
-    type Ptr = KBox<Self>;
+    type Ptr = ();
 
-    fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<KBox<Self>> {
-        KBox::new(CheckpointDevice, GFP_KERNEL).map_err(Into::into)
+    fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result {
+        Ok(())
     }
 
-    fn ioctl(_me: &CheckpointDevice, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+    fn ioctl(_me: (), _file: &File, cmd: u32, arg: usize) -> Result<isize> {
         match cmd {
             CKPT_IOC_VERSION => Ok(CKPT_ABI_VERSION as isize),
             CKPT_IOC_CHECKPOINT => {
-                let mut reader = UserSlice::new(UserPtr::from_addr(arg), _IOC_SIZE(cmd)).reader();
-                let mut raw = [0u8; core::mem::size_of::<ckpt_args>()];
-                reader.read_slice(&mut raw)?;
-                checkpoint(&args_from_bytes(&raw)).map(|n| n as isize)
+                let args = UserSlice::new(UserPtr::from_addr(arg), _IOC_SIZE(cmd))
+                    .reader()
+                    .read::<ckpt_args>()?;
+                checkpoint(&args).map(|n| n as isize)
             }
             _ => Err(ENOTTY),
         }
     }
 }
 
-fn args_from_bytes(raw: &[u8; 48]) -> ckpt_args {
-    let word = |i: usize| u64::from_ne_bytes(raw[i..i + 8].try_into().unwrap_or([0; 8]));
-    let half = |i: usize| i32::from_ne_bytes(raw[i..i + 4].try_into().unwrap_or([0; 4]));
-    ckpt_args {
-        pid: half(0),
-        fd: half(4),
-        flags: word(8),
-        reserved: [word(16), word(24), word(32), word(40)],
-    }
-}
-
-/// `CKPT_IOC_CHECKPOINT`: validate, collect, check, write.
+/// `CKPT_IOC_CHECKPOINT`: validate, collect, check, confirm, write.
 fn checkpoint(args: &ckpt_args) -> Result<usize> {
     if args.flags & !CKPT_F_ALL != 0 || args.reserved.iter().any(|&r| r != 0) || args.pid <= 0 {
         return Err(EINVAL);
     }
     let fd = u32::try_from(args.fd).map_err(|_| EBADF)?;
     let file = LocalFile::fget(fd)?;
-    if !ktask::file_is_writable(&file) {
+    if !kfile::is_writable(&file) {
         return Err(EBADF);
     }
-    if !ktask::file_supports_kernel_write(&file) {
+    // `kernel_write()` cannot write it; or a full pipe or socket would give
+    // `EAGAIN`, which here means "a task is exiting": refused up front.
+    if !kfile::supports_kernel_write(&file)
+        || (kfile::is_nonblocking(&file) && !kfile::is_regular(&file))
+    {
         return Err(EINVAL);
     }
     let root = ktask::find_process(args.pid).ok_or(ESRCH)?;
@@ -128,7 +136,12 @@ fn checkpoint(args: &ckpt_args) -> Result<usize> {
     let tree = tree::collect(&root, &mut stats)?;
     stats.end(stats::Phase::Collect);
     let mut checker = policy::Checker::new(&tree.tasks[0], args.flags);
-    let snap = image::snapshot(&tree, &ns, &mut checker, &mut stats)?;
+    let snap = snapshot::take(&tree, &ns, &mut checker, &mut stats)?;
+    if args.flags & CKPT_F_RUNNING == 0 {
+        // Every task was held when it was read; the tree must still be the
+        // one collected (a fork in flight at the collection ends after it).
+        tree::confirm(&tree, &root, &mut stats)?;
+    }
     // Every fact is in the snapshot: release the tasks before writing.
     drop(tree);
     stats.end(stats::Phase::Snapshot);

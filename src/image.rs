@@ -1,26 +1,39 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Writing the image: HEAD, TREE, PIDS x ceil(n/256), TASK x n, TAIL.
-//!
-//! First a snapshot reads every record's fields from the tasks (and checks
-//! each may be checkpointed), then the records are written from it.
+//! Writing the image from the snapshot: HEAD, TREE, PIDS x ceil(n/256),
+//! TASK x n, TAIL.
 //!
 //! Records are gathered in a buffer and written with `kernel_write()` at the
 //! file's position (none for streams, as `write(2)` does), short writes
-//! looped; never under RCU. If writing fails after the HEAD, an ERROR record
-//! saying why is appended when the file can still take it.
+//! looped, under the file's position lock where `write(2)` would take it;
+//! never under RCU. A successful call wrote exactly one complete image. A
+//! failed one leaves no torn record behind where it can avoid it:
+//!
+//!   * before any byte was written, a restart code (a signal) passes out
+//!     and the ioctl restarts, as `write(2)` would; after some bytes, the
+//!     call fails with `EINTR` instead (a restart would write a second HEAD
+//!     after a partial image);
+//!   * in a regular file that the image extends (it started at or past the
+//!     end, or the file appends), the file is cut back to the last complete
+//!     record, and after the HEAD an ERROR record saying why is written
+//!     there, only if it fits whole (else cut again);
+//!   * in a stream, the ERROR record follows when the stream ends at a
+//!     record boundary (on a pipe, an 80-byte write is atomic);
+//!   * not after a broken pipe (a second write would raise a second
+//!     SIGPIPE) or an interruption.
 
 use kernel::{
-    fs::LocalFile, pid_namespace::PidNamespace, prelude::*, sync::rcu, task::Task,
-    transmute::AsBytes,
+    fs::LocalFile,
+    prelude::*,
+    transmute::AsBytes, //
 };
 
 use crate::{
     format::*,
-    ktask::{self, PidType},
-    policy::{Checker, Refusal},
-    stats::Stats,
-    tree::{Tree, NO_PARENT},
+    kfile,
+    ktask,
+    snapshot::Snapshot,
+    stats::Stats, //
 };
 
 // SAFETY: these are `repr(C)` structs of integers and integer arrays with no
@@ -38,15 +51,12 @@ unsafe impl AsBytes for ckpt_hdr_task {}
 unsafe impl AsBytes for ckpt_hdr_tail {}
 // SAFETY: as above.
 unsafe impl AsBytes for ckpt_hdr_error {}
-// SAFETY: integers and integer arrays only: all zeroes is a valid value.
-unsafe impl Zeroable for ckpt_pids {}
-// SAFETY: as above (`ckpt_hdr` too is integers only).
-unsafe impl Zeroable for ckpt_hdr_task {}
 
 /// Bytes gathered before a `kernel_write()`.
 const BUF_SIZE: usize = 64 * 1024;
 
-fn hdr<T>(r#type: u32) -> ckpt_hdr {
+/// The header of a record that is exactly one `T`.
+pub(crate) fn hdr<T>(r#type: u32) -> ckpt_hdr {
     ckpt_hdr {
         r#type,
         len: core::mem::size_of::<T>() as u32,
@@ -60,8 +70,17 @@ fn hdr<T>(r#type: u32) -> ckpt_hdr {
 /// last complete record ends.
 struct Writer<'a> {
     file: &'a LocalFile,
-    /// `None` for streams, which have no position.
+    /// The file position; `None` for streams, which have none.
     pos: Option<i64>,
+    /// Offset where the image starts (a file position, or 0 for a stream),
+    /// just after the last complete record, and just after the last byte
+    /// written (for a stream: counted in bytes written).
+    start: i64,
+    complete: i64,
+    end: i64,
+    /// A regular file whose bytes after the image's start are all the
+    /// image's: it may be cut back to `complete`.
+    owns_tail: bool,
     /// `BUF_SIZE` bytes, of which `used` are records waiting to be written.
     buf: KVVec<u8>,
     used: usize,
@@ -69,23 +88,42 @@ struct Writer<'a> {
     crc: u32,
     crc_upto: usize,
     records: u32,
-    /// File position just after the last record known to be complete.
-    complete: Option<i64>,
 }
 
 impl<'a> Writer<'a> {
     fn new(file: &'a LocalFile, stats: &mut Stats) -> Result<Self> {
-        let pos = (!ktask::file_is_stream(file)).then(|| ktask::file_pos(file));
+        let (pos, owns_tail) = if kfile::is_stream(file) {
+            (None, false)
+        } else if kfile::is_append(file) {
+            // Every write goes to the end (`generic_write_checks()`), which
+            // is where the image starts.
+            (Some(kfile::size(file)), kfile::is_regular(file))
+        } else {
+            let pos = kfile::pos(file);
+            (
+                Some(pos),
+                kfile::is_regular(file) && pos >= kfile::size(file),
+            )
+        };
+        let start = pos.unwrap_or(0);
         Ok(Self {
             file,
             pos,
+            start,
+            complete: start,
+            end: start,
+            owns_tail,
             buf: stats.fixed_zeroed(BUF_SIZE)?,
             used: 0,
             crc: 0,
             crc_upto: 0,
             records: 0,
-            complete: pos,
         })
+    }
+
+    /// Has any byte reached the file?
+    fn wrote_any(&self) -> bool {
+        self.end != self.start
     }
 
     /// Appends one record made of `parts` (our record sizes are multiples
@@ -123,28 +161,30 @@ impl<'a> Writer<'a> {
 
     fn flush(&mut self) -> Result {
         self.crc();
-        let start = self.pos;
+        let start = self.end;
         let used = self.used;
         let mut done = 0;
         let res = loop {
             if done == used {
                 break Ok(());
             }
-            match ktask::file_write(self.file, &self.buf[done..used], self.pos.as_mut()) {
+            match kfile::write(self.file, &self.buf[done..used], self.pos.as_mut()) {
                 Ok(0) => break Err(EIO),
                 Ok(n) => done += n,
                 Err(e) => break Err(e),
             }
         };
+        self.end = start + done as i64;
         // Only a failed flush can end inside a record: then find where the
-        // last complete one ends (a full flush ends at `pos`).
-        self.complete = match start {
-            Some(start) if done < used => Some(start + complete_prefix(&self.buf[..done]) as i64),
-            _ => self.pos,
+        // last complete one ends (a full flush ends at `end`).
+        self.complete = if done < used {
+            start + complete_prefix(&self.buf[..done]) as i64
+        } else {
+            self.end
         };
         self.discard();
         if let Some(pos) = self.pos {
-            ktask::set_file_pos(self.file, pos);
+            kfile::set_pos(self.file, pos);
         }
         res
     }
@@ -170,111 +210,6 @@ pub(crate) struct Request {
     pub(crate) flags: u64,
 }
 
-/// What the image records of the tree, read from the tasks in one pass
-/// (each task's memory is visited once, and every check passed before
-/// anything is written). The task references can be dropped once it is
-/// taken: writing, which may wait on a slow reader, holds none.
-pub(crate) struct Snapshot {
-    /// The PIDS entries, in DFS order.
-    pids: KVVec<ckpt_pids>,
-    /// The TASK records, in the same order.
-    tasks: KVVec<ckpt_hdr_task>,
-}
-
-/// Takes the snapshot of `tree`: asks `checker` about every task, and reads
-/// its records. The tasks are read in fork order (near their order in
-/// memory) and each one's records stored at its DFS position. A refused task
-/// ends the snapshot with its errno; if several are refused, the one first
-/// in DFS order decides, as if they had been checked in that order (see
-/// `earliest_refusal()`).
-pub(crate) fn snapshot(
-    tree: &Tree,
-    ns: &PidNamespace,
-    checker: &mut Checker,
-    stats: &mut Stats,
-) -> Result<Snapshot> {
-    let n = tree.tasks.len();
-    let mut pids: KVVec<ckpt_pids> = stats.zeroed(n)?;
-    let mut tasks: KVVec<ckpt_hdr_task> = stats.zeroed(n)?;
-    let mut ids = ktask::IdMapper::new();
-    for (i, (t, &pos)) in tree.tasks.iter().zip(tree.dfs.iter()).enumerate() {
-        let pos = pos as usize;
-        let fields = match checker.check(t) {
-            Ok(f) => f,
-            Err(r) => {
-                let (pos, i, r) = earliest_refusal(tree, checker, (pos, i, r));
-                pr_debug!(
-                    "task {} (DFS position {}) refused: {}\n",
-                    tree.tasks
-                        .get(i)
-                        .map_or(0, |t| ktask::pid_nr_ns(t, PidType::Pid, ns)),
-                    pos,
-                    r.reason
-                );
-                return Err(r.err);
-            }
-        };
-        // A parent comes before its children in fork order: its entry is
-        // filled, and it is the one the collection linked this task to, so
-        // the image stays consistent even if the task was reparented since.
-        // Only the root's parent is read from the task.
-        let (vppid, parent) = match tree.parent.get(i) {
-            Some(&p) if p != NO_PARENT => {
-                let ppos = tree.dfs.get(p as usize).copied().ok_or(EINVAL)?;
-                let parent = pids.get(ppos as usize).ok_or(EINVAL)?;
-                (parent.vtgid, ppos as i32)
-            }
-            _ => {
-                let guard = rcu::read_lock();
-                let vppid = ktask::pid_nr_ns(ktask::parent_process(&guard, t), PidType::Tgid, ns);
-                (vppid, CKPT_NO_PARENT)
-            }
-        };
-        let entry = ckpt_pids {
-            vpid: ktask::pid_nr_ns(t, PidType::Pid, ns),
-            vtgid: ktask::pid_nr_ns(t, PidType::Tgid, ns),
-            vppid,
-            vpgid: ktask::pid_nr_ns(t, PidType::Pgid, ns),
-            vsid: ktask::pid_nr_ns(t, PidType::Sid, ns),
-            parent,
-        };
-        *tasks.get_mut(pos).ok_or(EINVAL)? = task_record(t, &fields, entry.vpid, &mut ids);
-        *pids.get_mut(pos).ok_or(EINVAL)? = entry;
-    }
-    Ok(Snapshot { pids, tasks })
-}
-
-/// The refused task first in DFS order, given one refused at DFS position
-/// `pos` (fork index `i`): checks the tasks before `pos` in DFS order,
-/// stopping at the first refusal. Only failures pay for this.
-fn earliest_refusal(
-    tree: &Tree,
-    checker: &mut Checker,
-    found: (usize, usize, Refusal),
-) -> (usize, usize, Refusal) {
-    let pos = found.0;
-    if pos == 0 {
-        return found;
-    }
-    // Fork index of each DFS position; without memory, keep what we have.
-    let Ok(mut order) = KVVec::<u32>::zeroed(tree.dfs.len(), GFP_KERNEL) else {
-        return found;
-    };
-    for (i, &p) in tree.dfs.iter().enumerate() {
-        if let Some(slot) = order.get_mut(p as usize) {
-            *slot = i as u32;
-        }
-    }
-    for (q, &i) in order.iter().enumerate().take(pos) {
-        if let Some(t) = tree.tasks.get(i as usize) {
-            if let Err(r) = checker.check(t) {
-                return (q, i as usize, r);
-            }
-        }
-    }
-    found
-}
-
 /// Writes the whole image of `snap`; returns the number of tasks.
 pub(crate) fn write(
     file: &LocalFile,
@@ -282,17 +217,20 @@ pub(crate) fn write(
     req: &Request,
     stats: &mut Stats,
 ) -> Result<usize> {
+    let _pos = kfile::PosGuard::lock(file);
     let mut w = Writer::new(file, stats)?;
+    match write_records(&mut w, snap, req) {
+        Ok(()) => Ok(snap.tasks.len()),
+        Err(e) => Err(fail(&mut w, e)),
+    }
+}
+
+fn write_records(w: &mut Writer<'_>, snap: &Snapshot, req: &Request) -> Result {
     w.record(&[head(req).as_bytes()])?;
     // The HEAD reaches the file first so a later failure leaves an image
     // that says what it is.
     w.flush()?;
-
-    let body = write_body(&mut w, snap).and_then(|()| w.flush());
-    if let Err(e) = body {
-        append_error(&mut w, e);
-        return Err(e);
-    }
+    write_body(w, snap)?;
     let tail = ckpt_hdr_tail {
         h: hdr::<ckpt_hdr_tail>(CKPT_HDR_TAIL),
         magic: CKPT_TAIL_MAGIC,
@@ -300,8 +238,7 @@ pub(crate) fn write(
         crc32: w.crc(),
     };
     w.record(&[tail.as_bytes()])?;
-    w.flush()?;
-    Ok(snap.tasks.len())
+    w.flush()
 }
 
 fn head(req: &Request) -> ckpt_hdr_head {
@@ -348,40 +285,61 @@ fn write_body(w: &mut Writer<'_>, snap: &Snapshot) -> Result {
     Ok(())
 }
 
-fn task_record(
-    t: &Task,
-    f: &ktask::TaskFields,
-    vpid: i32,
-    ids: &mut ktask::IdMapper,
-) -> ckpt_hdr_task {
-    let ids = ids.task_ids(t);
-    ckpt_hdr_task {
-        h: hdr::<ckpt_hdr_task>(CKPT_HDR_TASK),
-        state: f.state,
-        exit_state: f.exit_state as u32,
-        exit_code: f.exit_code,
-        exit_signal: f.exit_signal,
-        pdeath_signal: f.pdeath_signal,
-        flags: f.flags,
-        uid: ids.uid,
-        euid: ids.euid,
-        suid: ids.suid,
-        gid: ids.gid,
-        egid: ids.egid,
-        sgid: ids.sgid,
-        start_time_ns: f.start_boottime,
-        comm: f.comm,
-        nr_threads: ktask::nr_threads(t),
-        vpid,
-    }
+/// Is `e` one of the codes that make the syscall restart after a signal?
+fn is_restart(e: Error) -> bool {
+    e == ERESTARTSYS || e == ERESTARTNOINTR || e == ERESTARTNOHAND || e == ERESTART_RESTARTBLOCK
 }
 
-/// Tries to append an ERROR record after a failure: in a file, right after
-/// the last complete record (over any partial one); in a stream, after what
-/// was written. Not after a broken pipe (a second write would only raise a
-/// second SIGPIPE) or an interrupted write.
+/// After a failure: the errno the ioctl returns, with the file left ending
+/// at a record boundary where possible (see the module comment).
+fn fail(w: &mut Writer<'_>, e: Error) -> Error {
+    w.discard();
+    let e = if is_restart(e) && w.wrote_any() {
+        EINTR
+    } else if e == EAGAIN {
+        // Only a non-blocking output returns it, and those are refused up
+        // front: this one became non-blocking during the call. `EAGAIN`
+        // means "a task is exiting" here.
+        EINVAL
+    } else {
+        e
+    };
+    if w.pos.is_none() {
+        // A stream: what was written cannot be taken back.
+        if w.complete == w.end && w.complete != w.start {
+            append_error(w, e);
+        }
+        return e;
+    }
+    if !w.owns_tail {
+        // Bytes after the image may be the file's own: leave them.
+        return e;
+    }
+    cut(w);
+    if w.end == w.complete && w.complete != w.start {
+        append_error(w, e);
+        // If the ERROR went in only in part.
+        cut(w);
+    }
+    e
+}
+
+/// Cuts a regular file that the image extends back to its last complete
+/// record, and moves the position there (best effort: the ioctl reports the
+/// original error either way).
+fn cut(w: &mut Writer<'_>) {
+    if w.end != w.complete && kfile::truncate(w.file, w.complete).is_ok() {
+        w.end = w.complete;
+    }
+    w.pos = Some(w.end);
+    kfile::set_pos(w.file, w.end);
+}
+
+/// Appends an ERROR record at the end of the last complete record, unless
+/// the failure is a broken pipe (a second write would only raise a second
+/// SIGPIPE) or an interruption.
 fn append_error(w: &mut Writer<'_>, e: Error) {
-    if e == EPIPE || e == EINTR || e == ERESTARTSYS {
+    if e == EPIPE || e == EINTR || is_restart(e) {
         return;
     }
     let mut reason = [0u8; CKPT_REASON_LEN];
@@ -398,8 +356,6 @@ fn append_error(w: &mut Writer<'_>, e: Error) {
         reserved: 0,
         reason,
     };
-    w.discard();
-    w.pos = w.complete;
     if w.record(&[rec.as_bytes()]).is_ok() {
         // Best effort: the ioctl reports the original error either way.
         let _ = w.flush();

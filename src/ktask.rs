@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! Every raw access to a C task, credential, file or namespace, each wrapped
-//! once in a small safe function.
+//! Every raw access to a C task, credential or namespace, each wrapped once
+//! in a small safe function (the output file's are in `kfile`).
 //!
 //! The field reads here are the ones `src/layout.rs` checks against the C
 //! compiler's offsets at load time: add a field here, add it there.
@@ -11,18 +11,25 @@
 //! bound to that lock's guard (task_structs are freed only after a grace
 //! period, `delayed_put_task_struct()`).
 
-use core::ptr;
+use core::{
+    marker::PhantomData,
+    ptr, //
+};
 use kernel::{
     bindings,
-    cred::Credential,
-    fs::LocalFile,
     pid_namespace::PidNamespace,
     prelude::*,
-    sync::{aref::ARef, rcu},
+    sync::{
+        aref::ARef,
+        rcu, //
+    },
     task::Task,
 };
 
-use crate::layout::{kconst, KernelConst};
+use crate::layout::{
+    kconst,
+    KernelConst, //
+};
 
 /// `READ_ONCE()` of a field of a valid C object that other CPUs may write.
 ///
@@ -36,11 +43,15 @@ macro_rules! read_once {
 }
 
 /// A reference to a task found under RCU, valid while `_guard` is held.
-fn task_ref<'a>(_guard: &'a rcu::Guard, t: *mut bindings::task_struct) -> &'a Task {
-    // SAFETY: `t` was read from an RCU-protected pointer or list under the RCU
-    // read lock that `_guard` proves held, so the task_struct is not freed
-    // before the guard is dropped. `Task` is `repr(transparent)` over
-    // `task_struct`.
+///
+/// # Safety
+///
+/// `t` must point to a task_struct read from an RCU-protected pointer or
+/// list while the RCU read lock that `_guard` proves held was held (then the
+/// task_struct is not freed before the guard is dropped).
+unsafe fn task_ref<'a>(_guard: &'a rcu::Guard, t: *mut bindings::task_struct) -> &'a Task {
+    // SAFETY: valid until the guard drops (the function's contract); `Task` is
+    // `repr(transparent)` over `task_struct`.
     unsafe { &*t.cast::<Task>() }
 }
 
@@ -91,7 +102,8 @@ impl<'a> Iterator for Processes<'a> {
         // SAFETY: `self.next` is a node of the RCU-protected task list read
         // under `self.guard`; its `next` is `rcu_dereference`d by a volatile read.
         self.next = unsafe { ptr::read_volatile(ptr::addr_of!((*self.next).next)) };
-        Some(task_ref(self.guard, t))
+        // SAFETY: `t` is on the RCU-protected process list, read under `self.guard`.
+        Some(unsafe { task_ref(self.guard, t) })
     }
 }
 
@@ -105,7 +117,8 @@ pub(crate) fn all_threads(guard: &rcu::Guard, t: &Task, mut f: impl FnMut(&Task)
     // SAFETY: `head` is a valid list head; the list is RCU-safe and `guard` held.
     let mut node = unsafe { ptr::read_volatile(ptr::addr_of!((*head).next)) };
     while node != head {
-        if !f(task_ref(guard, task_of_node(node, offset))) {
+        // SAFETY: `node` is on the RCU-protected thread list, read under `guard`.
+        if !f(unsafe { task_ref(guard, task_of_node(node, offset)) }) {
             return false;
         }
         // SAFETY: as above, `node` is a node of the same RCU list.
@@ -131,14 +144,14 @@ pub(crate) fn pids_allocated() -> usize {
 pub(crate) fn real_parent<'a>(guard: &'a rcu::Guard, t: &Task) -> &'a Task {
     // SAFETY: `real_parent` is `__rcu` and read under `guard`; it is never NULL
     // (orphans are reparented, init's parent is the idle task).
-    task_ref(guard, unsafe { read_once!(raw(t), real_parent) })
+    unsafe { task_ref(guard, read_once!(raw(t), real_parent)) }
 }
 
 /// The process (thread-group leader) of thread `t`.
 pub(crate) fn group_leader<'a>(guard: &'a rcu::Guard, t: &Task) -> &'a Task {
     // SAFETY: `group_leader` of a valid task is a valid task under the same
     // RCU read lock.
-    task_ref(guard, unsafe { read_once!(raw(t), group_leader) })
+    unsafe { task_ref(guard, read_once!(raw(t), group_leader)) }
 }
 
 /// The process (thread-group leader) of `t`'s real parent: children forked by
@@ -208,18 +221,15 @@ pub(crate) fn is_held(t: &Task) -> bool {
     state != 0 && unsafe { ckpt_task_cgroup_frozen(raw(t)) }
 }
 
-/// The task's dumpable mode (`TASK_DUMPABLE_*`).
-pub(crate) fn dumpable(t: &Task) -> i32 {
-    // SAFETY: `t` is a valid task.
-    unsafe { ckpt_task_dumpable(raw(t)) }
-}
-
 // Only pointers cross: the lint looks through them at task_struct, which
 // holds empty (zero-sized) C structs, and would warn about those.
 #[allow(improper_ctypes)]
 extern "C" {
     fn ckpt_task_cgroup_frozen(t: *mut bindings::task_struct) -> bool;
-    fn ckpt_task_dumpable(t: *mut bindings::task_struct) -> i32;
+    fn ckpt_task_exec_state(
+        t: *mut bindings::task_struct,
+        user_ns: *mut *mut bindings::user_namespace,
+    ) -> i32;
     fn ckpt_kernel_release() -> *const c_char;
 }
 
@@ -260,10 +270,13 @@ pub(crate) fn find_process(nr: i32) -> Option<ARef<Task>> {
     if t.is_null() {
         return None;
     }
-    Some(ARef::from(task_ref(&guard, t)))
+    // SAFETY: `t` was found through `pid` under `guard`.
+    Some(ARef::from(unsafe { task_ref(&guard, t) }))
 }
 
-/// Real, effective and saved ids, in the caller's user namespace.
+/// Real, effective and saved ids, in the caller's user namespace: what the
+/// TASK record holds (never what permission is decided on: unmapped ids all
+/// read 65534 there).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Ids {
     pub(crate) uid: u32,
@@ -274,10 +287,12 @@ pub(crate) struct Ids {
     pub(crate) sgid: u32,
 }
 
-fn current_user_ns() -> *mut bindings::user_namespace {
-    // SAFETY: the current task's subjective `cred` cannot change under it, and
-    // its `user_ns` is pinned by the cred.
-    unsafe { (*read_once!(Task::current_raw(), cred)).user_ns }
+/// The caller's subjective credentials (`current_cred()`): they cannot change
+/// during the call (only the task itself replaces them), and the task pins them.
+fn current_cred() -> *const bindings::cred {
+    // SAFETY: `current` is valid; its `cred` pointer is only replaced by the
+    // task itself, which is running this code.
+    unsafe { read_once!(Task::current_raw(), cred) }
 }
 
 /// Maps credentials' ids into the caller's user namespace, remembering the
@@ -290,15 +305,17 @@ pub(crate) struct IdMapper {
 
 impl IdMapper {
     pub(crate) fn new() -> Self {
-        Self {
-            ns: current_user_ns(),
-            last: None,
-        }
+        // SAFETY: the caller's cred is valid (see `current_cred()`) and pins
+        // its `user_ns` for the whole call.
+        let ns = unsafe { (*current_cred()).user_ns };
+        Self { ns, last: None }
     }
 
-    fn ids_of(&mut self, cred: *const bindings::cred) -> Ids {
-        // SAFETY: `cred` is valid (pinned by the caller); credentials are
-        // immutable.
+    /// # Safety
+    ///
+    /// `cred` must point to a valid cred for the duration of the call.
+    unsafe fn ids_of(&mut self, cred: *const bindings::cred) -> Ids {
+        // SAFETY: valid (the function's contract); credentials are immutable.
         let c = unsafe { &*cred };
         let raw = [
             c.uid.val, c.euid.val, c.suid.val, c.gid.val, c.egid.val, c.sgid.val,
@@ -310,8 +327,8 @@ impl IdMapper {
         }
         let ns = self.ns;
         let uid = |k: bindings::kuid_t| {
-            // SAFETY: `ns` is the caller's live user namespace; the call only
-            // maps ids.
+            // SAFETY: `ns` is the caller's user namespace, pinned by its cred;
+            // the call only maps ids.
             unsafe { bindings::from_kuid_munged(ns, k) }
         };
         let gid = |k: bindings::kgid_t| {
@@ -330,89 +347,113 @@ impl IdMapper {
         ids
     }
 
-    /// The task's objective (`real_cred`) ids.
+    /// The task's objective (`real_cred`) ids, mapped.
     pub(crate) fn task_ids(&mut self, t: &Task) -> Ids {
         let _guard = rcu::read_lock();
         // SAFETY: `real_cred` is `__rcu`; the cred is freed only after a
         // grace period, so it is valid while we hold the RCU read lock.
-        self.ids_of(unsafe { read_once!(raw(t), real_cred) })
+        unsafe { self.ids_of(read_once!(raw(t), real_cred)) }
     }
 }
 
-/// The caller's subjective ids.
-pub(crate) fn current_ids() -> Ids {
-    // SAFETY: see `current_user_ns()`.
-    IdMapper::new().ids_of(unsafe { read_once!(Task::current_raw(), cred) })
+/// A user namespace found under RCU through a cred or an exec state of a
+/// task; valid while the guard is held (the cred or exec state pins it, and
+/// is freed only after a grace period).
+#[derive(Clone, Copy)]
+pub(crate) struct UserNs<'a> {
+    ptr: *mut bindings::user_namespace,
+    _guard: PhantomData<&'a rcu::Guard>,
 }
 
-/// Does the caller have `CAP_CHECKPOINT_RESTORE` or `CAP_SYS_ADMIN` over the
-/// user namespace that owns `t`'s credentials?
-pub(crate) fn may_checkpoint_ns(t: &Task) -> bool {
-    // SAFETY: `get_task_cred()` returns the task's objective cred with a
-    // reference that the `ARef` now owns (and drops with `put_cred()`).
-    let cred: ARef<Credential> = unsafe {
-        let c = bindings::get_task_cred(raw(t));
-        ARef::from_raw(ptr::NonNull::new_unchecked(c.cast_mut().cast()))
-    };
-    // SAFETY: the cred pins its `user_ns`.
-    let ns = unsafe { (*cred.as_ptr()).user_ns };
-    [bindings::CAP_CHECKPOINT_RESTORE, bindings::CAP_SYS_ADMIN]
-        .iter()
-        // SAFETY: `ns` is valid while `cred` is held; `ns_capable()` may sleep
-        // and we hold no lock.
-        .any(|&cap| unsafe { bindings::ns_capable(ns, cap as i32) })
-}
-
-/// The file's mode bits (`FMODE_*`).
-fn file_mode(file: &LocalFile) -> u64 {
-    // SAFETY: `file` is a valid struct file; `f_mode` is set at open.
-    u64::from(unsafe { read_once!(file.as_ptr(), f_mode) })
-}
-
-pub(crate) fn file_is_writable(file: &LocalFile) -> bool {
-    file_mode(file) & kconst(KernelConst::FmodeWrite) != 0
-}
-
-/// Can `kernel_write()` write to this file? It refuses files without
-/// `->write_iter` or with both `->write` and `->write_iter` (e.g. /dev/null),
-/// and files whose open did not grant writing (`FMODE_CAN_WRITE`).
-pub(crate) fn file_supports_kernel_write(file: &LocalFile) -> bool {
-    // SAFETY: `f_op` of an open file is valid and constant while it is open.
-    let (write, write_iter) = unsafe {
-        let fop = read_once!(file.as_ptr(), f_op);
-        ((*fop).write.is_some(), (*fop).write_iter.is_some())
-    };
-    file_mode(file) & kconst(KernelConst::FmodeCanWrite) != 0 && write_iter && !write
-}
-
-/// Streams (pipes, sockets) have no file position.
-pub(crate) fn file_is_stream(file: &LocalFile) -> bool {
-    file_mode(file) & kconst(KernelConst::FmodeStream) != 0
-}
-
-pub(crate) fn file_pos(file: &LocalFile) -> i64 {
-    // SAFETY: `file` is valid. Like `write(2)` without `fdget_pos()` locking,
-    // a concurrent writer on the same open file may race with us.
-    unsafe { read_once!(file.as_ptr(), f_pos) }
-}
-
-pub(crate) fn set_file_pos(file: &LocalFile, pos: i64) {
-    // SAFETY: as in `file_pos()`; a plain store as `ksys_write()` does.
-    unsafe { ptr::write_volatile(ptr::addr_of_mut!((*file.as_ptr()).f_pos), pos) }
-}
-
-/// One `kernel_write()`: returns the bytes written, which may be fewer than asked.
-pub(crate) fn file_write(file: &LocalFile, buf: &[u8], pos: Option<&mut i64>) -> Result<usize> {
-    let pos = pos.map_or(ptr::null_mut(), ptr::from_mut);
-    // SAFETY: `file` is valid and was checked to be open for writing (else
-    // `kernel_write()` WARNs); `buf` is a valid kernel buffer; `pos` is NULL
-    // (streams) or a valid position, as `ksys_write()` passes.
-    let ret = unsafe { bindings::kernel_write(file.as_ptr(), buf.as_ptr().cast(), buf.len(), pos) };
-    if ret < 0 {
-        Err(Error::from_errno(ret as i32))
-    } else {
-        Ok(ret as usize)
+impl UserNs<'_> {
+    /// The initial user namespace (static: never freed).
+    pub(crate) fn is_init(&self) -> bool {
+        ptr::eq(self.ptr, ptr::addr_of!(bindings::init_user_ns))
     }
+
+    /// Does the caller have `cap` in this namespace (`ns_capable()`, which
+    /// audits and marks the caller `PF_SUPERPRIV` on success, as ptrace's
+    /// check does)?
+    pub(crate) fn capable(&self, cap: u32) -> bool {
+        // SAFETY: `ptr` is valid while the guard lives (see the type);
+        // `ns_capable()` does not sleep (ptrace calls it under RCU too).
+        unsafe { bindings::ns_capable(self.ptr, cap as i32) }
+    }
+}
+
+/// What the permission rule compares of the caller: its real uid and gid
+/// (kernel ids, as `ptrace(PTRACE_ATTACH)`'s `PTRACE_MODE_REALCREDS`), its
+/// permitted capabilities and its user namespace.
+pub(crate) struct Caller {
+    uid: u32,
+    gid: u32,
+    cap_permitted: u64,
+    user_ns: *mut bindings::user_namespace,
+}
+
+pub(crate) fn caller() -> Caller {
+    // SAFETY: see `current_cred()`.
+    let c = unsafe { &*current_cred() };
+    Caller {
+        uid: c.uid.val,
+        gid: c.gid.val,
+        cap_permitted: c.cap_permitted.val,
+        user_ns: c.user_ns,
+    }
+}
+
+/// What the permission rule needs of one thread, read under RCU.
+pub(crate) struct ThreadAccess<'a> {
+    /// Its real, effective and saved uid all equal the caller's real uid,
+    /// and the same for gids (kernel ids: `__ptrace_may_access()`'s rule).
+    pub(crate) same_ids: bool,
+    /// Its credentials are in the caller's user namespace and its permitted
+    /// capabilities are a subset of the caller's (`cap_ptrace_access_check()`).
+    pub(crate) caps_subset: bool,
+    /// The user namespace that owns its credentials.
+    pub(crate) cred_ns: UserNs<'a>,
+    /// Its dumpable mode is `TASK_DUMPABLE_OWNER`.
+    pub(crate) dumpable: bool,
+    /// The user namespace of its exec state (its mm's), if it has one.
+    pub(crate) exec_ns: Option<UserNs<'a>>,
+}
+
+pub(crate) fn thread_access<'a>(
+    _guard: &'a rcu::Guard,
+    t: &Task,
+    caller: &Caller,
+) -> ThreadAccess<'a> {
+    // SAFETY: `real_cred` is `__rcu` and read under `guard`; the cred (and
+    // the user namespace it pins) is freed only after a grace period.
+    let c = unsafe { &*read_once!(raw(t), real_cred) };
+    let same_ids = [c.uid.val, c.euid.val, c.suid.val] == [caller.uid; 3]
+        && [c.gid.val, c.egid.val, c.sgid.val] == [caller.gid; 3];
+    let caps_subset =
+        ptr::eq(c.user_ns, caller.user_ns) && c.cap_permitted.val & !caller.cap_permitted == 0;
+    let mut exec_ns = ptr::null_mut();
+    // SAFETY: `t` is valid; the helper reads `t->exec_state` with
+    // `rcu_dereference()` under the RCU read lock `guard` holds, and the
+    // namespace it returns is pinned by that exec state until the guard drops.
+    let dumpable = unsafe { ckpt_task_exec_state(raw(t), &mut exec_ns) };
+    ThreadAccess {
+        same_ids,
+        caps_subset,
+        cred_ns: UserNs {
+            ptr: c.user_ns,
+            _guard: PhantomData,
+        },
+        dumpable: u64::try_from(dumpable).ok() == Some(kconst(KernelConst::DumpableOwner)),
+        exec_ns: (!exec_ns.is_null()).then_some(UserNs {
+            ptr: exec_ns,
+            _guard: PhantomData,
+        }),
+    }
+}
+
+/// A thread's `flags` (`PF_*`) and `exit_state`.
+pub(crate) fn thread_state(t: &Task) -> (u32, i32) {
+    // SAFETY: `t` is valid; integer fields read like `READ_ONCE()`.
+    unsafe { (read_once!(raw(t), flags), read_once!(raw(t), exit_state)) }
 }
 
 /// The running kernel's release (`uname -r`), NUL-padded.

@@ -12,7 +12,7 @@
  *    headers the bindings do not include.
  * 3. Three readers C must do: a bitfield (task_struct.frozen), and two
  *    structs the bindings do not contain: struct task_exec_state (its getter
- *    task_exec_state_get_dumpable() is not exported to modules) and struct
+ *    task_exec_state_rcu() is not exported to modules) and struct
  *    uts_namespace (linux/utsname.h is not in the bindings).
  */
 #include <linux/cgroup.h>
@@ -28,7 +28,7 @@
 
 /* Called from Rust (src/ktask.rs), which declares them there. */
 bool ckpt_task_cgroup_frozen(struct task_struct *t);
-int ckpt_task_dumpable(struct task_struct *t);
+int ckpt_task_exec_state(struct task_struct *t, struct user_namespace **user_ns);
 const char *ckpt_kernel_release(void);
 
 struct ckpt_c_field {
@@ -39,6 +39,10 @@ struct ckpt_c_field {
 
 #define FIELD(type, field) \
 	{ #type "." #field, offsetof(struct type, field), sizeof_field(struct type, field) }
+
+/* The same for a typedef of an anonymous struct (no "struct" tag). */
+#define TYPEDEF_FIELD(type, field) \
+	{ #type "." #field, offsetof(type, field), sizeof_field(type, field) }
 
 /* Keep in the order of FIELDS in src/layout.rs (the names are compared too). */
 const struct ckpt_c_field ckpt_c_fields[] = {
@@ -67,12 +71,21 @@ const struct ckpt_c_field ckpt_c_fields[] = {
 	FIELD(cred, euid),
 	FIELD(cred, egid),
 	FIELD(cred, user_ns),
+	FIELD(cred, cap_permitted),
 	FIELD(file, f_mode),
+	FIELD(file, f_flags),
+	FIELD(file, f_inode),
+	FIELD(file, f_path),
+	FIELD(file, f_pos_lock),
 	FIELD(file, f_pos),
 	FIELD(file, f_op),
 	FIELD(file_operations, write),
 	FIELD(file_operations, write_iter),
 	FIELD(pid_namespace, pid_allocated),
+	FIELD(inode, i_mode),
+	FIELD(inode, i_size),
+	TYPEDEF_FIELD(kernel_cap_t, val),
+	FIELD(task_struct, exec_state),
 };
 const unsigned long ckpt_c_fields_nr = ARRAY_SIZE(ckpt_c_fields);
 
@@ -87,6 +100,10 @@ const unsigned long ckpt_c_consts[] = {
 	PF_EXITING,
 	PF_KTHREAD,
 	PIDNS_ADDING,
+	(__force unsigned long)FMODE_ATOMIC_POS,
+	S_IFMT,
+	S_IFREG,
+	TASK_DUMPABLE_OWNER,
 };
 const unsigned long ckpt_c_consts_nr = ARRAY_SIZE(ckpt_c_consts);
 
@@ -97,17 +114,22 @@ bool ckpt_task_cgroup_frozen(struct task_struct *t)
 	return cgroup_task_frozen(t);
 }
 
-/* task_exec_state_get_dumpable() is not exported; this is its body. */
-int ckpt_task_dumpable(struct task_struct *t)
+/*
+ * The task's dumpable mode and the user namespace its exec state belongs to
+ * (what ptrace's task_still_dumpable() reads). struct task_exec_state is not
+ * in the Rust bindings, and task_exec_state_rcu() is not exported. The caller
+ * holds the RCU read lock: *user_ns is valid until it drops it.
+ */
+int ckpt_task_exec_state(struct task_struct *t, struct user_namespace **user_ns)
 {
-	struct task_exec_state *es;
-	int ret;
+	struct task_exec_state *es = rcu_dereference(t->exec_state);
 
-	rcu_read_lock();
-	es = rcu_dereference(t->exec_state);
-	ret = es ? READ_ONCE(es->dumpable) : TASK_DUMPABLE_OFF;
-	rcu_read_unlock();
-	return ret;
+	if (!es) {
+		*user_ns = NULL;
+		return TASK_DUMPABLE_OFF;
+	}
+	*user_ns = es->user_ns;
+	return READ_ONCE(es->dumpable);
 }
 
 /* The running kernel's release string (uname -r); it never changes. */

@@ -11,8 +11,14 @@
 //! compiler computed for the same kernel (`src/layout.c`, linked into the same
 //! `.ko`), and refuses to load, naming the field, on any difference.
 
-use core::mem::{offset_of, size_of_val};
-use kernel::{bindings, prelude::*};
+use core::mem::{
+    offset_of,
+    size_of, //
+};
+use kernel::{
+    bindings,
+    prelude::*, //
+};
 
 #[repr(C)]
 struct CField {
@@ -28,23 +34,37 @@ extern "C" {
     static ckpt_c_consts_nr: usize;
 }
 
+/// The size of the field a projection names. The projection is never called:
+/// its type alone gives the size, so no value (initialised or not) is needed.
+const fn size_of_field<T, F>(_project: fn(&T) -> &F) -> usize {
+    size_of::<F>()
+}
+
 /// `(name, offset, size)` of a field as Rust's bindings see it.
 macro_rules! field {
     ($type:ident . $field:ident) => {
         (
             concat!(stringify!($type), ".", stringify!($field)),
             offset_of!(bindings::$type, $field),
-            {
-                let v = core::mem::MaybeUninit::<bindings::$type>::uninit();
-                // SAFETY: only the address of the field is taken; nothing is read.
-                size_of_val(unsafe { &*core::ptr::addr_of!((*v.as_ptr()).$field) })
-            },
+            size_of_field(|v: &bindings::$type| &v.$field),
+        )
+    };
+}
+
+/// A field that bindgen puts in an anonymous union (`$anon`), named as C
+/// names it.
+macro_rules! union_field {
+    ($type:ident . $anon:ident . $field:ident : $ftype:ty) => {
+        (
+            concat!(stringify!($type), ".", stringify!($field)),
+            offset_of!(bindings::$type, $anon.$field),
+            size_of::<$ftype>(),
         )
     };
 }
 
 /// Every C field the module reads, in the order of `ckpt_c_fields[]`.
-const FIELDS: [(&str, usize, usize); 31] = [
+const FIELDS: [(&str, usize, usize); 40] = [
     field!(task_struct.__state),
     field!(task_struct.flags),
     field!(task_struct.tasks),
@@ -70,12 +90,21 @@ const FIELDS: [(&str, usize, usize); 31] = [
     field!(cred.euid),
     field!(cred.egid),
     field!(cred.user_ns),
+    field!(cred.cap_permitted),
     field!(file.f_mode),
+    field!(file.f_flags),
+    field!(file.f_inode),
+    union_field!(file.__bindgen_anon_1.f_path: bindings::path),
+    union_field!(file.__bindgen_anon_2.f_pos_lock: bindings::mutex),
     field!(file.f_pos),
     field!(file.f_op),
     field!(file_operations.write),
     field!(file_operations.write_iter),
     field!(pid_namespace.pid_allocated),
+    field!(inode.i_mode),
+    field!(inode.i_size),
+    field!(kernel_cap_t.val),
+    field!(task_struct.exec_state),
 ];
 
 /// Compares every field; on a difference logs it and fails with `EINVAL`.
@@ -139,10 +168,14 @@ pub(crate) enum KernelConst {
     PfExiting,
     PfKthread,
     PidnsAdding,
+    FmodeAtomicPos,
+    SIfmt,
+    SIfreg,
+    DumpableOwner,
 }
 
 impl KernelConst {
-    const COUNT: usize = 9;
+    const COUNT: usize = 13;
 }
 
 pub(crate) fn kconst(k: KernelConst) -> u64 {

@@ -2,33 +2,47 @@
 
 //! May this caller checkpoint this task? (the seed's `cr_may_checkpoint_task()`)
 //!
-//! Checked for every task of the collected tree, in DFS order, as the image
-//! snapshot reads it (`image::snapshot`); the first failure decides the
-//! errno, and nothing is written:
+//! Checked for every task of the collected tree as the snapshot reads it
+//! (`snapshot::take`); the refused task first in DFS order decides the
+//! errno, and nothing is written. Per task, in this order:
 //!
-//!   * `EAGAIN`: the task is exiting (`PF_EXITING`) or dead (a zombie);
-//!   * `EPERM`:  a kernel thread; or the caller lacks `CAP_CHECKPOINT_RESTORE`
-//!     (or `CAP_SYS_ADMIN`) over the root's user namespace and the task's
-//!     real, effective and saved uid and gid differ from the caller's, or the
-//!     task is not dumpable;
-//!   * `EPERM`:  the task is in another pid namespace than the root;
-//!   * `EBUSY`:  a thread of the task is neither stopped (SIGSTOP), traced
-//!     nor frozen, unless `CKPT_F_RUNNING` was given.
+//!   * `EPERM`:  a kernel thread; or, for any thread of the process, what
+//!     `ptrace(PTRACE_ATTACH)` would refuse by the rules a module can
+//!     reproduce (`Checker::may_access`); or the task is in another pid
+//!     namespace than the root. Checked first, so that a caller learns
+//!     nothing else about a task it may not checkpoint.
+//!   * `EAGAIN`: a live thread of the process is exiting (`PF_EXITING`), or
+//!     no thread is live (a zombie).
+//!   * `EBUSY`:  a live thread is neither stopped (SIGSTOP), traced nor
+//!     frozen, unless `CKPT_F_RUNNING` was given.
 //!
-//! A module cannot consult the LSM ptrace hook (`ptrace_may_access()` and
-//! `security_ptrace_access_check()` are not exported), so this is the
-//! permission model, documented in Documentation/checkpoint.rst.
+//! A thread that has exited is skipped: a group leader that called
+//! `pthread_exit()` stays a zombie until its last thread exits, and its
+//! process lives on.
+//!
+//! The LSM ptrace hook is not reachable from a module
+//! (`security_ptrace_access_check()` and `ptrace_may_access()` are not
+//! exported): Documentation/checkpoint.rst, "Permission model", lists the
+//! differences from `ptrace_may_access()`.
 
-use kernel::{prelude::*, sync::rcu, task::Task};
+use kernel::{
+    bindings,
+    prelude::*,
+    sync::rcu,
+    task::Task, //
+};
 
 use crate::{
     format::CKPT_F_RUNNING,
-    ktask,
-    layout::{kconst, KernelConst},
+    ktask::{
+        self,
+        UserNs, //
+    },
+    layout::{
+        kconst,
+        KernelConst, //
+    },
 };
-
-/// `TASK_DUMPABLE_OWNER`: the default, "ptrace by uid match" mode.
-const DUMPABLE_OWNER: i32 = 1;
 
 /// Why a task may not be checkpointed: the errno and a reason for the log.
 pub(crate) struct Refusal {
@@ -40,50 +54,100 @@ fn refuse(err: Error, reason: &'static str) -> Refusal {
     Refusal { err, reason }
 }
 
-/// The checks of one checkpoint: what is decided once, for the root, and
-/// then applied to every task (`Checker::check`), in DFS order.
+/// The caller's privilege over `ns`: what ptrace asks for another user's
+/// task (`CAP_SYS_PTRACE`), and what checkpointing asks on top of it
+/// (`CAP_CHECKPOINT_RESTORE`, or `CAP_SYS_ADMIN` which implies it), as CRIU's
+/// unprivileged mode does.
+fn privileged(ns: UserNs<'_>) -> bool {
+    ns.capable(bindings::CAP_SYS_PTRACE)
+        && (ns.capable(bindings::CAP_CHECKPOINT_RESTORE) || ns.capable(bindings::CAP_SYS_ADMIN))
+}
+
+/// The checks of one checkpoint, applied to every task (`Checker::check`).
 pub(crate) struct Checker {
-    privileged: bool,
-    caller: ktask::Ids,
-    ids: ktask::IdMapper,
-    root_ns: *const kernel::bindings::pid_namespace,
+    caller: ktask::Caller,
+    /// The caller's privilege over the initial user namespace, once asked
+    /// (the namespace is static and the caller's credentials are fixed for
+    /// the call, so the answer cannot change).
+    init_privileged: Option<bool>,
+    root_ns: *const bindings::pid_namespace,
     flags: u64,
 }
 
 impl Checker {
     pub(crate) fn new(root: &Task, flags: u64) -> Self {
         Self {
-            privileged: ktask::may_checkpoint_ns(root),
-            caller: ktask::current_ids(),
-            ids: ktask::IdMapper::new(),
+            caller: ktask::caller(),
+            init_privileged: None,
             root_ns: ktask::active_pid_ns(root),
             flags,
         }
+    }
+
+    fn privileged(&mut self, ns: UserNs<'_>) -> bool {
+        if ns.is_init() {
+            *self.init_privileged.get_or_insert_with(|| privileged(ns))
+        } else {
+            privileged(ns)
+        }
+    }
+
+    /// Would ptrace let the caller read this thread (`__ptrace_may_access()`
+    /// with `PTRACE_MODE_REALCREDS`, and commoncap's
+    /// `cap_ptrace_access_check()`)? Kernel ids are compared, never ids
+    /// mapped into the caller's namespace; privilege is asked over the user
+    /// namespace that owns the thread's credentials, and for the dumpable
+    /// rule over the one its exec state (its mm) belongs to.
+    fn may_access(
+        &mut self,
+        guard: &rcu::Guard,
+        th: &Task,
+    ) -> core::result::Result<(), &'static str> {
+        let a = ktask::thread_access(guard, th, &self.caller);
+        if !a.same_ids && !self.privileged(a.cred_ns) {
+            return Err("ids differ from the caller's, and no CAP_SYS_PTRACE and CAP_CHECKPOINT_RESTORE over the task's user namespace");
+        }
+        if !a.caps_subset && !self.privileged(a.cred_ns) {
+            return Err("task has capabilities the caller lacks, or another user namespace");
+        }
+        if !a.dumpable && !a.exec_ns.is_some_and(|ns| self.privileged(ns)) {
+            return Err("task is not dumpable, and no CAP_SYS_PTRACE and CAP_CHECKPOINT_RESTORE over its mm's user namespace");
+        }
+        Ok(())
     }
 
     /// May `t` be checkpointed? The first rule it breaks, if any; else the
     /// fields it read, which the TASK record holds too.
     pub(crate) fn check(&mut self, t: &Task) -> core::result::Result<ktask::TaskFields, Refusal> {
         let f = ktask::fields(t);
-        if u64::from(f.flags) & kconst(KernelConst::PfExiting) != 0 || f.exit_state != 0 {
-            return Err(refuse(EAGAIN, "task is exiting or dead"));
-        }
         if u64::from(f.flags) & kconst(KernelConst::PfKthread) != 0 {
             return Err(refuse(EPERM, "task is a kernel thread"));
         }
-        if !self.privileged {
-            if self.ids.task_ids(t) != self.caller {
-                return Err(refuse(
-                    EPERM,
-                    "uids/gids differ from the caller's and no CAP_CHECKPOINT_RESTORE",
-                ));
-            }
-            if ktask::dumpable(t) != DUMPABLE_OWNER {
-                return Err(refuse(
-                    EPERM,
-                    "task is not dumpable and no CAP_CHECKPOINT_RESTORE",
-                ));
-            }
+        let want_held = self.flags & CKPT_F_RUNNING == 0;
+        let (mut denied, mut live, mut exiting, mut busy) = (None, 0u32, false, false);
+        {
+            // One walk of the threads decides all three errnos.
+            let guard = rcu::read_lock();
+            ktask::all_threads(&guard, t, |th| {
+                if let Err(why) = self.may_access(&guard, th) {
+                    denied = Some(why);
+                    return false;
+                }
+                let (flags, exit_state) = ktask::thread_state(th);
+                if exit_state != 0 {
+                    return true;
+                }
+                live += 1;
+                if u64::from(flags) & kconst(KernelConst::PfExiting) != 0 {
+                    exiting = true;
+                } else if want_held && !ktask::is_held(th) {
+                    busy = true;
+                }
+                true
+            });
+        }
+        if let Some(why) = denied {
+            return Err(refuse(EPERM, why));
         }
         if ktask::active_pid_ns(t) != self.root_ns {
             return Err(refuse(
@@ -91,11 +155,11 @@ impl Checker {
                 "task is in another pid namespace than the root",
             ));
         }
-        if self.flags & CKPT_F_RUNNING == 0 {
-            let guard = rcu::read_lock();
-            if !ktask::all_threads(&guard, t, ktask::is_held) {
-                return Err(refuse(EBUSY, "task is not stopped, traced or frozen"));
-            }
+        if exiting || live == 0 {
+            return Err(refuse(EAGAIN, "task is exiting or dead"));
+        }
+        if busy {
+            return Err(refuse(EBUSY, "task is not stopped, traced or frozen"));
         }
         Ok(f)
     }

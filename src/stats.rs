@@ -92,7 +92,7 @@ impl Stats {
 
     /// An empty vector with room for `n` elements, counted in `alloc_bytes`.
     pub(crate) fn vec<T>(&mut self, n: usize) -> Result<KVVec<T>> {
-        let v = KVVec::with_capacity(n, GFP_KERNEL)?;
+        let v = KVVec::with_capacity(n, GFP_KERNEL_ACCOUNT)?;
         self.alloc_bytes += n * core::mem::size_of::<T>();
         Ok(v)
     }
@@ -100,7 +100,7 @@ impl Stats {
     /// A vector of `n` zeroes (zeroed by the allocator), counted in
     /// `alloc_bytes`.
     pub(crate) fn zeroed<T: Zeroable>(&mut self, n: usize) -> Result<KVVec<T>> {
-        let v = KVVec::zeroed(n, GFP_KERNEL)?;
+        let v = KVVec::zeroed(n, GFP_KERNEL_ACCOUNT)?;
         self.alloc_bytes += n * core::mem::size_of::<T>();
         Ok(v)
     }

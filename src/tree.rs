@@ -24,23 +24,29 @@
 //!      then each child's subtree in turn, children in fork order. The array
 //!      stays in fork order, which is close to the order of the task_structs
 //!      in memory: the snapshot reads them in that order and writes each
-//!      task's records at its DFS position.
+//!      task's records at its DFS position;
+//!   5. after the snapshot found every task held, `confirm()` walks the list
+//!      once more: the tree must not have changed.
 //!
-//! Every step is linear: O(P) for P processes in the system (the RCU pass
-//! visits every process once, with O(1) hash work) and O(n) for the n tasks of
-//! the tree; the one RCU read section contains no allocation, sleep or I/O.
-//! It is the only pass over the system's task_structs: counting them first
-//! (to size the hash), or counting the tree (to size the array for it alone)
-//! would each be one more, and on a large tree those visits cost more than
-//! the memory they save (12 bytes per process); `make bench` measured it.
+//! Every step is linear: O(P) for P processes in the system (each RCU pass
+//! visits every process once, with O(1) hash work) and O(n) for the n tasks
+//! of the tree; the RCU read sections contain no allocation, sleep or I/O.
+//! The arrays are sized for the system rather than counted first: a counting
+//! pass costs more than the memory it saves (Documentation, "Benchmark").
 
 use kernel::{
     prelude::*,
-    sync::{aref::ARef, rcu},
+    sync::{
+        aref::ARef,
+        rcu, //
+    },
     task::Task,
 };
 
-use crate::{ktask, stats::Stats};
+use crate::{
+    ktask,
+    stats::Stats, //
+};
 
 /// Parent index of the root.
 pub(crate) const NO_PARENT: u32 = u32::MAX;
@@ -56,6 +62,8 @@ pub(crate) struct Tree {
     pub(crate) parent: KVVec<u32>,
     /// `dfs[i]`: task i's position in DFS order (the root's is 0).
     pub(crate) dfs: KVVec<u32>,
+    /// The members, for `confirm()`.
+    members: Members,
 }
 
 /// Task addresses -> index in fork order, open addressing with linear probing.
@@ -181,13 +189,51 @@ pub(crate) fn collect(root: &Task, stats: &mut Stats) -> Result<Tree> {
         // The root left the process list (it was reaped) after the lookup.
         return Err(ESRCH);
     }
-    drop(members);
     let dfs = dfs_positions(&fork_parent, stats)?;
     Ok(Tree {
         tasks: fork_order,
         parent: fork_parent,
         dfs,
+        members,
     })
+}
+
+/// Confirms that the tree has not changed since `collect()`: one more RCU
+/// pass over the process list finds exactly the collected processes, and no
+/// other process whose parent is one of them. `EBUSY` otherwise.
+///
+/// Called once every task was found held. A held task cannot fork, but one
+/// that was inside `fork()` when it was stopped finishes the fork first
+/// (`copy_process()` only restarts for a fatal or group-wide signal): if the
+/// collection had passed the end of the process list before the child was
+/// linked, the child is missing, although its parent is held by the time it
+/// is checked. This pass, after every check, sees it.
+pub(crate) fn confirm(tree: &Tree, root: &Task, stats: &mut Stats) -> Result {
+    let expected = tree.tasks.len();
+    let members = &tree.members;
+    let found = stats.rcu(|guard| {
+        let mut found = 0usize;
+        for p in ktask::processes(guard) {
+            if members.get(p).is_some() {
+                found += 1;
+                continue;
+            }
+            if core::ptr::eq(p, root) {
+                return Err(EBUSY);
+            }
+            let rp = ktask::real_parent(guard, p);
+            if members.get(rp).is_some() || members.get(ktask::group_leader(guard, rp)).is_some() {
+                // A process of the tree the collection did not see.
+                return Err(EBUSY);
+            }
+        }
+        Ok(found)
+    })?;
+    // Fewer: a member was reaped since (it was killed after its check).
+    if found != expected {
+        return Err(EBUSY);
+    }
+    Ok(())
 }
 
 /// The DFS position of each task given in fork order (each parent before
@@ -206,7 +252,7 @@ fn dfs_positions(fork_parent: &[u32], stats: &mut Stats) -> Result<KVVec<u32>> {
         first[i + 1] += first[i];
     }
     let mut fill = stats.vec(n)?;
-    fill.extend_from_slice(&first[..n], GFP_KERNEL)?;
+    fill.extend_from_slice(&first[..n], GFP_KERNEL_ACCOUNT)?;
     let mut children = stats.zeroed(n)?;
     for (i, &p) in fork_parent.iter().enumerate().skip(1) {
         let slot = &mut fill[p as usize];
@@ -220,13 +266,13 @@ fn dfs_positions(fork_parent: &[u32], stats: &mut Stats) -> Result<KVVec<u32>> {
     let mut pos: KVVec<u32> = stats.zeroed(n)?;
     let mut next = 0u32;
     let mut stack = stats.vec(n)?;
-    stack.push(0u32, GFP_KERNEL)?;
+    stack.push(0u32, GFP_KERNEL_ACCOUNT)?;
     while let Some(v) = stack.pop() {
         pos[v as usize] = next;
         next += 1;
         let (lo, hi) = (first[v as usize] as usize, first[v as usize + 1] as usize);
         for &c in children[lo..hi].iter().rev() {
-            stack.push(c, GFP_KERNEL)?;
+            stack.push(c, GFP_KERNEL_ACCOUNT)?;
         }
     }
     Ok(pos)

@@ -119,6 +119,9 @@ struct report {
  * exhausts a small guest. The tree description travels in a memfd.
  */
 #define CKPT_NODE_ENV "CKPT_TEST_NODE"
+/* CKPT_TEST_PAUSE=FD: the binary writes one byte to FD and pauses (for a
+ * test that execs a copy of it, e.g. a setuid one). */
+#define CKPT_PAUSE_ENV "CKPT_TEST_PAUSE"
 
 static inline __attribute__((noreturn)) void node_exec(int i, int spec_fd, int report_fd)
 {
@@ -172,12 +175,23 @@ static inline __attribute__((noreturn)) void node_run(struct tree *t, int i, int
  * node_exec() becomes node `i` of the tree in the spec memfd. */
 __attribute__((constructor)) static void ckpt_node_entry(void)
 {
-	const char *e = getenv(CKPT_NODE_ENV);
+	const char *e;
 	int i, spec_fd, report_fd, n;
 	struct tree t;
 	struct stat st;
 	char *m;
 
+	e = getenv(CKPT_PAUSE_ENV);
+	if (e) {
+		/* a process that only reports it has exec'd, then waits */
+		char c = 1;
+
+		if (write(atoi(e), &c, 1) != 1)
+			_exit(99);
+		for (;;)
+			pause();
+	}
+	e = getenv(CKPT_NODE_ENV);
 	if (!e || sscanf(e, "%d,%d,%d", &i, &spec_fd, &report_fd) != 3)
 		return;
 	if (fstat(spec_fd, &st))
