@@ -308,37 +308,93 @@ mod tests {
         assert!(parse_status("x", b"Name:\tx\n", &mut t).is_err());
     }
 
+    /// Kills the given processes when dropped (the test's tree, on every
+    /// path, a failed assertion included).
+    struct KillOnDrop(Vec<i32>);
+
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            for &p in &self.0 {
+                // SAFETY: kill() takes two integers and touches no memory.
+                unsafe { libc::kill(p, libc::SIGKILL) };
+            }
+        }
+    }
+
+    /// The children of `pid` as /proc lists them (empty if it is gone).
+    fn children_of(pid: i32) -> Vec<i32> {
+        let mut buf = Vec::new();
+        let mut out = Vec::new();
+        let _ = children(pid, &mut buf, &mut out);
+        out
+    }
+
+    /// `/proc/PID/comm` without its newline.
+    fn comm_of(pid: i32) -> String {
+        fs::read_to_string(format!("/proc/{pid}/comm"))
+            .unwrap_or_default()
+            .trim_end()
+            .to_string()
+    }
+
+    /// Polls `ready` until it holds; fails after a minute (the conditions
+    /// waited for are certain to happen: the deadline only turns a hang
+    /// into a failure, it does not decide the outcome).
+    fn wait_until(what: &str, mut ready: impl FnMut() -> bool) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !ready() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {what}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
     /// A small live tree (sh and two children), collected from /proc and
     /// encoded, verifies as an image and matches /proc.
+    ///
+    /// `sh` forks each child as a copy of itself (comm `sh`), which then
+    /// execs `sleep`: the test waits until both children exist and both have
+    /// exec'd (their comm is `sleep`, which nothing changes afterwards)
+    /// before it collects, so what it reads no longer depends on how fast
+    /// the children ran.
     #[test]
     fn collects_and_encodes_a_live_tree() {
         let mut sh = std::process::Command::new("sh")
-            .args(["-c", "sleep 5 & sleep 5 & wait"])
+            .args(["-c", "sleep 1000 & sleep 1000 & wait"])
             .spawn()
             .unwrap();
         let root = sh.id() as i32;
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        let tasks = loop {
-            let t = collect(root).unwrap();
-            if t.len() == 3 || std::time::Instant::now() > deadline {
-                break t;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        };
-        let _ = sh.kill();
+        let mut guard = KillOnDrop(vec![root]);
+        let mut kids = Vec::new();
+        wait_until("two children", || {
+            kids = children_of(root);
+            kids.len() == 2
+        });
+        guard.0.extend(&kids);
+        for &k in &kids {
+            wait_until(&format!("child {k} to exec sleep"), || {
+                comm_of(k) == "sleep"
+            });
+        }
+        let tasks = collect(root).unwrap();
+        drop(guard);
         let _ = sh.wait();
         assert_eq!(tasks.len(), 3);
         assert_eq!(tasks[0].pids.vpid, root);
         assert_eq!(tasks[0].pids.parent, CKPT_NO_PARENT);
-        assert_eq!(&tasks[1].task.comm[..6], b"sleep\0");
+        assert_eq!(&tasks[0].task.comm[..3], b"sh\0");
+        // DFS order: the children in fork order.
+        let found: Vec<i32> = tasks[1..].iter().map(|t| t.pids.vpid).collect();
+        assert_eq!(found, kids);
         for t in &tasks[1..] {
+            assert_eq!(&t.task.comm[..6], b"sleep\0");
             assert_eq!(t.pids.vppid, root);
             assert_eq!(t.pids.parent, 0);
             assert_eq!(t.pids.vtgid, t.pids.vpid);
         }
-        assert!(tasks[1].pids.vpid != tasks[2].pids.vpid);
-        let me = root;
-        let img = encode(me, &tasks, 1, "test");
+        let img = encode(root, &tasks, 1, "test");
         let s = crate::verify(&img).unwrap();
         assert_eq!(s.tasks_nr as usize, tasks.len());
     }
