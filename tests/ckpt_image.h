@@ -2,8 +2,8 @@
 /*
  * An image parser written for the tests, independent of the module's and
  * the tool's Rust code: it shares only the C header. It checks record
- * order, lengths, alignment, counts, the CRC and that no kernel address
- * appears, and returns the first violation as text.
+ * order, lengths, alignment, counts, the CRC and that no scanned field holds
+ * a kernel address, and returns the first violation as text.
  */
 #ifndef CKPT_IMAGE_H
 #define CKPT_IMAGE_H
@@ -42,16 +42,43 @@ static inline uint32_t ckpt_test_crc32(const uint8_t *p, size_t n)
 	return ~c;
 }
 
-/* Could this 8-byte word be a kernel address (x86-64 upper half)? Words
- * made of a negative 32-bit field (e.g. CKPT_NO_PARENT) next to a small one
- * are not: kernel text starts at 0xffffffff80000000. */
+/* Does this value of a scanned field look like a kernel address (the
+ * x86-64 upper half, ERR_PTR values included)? */
 static inline bool ckpt_looks_like_kaddr(uint64_t v)
 {
-	if (v < 0xffff800000000000ull || v == ~0ull)
-		return false;
-	if ((v >> 32) == 0xffffffffu && (uint32_t)v < 0x80000000u)
-		return false;
-	return true;
+	return v >= 0xffff800000000000ull;
+}
+
+/*
+ * The kernel-address scan, the same rule as the tool's verifier (the list
+ * KADDR_FIELDS in tools/ckpt/src/image.rs, where the reasons are given):
+ * only the module's own 64-bit scalar fields, each read whole, whose
+ * legitimate values are all below the kernel half. Not scanned, because an
+ * image the module writes can hold any value there: comm, the release and
+ * the ERROR reason (text), the TAIL's records and crc32 (a CRC of 0xffff8000
+ * or more), the magic numbers (compared instead), and every 32-bit field
+ * alone or in pairs (a parent of -1, uids up to 0xfffffffe).
+ * Returns the offset in the record of the first such field, or -1.
+ */
+static inline long ckpt_scan_kaddr(const uint8_t *rec, uint32_t type, uint64_t *value)
+{
+	static const struct {
+		uint32_t type;
+		size_t offset;
+	} fields[] = {
+		{ CKPT_HDR_HEAD, offsetof(struct ckpt_hdr_head, flags) },
+		{ CKPT_HDR_HEAD, offsetof(struct ckpt_hdr_head, time_ns) },
+		{ CKPT_HDR_TASK, offsetof(struct ckpt_hdr_task, start_time_ns) },
+	};
+
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		if (fields[i].type != type)
+			continue;
+		memcpy(value, rec + fields[i].offset, sizeof(*value));
+		if (ckpt_looks_like_kaddr(*value))
+			return (long)fields[i].offset;
+	}
+	return -1;
 }
 
 #define CKPT_FAIL(img, ...) do { \
@@ -72,25 +99,13 @@ static inline bool ckpt_image_parse(const uint8_t *buf, size_t size, struct ckpt
 {
 	size_t off = 0, pids_seen = 0, tasks_seen = 0, records = 0, pids_records = 0;
 	enum { S_HEAD, S_TREE, S_PIDS, S_TASK, S_DONE } st = S_HEAD;
+	uint64_t kaddr;
+	long at;
 
 	memset(img, 0, sizeof(*img));
 	img->size = size;
 	if (size % 8)
 		CKPT_FAIL(img, "image size %zu is not a multiple of 8", size);
-	for (size_t i = 0; i + 8 <= size; i += 8) {
-		uint64_t v;
-		uint32_t type = 0;
-
-		/* the TAIL's last word (records, crc32) can be any value: a CRC of
-		 * 0xffff8000 or more would look like a kernel address */
-		if (size >= 24)
-			memcpy(&type, buf + size - 24, 4);
-		if (i == size - 8 && type == CKPT_HDR_TAIL)
-			continue;
-		memcpy(&v, buf + i, 8);
-		if (ckpt_looks_like_kaddr(v))
-			CKPT_FAIL(img, "kernel address 0x%llx at offset %zu", (unsigned long long)v, i);
-	}
 	while (off < size) {
 		struct ckpt_hdr h;
 
@@ -123,6 +138,10 @@ static inline bool ckpt_image_parse(const uint8_t *buf, size_t size, struct ckpt
 				CKPT_FAIL(img, "bad HEAD magic or version");
 			if (img->head.release[CKPT_RELEASE_LEN - 1] != 0)
 				CKPT_FAIL(img, "HEAD release not NUL-terminated");
+			at = ckpt_scan_kaddr(buf + off, h.type, &kaddr);
+			if (at >= 0)
+				CKPT_FAIL(img, "kernel address 0x%llx at offset %zu", (unsigned long long)kaddr,
+					  off + (size_t)at);
 			st = S_TREE;
 			break;
 		case S_TREE: {
@@ -175,6 +194,10 @@ static inline bool ckpt_image_parse(const uint8_t *buf, size_t size, struct ckpt
 					  img->tasks[tasks_seen].vpid, img->pids[tasks_seen].vpid);
 			if (img->tasks[tasks_seen].comm[CKPT_COMM_LEN - 1] != 0)
 				CKPT_FAIL(img, "TASK %zu comm not NUL-terminated", tasks_seen);
+			at = ckpt_scan_kaddr(buf + off, h.type, &kaddr);
+			if (at >= 0)
+				CKPT_FAIL(img, "kernel address 0x%llx at offset %zu", (unsigned long long)kaddr,
+					  off + (size_t)at);
 			tasks_seen++;
 			break;
 		case S_DONE:

@@ -346,8 +346,11 @@ pub enum VerifyErrorKind {
         errno: i32,
         reason: String,
     },
-    /// An 8-byte word that looks like a kernel (upper-half) address.
+    /// A scanned field (see [`KADDR_FIELDS`]) holds a value that looks
+    /// like a kernel (upper-half) address.
     KernelAddress {
+        /// The record and field, e.g. `"TASK start_time_ns"`.
+        field: &'static str,
         value: u64,
     },
 }
@@ -425,8 +428,8 @@ impl fmt::Display for VerifyErrorKind {
                 f,
                 "image ends with an ERROR record: errno {errno} ({reason})"
             ),
-            KernelAddress { value } => {
-                write!(f, "word {value:#018x} looks like a kernel address")
+            KernelAddress { field, value } => {
+                write!(f, "{field} is {value:#018x}, which looks like a kernel address")
             }
         }
     }
@@ -538,15 +541,67 @@ pub fn verify(bytes: &[u8]) -> Result<Summary, VerifyError> {
     analyze(bytes).verdict()
 }
 
-/// Could this 8-byte word be a kernel address (x86-64 upper half)? A word
-/// made of a negative 32-bit field such as `CKPT_NO_PARENT` next to a small
-/// one is not: kernel text starts at 0xffffffff80000000. (The same rule as
-/// the kernel tests' parser, tests/ckpt_image.h.)
-fn looks_like_kaddr(v: u64) -> bool {
-    if v < 0xffff_8000_0000_0000 || v == u64::MAX {
-        return false;
-    }
-    !(v >> 32 == 0xffff_ffff && (v as u32) < 0x8000_0000)
+/// One field the kernel-address scan reads (see [`KADDR_FIELDS`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KaddrField {
+    /// The record type (`CKPT_HDR_*`).
+    pub record: u32,
+    /// Byte offset of the field in its record.
+    pub offset: usize,
+    /// The field's width in bytes (8: only 64-bit fields can hold an address).
+    pub width: usize,
+    /// `"RECORD field"`, for messages.
+    pub name: &'static str,
+}
+
+/// The first address of the x86-64 kernel half: a scanned field whose value
+/// is at least this looks like a kernel address (or an `ERR_PTR`).
+pub const KERNEL_HALF_START: u64 = 0xffff_8000_0000_0000;
+
+/// The kernel-address scan: the one definition of its rule. The test model
+/// (tests/common/model.rs) and the kernel tests' parser
+/// (tests/ckpt_image.h, `ckpt_image_parse()`) apply the same list.
+///
+/// The scan reads only fields where a kernel address would prove a leak:
+/// the module's own 64-bit scalar fields, each read whole at its offset,
+/// whose legitimate values are all below [`KERNEL_HALF_START`] (the flags
+/// are `CKPT_F_*` bits; the times are non-negative nanosecond counts, below
+/// 2^63). Not scanned, because any value there is possible in an image the
+/// module writes:
+///
+/// * text: `comm` (any bytes a task sets with `prctl(PR_SET_NAME)`), the
+///   HEAD `release`, the ERROR `reason`;
+/// * the TAIL's `records` and `crc32` (a CRC of 0xffff8000 or more makes
+///   their word look like an address; the CRC is checked instead);
+/// * the magic numbers (checked for equality instead);
+/// * every 32-bit field, alone or in pairs: no 32-bit value is a 64-bit
+///   address, and two of them side by side legitimately make words such as
+///   0xffffffff_xxxxxxxx (a `parent` of -1 after a `vsid`) or
+///   0xffffxxxx_8xxxxxxx (a uid of 2^31 before an euid of 0xffff8000).
+pub const KADDR_FIELDS: [KaddrField; 3] = [
+    KaddrField {
+        record: CKPT_HDR_HEAD,
+        offset: core::mem::offset_of!(ckpt_hdr_head, flags),
+        width: 8,
+        name: "HEAD flags",
+    },
+    KaddrField {
+        record: CKPT_HDR_HEAD,
+        offset: core::mem::offset_of!(ckpt_hdr_head, time_ns),
+        width: 8,
+        name: "HEAD time_ns",
+    },
+    KaddrField {
+        record: CKPT_HDR_TASK,
+        offset: core::mem::offset_of!(ckpt_hdr_task, start_time_ns),
+        width: 8,
+        name: "TASK start_time_ns",
+    },
+];
+
+/// Does this value of a scanned field look like a kernel address?
+pub fn looks_like_kaddr(v: u64) -> bool {
+    v >= KERNEL_HALF_START
 }
 
 enum Expect {
@@ -579,14 +634,24 @@ impl<'a> Pass<'a> {
         }
     }
 
-    /// Flags the first kernel-address-like word of the record at `off`.
-    fn scan_kaddr(&mut self, off: usize, rec: &[u8]) {
-        for (i, w) in rec.chunks_exact(8).enumerate() {
+    /// Flags the first scanned field (see [`KADDR_FIELDS`]) of the record
+    /// of type `r#type` at `off` whose value looks like a kernel address.
+    fn scan_kaddr(&mut self, off: usize, r#type: u32, rec: &[u8]) {
+        for f in KADDR_FIELDS.iter().filter(|f| f.record == r#type) {
+            let Some(w) = rec.get(f.offset..f.offset + f.width) else {
+                continue;
+            };
             let mut a = [0u8; 8];
-            a.copy_from_slice(w);
-            let v = u64::from_le_bytes(a);
-            if looks_like_kaddr(v) {
-                self.flag(off + 8 * i, VerifyErrorKind::KernelAddress { value: v });
+            a[..w.len()].copy_from_slice(w);
+            let value = u64::from_le_bytes(a);
+            if looks_like_kaddr(value) {
+                self.flag(
+                    off + f.offset,
+                    VerifyErrorKind::KernelAddress {
+                        field: f.name,
+                        value,
+                    },
+                );
                 return;
             }
         }
@@ -723,7 +788,7 @@ fn read_head_record(pass: &mut Pass<'_>) -> Result<ckpt_hdr_head, DecodeError> {
             },
         );
     }
-    pass.scan_kaddr(0, rec);
+    pass.scan_kaddr(0, CKPT_HDR_HEAD, rec);
     Ok(head)
 }
 
@@ -879,10 +944,6 @@ fn read_rest(pass: &mut Pass<'_>, img: &mut Image) -> Result<(), DecodeError> {
                         },
                     );
                 }
-                // Not the last word: `records` and `crc32` side by side can
-                // be any value (a CRC of 0xffff8000 or more looks like a
-                // kernel address), and the CRC is checked above.
-                pass.scan_kaddr(off, rec.get(..16).unwrap_or(rec));
                 img.tail = Some(t);
                 img.records.push(Record {
                     offset: off,
@@ -902,7 +963,7 @@ fn read_rest(pass: &mut Pass<'_>, img: &mut Image) -> Result<(), DecodeError> {
                 return Ok(());
             }
         };
-        pass.scan_kaddr(off, rec);
+        pass.scan_kaddr(off, h.r#type, rec);
         img.records.push(Record {
             offset: off,
             r#type: h.r#type,
@@ -1043,13 +1104,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn kaddr_rule_matches_the_c_parser() {
+    fn kaddr_rule() {
         assert!(!looks_like_kaddr(0));
-        assert!(!looks_like_kaddr(u64::MAX));
-        assert!(!looks_like_kaddr(0xffff_ffff_0000_0005));
-        assert!(looks_like_kaddr(0xffff_ffff_8000_0000));
-        assert!(looks_like_kaddr(0xffff_8880_0000_1000));
         assert!(!looks_like_kaddr(0x7fff_ffff_ffff_ffff));
+        assert!(!looks_like_kaddr(0xffff_7fff_ffff_ffff));
+        assert!(looks_like_kaddr(0xffff_8000_0000_0000));
+        assert!(looks_like_kaddr(0xffff_8880_0000_1000));
+        assert!(looks_like_kaddr(0xffff_ffff_8000_0000));
+        assert!(looks_like_kaddr(0xffff_ffff_0000_0005));
+        assert!(looks_like_kaddr(u64::MAX - 11)); // ERR_PTR(-12)
+    }
+
+    #[test]
+    fn kaddr_fields_are_64_bit_scalars_of_their_records() {
+        assert_eq!(KADDR_FIELDS[0].offset, 24);
+        assert_eq!(KADDR_FIELDS[1].offset, 32);
+        assert_eq!(KADDR_FIELDS[2].offset, 56);
+        for f in KADDR_FIELDS {
+            assert_eq!(f.width, 8, "{}", f.name);
+            let size = match f.record {
+                CKPT_HDR_HEAD => HEAD_SIZE,
+                CKPT_HDR_TASK => TASK_SIZE,
+                _ => panic!("{}: unexpected record", f.name),
+            };
+            assert!(
+                f.offset % 8 == 0 && f.offset + f.width <= size,
+                "{}",
+                f.name
+            );
+        }
     }
 
     #[test]

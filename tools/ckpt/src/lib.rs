@@ -32,6 +32,7 @@ pub mod procfs;
 pub mod text;
 
 pub use image::{
-    analyze, decode, record_name, verify, Analysis, DecodeError, DecodeErrorKind, Image, Record,
-    Summary, Task, VerifyError, VerifyErrorKind,
+    analyze, decode, looks_like_kaddr, record_name, verify, Analysis, DecodeError, DecodeErrorKind,
+    Image, KaddrField, Record, Summary, Task, VerifyError, VerifyErrorKind, KADDR_FIELDS,
+    KERNEL_HALF_START,
 };

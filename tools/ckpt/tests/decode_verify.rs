@@ -54,7 +54,7 @@ fn shapes_decode_and_verify() {
             assert_eq!(k.sgid, e.gid);
             assert_eq!(k.start_time_ns, e.start_time_ns);
             assert_eq!(k.nr_threads, e.nr_threads);
-            assert_eq!(t.comm(), e.comm);
+            assert_eq!(t.comm(), String::from_utf8_lossy(&e.comm));
             assert_eq!(img.parent(i), usize::try_from(e.parent).ok());
         }
         // Record offsets are contiguous and aligned.
@@ -339,17 +339,115 @@ fn task_rules() {
     );
 }
 
+/// The 8-byte word at `off`.
+fn word_at(b: &[u8], off: usize) -> u64 {
+    u64::from_le_bytes(b[off..off + 8].try_into().unwrap())
+}
+
 #[test]
-fn kernel_address() {
+fn kernel_address_in_a_scanned_field_fails() {
+    // TASK start_time_ns
     let mut r = recs();
     put_u64(&mut r[3], 56, 0xffff_ffff_8123_4567);
-    let (off, kind, _) = violation(&seal(&r));
+    let (off, kind, s) = violation(&seal(&r));
     assert_eq!(off, TASK_OFF + 56);
     assert_eq!(
         kind,
         VerifyErrorKind::KernelAddress {
+            field: "TASK start_time_ns",
             value: 0xffff_ffff_8123_4567
         }
+    );
+    assert_eq!(
+        s,
+        "offset 328: TASK start_time_ns is 0xffffffff81234567, which looks like a kernel address"
+    );
+    // HEAD time_ns: the lowest kernel address
+    let mut r = recs();
+    put_u64(&mut r[0], 32, 0xffff_8000_0000_0000);
+    let (off, kind, _) = violation(&seal(&r));
+    assert_eq!(off, 32);
+    assert_eq!(
+        kind,
+        VerifyErrorKind::KernelAddress {
+            field: "HEAD time_ns",
+            value: 0xffff_8000_0000_0000
+        }
+    );
+    // HEAD flags: an ERR_PTR value, made of two 32-bit halves the old
+    // word scan let pass (0xffffffff then a small one)
+    let mut r = recs();
+    put_u64(&mut r[0], 24, 0xffff_ffff_0000_0005);
+    let (off, kind, _) = violation(&seal(&r));
+    assert_eq!(off, 24);
+    assert!(matches!(
+        kind,
+        VerifyErrorKind::KernelAddress {
+            field: "HEAD flags",
+            ..
+        }
+    ));
+    // the largest value below the kernel half is not an address
+    let mut r = recs();
+    put_u64(&mut r[4], 56, 0xffff_7fff_ffff_ffff);
+    assert!(verify(&seal(&r)).is_ok());
+    assert!(model::parse(&seal(&r)).is_ok());
+}
+
+/// Issue 9: a task named "AAAAA\x80\xff\xff" made the comm's first word
+/// 0xffff804141414141, and the word scan took the user's bytes for a kernel
+/// pointer. comm, the release and every 32-bit field are not scanned.
+#[test]
+fn user_text_and_32_bit_fields_that_look_like_addresses_verify() {
+    let name = b"AAAAA\x80\xff\xff".to_vec();
+    let mut spec = Spec::binary(5);
+    spec.nodes[2].comm = name.clone();
+    let b = encode(&spec);
+    let comm_word = word_at(&b, TASK_OFF + 2 * 88 + 64);
+    assert_eq!(comm_word, 0xffff_8041_4141_4141);
+    let s = verify(&b).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(s.tasks_nr, 5);
+    assert!(model::parse(&b).is_ok());
+    let img = decode(&b).unwrap();
+    assert_eq!(&img.tasks[2].task.unwrap().comm[..8], &name[..]);
+
+    // the same bytes in the release
+    let mut spec = Spec::binary(5);
+    spec.release = name.clone();
+    let b = encode(&spec);
+    assert!(word_at(&b, 48) >= ckpt::KERNEL_HALF_START);
+    verify(&b).unwrap_or_else(|e| panic!("{e}"));
+    assert!(model::parse(&b).is_ok());
+
+    // uid 0xffff8000 (valid: uids go up to 0xfffffffe) in uid, euid and
+    // suid: the word (uid, euid) is 0xffff8000ffff8000
+    let mut spec = Spec::binary(5);
+    spec.nodes[1].uid = 0xffff_8000;
+    spec.nodes[1].gid = 0x8000_0000;
+    spec.nodes[1].exit_code = -1;
+    spec.nodes[1].exit_signal = -1;
+    let b = encode(&spec);
+    assert!(word_at(&b, TASK_OFF + 88 + 32) >= ckpt::KERNEL_HALF_START);
+    assert_eq!(word_at(&b, TASK_OFF + 88 + 16), u64::MAX);
+    verify(&b).unwrap_or_else(|e| panic!("{e}"));
+    assert!(model::parse(&b).is_ok());
+
+    // a PIDS entry whose vsid is negative next to the root's parent of -1
+    let mut spec = Spec::binary(5);
+    for n in &mut spec.nodes {
+        n.vsid = -2;
+    }
+    let b = encode(&spec);
+    assert_eq!(word_at(&b, PIDS_OFF + 16 + 16), 0xffff_ffff_ffff_fffe);
+    verify(&b).unwrap_or_else(|e| panic!("{e}"));
+    assert!(model::parse(&b).is_ok());
+
+    // an ERROR reason with those bytes is reported as the ERROR it is
+    let b = encode_with_error(&Spec::binary(5), 4, 27, &name);
+    let (_, kind, _) = violation(&b);
+    assert!(
+        matches!(kind, VerifyErrorKind::EndsWithError { errno: 27, .. }),
+        "{kind:?}"
     );
 }
 
@@ -517,7 +615,10 @@ fn json_schema_is_stable() {
     assert_eq!(v["head"]["release"], "7.3.0-ckpt");
     assert_eq!(v["head"]["magic"], CKPT_HEAD_MAGIC);
     assert_eq!(v["tasks"][0]["parent"], -1);
-    assert_eq!(v["tasks"][1]["comm"], spec.nodes[1].comm);
+    assert_eq!(
+        v["tasks"][1]["comm"],
+        String::from_utf8_lossy(&spec.nodes[1].comm).as_ref()
+    );
     let types: Vec<&str> = v["records"]
         .as_array()
         .unwrap()

@@ -31,6 +31,69 @@ fn exercise(b: &[u8]) -> bool {
     v.is_ok()
 }
 
+/// The values of one task that the module copies from the kernel without
+/// checking them: any comm bytes (up to 15, NULs included), any 32-bit ids,
+/// signals, codes, flags and states, any start time below 2^63.
+#[derive(Clone, Debug)]
+struct TaskValues {
+    comm: Vec<u8>,
+    ints: [u32; 9],
+    start_time_ns: u64,
+}
+
+fn task_values() -> impl Strategy<Value = TaskValues> {
+    let int = prop_oneof![
+        Just(0u32),
+        Just(u32::MAX),
+        Just(0x8000_0000),
+        Just(0xffff_8000),
+        any::<u32>()
+    ];
+    (
+        proptest::collection::vec(any::<u8>(), 0..=15),
+        proptest::array::uniform9(int),
+        0u64..(1 << 63),
+    )
+        .prop_map(|(comm, ints, start_time_ns)| TaskValues {
+            comm,
+            ints,
+            start_time_ns,
+        })
+}
+
+/// A valid image of a random tree whose tasks carry arbitrary values
+/// (what a module can write for tasks that set their own names and ids).
+fn module_writable_image() -> impl Strategy<Value = Vec<u8>> {
+    (
+        any::<u64>(),
+        proptest::collection::vec(task_values(), 1..20),
+        proptest::collection::vec(any::<u8>(), 0..=71),
+        0u64..(1 << 63),
+    )
+        .prop_map(|(seed, values, release, time_ns)| {
+            let mut spec = Spec::random(seed, values.len());
+            spec.release = release;
+            spec.time_ns = time_ns;
+            for (n, v) in spec.nodes.iter_mut().zip(values) {
+                n.comm = v.comm;
+                let [state, exit_state, code, sig, pdeath, flags, uid, gid, threads] = v.ints;
+                n.state = state;
+                n.exit_state = exit_state;
+                n.exit_code = code as i32;
+                n.exit_signal = sig as i32;
+                n.pdeath_signal = pdeath as i32;
+                n.flags = flags;
+                n.uid = uid;
+                n.gid = gid;
+                n.nr_threads = threads;
+                n.vpgid = uid as i32;
+                n.vsid = gid as i32;
+                n.start_time_ns = v.start_time_ns;
+            }
+            encode(&spec)
+        })
+}
+
 fn valid_image() -> impl Strategy<Value = Vec<u8>> {
     (any::<u64>(), 1usize..40).prop_map(|(seed, n)| encode(&Spec::random(seed, n)))
 }
@@ -137,6 +200,17 @@ proptest! {
     fn valid_images_verify(b in valid_image()) {
         prop_assert!(exercise(&b));
         prop_assert!(model::parse(&b).is_ok());
+    }
+
+    /// Issue 9: every image the module can write verifies, whatever bytes
+    /// the tasks put in their comm and whatever their 32-bit fields hold.
+    #[test]
+    fn arbitrary_comm_and_field_values_verify(b in module_writable_image()) {
+        if let Err(e) = verify(&b) {
+            prop_assert!(false, "{}", e);
+        }
+        prop_assert!(exercise(&b));
+        prop_assert!(model::parse(&b).is_ok(), "{:?}", model::parse(&b));
     }
 
     #[test]

@@ -25,7 +25,9 @@ pub struct Node {
     pub uid: u32,
     pub gid: u32,
     pub start_time_ns: u64,
-    pub comm: String,
+    /// Up to 15 bytes, any values (a task can set any comm without a NUL
+    /// with prctl(PR_SET_NAME)); the record is NUL-padded.
+    pub comm: Vec<u8>,
     pub nr_threads: u32,
 }
 
@@ -34,7 +36,8 @@ pub struct Node {
 pub struct Spec {
     pub nodes: Vec<Node>,
     pub time_ns: u64,
-    pub release: String,
+    /// Up to 71 bytes; the record is NUL-padded.
+    pub release: Vec<u8>,
     pub root_pid: i32,
     pub flags: u64,
 }
@@ -90,7 +93,7 @@ impl Spec {
                     uid: 1000 + (c % 3) as u32,
                     gid: 100,
                     start_time_ns: 1_000_000 * c as u64 + 12_345,
-                    comm: format!("task-{c}"),
+                    comm: format!("task-{c}").into_bytes(),
                     nr_threads: 1 + (c % 5) as u32,
                 }
             })
@@ -177,9 +180,8 @@ fn hdr(t: u32, len: usize) -> Vec<u8> {
     r
 }
 
-fn text<const N: usize>(s: &str) -> [u8; N] {
+fn text<const N: usize>(b: &[u8]) -> [u8; N] {
     let mut a = [0u8; N];
-    let b = s.as_bytes();
     let n = b.len().min(N - 1);
     a[..n].copy_from_slice(&b[..n]);
     a
@@ -256,12 +258,17 @@ pub fn encode(spec: &Spec) -> Vec<u8> {
 
 /// The first `keep` records, then an ERROR record (what the module writes
 /// when a write fails after the HEAD).
-pub fn encode_with_error(spec: &Spec, keep: usize, errno: i32, reason: &str) -> Vec<u8> {
+pub fn encode_with_error(
+    spec: &Spec,
+    keep: usize,
+    errno: i32,
+    reason: impl AsRef<[u8]>,
+) -> Vec<u8> {
     let recs = records(spec);
     let mut b: Vec<u8> = recs[..keep.min(recs.len())].concat();
     let mut e = hdr(CKPT_HDR_ERROR, 80);
     put_i32(&mut e, 8, errno);
-    e[16..80].copy_from_slice(&text::<64>(reason));
+    e[16..80].copy_from_slice(&text::<64>(reason.as_ref()));
     b.extend_from_slice(&e);
     b
 }

@@ -27,13 +27,25 @@ fn crc(p: &[u8]) -> u32 {
 }
 
 fn kaddr(v: u64) -> bool {
-    if v < 0xffff_8000_0000_0000 || v == !0 {
-        return false;
+    v >= 0xffff_8000_0000_0000
+}
+
+/// The fields the kernel-address scan reads: (record type, offset), each a
+/// 64-bit field (the C parser's `ckpt_kaddr_fields`).
+const KADDR_FIELDS: [(u32, usize); 3] = [
+    (CKPT_HDR_HEAD, 24), // flags
+    (CKPT_HDR_HEAD, 32), // time_ns
+    (CKPT_HDR_TASK, 56), // start_time_ns
+];
+
+/// `ckpt_scan_kaddr()`: the scanned fields of one record.
+fn scan_kaddr(r: &[u8], ty: u32) -> Result<(), String> {
+    for &(t, o) in &KADDR_FIELDS {
+        if t == ty && kaddr(u64_at(r, o)) {
+            return Err(format!("kaddr in type {ty} at {o}"));
+        }
     }
-    if (v >> 32) == 0xffff_ffff && (v as u32) < 0x8000_0000 {
-        return false;
-    }
-    true
+    Ok(())
 }
 
 #[derive(Clone, Copy)]
@@ -61,15 +73,6 @@ pub fn parse(buf: &[u8]) -> Result<(), String> {
     let mut pids: Vec<Pids> = Vec::new();
     if !size.is_multiple_of(8) {
         return Err("size".into());
-    }
-    // The TAIL's last word (records, crc32) can be any value: not scanned.
-    let tail_word = (size >= 24 && u32_at(buf, size - 24) == 9001).then(|| size - 8);
-    let mut i = 0;
-    while i + 8 <= size {
-        if Some(i) != tail_word && kaddr(u64_at(buf, i)) {
-            return Err(format!("kaddr at {i}"));
-        }
-        i += 8;
     }
     while off < size {
         if st == St::Done {
@@ -106,6 +109,7 @@ pub fn parse(buf: &[u8]) -> Result<(), String> {
                 if u32_at(r, 44) != 0 {
                     return Err("head reserved".into());
                 }
+                scan_kaddr(r, ht)?;
                 st = St::Tree;
             }
             St::Tree => {
@@ -169,6 +173,7 @@ pub fn parse(buf: &[u8]) -> Result<(), String> {
                 if r[79] != 0 {
                     return Err("comm".into());
                 }
+                scan_kaddr(r, ht)?;
                 tasks_seen += 1;
             }
             St::Done => {}

@@ -1,0 +1,172 @@
+//! The kernel tests' own image parser, `tests/ckpt_image.h`, compiled on the
+//! host and run on encoder-made images: it must accept exactly what
+//! `ckpt::verify` accepts (the test model, tests/common/model.rs, is a port
+//! of it; this runs the C itself). Covers the kernel-address rule of issue 9
+//! (user text and 32-bit fields are not scanned, 64-bit scalars are).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+
+/// Compiles tests/c/parse_image.c into `dir`.
+fn build_parser(dir: &Path) -> PathBuf {
+    let exe = dir.join("parse_image");
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/c/parse_image.c");
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let out = Command::new(&cc)
+        .args(["-std=gnu11", "-O1", "-Wall", "-Wextra", "-Werror", "-o"])
+        .arg(&exe)
+        .arg(&src)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cc}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cc} {}: {}",
+        src.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    exe
+}
+
+/// The C parser's verdict on each image: `Ok(())` or `Err(why)`.
+fn c_verdicts(images: &[(String, Vec<u8>)]) -> Vec<Result<(), String>> {
+    let dir = std::env::temp_dir().join(format!("ckpt-c-parser-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let exe = build_parser(&dir);
+    let mut paths = Vec::new();
+    for (i, (_, b)) in images.iter().enumerate() {
+        let p = dir.join(format!("{i}.img"));
+        std::fs::write(&p, b).unwrap();
+        paths.push(p);
+    }
+    let out = Command::new(&exe).args(&paths).output().unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // (an ERROR reason is quoted as it is: not always UTF-8)
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let v: Vec<Result<(), String>> = text
+        .lines()
+        .map(|l| match l {
+            "ok" => Ok(()),
+            _ => Err(l.to_string()),
+        })
+        .collect();
+    assert_eq!(v.len(), images.len());
+    v
+}
+
+/// A small deterministic generator (no randomness between runs).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 11
+    }
+}
+
+#[test]
+fn c_parser_agrees_with_verify() {
+    let name = b"AAAAA\x80\xff\xff".to_vec();
+    let mut images: Vec<(String, Vec<u8>)> = Vec::new();
+    for (n, spec) in shapes() {
+        images.push((n, encode(&spec)));
+    }
+    // issue 9: user bytes that look like addresses, in comm and release
+    let mut spec = Spec::binary(5);
+    spec.nodes[2].comm = name.clone();
+    images.push(("comm AAAAA\\x80\\xff\\xff".into(), encode(&spec)));
+    let mut spec = Spec::binary(5);
+    spec.release = name.clone();
+    images.push(("release AAAAA\\x80\\xff\\xff".into(), encode(&spec)));
+    // 32-bit fields whose pairs make upper-half words
+    let mut spec = Spec::binary(5);
+    spec.nodes[1].uid = 0xffff_8000;
+    spec.nodes[1].exit_code = -1;
+    spec.nodes[1].exit_signal = -1;
+    for n in &mut spec.nodes {
+        n.vsid = -2;
+    }
+    images.push(("upper-half 32-bit pairs".into(), encode(&spec)));
+    // arbitrary comm bytes and ids
+    let mut rng = Lcg(9);
+    for k in 0..40 {
+        let mut spec = Spec::random(k, 1 + (k as usize % 17));
+        for n in &mut spec.nodes {
+            let len = (rng.next() % 16) as usize;
+            n.comm = (0..len).map(|_| rng.next() as u8).collect();
+            n.uid = rng.next() as u32;
+            n.gid = rng.next() as u32;
+            n.flags = rng.next() as u32;
+            n.exit_code = rng.next() as i32;
+        }
+        images.push((format!("arbitrary values {k}"), encode(&spec)));
+    }
+    // scanned 64-bit fields holding kernel addresses must fail
+    for (rec, off, what) in [
+        (0usize, 24usize, "HEAD flags"),
+        (0, 32, "HEAD time_ns"),
+        (3, 56, "TASK start_time_ns"),
+    ] {
+        for v in [
+            0xffff_8000_0000_0000u64,
+            0xffff_ffff_8123_4567,
+            0xffff_ffff_0000_0005,
+            u64::MAX,
+        ] {
+            let mut r = records(&Spec::binary(5));
+            put_u64(&mut r[rec], off, v);
+            images.push((format!("{what} = {v:#x}"), seal(&r)));
+        }
+    }
+    // every prefix and every record boundary of a small image
+    let small = encode(&Spec::binary(5));
+    for len in (0..small.len()).step_by(4) {
+        images.push((format!("prefix {len}"), small[..len].to_vec()));
+    }
+    images.push((
+        "ERROR with upper-half reason".into(),
+        encode_with_error(&Spec::binary(5), 4, 27, &name),
+    ));
+    // single-byte corruptions
+    for k in 0..200u64 {
+        let mut b = small.clone();
+        let at = (rng.next() % b.len() as u64) as usize;
+        b[at] ^= 1 << (k % 8);
+        images.push((format!("corruption at {at}"), b));
+    }
+
+    let verdicts = c_verdicts(&images);
+    let mut accepted = 0;
+    for ((name, b), c) in images.iter().zip(&verdicts) {
+        let rust = ckpt::verify(b);
+        assert_eq!(
+            rust.is_ok(),
+            c.is_ok(),
+            "{name}: verify says {:?}, tests/ckpt_image.h says {c:?}",
+            rust.map_err(|e| e.to_string())
+        );
+        accepted += usize::from(c.is_ok());
+    }
+    // the accepted ones are the valid images built above
+    assert_eq!(accepted, shapes().len() + 3 + 40);
+    // and the C parser names the kernel address it refuses
+    let i = images
+        .iter()
+        .position(|(n, _)| n == "TASK start_time_ns = 0xffffffff81234567")
+        .unwrap();
+    assert_eq!(
+        verdicts[i],
+        Err("invalid: kernel address 0xffffffff81234567 at offset 328".into())
+    );
+}
