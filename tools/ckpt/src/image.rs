@@ -59,6 +59,19 @@ impl fmt::Display for TypeName {
     }
 }
 
+/// Displays "record N (TYPE)": the last complete record of a partial image
+/// (numbered from 1, the HEAD).
+struct After(usize, Option<u32>);
+
+impl fmt::Display for After {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.1 {
+            Some(t) => write!(f, "record {} ({})", self.0, TypeName(t)),
+            None => write!(f, "record {}", self.0),
+        }
+    }
+}
+
 /// One record as found in the image.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Record {
@@ -155,10 +168,30 @@ impl Image {
 /// Why the bytes cannot be decoded.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DecodeErrorKind {
-    /// Fewer than 8 bytes are left where a record header should start.
+    /// Fewer than 8 bytes where the first record's header should be.
     TruncatedHeader { left: usize },
-    /// The input ends where this record was expected.
-    Truncated { expected: &'static str },
+    /// A partial image: the input ends at a record boundary, after
+    /// `records` complete records (the last of type `last`), where this
+    /// record (the TAIL or one before it) was expected.
+    Partial {
+        expected: &'static str,
+        /// Where the input ends (the byte after the last complete record).
+        at: usize,
+        records: usize,
+        last: Option<u32>,
+    },
+    /// A partial image whose last record is torn: it starts at `at`, after
+    /// `records` complete records, and the input ends inside it. `r#type`
+    /// and `len` are `None` if even its header is cut.
+    Torn {
+        at: usize,
+        r#type: Option<u32>,
+        len: Option<u32>,
+        /// Bytes of it in the input.
+        present: usize,
+        records: usize,
+        last: Option<u32>,
+    },
     /// The first record is not a HEAD.
     NotHead { r#type: u32 },
     /// A record of another type than expected.
@@ -195,11 +228,39 @@ impl fmt::Display for DecodeErrorKind {
                 f,
                 "truncated record header ({left} bytes left, a header has {HDR_SIZE})"
             ),
-            Truncated { expected } => {
-                write!(
-                    f,
-                    "image ends before the TAIL (expected a {expected} record)"
-                )
+            Partial {
+                expected: _,
+                at,
+                records,
+                last,
+            } => write!(
+                f,
+                "partial image: ends after {} at byte {at}, no TAIL",
+                After(records, last)
+            ),
+            Torn {
+                at,
+                r#type,
+                len,
+                present,
+                records,
+                last,
+            } => {
+                write!(f, "partial image: torn record at byte {at} (")?;
+                match (r#type, len) {
+                    (Some(t), Some(l)) => write!(
+                        f,
+                        "{} {} record of {l} bytes, {present} present",
+                        if t == CKPT_HDR_ERROR { "an" } else { "a" },
+                        TypeName(t)
+                    )?,
+                    _ => write!(f, "{present} of its {HDR_SIZE} header bytes")?,
+                }
+                if records == 0 {
+                    write!(f, "), no complete record")
+                } else {
+                    write!(f, ") after {}, no TAIL", After(records, last))
+                }
             }
             NotHead { r#type } => write!(
                 f,
@@ -265,9 +326,21 @@ pub struct DecodeError {
     pub kind: DecodeErrorKind,
 }
 
+impl DecodeErrorKind {
+    /// Is this a partial image (the input stops before the TAIL, at a
+    /// record boundary or inside a record)? Its text names the byte.
+    pub fn is_partial(&self) -> bool {
+        matches!(self, Self::Partial { .. } | Self::Torn { .. })
+    }
+}
+
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "offset {}: {}", self.offset, self.kind)
+        if self.kind.is_partial() {
+            write!(f, "{}", self.kind)
+        } else {
+            write!(f, "offset {}: {}", self.offset, self.kind)
+        }
     }
 }
 
@@ -341,10 +414,14 @@ pub enum VerifyErrorKind {
         bytes: usize,
         after: &'static str,
     },
-    /// The image ends with an ERROR record.
+    /// A partial image ended by an ERROR record (at byte `at`, after
+    /// `records` complete records, the last of type `last`).
     EndsWithError {
         errno: i32,
         reason: String,
+        at: usize,
+        records: usize,
+        last: Option<u32>,
     },
     /// A scanned field (see [`KADDR_FIELDS`]) holds a value that looks
     /// like a kernel (upper-half) address.
@@ -424,10 +501,23 @@ impl fmt::Display for VerifyErrorKind {
                 "CRC mismatch: TAIL says {found:08x}, computed {computed:08x}"
             ),
             Trailing { bytes, after } => write!(f, "{bytes} bytes after the {after} record"),
-            EndsWithError { errno, reason } => write!(
-                f,
-                "image ends with an ERROR record: errno {errno} ({reason})"
-            ),
+            EndsWithError {
+                errno,
+                reason,
+                at,
+                records,
+                last,
+            } => {
+                write!(
+                    f,
+                    "partial image: ends after {} at byte {at}, then an ERROR record: errno {errno}",
+                    After(*records, *last)
+                )?;
+                if let Some(n) = crate::text::errno_name(*errno) {
+                    write!(f, " ({n})")?;
+                }
+                write!(f, ": {reason}")
+            }
             KernelAddress { field, value } => {
                 write!(f, "{field} is {value:#018x}, which looks like a kernel address")
             }
@@ -443,9 +533,26 @@ pub struct VerifyError {
     pub kind: VerifyErrorKind,
 }
 
+impl VerifyErrorKind {
+    /// Is this a partial image (no TAIL: the input stops at a record
+    /// boundary or inside a record, or an ERROR record ends it)? Its text
+    /// names the byte.
+    pub fn is_partial(&self) -> bool {
+        match self {
+            Self::Decode(k) => k.is_partial(),
+            Self::EndsWithError { .. } => true,
+            _ => false,
+        }
+    }
+}
+
 impl fmt::Display for VerifyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "offset {}: {}", self.offset, self.kind)
+        if self.kind.is_partial() {
+            write!(f, "{}", self.kind)
+        } else {
+            write!(f, "offset {}: {}", self.offset, self.kind)
+        }
     }
 }
 
@@ -494,6 +601,34 @@ impl Analysis {
             .or_else(|| self.decode_error.clone().map(VerifyError::from))
     }
 
+    /// How a partial image ends, if the image is partial: the input stops
+    /// before the TAIL at a record boundary ([`DecodeErrorKind::Partial`]),
+    /// inside a record ([`DecodeErrorKind::Torn`]), or with an ERROR record
+    /// ([`VerifyErrorKind::EndsWithError`]). `None` for an image with a TAIL
+    /// and for one that cannot be decoded for another reason.
+    pub fn partial(&self) -> Option<VerifyError> {
+        if let Some(e) = &self.decode_error {
+            return e.kind.is_partial().then(|| VerifyError::from(e.clone()));
+        }
+        let img = self.image.as_ref()?;
+        let e = img.error.as_ref()?;
+        let at = img.records.last()?.offset;
+        let records = img.records.len() - 1;
+        Some(VerifyError {
+            offset: at,
+            kind: VerifyErrorKind::EndsWithError {
+                errno: e.error,
+                reason: cstr(&e.reason),
+                at,
+                records,
+                last: records
+                    .checked_sub(1)
+                    .and_then(|i| img.records.get(i))
+                    .map(|r| r.r#type),
+            },
+        })
+    }
+
     /// The verdict of [`verify`].
     pub fn verdict(&self) -> Result<Summary, VerifyError> {
         if let Some(v) = self.first_violation() {
@@ -511,7 +646,7 @@ impl Analysis {
             // Unreachable: without a HEAD there is a decode error.
             None => Err(VerifyError {
                 offset: 0,
-                kind: VerifyErrorKind::Decode(DecodeErrorKind::Truncated { expected: "HEAD" }),
+                kind: VerifyErrorKind::Decode(DecodeErrorKind::TruncatedHeader { left: 0 }),
             }),
         }
     }
@@ -523,7 +658,7 @@ impl Analysis {
             (None, Some(img)) => Ok(img),
             (None, None) => Err(DecodeError {
                 offset: 0,
-                kind: DecodeErrorKind::Truncated { expected: "HEAD" },
+                kind: DecodeErrorKind::TruncatedHeader { left: 0 },
             }),
         }
     }
@@ -657,6 +792,33 @@ impl<'a> Pass<'a> {
         }
     }
 
+    /// A torn record: the header at `off` has the length a whole record of
+    /// its type has (`whole`), and the input ends before it does.
+    fn torn(
+        &self,
+        off: usize,
+        h: ckpt_hdr,
+        whole: Option<usize>,
+        records: usize,
+        last: Option<u32>,
+    ) -> Result<(), DecodeError> {
+        let present = self.b.len().saturating_sub(off);
+        if whole == Some(h.len as usize) && present < h.len as usize {
+            return Err(DecodeError {
+                offset: off,
+                kind: DecodeErrorKind::Torn {
+                    at: off,
+                    r#type: Some(h.r#type),
+                    len: Some(h.len),
+                    present,
+                    records,
+                    last,
+                },
+            });
+        }
+        Ok(())
+    }
+
     /// The record header at `off`.
     fn header(&self, off: usize) -> Result<ckpt_hdr, DecodeError> {
         let rest = self.b.get(off..).unwrap_or(&[]);
@@ -763,6 +925,7 @@ fn read_head_record(pass: &mut Pass<'_>) -> Result<ckpt_hdr_head, DecodeError> {
             kind: DecodeErrorKind::NotHead { r#type: h.r#type },
         });
     }
+    pass.torn(0, h, Some(HEAD_SIZE), 0, None)?;
     let rec = pass.sized(0, h, HEAD_SIZE)?;
     let head = read_head(rec);
     if head.magic != CKPT_HEAD_MAGIC {
@@ -802,16 +965,33 @@ fn read_rest(pass: &mut Pass<'_>, img: &mut Image) -> Result<(), DecodeError> {
     // Indices of task i-1 and its ancestors, root first (for the DFS rule).
     let mut path: Vec<usize> = Vec::new();
     loop {
+        let records = img.records.len();
+        let last = img.records.last().map(|r| r.r#type);
         if off >= size {
             return Err(DecodeError {
                 offset: off,
-                kind: DecodeErrorKind::Truncated {
+                kind: DecodeErrorKind::Partial {
                     expected: expect.name(),
+                    at: off,
+                    records,
+                    last,
                 },
             });
         }
-        let h = pass.header(off)?;
+        // Fewer than 8 bytes left (and more than 0): a torn header.
+        let h = pass.header(off).map_err(|_| DecodeError {
+            offset: off,
+            kind: DecodeErrorKind::Torn {
+                at: off,
+                r#type: None,
+                len: None,
+                present: size - off,
+                records,
+                last,
+            },
+        })?;
         if h.r#type == CKPT_HDR_ERROR {
+            pass.torn(off, h, Some(ERROR_SIZE), records, last)?;
             let rec = pass.sized(off, h, ERROR_SIZE)?;
             let e = read_error(rec);
             img.records.push(Record {
@@ -824,6 +1004,9 @@ fn read_rest(pass: &mut Pass<'_>, img: &mut Image) -> Result<(), DecodeError> {
                 VerifyErrorKind::EndsWithError {
                     errno: e.error,
                     reason: cstr(&e.reason),
+                    at: off,
+                    records,
+                    last,
                 },
             );
             img.error = Some(e);
@@ -854,6 +1037,15 @@ fn read_rest(pass: &mut Pass<'_>, img: &mut Image) -> Result<(), DecodeError> {
                 },
             });
         }
+        // The record this header announces, whole, would run past the end:
+        // a torn record (a length wrong for its type is not a tear).
+        let whole = match expect {
+            Expect::Tree => Some(TREE_SIZE),
+            Expect::Pids => pids_len(pass.b.get(off..).unwrap_or(&[]), h),
+            Expect::Task => Some(TASK_SIZE),
+            Expect::Tail => Some(TAIL_SIZE),
+        };
+        pass.torn(off, h, whole, records, last)?;
         let rec = match expect {
             Expect::Tree => {
                 let rec = pass.sized(off, h, TREE_SIZE)?;
@@ -971,6 +1163,21 @@ fn read_rest(pass: &mut Pass<'_>, img: &mut Image) -> Result<(), DecodeError> {
         });
         off += rec.len();
     }
+}
+
+/// The length of a whole PIDS record with this header, if `h.len` is one a
+/// PIDS record can have (1..=256 entries) and agrees with its `nr` when the
+/// input (`rest`, from the record's start) holds it.
+fn pids_len(rest: &[u8], h: ckpt_hdr) -> Option<usize> {
+    let len = h.len as usize;
+    let entries = len.checked_sub(PIDS_HDR_SIZE)?;
+    if entries == 0 || entries % PIDS_SIZE != 0 || entries / PIDS_SIZE > CKPT_PIDS_CHUNK as usize {
+        return None;
+    }
+    if rest.len() >= PIDS_HDR_SIZE && read_pids_hdr(rest).nr as usize != entries / PIDS_SIZE {
+        return None;
+    }
+    Some(len)
 }
 
 /// Reads one PIDS record at `off` and checks its entries.

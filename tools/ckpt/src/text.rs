@@ -28,6 +28,33 @@ pub fn state_name(state: u32, exit_state: u32) -> &'static str {
     LETTERS.get(idx).copied().unwrap_or("?")
 }
 
+/// The errno's symbolic name (`"EFBIG"`), for the ones the module and the
+/// tool report.
+pub fn errno_name(e: i32) -> Option<&'static str> {
+    Some(match e {
+        libc::EPERM => "EPERM",
+        libc::ENOENT => "ENOENT",
+        libc::ESRCH => "ESRCH",
+        libc::EINTR => "EINTR",
+        libc::EIO => "EIO",
+        libc::ENXIO => "ENXIO",
+        libc::EBADF => "EBADF",
+        libc::EAGAIN => "EAGAIN",
+        libc::ENOMEM => "ENOMEM",
+        libc::EACCES => "EACCES",
+        libc::EFAULT => "EFAULT",
+        libc::EBUSY => "EBUSY",
+        libc::ENODEV => "ENODEV",
+        libc::EINVAL => "EINVAL",
+        libc::ENOTTY => "ENOTTY",
+        libc::EFBIG => "EFBIG",
+        libc::ENOSPC => "ENOSPC",
+        libc::EPIPE => "EPIPE",
+        libc::EDQUOT => "EDQUOT",
+        _ => return None,
+    })
+}
+
 /// Formats nanoseconds since the Unix epoch as `YYYY-MM-DD HH:MM:SS UTC`.
 pub fn format_time_ns(ns: u64) -> String {
     let secs = ns / 1_000_000_000;
@@ -77,6 +104,15 @@ mod tests {
         assert_eq!(state_name(0x402, 0), "I");
         assert_eq!(state_name(0x8000, 0), "frozen");
         assert_eq!(state_name(0x1000, 0), "R");
+    }
+
+    #[test]
+    fn errno_names() {
+        assert_eq!(errno_name(27), Some("EFBIG"));
+        assert_eq!(errno_name(28), Some("ENOSPC"));
+        assert_eq!(errno_name(4), Some("EINTR"));
+        assert_eq!(errno_name(0), None);
+        assert_eq!(errno_name(-5), None);
     }
 
     #[test]

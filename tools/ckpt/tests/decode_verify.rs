@@ -467,7 +467,11 @@ fn error_record_decodes_but_does_not_verify() {
             kind,
             VerifyErrorKind::EndsWithError { errno: 28, .. }
         ));
-        assert!(s.ends_with("errno 28 (no space left)"), "{s}");
+        assert!(
+            s.ends_with("then an ERROR record: errno 28 (ENOSPC): no space left"),
+            "{s}"
+        );
+        assert!(s.starts_with("partial image: ends after record "), "{s}");
     }
     // ERROR in place of the HEAD is not an image.
     let b = encode_with_error(&spec, 0, 5, "x");
@@ -533,7 +537,160 @@ fn structural_errors() {
     let b: Vec<u8> = recs().concat();
     let e = decode(&b).unwrap_err();
     assert_eq!(e.offset, b.len());
-    assert_eq!(e.kind, DecodeErrorKind::Truncated { expected: "TAIL" });
+    assert_eq!(
+        e.kind,
+        DecodeErrorKind::Partial {
+            expected: "TAIL",
+            at: b.len(),
+            records: 8,
+            last: Some(CKPT_HDR_TASK)
+        }
+    );
+}
+
+/// The type names of the records of the small tree, in order.
+const SMALL_TYPES: [&str; 9] = [
+    "HEAD", "TREE", "PIDS", "TASK", "TASK", "TASK", "TASK", "TASK", "TAIL",
+];
+
+/// Issue 9: an image that stops after a complete record, without a TAIL (the
+/// module leaves one when interrupted or after a write error), is named as
+/// partial, with the last record and the byte where it ends.
+#[test]
+fn partial_image_at_every_record_boundary() {
+    let r = recs();
+    for k in 1..r.len() {
+        let b: Vec<u8> = r[..k].concat();
+        let msg = format!(
+            "partial image: ends after record {k} ({}) at byte {}, no TAIL",
+            SMALL_TYPES[k - 1],
+            b.len()
+        );
+        let e = decode(&b).unwrap_err();
+        assert_eq!(e.to_string(), msg);
+        assert!(e.kind.is_partial());
+        let v = verify(&b).unwrap_err();
+        assert_eq!(v.to_string(), msg);
+        assert_eq!(v.offset, b.len());
+        assert!(v.kind.is_partial());
+        assert!(model::parse(&b).is_err());
+        let a = ckpt::analyze(&b);
+        assert_eq!(a.partial().map(|p| p.to_string()), Some(msg));
+        // what was read is kept
+        assert_eq!(a.image.unwrap().records.len(), k);
+    }
+    // a complete image is not partial
+    assert!(ckpt::analyze(&seal(&r)).partial().is_none());
+}
+
+/// A prefix that ends inside a record is a torn record at that record's
+/// offset, not a bad length; every prefix of the small image is checked.
+#[test]
+fn torn_record_at_every_byte() {
+    let b = seal(&recs());
+    let starts: Vec<usize> = decode(&b)
+        .unwrap()
+        .records
+        .iter()
+        .map(|r| r.offset)
+        .collect();
+    for len in 1..b.len() {
+        if starts.contains(&len) {
+            continue; // a record boundary: partial_image_at_every_record_boundary
+        }
+        let p = &b[..len];
+        let e = verify(p).unwrap_err();
+        assert!(model::parse(p).is_err());
+        if len < 8 {
+            // not even the first header: not an image yet
+            assert!(
+                matches!(
+                    e.kind,
+                    VerifyErrorKind::Decode(DecodeErrorKind::TruncatedHeader { .. })
+                ),
+                "{len}: {e}"
+            );
+            continue;
+        }
+        let k = starts.iter().rposition(|&s| s < len).unwrap();
+        let at = starts[k];
+        let present = len - at;
+        let what = if present < 8 {
+            format!("{present} of its 8 header bytes")
+        } else {
+            let rec_len = if k + 1 < starts.len() {
+                starts[k + 1] - at
+            } else {
+                24
+            };
+            format!(
+                "a {} record of {rec_len} bytes, {present} present",
+                SMALL_TYPES[k]
+            )
+        };
+        let after = if k == 0 {
+            ", no complete record".to_string()
+        } else {
+            format!(" after record {k} ({}), no TAIL", SMALL_TYPES[k - 1])
+        };
+        let msg = format!("partial image: torn record at byte {at} ({what}){after}");
+        assert_eq!(e.to_string(), msg, "prefix of {len} bytes");
+        assert_eq!(e.offset, at);
+        assert!(e.kind.is_partial());
+        assert_eq!(decode(p).unwrap_err().to_string(), msg);
+    }
+}
+
+/// An image that ends with an ERROR record is partial too: the message gives
+/// the errno's number and name and the reason; an ERROR cut short is torn.
+#[test]
+fn partial_image_with_an_error_record() {
+    let spec = Spec::binary(5);
+    let b = encode_with_error(&spec, 4, 27, "file too large");
+    let msg = "partial image: ends after record 4 (TASK) at byte 360, then an ERROR record: \
+               errno 27 (EFBIG): file too large";
+    let v = verify(&b).unwrap_err();
+    assert_eq!(v.to_string(), msg);
+    assert_eq!(v.offset, 360);
+    assert!(decode(&b).is_ok(), "an image ended by ERROR decodes");
+    let a = ckpt::analyze(&b);
+    assert_eq!(a.partial().unwrap().to_string(), msg);
+    // an errno without a name
+    let b = encode_with_error(&spec, 2, 1234, "odd");
+    assert_eq!(
+        verify(&b).unwrap_err().to_string(),
+        "partial image: ends after record 2 (TREE) at byte 136, then an ERROR record: errno 1234: odd"
+    );
+    // the ERROR record itself cut short
+    let b = encode_with_error(&spec, 4, 27, "file too large");
+    let p = &b[..b.len() - 30];
+    assert_eq!(
+        verify(p).unwrap_err().to_string(),
+        "partial image: torn record at byte 360 (an ERROR record of 80 bytes, 50 present) \
+         after record 4 (TASK), no TAIL"
+    );
+}
+
+/// A length that is wrong for its record is a bad length even when it runs
+/// past the end: only a header whose length a whole record has is a tear.
+#[test]
+fn bad_length_past_the_end_is_not_torn() {
+    let mut r = recs();
+    put_u32(&mut r[3], 4, 96); // a TASK of 96 bytes
+    let b: Vec<u8> = r[..4].concat();
+    let e = decode(&b).unwrap_err();
+    assert!(
+        matches!(e.kind, DecodeErrorKind::PastEnd { len: 96, .. }),
+        "{e}"
+    );
+    assert!(!e.kind.is_partial());
+    // a PIDS length that disagrees with its nr
+    let mut r = recs();
+    put_u32(&mut r[2], 4, 16 + 24 * 7);
+    let b: Vec<u8> = r[..3].concat();
+    let e = decode(&b).unwrap_err();
+    assert!(!e.kind.is_partial(), "{e}");
+    assert_eq!(e.offset, PIDS_OFF);
 }
 
 #[test]

@@ -108,24 +108,28 @@ pub fn show(path: &Path) -> Result<(), CliError> {
             img.release(),
             format_time_ns(img.head.time_ns)
         );
-        if let Some(e) = &img.error {
-            outln!(
-                s,
-                "the image ends with an ERROR record: errno {}{}: {}",
-                e.error,
-                errno_name(e.error).map_or(String::new(), |n| format!(" ({n})")),
-                cstr(&e.reason)
-            );
-        }
     }
     emit(&s)?;
-    match a.first_violation() {
-        Some(v) => Err(CliError::new(format!(
-            "warning: {}: invalid image: {v}",
-            path.display()
-        ))),
+    match verdict(&a, "invalid image") {
+        Some(v) => Err(CliError::new(format!("warning: {}: {v}", path.display()))),
         None => Ok(()),
     }
+}
+
+/// What is wrong with the image, in one line, or `None` if it is valid:
+/// `partial image: ...` for a partial image (no TAIL: it stops at a record
+/// boundary, inside a record, or with an ERROR record, whose errno and
+/// reason are given), else `INVALID: offset X: ...` (the first violation),
+/// followed by the partial line if the image is also partial.
+fn verdict(a: &ckpt::Analysis, invalid: &str) -> Option<String> {
+    let v = a.first_violation()?;
+    if v.kind.is_partial() {
+        return Some(v.to_string());
+    }
+    Some(match a.partial() {
+        Some(p) => format!("{invalid}: {v}; and {p}"),
+        None => format!("{invalid}: {v}"),
+    })
 }
 
 fn magic_text(v: u64) -> String {
@@ -252,9 +256,13 @@ pub fn decode(path: &Path, json: bool) -> Result<(), CliError> {
     let err = a.decode_error.clone();
     let mut s = String::new();
     if json {
-        let img = a
-            .into_decoded()
-            .map_err(|e| CliError::new(format!("{}: cannot decode: {e}", path.display())))?;
+        let img = a.into_decoded().map_err(|e| {
+            CliError::new(if e.kind.is_partial() {
+                format!("{}: {e}: no JSON for it", path.display())
+            } else {
+                format!("{}: cannot decode: {e}", path.display())
+            })
+        })?;
         let j = serde_json::to_string_pretty(&img)
             .map_err(|e| CliError::new(format!("cannot serialise: {e}")))?;
         s.push_str(&j);
@@ -264,8 +272,15 @@ pub fn decode(path: &Path, json: bool) -> Result<(), CliError> {
     if let Some(img) = &a.image {
         render_records(&mut s, img);
     }
+    // An image ended by an ERROR record decodes: say it is partial.
+    if err.is_none() {
+        if let Some(p) = a.partial() {
+            outln!(s, "{p}");
+        }
+    }
     emit(&s)?;
     match err {
+        Some(e) if e.kind.is_partial() => Err(CliError::new(format!("{}: {e}", path.display()))),
         Some(e) => Err(CliError::new(format!(
             "{}: cannot decode further: {e}",
             path.display()
@@ -276,7 +291,8 @@ pub fn decode(path: &Path, json: bool) -> Result<(), CliError> {
 
 pub fn verify(path: &Path) -> Result<(), CliError> {
     let bytes = read_image(path)?;
-    match ckpt::verify(&bytes) {
+    let a = ckpt::analyze(&bytes);
+    match a.verdict() {
         Ok(sum) => emit(&format!(
             "{}: valid image, {} tasks, {} bytes\n",
             path.display(),
@@ -284,7 +300,8 @@ pub fn verify(path: &Path) -> Result<(), CliError> {
             sum.size
         )),
         Err(v) => {
-            emit(&format!("{}: invalid: {v}\n", path.display()))?;
+            let v = verdict(&a, "invalid").unwrap_or_else(|| format!("invalid: {v}"));
+            emit(&format!("{}: {v}\n", path.display()))?;
             Err(CliError {
                 code: 1,
                 msg: String::new(),

@@ -6,6 +6,7 @@ use std::io;
 use std::sync::atomic::{AtomicI32, Ordering};
 
 pub use ckpt::dev::{ioctl_checkpoint, ioctl_version};
+pub use ckpt::text::errno_name;
 
 /// The last SIGINT/SIGTERM/SIGHUP received (0: none).
 static SIGNALLED: AtomicI32 = AtomicI32::new(0);
@@ -55,32 +56,6 @@ pub fn kill(pid: i32, sig: libc::c_int) -> io::Result<()> {
     } else {
         Err(io::Error::last_os_error())
     }
-}
-
-/// The errno's symbolic name, for the ones the tool reports.
-pub fn errno_name(e: i32) -> Option<&'static str> {
-    Some(match e {
-        libc::EPERM => "EPERM",
-        libc::ENOENT => "ENOENT",
-        libc::ESRCH => "ESRCH",
-        libc::EINTR => "EINTR",
-        libc::EIO => "EIO",
-        libc::ENXIO => "ENXIO",
-        libc::EBADF => "EBADF",
-        libc::EAGAIN => "EAGAIN",
-        libc::ENOMEM => "ENOMEM",
-        libc::EACCES => "EACCES",
-        libc::EFAULT => "EFAULT",
-        libc::EBUSY => "EBUSY",
-        libc::ENODEV => "ENODEV",
-        libc::EINVAL => "EINVAL",
-        libc::ENOTTY => "ENOTTY",
-        libc::EFBIG => "EFBIG",
-        libc::ENOSPC => "ENOSPC",
-        libc::EPIPE => "EPIPE",
-        libc::EDQUOT => "EDQUOT",
-        _ => return None,
-    })
 }
 
 /// An I/O error as text without Rust's " (os error N)" suffix.
