@@ -126,6 +126,64 @@ fn discard(path: &Path, out: &File) {
     }
 }
 
+/// What a failed or interrupted checkpoint left in the output, for the
+/// message; read before [`discard`] removes a regular file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Leftover {
+    /// A regular file, still empty (the module refused before writing).
+    Nothing,
+    /// A regular file holding a complete image (the call succeeded).
+    Image,
+    /// A regular file holding part of an image.
+    Partial,
+    /// A pipe, socket or other stream: what was written is with its reader.
+    Stream,
+}
+
+impl Leftover {
+    /// `failure` is the ioctl's error (`None`: it succeeded). The module
+    /// checks everything before it writes the first byte, so a refusal (any
+    /// errno but those of writing) left nothing, in a stream too.
+    fn of(out: &File, failure: Option<&io::Error>) -> Leftover {
+        let refused = match failure {
+            None => false,
+            Some(e) => matches!(
+                e.raw_os_error(),
+                Some(
+                    libc::EPERM
+                        | libc::EAGAIN
+                        | libc::EBUSY
+                        | libc::ESRCH
+                        | libc::EBADF
+                        | libc::EFAULT
+                        | libc::ENOTTY
+                        | libc::ENOMEM
+                )
+            ),
+        };
+        match out.metadata() {
+            Ok(m) if m.is_file() && m.len() == 0 => Leftover::Nothing,
+            Ok(m) if m.is_file() && failure.is_none() => Leftover::Image,
+            Ok(m) if m.is_file() => Leftover::Partial,
+            _ if refused => Leftover::Nothing,
+            _ => Leftover::Stream,
+        }
+    }
+
+    /// What became of the output, once [`discard`] has run.
+    fn describe(self, file: &std::path::Display<'_>, succeeded: bool) -> String {
+        match (self, succeeded) {
+            (Leftover::Nothing, _) => format!("nothing was written to {file}"),
+            (Leftover::Image, _) => format!("the image written to {file} was removed"),
+            (Leftover::Partial, _) => format!("the partial image written to {file} was removed"),
+            (Leftover::Stream, true) => format!("{file} got the whole image"),
+            (Leftover::Stream, false) => {
+                format!("{file} may have got a partial image (no TAIL): discard it")
+            }
+        }
+    }
+}
+
 /// The reason in an ERROR record the module appended to the output, if any.
 fn kernel_reason(path: &Path, out: &File) -> Option<String> {
     if !out.metadata().ok()?.is_file() {
@@ -200,7 +258,8 @@ fn hold_and_checkpoint(
 }
 
 /// One line saying why `CKPT_IOC_CHECKPOINT` failed and what to do.
-fn ioctl_error(o: &Options, e: &io::Error, reason: Option<String>) -> CliError {
+/// `left` is what the output held, before it was removed.
+fn ioctl_error(o: &Options, e: &io::Error, reason: Option<String>, left: Leftover) -> CliError {
     let file = o.output.display();
     let pid = o.pid;
     let errno = e.raw_os_error().unwrap_or(0);
@@ -220,10 +279,14 @@ fn ioctl_error(o: &Options, e: &io::Error, reason: Option<String>) -> CliError {
             },
         ),
         libc::EPERM => (
-            "permission denied by the module".into(),
-            "without CAP_CHECKPOINT_RESTORE over the root's user namespace every task must \
-             have your uids and gids and be dumpable; kernel threads and tasks in another pid \
-             namespace are always refused"
+            "permission denied by the module: you lack the rights ptrace would need over a \
+             task of the tree (its real, effective or saved uid or gid is not yours as the \
+             kernel sees ids, its credentials are in another user namespace or hold \
+             capabilities you lack, it is not dumpable, or it is set-id)"
+                .into(),
+            "run ckpt as root (CAP_SYS_PTRACE and CAP_CHECKPOINT_RESTORE over the tasks' user \
+             namespace), or checkpoint a tree of your own plain tasks; kernel threads and \
+             tasks in another pid namespace are always refused"
                 .into(),
         ),
         libc::EAGAIN => (
@@ -235,8 +298,11 @@ fn ioctl_error(o: &Options, e: &io::Error, reason: Option<String>) -> CliError {
             "it may have exited during the checkpoint".into(),
         ),
         libc::EINVAL => (
-            format!("bad argument, or {file} cannot be written by the kernel"),
-            "write to a regular file, pipe or socket (not e.g. /dev/null)".into(),
+            format!(
+                "bad argument, or {file} cannot be written by the kernel (e.g. /dev/null), \
+                 or it is a pipe, socket or terminal opened non-blocking (O_NONBLOCK)"
+            ),
+            "write to a regular file, or to a pipe or socket in blocking mode".into(),
         ),
         libc::EBADF => (
             format!("{file} is not open for writing"),
@@ -263,7 +329,13 @@ fn ioctl_error(o: &Options, e: &io::Error, reason: Option<String>) -> CliError {
             format!("{DEVICE} does not know this ioctl"),
             "the module and ckpt disagree on the ABI: see `ckpt info`".into(),
         ),
-        libc::EINTR => ("interrupted".into(), "retry".into()),
+        libc::EINTR => (
+            "a signal interrupted the checkpoint after part of the image was written".into(),
+            format!(
+                "{}; retry, and do not stop (Ctrl-Z) or signal ckpt while it checkpoints",
+                left.describe(&o.output.display(), false)
+            ),
+        ),
         _ => (io_msg(e), "see Documentation/checkpoint.rst".into()),
     };
     let name = errno_name(errno).map_or(String::new(), |n| format!(" ({n})"));
@@ -310,16 +382,25 @@ pub fn run(o: &Options) -> Result<(), CliError> {
             discard(&o.output, &out);
             return Err(with_release(e, &released));
         }
-        Ok(_) if sys::interrupted().is_some() => {
+        Ok(r) if sys::interrupted().is_some() => {
+            // The call may have written all, part or none of the image.
+            let done = r.is_ok();
+            let left = Leftover::of(&out, r.as_ref().err());
             discard(&o.output, &out);
             let mut e = CliError::interrupted();
-            e.msg = format!("{}: nothing was written to {file}", e.msg);
+            let during = match (&r, left) {
+                (_, Leftover::Nothing) => "",
+                (Ok(_), _) => " after the checkpoint",
+                (Err(_), _) => " during the checkpoint",
+            };
+            e.msg = format!("{}{during}: {}", e.msg, left.describe(&file, done));
             return Err(with_release(e, &released));
         }
         Ok(Err(e)) => {
             let reason = kernel_reason(&o.output, &out);
+            let left = Leftover::of(&out, Some(&e));
             discard(&o.output, &out);
-            return Err(with_release(ioctl_error(o, &e, reason), &released));
+            return Err(with_release(ioctl_error(o, &e, reason, left), &released));
         }
         Ok(Ok(n)) => n,
     };
@@ -360,4 +441,119 @@ pub fn run(o: &Options) -> Result<(), CliError> {
         o.pid,
         bytes.len()
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts() -> Options {
+        Options {
+            pid: 4242,
+            output: PathBuf::from("/tmp/x.img"),
+            freeze: FreezeMode::Signal,
+            cgroup: None,
+            timeout: Duration::from_secs(10),
+            timings: false,
+        }
+    }
+
+    fn msg(errno: i32, left: Leftover) -> String {
+        let e = io::Error::from_raw_os_error(errno);
+        let m = ioctl_error(&opts(), &e, None, left).msg;
+        assert_eq!(m.lines().count(), 1, "{m}");
+        assert!(m.starts_with("checkpoint of 4242 failed: "), "{m}");
+        m
+    }
+
+    #[test]
+    fn einval_names_non_blocking_outputs() {
+        let m = msg(libc::EINVAL, Leftover::Nothing);
+        assert!(m.contains("(EINVAL)"), "{m}");
+        assert!(
+            m.contains("/tmp/x.img cannot be written by the kernel (e.g. /dev/null)"),
+            "{m}"
+        );
+        assert!(
+            m.contains("a pipe, socket or terminal opened non-blocking (O_NONBLOCK)"),
+            "{m}"
+        );
+        assert!(m.ends_with(": write to a regular file, or to a pipe or socket in blocking mode"));
+    }
+
+    #[test]
+    fn eintr_says_the_output_held_a_partial_image() {
+        let m = msg(libc::EINTR, Leftover::Partial);
+        assert_eq!(
+            m,
+            "checkpoint of 4242 failed: a signal interrupted the checkpoint after part of the \
+             image was written (EINTR): the partial image written to /tmp/x.img was removed; \
+             retry, and do not stop (Ctrl-Z) or signal ckpt while it checkpoints"
+        );
+        let m = msg(libc::EINTR, Leftover::Stream);
+        assert!(
+            m.contains(
+                "(EINTR): /tmp/x.img may have got a partial image (no TAIL): discard it; retry"
+            ),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn eperm_names_the_ptrace_rules() {
+        let m = msg(libc::EPERM, Leftover::Nothing);
+        for needle in [
+            "you lack the rights ptrace would need over a task of the tree",
+            "not yours as the kernel sees ids",
+            "another user namespace",
+            "not dumpable",
+            "set-id",
+            "(EPERM)",
+            "run ckpt as root",
+            "kernel threads and tasks in another pid namespace are always refused",
+        ] {
+            assert!(m.contains(needle), "{needle:?} missing in {m}");
+        }
+    }
+
+    #[test]
+    fn eagain_still_means_exiting() {
+        let m = msg(libc::EAGAIN, Leftover::Nothing);
+        assert!(
+            m.contains("a task of the tree is exiting or a zombie (EAGAIN)"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn leftover_of_the_output() {
+        let p = std::env::temp_dir().join(format!("ckpt-leftover-{}", std::process::id()));
+        let f = File::create(&p).unwrap();
+        let busy = io::Error::from_raw_os_error(libc::EBUSY);
+        let intr = io::Error::from_raw_os_error(libc::EINTR);
+        assert_eq!(Leftover::of(&f, Some(&busy)), Leftover::Nothing);
+        std::io::Write::write_all(&mut &f, b"12345678").unwrap();
+        assert_eq!(Leftover::of(&f, Some(&intr)), Leftover::Partial);
+        assert_eq!(Leftover::of(&f, None), Leftover::Image);
+        drop(f);
+        let _ = fs::remove_file(&p);
+        // a pipe: a refusal wrote nothing, a write error may have written part
+        let (r, w) = {
+            let mut fds = [0; 2];
+            // SAFETY: `fds` is a valid array of two ints for pipe() to fill.
+            assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+            // SAFETY: both descriptors were just returned by pipe() and are
+            // owned by nothing else.
+            unsafe {
+                (
+                    <File as std::os::fd::FromRawFd>::from_raw_fd(fds[0]),
+                    <File as std::os::fd::FromRawFd>::from_raw_fd(fds[1]),
+                )
+            }
+        };
+        assert_eq!(Leftover::of(&w, Some(&busy)), Leftover::Nothing);
+        assert_eq!(Leftover::of(&w, Some(&intr)), Leftover::Stream);
+        assert_eq!(Leftover::of(&w, None), Leftover::Stream);
+        drop((r, w));
+    }
 }
