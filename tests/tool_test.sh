@@ -184,8 +184,31 @@ if [ -z "$stopped" ]; then ok "sigint_leaves_nothing_stopped"; else not_ok "sigi
 kill "$reader" 2>/dev/null
 kill_tree "$root"
 
-# --- ckpt info
-check "info_reports_module_and_abi" bash -c "$CKPT info | grep -qi 'abi'"
+# --- ckpt info: the module's ABI version equals the tool's. Both numbers
+# are read from `ckpt info`'s line "ABI version:   M (ckpt: T, they ...)" and
+# each is checked against an independent source: M against CKPT_IOC_VERSION
+# asked directly (_IO(0xc3, 0)), T against CKPT_ABI_VERSION in the uapi
+# header the tool is built from; and ckpt info must exit 0.
+info_reports_module_and_abi() {
+	local out rc module tool ioctl header
+	out=$($CKPT info 2>&1)
+	rc=$?
+	module=$(sed -nE 's/^ABI version: +([0-9]+) \(ckpt: ([0-9]+), .*/\1/p' <<<"$out")
+	tool=$(sed -nE 's/^ABI version: +([0-9]+) \(ckpt: ([0-9]+), .*/\2/p' <<<"$out")
+	if [ -z "$module" ] || [ -z "$tool" ]; then
+		echo "no 'ABI version: M (ckpt: T, ...)' line in:"
+		echo "$out"
+		return 1
+	fi
+	ioctl=$(python3 -c 'import fcntl, os
+print(fcntl.ioctl(os.open("/dev/checkpoint", os.O_RDWR), 0xc300))') || return 1
+	header=$(awk '$1 == "#define" && $2 == "CKPT_ABI_VERSION" {print $3}' include/uapi/linux/checkpoint.h)
+	[ "$module" = "$ioctl" ] || { echo "ckpt info says the module speaks $module, CKPT_IOC_VERSION says $ioctl"; return 1; }
+	[ "$tool" = "$header" ] || { echo "ckpt info says ckpt speaks $tool, the header says $header"; return 1; }
+	[ "$module" = "$tool" ] || { echo "module ABI $module, ckpt ABI $tool: $out"; return 1; }
+	[ $rc -eq 0 ] || { echo "ckpt info exited $rc:"; echo "$out"; return 1; }
+}
+check "info_reports_module_and_abi" info_reports_module_and_abi
 
 rm -rf "$TMP"
 echo "1..$n"
