@@ -35,7 +35,8 @@
 struct node_attr {
 	bool setsid;		/* become a session leader */
 	bool setpgid;		/* become a process-group leader */
-	int uid;		/* >= 0: setresuid/setresgid to this id (if privileged) */
+	int uid;		/* >= 0: setresuid/setresgid to this id (if privileged),
+				 * after forking the children (which start as root) */
 	bool nondumpable;	/* prctl(PR_SET_DUMPABLE, 0) */
 	char comm[16];		/* "" keeps the inherited name */
 };
@@ -145,14 +146,7 @@ static inline __attribute__((noreturn)) void node_run(struct tree *t, int i, int
 		_exit(91);
 	if (a->comm[0])
 		prctl(PR_SET_NAME, a->comm);
-	if (a->uid >= 0 && geteuid() == 0) {
-		if (setresgid(a->uid, a->uid, a->uid) || setresuid(a->uid, a->uid, a->uid))
-			_exit(92);
-		/* changing ids made us non-dumpable (suid_dumpable): undo that */
-		prctl(PR_SET_DUMPABLE, 1);
-	}
-	if (a->nondumpable)
-		prctl(PR_SET_DUMPABLE, 0);
+	/* children first, while we may still give them any uid */
 	for (int c = i + 1; c < t->n; c++) {
 		pid_t p;
 
@@ -164,6 +158,14 @@ static inline __attribute__((noreturn)) void node_run(struct tree *t, int i, int
 		if (p == 0)
 			node_exec(c, spec_fd, report_fd);
 	}
+	if (a->uid >= 0 && geteuid() == 0) {
+		if (setresgid(a->uid, a->uid, a->uid) || setresuid(a->uid, a->uid, a->uid))
+			_exit(92);
+		/* changing ids made us non-dumpable (suid_dumpable): undo that */
+		prctl(PR_SET_DUMPABLE, 1);
+	}
+	if (a->nondumpable)
+		prctl(PR_SET_DUMPABLE, 0);
 	if (write(report_fd, &r, sizeof(r)) != sizeof(r))
 		_exit(94);
 	close(report_fd);

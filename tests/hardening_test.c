@@ -52,7 +52,8 @@ struct unpriv_call {
  * Checkpoints in a child whose uids and gids are all UNPRIV_UID, without
  * supplementary groups or capabilities, that opens the device itself.
  * Returns the ioctl's result or -errno; -10000 - errno if the device could
- * not be opened, -20000 - errno if unshare failed.
+ * not be opened, -20000 - errno if unshare failed (in a chroot, the kernel
+ * refuses a new user namespace: scripts/vm-run's guest is not one).
  */
 static long unprivileged_ioctl(const struct unpriv_call *c)
 {
@@ -69,7 +70,7 @@ static long unprivileged_ioctl(const struct unpriv_call *c)
 
 		close(p[0]);
 		if (setgroups(0, NULL) || setresgid(UNPRIV_UID, UNPRIV_UID, UNPRIV_UID) ||
-		    setresuid(UNPRIV_UID, UNPRIV_UID, UNPRIV_UID))
+			 setresuid(UNPRIV_UID, UNPRIV_UID, UNPRIV_UID))
 			res = -30000;
 		else if ((dev = open(CKPT_DEV, O_RDWR)) < 0)
 			res = -10000 - errno;
@@ -796,6 +797,31 @@ TEST_F_TIMEOUT(out, reader_gone_after_head_is_epipe_with_one_sigpipe, 300)
 	EXPECT_EQ(1, out[1]);
 }
 
+/* ---- tests that make their own processes ---------------------------------- */
+
+/* The device; every process a test makes is in the process group `group`,
+ * killed and reaped after the test, also when an ASSERT ends it. */
+FIXTURE(bare) {
+	int dev;
+	pid_t group;
+};
+
+FIXTURE_SETUP(bare)
+{
+	become_reaper();
+	self->dev = open(CKPT_DEV, O_RDWR);
+	ASSERT_LE(0, self->dev);
+}
+
+FIXTURE_TEARDOWN(bare)
+{
+	close(self->dev);
+	if (self->group > 0)
+		kill(-self->group, SIGKILL);
+	while (waitpid(-1, NULL, __WALL) > 0 || errno == EINTR)
+		;
+}
+
 /* ---- one instant ---------------------------------------------------------- */
 
 #define SLEEPERS 100
@@ -853,7 +879,7 @@ static int settle(pid_t f, pid_t *kids, int max)
 	return -1;
 }
 
-TEST_F_TIMEOUT(out, fork_in_flight_at_sigstop_is_never_missed, 900)
+TEST_F_TIMEOUT(bare, fork_in_flight_at_sigstop_is_never_missed, 900)
 {
 	/* root -> SLEEPERS stopped children, then the forker. The tasks
 	 * forked before the forker are checked before it, which leaves time
@@ -866,7 +892,6 @@ TEST_F_TIMEOUT(out, fork_in_flight_at_sigstop_is_never_missed, 900)
 	root = fork();
 	ASSERT_LE(0, root);
 	if (root == 0) {
-		/* one process group for the whole experiment, killed at once */
 		setpgid(0, 0);
 		for (int i = 0; i < SLEEPERS; i++)
 			if (fork() == 0) {
@@ -883,6 +908,8 @@ TEST_F_TIMEOUT(out, fork_in_flight_at_sigstop_is_never_missed, 900)
 		for (;;)
 			pause();
 	}
+	setpgid(root, root);
+	self->group = root;
 	ASSERT_EQ(sizeof(f), read(ready[0], &f, sizeof(f)));
 	ASSERT_EQ(SLEEPERS + 1, proc_children(root, all + 1, SLEEPERS + 1));
 	all[0] = root;
@@ -945,8 +972,7 @@ TEST_F_TIMEOUT(out, fork_in_flight_at_sigstop_is_never_missed, 900)
 	TH_LOG("%d rounds: %d images, %d EBUSY, %d EAGAIN", rounds, ok, busy, again);
 	/* the retry a tool does must get somewhere */
 	EXPECT_LT(0, ok);
-	/* the teardown reaps them with the fixture's tree */
-	kill(-root, SIGKILL);
+	/* the teardown kills and reaps them */
 }
 
 /* ---- a process whose leader thread exited ------------------------------- */
@@ -958,7 +984,7 @@ static void *lingering_thread(void *arg)
 	return arg;
 }
 
-TEST_F_TIMEOUT(out, process_whose_leader_exited_is_checkpointable, 300)
+TEST_F_TIMEOUT(bare, process_whose_leader_exited_is_checkpointable, 300)
 {
 	pid_t all[2] = { 0 };
 	struct ckpt_image img;
@@ -971,12 +997,15 @@ TEST_F_TIMEOUT(out, process_whose_leader_exited_is_checkpointable, 300)
 	if (all[0] == 0) {
 		pthread_t th;
 
+		setpgid(0, 0);
 		if (fork() == 0)
 			for (;;)
 				pause();
 		pthread_create(&th, NULL, lingering_thread, NULL);
 		pthread_exit(NULL);
 	}
+	setpgid(all[0], all[0]);
+	self->group = all[0];
 	/* the leader is a zombie, its thread and its child live on */
 	for (tries = 0; tries < 30000; tries++) {
 		struct proc_stat s;
@@ -1025,7 +1054,6 @@ TEST_F_TIMEOUT(out, process_whose_leader_exited_is_checkpointable, 300)
 	diff = compare_with_proc(&img, all[0], why, sizeof(why));
 	EXPECT_EQ(NULL, diff) TH_LOG("%s", diff);
 	ckpt_image_free(&img);
-	reap_all(all, 2);
 }
 
 TEST_HARNESS_MAIN
