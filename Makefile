@@ -8,6 +8,8 @@
 # kernel, cached), module, tests, tool, header, golden, rust-analyzer,
 # clippy, bench (the benchmark: its own kernel without the debug options,
 # not part of check), clean.
+# `make fuzz` fuzzes the image decoder for FUZZ_SECONDS (default 3600;
+# make check runs it for 60 s).
 # `make module KDIR=/path/to/rust/enabled/kernel/build` builds against
 # another kernel build tree (its source must be at $(KDIR)/source or KSRC=).
 
@@ -67,6 +69,13 @@ bench:
 
 demo:
 	scripts/demo
+
+# The decoder fuzz target (tools/ckpt/fuzz), a long run; corpus and crash
+# inputs in the cache (scripts/fuzz).
+FUZZ_SECONDS ?= 3600
+.PHONY: fuzz
+fuzz: setup
+	scripts/fuzz $(FUZZ_SECONDS)
 
 clean:
 	-$(KMAKE) clean

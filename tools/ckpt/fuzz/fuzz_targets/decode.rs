@@ -1,28 +1,12 @@
-//! Fuzz target: `ckpt::decode` and `ckpt::verify` on arbitrary bytes.
-//! Run with `cargo +nightly fuzz run decode` in tools/ckpt (see README.md).
+//! Fuzz target: `ckpt::analyze`, `decode` and `verify` on arbitrary bytes
+//! (the checks are in fuzz/check.rs, shared with tests/fuzz_regressions.rs).
+//! Run with `make fuzz` or `scripts/fuzz SECONDS` (make check runs it for
+//! 60 s); seeds in fuzz/seeds/decode, made by fuzz/make-seeds.
 
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 
-fuzz_target!(|data: &[u8]| {
-    let a = ckpt::analyze(data);
-    let decoded = ckpt::decode(data);
-    let verified = ckpt::verify(data);
-    // The entry points agree with the one-pass analysis.
-    assert_eq!(decoded.is_ok(), a.decode_error.is_none());
-    assert_eq!(verified.is_ok(), a.first_violation().is_none());
-    if verified.is_ok() {
-        assert!(decoded.is_ok());
-    }
-    if let Ok(img) = decoded {
-        // Never more tasks than the input can hold.
-        assert!(img.tasks.len() <= data.len() / 24);
-        let _ = serde_json::to_vec(&img).expect("serialise");
-        let _ = img.depth();
-    }
-    if let Err(e) = verified {
-        assert!(e.offset <= data.len());
-        let _ = e.to_string();
-    }
-});
+include!("../check.rs");
+
+fuzz_target!(|data: &[u8]| check(data));
