@@ -23,7 +23,10 @@ use kernel::{
         aref::ARef,
         rcu, //
     },
-    task::Task,
+    task::{
+        Kuid,
+        Task, //
+    },
 };
 
 use crate::layout::{
@@ -385,7 +388,8 @@ impl UserNs<'_> {
 /// (kernel ids, as `ptrace(PTRACE_ATTACH)`'s `PTRACE_MODE_REALCREDS`), its
 /// permitted capabilities and its user namespace.
 pub(crate) struct Caller {
-    uid: u32,
+    uid: Kuid,
+    /// The kernel crate has no `Kgid`: the raw value, compared like `gid_eq()`.
     gid: u32,
     cap_permitted: u64,
     user_ns: *mut bindings::user_namespace,
@@ -395,7 +399,7 @@ pub(crate) fn caller() -> Caller {
     // SAFETY: see `current_cred()`.
     let c = unsafe { &*current_cred() };
     Caller {
-        uid: c.uid.val,
+        uid: Kuid::from_raw(c.uid),
         gid: c.gid.val,
         cap_permitted: c.cap_permitted.val,
         user_ns: c.user_ns,
@@ -426,7 +430,9 @@ pub(crate) fn thread_access<'a>(
     // SAFETY: `real_cred` is `__rcu` and read under `guard`; the cred (and
     // the user namespace it pins) is freed only after a grace period.
     let c = unsafe { &*read_once!(raw(t), real_cred) };
-    let same_ids = [c.uid.val, c.euid.val, c.suid.val] == [caller.uid; 3]
+    let same_ids = [c.uid, c.euid, c.suid]
+        .into_iter()
+        .all(|k| Kuid::from_raw(k) == caller.uid)
         && [c.gid.val, c.egid.val, c.sgid.val] == [caller.gid; 3];
     let caps_subset =
         ptr::eq(c.user_ns, caller.user_ns) && c.cap_permitted.val & !caller.cap_permitted == 0;
