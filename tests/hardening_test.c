@@ -105,37 +105,47 @@ static off_t fd_size(int fd)
 	return fstat(fd, &st) ? -1 : st.st_size;
 }
 
+/*
+ * Spawns `t` stopped, checkpoints it as the unprivileged caller (from a new
+ * user namespace without maps if `new_userns`), kills it. Returns the ioctl's
+ * result; *written is what reached the output.
+ */
+static long unprivileged_on_tree(struct tree *t, bool new_userns, off_t *written)
+{
+	struct unpriv_call c = { .fd = sink(), .new_userns = new_userns };
+	long r = -ECHILD;
+
+	*written = -1;
+	if (!tree_spawn(t) && !tree_stop(t)) {
+		c.pid = t->pid[0];
+		r = unprivileged_ioctl(&c);
+		*written = fd_size(c.fd);
+	}
+	close(c.fd);
+	tree_kill(t);
+	tree_free(t);
+	return r;
+}
+
 TEST_F_TIMEOUT(unpriv, userns_trick_cannot_checkpoint_another_users_tree, 300)
 {
 	/* In a new user namespace without maps, the caller's ids and every
 	 * outside task's read 65534: the ids must be compared as kernel ids. */
-	struct tree *t = uid_tree(9, 10, OTHER_UID);
-	struct unpriv_call c = { .fd = sink(), .new_userns = true };
+	off_t written;
 
-	ASSERT_EQ(0, tree_spawn(t));
-	ASSERT_EQ(0, tree_stop(t));
-	c.pid = t->pid[0];
-	EXPECT_EQ(-EPERM, unprivileged_ioctl(&c));
-	EXPECT_EQ(0, fd_size(c.fd));
+	EXPECT_EQ(-EPERM, unprivileged_on_tree(uid_tree(9, 10, OTHER_UID), true, &written));
+	EXPECT_EQ(0, written);
 	/* the same caller without the trick: refused too */
-	c.new_userns = false;
-	EXPECT_EQ(-EPERM, unprivileged_ioctl(&c));
-	tree_kill(t);
-	tree_free(t);
+	EXPECT_EQ(-EPERM, unprivileged_on_tree(uid_tree(9, 10, OTHER_UID), false, &written));
+	EXPECT_EQ(0, written);
 }
 
 TEST_F_TIMEOUT(unpriv, userns_trick_cannot_checkpoint_roots_tree, 300)
 {
-	struct tree *t = uid_tree(9, 10, -1);
-	struct unpriv_call c = { .fd = sink(), .new_userns = true };
+	off_t written;
 
-	ASSERT_EQ(0, tree_spawn(t));
-	ASSERT_EQ(0, tree_stop(t));
-	c.pid = t->pid[0];
-	EXPECT_EQ(-EPERM, unprivileged_ioctl(&c));
-	EXPECT_EQ(0, fd_size(c.fd));
-	tree_kill(t);
-	tree_free(t);
+	EXPECT_EQ(-EPERM, unprivileged_on_tree(uid_tree(9, 10, -1), true, &written));
+	EXPECT_EQ(0, written);
 }
 
 TEST_F_TIMEOUT(unpriv, same_ids_tree_image_matches_proc, 300)
@@ -170,31 +180,21 @@ TEST_F_TIMEOUT(unpriv, same_ids_tree_image_matches_proc, 300)
 TEST_F_TIMEOUT(unpriv, tree_with_one_other_uid_is_eperm_and_writes_nothing, 300)
 {
 	struct tree *t = uid_tree(4, 24, UNPRIV_UID);
-	struct unpriv_call c = { .fd = sink() };
+	off_t written;
 
 	t->attr[t->n - 1].uid = OTHER_UID;
-	ASSERT_EQ(0, tree_spawn(t));
-	ASSERT_EQ(0, tree_stop(t));
-	c.pid = t->pid[0];
-	EXPECT_EQ(-EPERM, unprivileged_ioctl(&c));
-	EXPECT_EQ(0, fd_size(c.fd));
-	tree_kill(t);
-	tree_free(t);
+	EXPECT_EQ(-EPERM, unprivileged_on_tree(t, false, &written));
+	EXPECT_EQ(0, written);
 }
 
 TEST_F_TIMEOUT(unpriv, non_dumpable_member_is_eperm, 300)
 {
 	struct tree *t = uid_tree(4, 24, UNPRIV_UID);
-	struct unpriv_call c = { .fd = sink() };
+	off_t written;
 
 	t->attr[t->n - 1].nondumpable = true;
-	ASSERT_EQ(0, tree_spawn(t));
-	ASSERT_EQ(0, tree_stop(t));
-	c.pid = t->pid[0];
-	EXPECT_EQ(-EPERM, unprivileged_ioctl(&c));
-	EXPECT_EQ(0, fd_size(c.fd));
-	tree_kill(t);
-	tree_free(t);
+	EXPECT_EQ(-EPERM, unprivileged_on_tree(t, false, &written));
+	EXPECT_EQ(0, written);
 }
 
 /*
