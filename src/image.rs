@@ -92,18 +92,16 @@ struct Writer<'a> {
 
 impl<'a> Writer<'a> {
     fn new(file: &'a LocalFile, stats: &mut Stats) -> Result<Self> {
+        let regular = kfile::is_regular(file);
         let (pos, owns_tail) = if kfile::is_stream(file) {
             (None, false)
-        } else if kfile::is_append(file) {
+        } else if regular && kfile::is_append(file) {
             // Every write goes to the end (`generic_write_checks()`), which
             // is where the image starts.
-            (Some(kfile::size(file)), kfile::is_regular(file))
+            (Some(kfile::size(file)), true)
         } else {
             let pos = kfile::pos(file);
-            (
-                Some(pos),
-                kfile::is_regular(file) && pos >= kfile::size(file),
-            )
+            (Some(pos), regular && pos >= kfile::size(file))
         };
         let start = pos.unwrap_or(0);
         Ok(Self {
@@ -170,7 +168,15 @@ impl<'a> Writer<'a> {
             }
             match kfile::write(self.file, &self.buf[done..used], self.pos.as_mut()) {
                 Ok(0) => break Err(EIO),
-                Ok(n) => done += n,
+                Ok(n) => {
+                    done += n;
+                    // Another writer appending to the same file (`O_APPEND`
+                    // through another open file) put bytes between ours:
+                    // what follows the image is no longer only ours.
+                    if self.pos.is_some_and(|p| p != start + done as i64) {
+                        self.owns_tail = false;
+                    }
+                }
                 Err(e) => break Err(e),
             }
         };
@@ -297,10 +303,14 @@ fn fail(w: &mut Writer<'_>, e: Error) -> Error {
     let e = if is_restart(e) && w.wrote_any() {
         EINTR
     } else if e == EAGAIN {
-        // Only a non-blocking output returns it, and those are refused up
-        // front: this one became non-blocking during the call. `EAGAIN`
-        // means "a task is exiting" here.
-        EINVAL
+        // `EAGAIN` means "a task is exiting" here. From the file it means
+        // the output became non-blocking during the call (those are refused
+        // up front), or a socket's send timeout (`SO_SNDTIMEO`) ran out.
+        if kfile::is_nonblocking(w.file) {
+            EINVAL
+        } else {
+            ETIMEDOUT
+        }
     } else {
         e
     };

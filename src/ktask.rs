@@ -115,7 +115,7 @@ impl<'a> Iterator for Processes<'a> {
 pub(crate) fn all_threads(guard: &rcu::Guard, t: &Task, mut f: impl FnMut(&Task) -> bool) -> bool {
     let offset = core::mem::offset_of!(bindings::task_struct, thread_node);
     // SAFETY: `t` is valid; `signal` is set at fork and freed only with the
-    // task_struct (`free_task()` -> `put_signal_struct()`).
+    // task_struct (`__put_task_struct()` -> `put_signal_struct()`).
     let head = unsafe { ptr::addr_of_mut!((*(*raw(t)).signal).thread_head) };
     // SAFETY: `head` is a valid list head; the list is RCU-safe and `guard` held.
     let mut node = unsafe { ptr::read_volatile(ptr::addr_of!((*head).next)) };
@@ -224,6 +224,21 @@ pub(crate) fn is_held(t: &Task) -> bool {
     state != 0 && unsafe { ckpt_task_cgroup_frozen(raw(t)) }
 }
 
+/// Is the process `t` still held: some thread alive, and every live
+/// thread held and not exiting (`Checker::check`'s rule, without the
+/// permission part)?
+pub(crate) fn still_held(guard: &rcu::Guard, t: &Task) -> bool {
+    let mut live = false;
+    all_threads(guard, t, |th| {
+        let (flags, exit_state) = thread_state(th);
+        if exit_state != 0 {
+            return true;
+        }
+        live = true;
+        u64::from(flags) & kconst(KernelConst::PfExiting) == 0 && is_held(th)
+    }) && live
+}
+
 // Only pointers cross: the lint looks through them at task_struct, which
 // holds empty (zero-sized) C structs, and would warn about those.
 #[allow(improper_ctypes)]
@@ -298,6 +313,42 @@ fn current_cred() -> *const bindings::cred {
     unsafe { read_once!(Task::current_raw(), cred) }
 }
 
+/// The fields of a cred the module reads, copied out.
+struct CredFields {
+    uid: bindings::kuid_t,
+    euid: bindings::kuid_t,
+    suid: bindings::kuid_t,
+    gid: bindings::kgid_t,
+    egid: bindings::kgid_t,
+    sgid: bindings::kgid_t,
+    cap_permitted: u64,
+    user_ns: *mut bindings::user_namespace,
+}
+
+/// Copies the fields out through the raw pointer: a published cred's ids,
+/// capabilities and namespace never change, but its reference count does,
+/// so no Rust reference to the whole `struct cred` is made.
+///
+/// # Safety
+///
+/// `cred` must point to a valid cred for the duration of the call.
+unsafe fn cred_fields(cred: *const bindings::cred) -> CredFields {
+    // SAFETY: `cred` is valid (the function's contract); each field is read
+    // by value, without a reference to the cred.
+    unsafe {
+        CredFields {
+            uid: ptr::read(ptr::addr_of!((*cred).uid)),
+            euid: ptr::read(ptr::addr_of!((*cred).euid)),
+            suid: ptr::read(ptr::addr_of!((*cred).suid)),
+            gid: ptr::read(ptr::addr_of!((*cred).gid)),
+            egid: ptr::read(ptr::addr_of!((*cred).egid)),
+            sgid: ptr::read(ptr::addr_of!((*cred).sgid)),
+            cap_permitted: ptr::read(ptr::addr_of!((*cred).cap_permitted.val)),
+            user_ns: ptr::read(ptr::addr_of!((*cred).user_ns)),
+        }
+    }
+}
+
 /// Maps credentials' ids into the caller's user namespace, remembering the
 /// last mapping: the processes of a tree mostly have the same ids, and six
 /// `from_k[ug]id_munged()` calls per task cost more than a comparison.
@@ -310,7 +361,7 @@ impl IdMapper {
     pub(crate) fn new() -> Self {
         // SAFETY: the caller's cred is valid (see `current_cred()`) and pins
         // its `user_ns` for the whole call.
-        let ns = unsafe { (*current_cred()).user_ns };
+        let ns = unsafe { cred_fields(current_cred()) }.user_ns;
         Self { ns, last: None }
     }
 
@@ -318,8 +369,8 @@ impl IdMapper {
     ///
     /// `cred` must point to a valid cred for the duration of the call.
     unsafe fn ids_of(&mut self, cred: *const bindings::cred) -> Ids {
-        // SAFETY: valid (the function's contract); credentials are immutable.
-        let c = unsafe { &*cred };
+        // SAFETY: valid (the function's contract).
+        let c = unsafe { cred_fields(cred) };
         let raw = [
             c.uid.val, c.euid.val, c.suid.val, c.gid.val, c.egid.val, c.sgid.val,
         ];
@@ -397,11 +448,11 @@ pub(crate) struct Caller {
 
 pub(crate) fn caller() -> Caller {
     // SAFETY: see `current_cred()`.
-    let c = unsafe { &*current_cred() };
+    let c = unsafe { cred_fields(current_cred()) };
     Caller {
         uid: Kuid::from_raw(c.uid),
         gid: c.gid.val,
-        cap_permitted: c.cap_permitted.val,
+        cap_permitted: c.cap_permitted,
         user_ns: c.user_ns,
     }
 }
@@ -429,13 +480,13 @@ pub(crate) fn thread_access<'a>(
 ) -> ThreadAccess<'a> {
     // SAFETY: `real_cred` is `__rcu` and read under `guard`; the cred (and
     // the user namespace it pins) is freed only after a grace period.
-    let c = unsafe { &*read_once!(raw(t), real_cred) };
+    let c = unsafe { cred_fields(read_once!(raw(t), real_cred)) };
     let same_ids = [c.uid, c.euid, c.suid]
         .into_iter()
         .all(|k| Kuid::from_raw(k) == caller.uid)
         && [c.gid.val, c.egid.val, c.sgid.val] == [caller.gid; 3];
     let caps_subset =
-        ptr::eq(c.user_ns, caller.user_ns) && c.cap_permitted.val & !caller.cap_permitted == 0;
+        ptr::eq(c.user_ns, caller.user_ns) && c.cap_permitted & !caller.cap_permitted == 0;
     let mut exec_ns = ptr::null_mut();
     // SAFETY: `t` is valid; the helper reads `t->exec_state` with
     // `rcu_dereference()` under the RCU read lock `guard` holds, and the

@@ -122,7 +122,16 @@ bool ckpt_task_cgroup_frozen(struct task_struct *t)
  */
 int ckpt_task_exec_state(struct task_struct *t, struct user_namespace **user_ns)
 {
-	struct task_exec_state *es = rcu_dereference(t->exec_state);
+	struct task_exec_state *es;
+
+	/*
+	 * The caller read the task's credentials first: as in
+	 * __ptrace_may_access(), read the dumpable mode after them (pairs with
+	 * the write barrier in commit_creds()), so that a task that drops its
+	 * privileges and becomes non-dumpable is not seen half-way.
+	 */
+	smp_rmb();
+	es = rcu_dereference(t->exec_state);
 
 	if (!es) {
 		*user_ns = NULL;

@@ -18,7 +18,8 @@
 //!
 //! A thread that has exited is skipped: a group leader that called
 //! `pthread_exit()` stays a zombie until its last thread exits, and its
-//! process lives on.
+//! process lives on. A process with no live thread (a zombie) is judged by
+//! its leader's last credentials.
 //!
 //! The LSM ptrace hook is not reachable from a module
 //! (`security_ptrace_access_check()` and `ptrace_may_access()` are not
@@ -129,13 +130,14 @@ impl Checker {
             // One walk of the threads decides all three errnos.
             let guard = rcu::read_lock();
             ktask::all_threads(&guard, t, |th| {
+                let (flags, exit_state) = ktask::thread_state(th);
+                if exit_state != 0 {
+                    // An exited leader keeps the credentials it died with.
+                    return true;
+                }
                 if let Err(why) = self.may_access(&guard, th) {
                     denied = Some(why);
                     return false;
-                }
-                let (flags, exit_state) = ktask::thread_state(th);
-                if exit_state != 0 {
-                    return true;
                 }
                 live += 1;
                 if u64::from(flags) & kconst(KernelConst::PfExiting) != 0 {
@@ -145,6 +147,11 @@ impl Checker {
                 }
                 true
             });
+            if live == 0 && denied.is_none() {
+                // A zombie: judged by its leader's last credentials, so that
+                // another user's zombie is `EPERM`, not `EAGAIN`.
+                denied = self.may_access(&guard, t).err();
+            }
         }
         if let Some(why) = denied {
             return Err(refuse(EPERM, why));

@@ -199,30 +199,39 @@ pub(crate) fn collect(root: &Task, stats: &mut Stats) -> Result<Tree> {
 }
 
 /// Confirms that the tree has not changed since `collect()`: one more RCU
-/// pass over the process list finds exactly the collected processes, and no
-/// other process whose parent is one of them. `EBUSY` otherwise.
+/// pass over the process list finds exactly the collected processes, each
+/// still held and still the child of the parent it was collected under, and
+/// no other process whose parent is one of them. `EBUSY` otherwise.
 ///
 /// Called once every task was found held. A held task cannot fork, but one
 /// that was inside `fork()` when it was stopped finishes the fork first
 /// (`copy_process()` only restarts for a fatal or group-wide signal): if the
 /// collection had passed the end of the process list before the child was
 /// linked, the child is missing, although its parent is held by the time it
-/// is checked. This pass, after every check, sees it.
+/// is checked. This pass, after every check, sees it. It also sees a member
+/// resumed or killed after its check (its children reparented out of the
+/// tree): the image then describes no instant at which all were held.
 pub(crate) fn confirm(tree: &Tree, root: &Task, stats: &mut Stats) -> Result {
     let expected = tree.tasks.len();
     let members = &tree.members;
+    // The member index of `p`'s parent process, if it is a member.
+    let parent_of = |guard: &rcu::Guard, p: &Task| {
+        let rp = ktask::real_parent(guard, p);
+        members
+            .get(rp)
+            .or_else(|| members.get(ktask::group_leader(guard, rp)))
+    };
     let found = stats.rcu(|guard| {
         let mut found = 0usize;
         for p in ktask::processes(guard) {
-            if members.get(p).is_some() {
+            if let Some(i) = members.get(p) {
+                let recorded = tree.parent.get(i as usize).copied();
+                let moved = recorded != Some(NO_PARENT) && parent_of(guard, p) != recorded;
+                if moved || !ktask::still_held(guard, p) {
+                    return Err(EBUSY);
+                }
                 found += 1;
-                continue;
-            }
-            if core::ptr::eq(p, root) {
-                return Err(EBUSY);
-            }
-            let rp = ktask::real_parent(guard, p);
-            if members.get(rp).is_some() || members.get(ktask::group_leader(guard, rp)).is_some() {
+            } else if core::ptr::eq(p, root) || parent_of(guard, p).is_some() {
                 // A process of the tree the collection did not see.
                 return Err(EBUSY);
             }
