@@ -170,6 +170,11 @@ time.sleep(1000)' "$TMP/fifo" &
 reader=$!
 $CKPT checkpoint "$root" -o "$TMP/fifo" --freeze signal --timeout 60 >"$TMP/int.out" 2>&1 &
 tool=$!
+# a tool that does not end is a failure of this test, not a hang of the suite
+( sleep 300; kill -0 "$tool" 2>/dev/null || exit 0
+  echo "# watchdog: ckpt still running after 300 s; its kernel stack:"
+  sed 's/^/#   /' /proc/"$tool"/stack 2>/dev/null; kill -KILL "$tool" ) &
+watchdog=$!
 # wait until the tree is stopped (the tool is then blocked in the ioctl)
 for _ in $(seq 300); do WANT=T all_in_state $pids >/dev/null && break; sleep 0.1; done
 sleep 1
@@ -181,7 +186,7 @@ if [ $rc -eq 130 ]; then ok "sigint_exits_130"; else not_ok "sigint_exits_130" "
 stopped=""
 for p in $pids; do [ "$(state "$p")" = T ] && stopped="$stopped $p"; done
 if [ -z "$stopped" ]; then ok "sigint_leaves_nothing_stopped"; else not_ok "sigint_leaves_nothing_stopped" "still stopped:$stopped"; fi
-kill "$reader" 2>/dev/null
+kill "$reader" "$watchdog" 2>/dev/null
 kill_tree "$root"
 
 # --- ckpt info: the module's ABI version equals the tool's. Both numbers
