@@ -110,6 +110,16 @@ impl Members {
         (self.keys[i] != 0).then(|| self.vals[i])
     }
 
+    /// The index of `p`'s parent process, if it is a member. Members are
+    /// processes: a parent that is one is found without reading its
+    /// task_struct (its group_leader); only a child of a non-leader thread,
+    /// or of a non-member, needs that read.
+    fn parent_of(&self, guard: &rcu::Guard, p: &Task) -> Option<u32> {
+        let rp = ktask::real_parent(guard, p);
+        self.get(rp)
+            .or_else(|| self.get(ktask::group_leader(guard, rp)))
+    }
+
     /// Inserts, failing when the table would pass its load factor.
     fn insert(&mut self, t: &Task, val: u32) -> Result {
         if self.len + 1 > self.room() {
@@ -138,14 +148,7 @@ fn walk(
         let parent = if core::ptr::eq(p, root) {
             NO_PARENT
         } else {
-            // Members are processes: a parent that is one is found without
-            // reading its task_struct (its group_leader); only a child of a
-            // non-leader thread, or of a non-member, needs that read.
-            let rp = ktask::real_parent(guard, p);
-            match members
-                .get(rp)
-                .or_else(|| members.get(ktask::group_leader(guard, rp)))
-            {
+            match members.parent_of(guard, p) {
                 Some(i) => i,
                 None => continue,
             }
@@ -214,24 +217,17 @@ pub(crate) fn collect(root: &Task, stats: &mut Stats) -> Result<Tree> {
 pub(crate) fn confirm(tree: &Tree, root: &Task, stats: &mut Stats) -> Result {
     let expected = tree.tasks.len();
     let members = &tree.members;
-    // The member index of `p`'s parent process, if it is a member.
-    let parent_of = |guard: &rcu::Guard, p: &Task| {
-        let rp = ktask::real_parent(guard, p);
-        members
-            .get(rp)
-            .or_else(|| members.get(ktask::group_leader(guard, rp)))
-    };
     let found = stats.rcu(|guard| {
         let mut found = 0usize;
         for p in ktask::processes(guard) {
             if let Some(i) = members.get(p) {
                 let recorded = tree.parent.get(i as usize).copied();
-                let moved = recorded != Some(NO_PARENT) && parent_of(guard, p) != recorded;
+                let moved = recorded != Some(NO_PARENT) && members.parent_of(guard, p) != recorded;
                 if moved || !ktask::still_held(guard, p) {
                     return Err(EBUSY);
                 }
                 found += 1;
-            } else if core::ptr::eq(p, root) || parent_of(guard, p).is_some() {
+            } else if core::ptr::eq(p, root) || members.parent_of(guard, p).is_some() {
                 // A process of the tree the collection did not see.
                 return Err(EBUSY);
             }
