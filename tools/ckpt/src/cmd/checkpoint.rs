@@ -213,7 +213,7 @@ fn hold_and_checkpoint(
             return Err(CliError::interrupted());
         }
         let t = Instant::now();
-        let r = sys::ioctl_checkpoint(dev, &args);
+        let r = sys::interruptible(&sys::interrupted, || sys::ioctl_checkpoint(dev, &args));
         timings.freeze = t - start;
         timings.ioctl = t.elapsed();
         Ok(r)

@@ -3,7 +3,8 @@
 //! Each `unsafe` block says why it is sound.
 
 use std::io;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
+use std::time::Duration;
 
 pub use ckpt::dev::{ioctl_checkpoint, ioctl_version};
 pub use ckpt::text::errno_name;
@@ -47,6 +48,44 @@ pub fn interrupted() -> Option<i32> {
     }
 }
 
+/// How often [`interruptible`] re-sends a signal that arrived while a call
+/// was about to block.
+const KICK: Duration = Duration::from_millis(20);
+
+/// Runs `call` (a system call that may block, such as the checkpoint ioctl)
+/// so that a signal reported by `pending` always ends it. A handler that runs
+/// after the caller's last look at its flag but before the call blocks
+/// would otherwise be lost: the call would block with nothing pending
+/// (seen as a ckpt that ignored SIGINT while writing into a full pipe). A
+/// second thread re-sends the signal to this thread every [`KICK`] for as
+/// long as `call` runs, so one lands while it blocks and the kernel ends it
+/// with `EINTR` (the handlers have no `SA_RESTART`).
+pub fn interruptible<R>(
+    pending: &(dyn Fn() -> Option<libc::c_int> + Sync),
+    call: impl FnOnce() -> R,
+) -> R {
+    // SAFETY: pthread_self() has no preconditions.
+    let me = unsafe { libc::pthread_self() };
+    let done = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let kicker = s.spawn(|| {
+            while !done.load(Ordering::SeqCst) {
+                if let Some(sig) = pending() {
+                    // SAFETY: `me` is this scope's calling thread, which is
+                    // alive: it joins this thread before it returns. The
+                    // signal has a handler (it was delivered once already).
+                    unsafe { libc::pthread_kill(me, sig) };
+                }
+                std::thread::park_timeout(KICK);
+            }
+        });
+        let r = call();
+        done.store(true, Ordering::SeqCst);
+        kicker.thread().unpark();
+        r
+    })
+}
+
 /// kill(2).
 pub fn kill(pid: i32, sig: libc::c_int) -> io::Result<()> {
     // SAFETY: kill() takes two integers and touches no memory of ours.
@@ -64,5 +103,56 @@ pub fn io_msg(e: &io::Error) -> String {
     match s.find(" (os error ") {
         Some(i) => s[..i].to_string(),
         None => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsRawFd;
+
+    static USR1: AtomicI32 = AtomicI32::new(0);
+    extern "C" fn on_usr1(sig: libc::c_int) {
+        USR1.store(sig, Ordering::SeqCst);
+    }
+
+    /// The lost-wakeup case itself: the signal's handler runs after the
+    /// caller's last check, just before a read that would block for ever
+    /// (a pipe nobody writes to). The read must still end, with EINTR.
+    #[test]
+    fn signal_handled_just_before_blocking_still_interrupts() {
+        // SAFETY: as in install_signal_handlers(): a zeroed sigaction is
+        // valid, the handler only stores to an atomic.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_usr1 as *const () as libc::sighandler_t;
+            libc::sigemptyset(&mut sa.sa_mask);
+            assert_eq!(libc::sigaction(libc::SIGUSR1, &sa, std::ptr::null_mut()), 0);
+        }
+        let (rd, mut wr) = std::io::pipe().unwrap();
+        // Without the fix the read would block for ever: a byte after 10 s
+        // turns that into a failed assertion instead of a hung test.
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_secs(10));
+            let _ = io::Write::write_all(&mut wr, b"x");
+        });
+        let pending = || match USR1.load(Ordering::SeqCst) {
+            0 => None,
+            s => Some(s),
+        };
+        let r = interruptible(&pending, || {
+            // SAFETY: raise() signals this thread; the handler is set.
+            unsafe { libc::raise(libc::SIGUSR1) };
+            assert_eq!(
+                pending(),
+                Some(libc::SIGUSR1),
+                "handler ran before the read"
+            );
+            let mut b = [0u8; 1];
+            // SAFETY: reads at most 1 byte into `b`, a live local buffer.
+            let n = unsafe { libc::read(rd.as_raw_fd(), b.as_mut_ptr().cast(), 1) };
+            (n, io::Error::last_os_error().raw_os_error())
+        });
+        assert_eq!(r, (-1, Some(libc::EINTR)));
     }
 }
