@@ -16,12 +16,13 @@
 /**
  * ABI version answered by `CKPT_IOC_VERSION`.
  */
-#define CKPT_ABI_VERSION 1
+#define CKPT_ABI_VERSION 2
 
 /**
- * Version of the image format, in the HEAD record.
+ * Version of the image format, in the HEAD record. Version 2 added the
+ * THREAD and FPU records.
  */
-#define CKPT_FORMAT_VERSION 1
+#define CKPT_FORMAT_VERSION 2
 
 /**
  * "RCKPTIMG" read as a little-endian u64: the HEAD magic.
@@ -57,6 +58,12 @@
  * Length of `ckpt_hdr_error.reason`.
  */
 #define CKPT_REASON_LEN 64
+
+/**
+ * Length of `ckpt_hdr_thread.nspid`: pid-namespace levels recorded at most
+ * (the kernel's `MAX_PID_NS_LEVEL`).
+ */
+#define CKPT_NS_LEVELS 32
 
 /**
  * `ckpt_pids.parent` of the root task: it has no parent in the image.
@@ -101,6 +108,10 @@
 
 #define CKPT_HDR_TASK 201
 
+#define CKPT_HDR_THREAD 202
+
+#define CKPT_HDR_FPU 203
+
 #define CKPT_HDR_TAIL 9001
 
 #define CKPT_HDR_ERROR 9999
@@ -109,6 +120,95 @@
  * `ckpt_hdr_head.arch` for x86-64 (the kernel's `AUDIT_ARCH_X86_64`).
  */
 #define CKPT_ARCH_X86_64 0xc000003eU
+
+/**
+ * `ckpt_hdr_thread.held`: how the thread was held still when it was read.
+ * Not held: the checkpoint ran with `CKPT_F_RUNNING`, or the thread had
+ * exited; its registers were not read.
+ */
+#define CKPT_HELD_NONE 0
+
+/**
+ * In a group stop (`SIGSTOP`, `SIGTSTP`...), outside any system call: a
+ * restart can resume it from its registers.
+ */
+#define CKPT_HELD_STOPPED 1
+
+/**
+ * In the cgroup v2 freezer's trap, outside any system call: resumable.
+ */
+#define CKPT_HELD_CGROUP_FROZEN 2
+
+/**
+ * In a ptrace stop (which may be inside a system call).
+ */
+#define CKPT_HELD_TRACED 3
+
+/**
+ * Frozen by the legacy (cgroup v1 or system) freezer, inside a system call.
+ */
+#define CKPT_HELD_LEGACY_FROZEN 4
+
+/**
+ * A `vfork()` parent waiting for its child, inside `vfork()`.
+ */
+#define CKPT_HELD_VFORK 5
+
+/**
+ * `ckpt_hdr_thread.restart`: the system call the thread was interrupted in,
+ * as its registers show it (`rax` holds the kernel's restart code and
+ * `orig_rax` the call's number; the registers are recorded unchanged).
+ * Not in an interrupted system call.
+ */
+#define CKPT_RESTART_NONE 0
+
+/**
+ * `-ERESTARTSYS`: re-executed, unless a handler without `SA_RESTART` runs
+ * first (then it returns `EINTR`).
+ */
+#define CKPT_RESTART_SYS 1
+
+/**
+ * `-ERESTARTNOINTR`: always re-executed.
+ */
+#define CKPT_RESTART_NOINTR 2
+
+/**
+ * `-ERESTARTNOHAND`: re-executed unless a handler runs (then `EINTR`).
+ */
+#define CKPT_RESTART_NOHAND 3
+
+/**
+ * `-ERESTART_RESTARTBLOCK`: continued by `restart_syscall(2)` (state that
+ * lives in the kernel's `restart_block` is not recorded).
+ */
+#define CKPT_RESTART_BLOCK 4
+
+/**
+ * Still inside the system call (`rax` = `-ENOSYS` placeholder, as in a
+ * ptrace syscall stop, a vfork parent or a legacy-frozen sleeper): the
+ * registers are not a point a restart can resume from.
+ */
+#define CKPT_RESTART_INSIDE 5
+
+/**
+ * `ckpt_hdr_thread.what`: the registers and signal state were read (the
+ * thread was held; an FPU record follows).
+ */
+#define CKPT_THREAD_REGS (1 << 0)
+
+/**
+ * `ckpt_hdr_fpu.kind`: the 512-byte FXSAVE area (`NT_PRFPREG`,
+ * `struct user_fxsr_struct`), on a CPU without XSAVE.
+ */
+#define CKPT_FPU_FXSAVE 1
+
+/**
+ * The standard (non-compacted) XSAVE area that `PTRACE_GETREGSET` returns
+ * for `NT_X86_XSTATE`: the FXSAVE area, the XSAVE header, then every
+ * enabled component at its standard offset.
+ */
+#define CKPT_FPU_XSAVE 2
 
 /**
  * Argument of `CKPT_IOC_CHECKPOINT`.
@@ -271,13 +371,143 @@ struct ckpt_hdr_task {
    */
   __u8 comm[CKPT_COMM_LEN];
   /**
-   * Threads in the process.
+   * THREAD records that follow this record (every thread of the
+   * process, the leader first, an exited leader included).
    */
   __u32 nr_threads;
   /**
    * The task's pid in the root's namespace (same as its PIDS entry).
    */
   __s32 vpid;
+};
+
+/**
+ * The user registers of an x86-64 thread, as `PTRACE_GETREGS` reports them
+ * (`struct user_regs_struct`, same names and order).
+ */
+struct ckpt_user_regs {
+  __u64 r15;
+  __u64 r14;
+  __u64 r13;
+  __u64 r12;
+  __u64 rbp;
+  __u64 rbx;
+  __u64 r11;
+  __u64 r10;
+  __u64 r9;
+  __u64 r8;
+  __u64 rax;
+  __u64 rcx;
+  __u64 rdx;
+  __u64 rsi;
+  __u64 rdi;
+  __u64 orig_rax;
+  __u64 rip;
+  __u64 cs;
+  __u64 eflags;
+  __u64 rsp;
+  __u64 ss;
+  __u64 fs_base;
+  __u64 gs_base;
+  __u64 ds;
+  __u64 es;
+  __u64 fs;
+  __u64 gs;
+};
+
+/**
+ * THREAD: one per thread, after its process's TASK record, the leader
+ * first. Unless `what` has `CKPT_THREAD_REGS`, only the ids, `state`,
+ * `exit_state` and `flags` are filled (the rest is zero).
+ */
+struct ckpt_hdr_thread {
+  struct ckpt_hdr h;
+  /**
+   * The thread's id in the root's pid namespace.
+   */
+  __s32 tid;
+  /**
+   * Entries of `nspid` in use.
+   */
+  __u32 levels;
+  /**
+   * Its id at every pid-namespace level from the root's down to its own
+   * (like `NSpid` in /proc/PID/status, from the root's level).
+   */
+  __s32 nspid[CKPT_NS_LEVELS];
+  /**
+   * `task_struct.__state`, `exit_state`, `flags` (`PF_*`).
+   */
+  __u32 state;
+  __u32 exit_state;
+  __u32 flags;
+  /**
+   * `CKPT_HELD_*`.
+   */
+  __u32 held;
+  /**
+   * `CKPT_RESTART_*`.
+   */
+  __u32 restart;
+  /**
+   * `CKPT_THREAD_*` bits.
+   */
+  __u32 what;
+  /**
+   * Blocked signals (bit n-1: signal n), and signals pending for this
+   * thread alone.
+   */
+  __u64 blocked;
+  __u64 pending;
+  /**
+   * The alternate signal stack (`sigaltstack(2)`).
+   */
+  __u64 sas_ss_sp;
+  __u64 sas_ss_size;
+  __u32 sas_ss_flags;
+  /**
+   * `rseq` registration: length and signature (0 if none).
+   */
+  __u32 rseq_len;
+  __u64 rseq;
+  __u32 rseq_sig;
+  /**
+   * Zero.
+   */
+  __u32 reserved;
+  /**
+   * `set_tid_address(2)` and `CLONE_CHILD_SETTID` addresses.
+   */
+  __u64 clear_child_tid;
+  __u64 set_child_tid;
+  /**
+   * `set_robust_list(2)`: head and length.
+   */
+  __u64 robust_list;
+  __u64 robust_list_len;
+  struct ckpt_user_regs regs;
+};
+
+/**
+ * FPU: the floating-point and extended state of the thread whose THREAD
+ * record precedes it (only after one with `CKPT_THREAD_REGS`), followed by
+ * `size` bytes in the user ABI layout of `kind`.
+ */
+struct ckpt_hdr_fpu {
+  struct ckpt_hdr h;
+  /**
+   * `CKPT_FPU_*`.
+   */
+  __u32 kind;
+  /**
+   * Bytes of state after this header.
+   */
+  __u32 size;
+  /**
+   * For `CKPT_FPU_XSAVE`: the components the state holds (`XSTATE_BV`,
+   * the XSAVE header's first word); 0 for `CKPT_FPU_FXSAVE`.
+   */
+  __u64 xfeatures;
 };
 
 /**
