@@ -2,8 +2,12 @@
 /*
  * An image parser written for the tests, independent of the module's and
  * the tool's Rust code: it shares only the C header. It checks record
- * order, lengths, alignment, counts, the CRC and that no scanned field holds
- * a kernel address, and returns the first violation as text.
+ * order, lengths, alignment and padding, counts, the THREAD and FPU rules,
+ * the CRC and that no scanned field holds a kernel address, and returns the
+ * first violation as text. It accepts exactly the images `ckpt verify`
+ * accepts (format version 2: HEAD, TREE, PIDS..., then per task its TASK,
+ * and per thread a THREAD and, for a thread with CKPT_THREAD_REGS, one FPU
+ * record; then the TAIL).
  */
 #ifndef CKPT_IMAGE_H
 #define CKPT_IMAGE_H
@@ -17,11 +21,31 @@
 
 #include "../include/uapi/linux/checkpoint.h"
 
+/* One thread, from its THREAD record and its FPU record. */
+struct ckpt_thread {
+	int32_t tid;
+	uint32_t levels;
+	int32_t nspid[CKPT_NS_LEVELS];	/* nspid[0..levels], the rest 0 */
+	uint32_t state, exit_state, flags;
+	uint32_t held;			/* CKPT_HELD_* */
+	uint32_t restart;		/* CKPT_RESTART_* */
+	uint32_t what;			/* CKPT_THREAD_* */
+	uint64_t blocked, pending;
+	struct ckpt_user_regs regs;	/* all 0 without CKPT_THREAD_REGS */
+	/* The FPU record (with CKPT_THREAD_REGS; else fpu is NULL): */
+	const uint8_t *fpu;		/* fpu_size bytes of state, in the parsed buffer */
+	uint32_t fpu_size;
+	uint32_t fpu_kind;		/* CKPT_FPU_* */
+	uint64_t xfeatures;
+};
+
 struct ckpt_image {
 	struct ckpt_hdr_head head;
 	uint32_t tasks_nr;
 	struct ckpt_pids *pids;		/* tasks_nr entries */
 	struct ckpt_hdr_task *tasks;	/* tasks_nr entries */
+	struct ckpt_thread **threads;	/* tasks_nr arrays: threads[i] has tasks[i].nr_threads
+					 * entries, the leader first */
 	struct ckpt_hdr_tail tail;
 	bool has_error;			/* an ERROR record ended the image */
 	struct ckpt_hdr_error error;
@@ -88,10 +112,83 @@ static inline long ckpt_scan_kaddr(const uint8_t *rec, uint32_t type, uint64_t *
 
 static inline void ckpt_image_free(struct ckpt_image *img)
 {
+	if (img->threads)
+		for (uint32_t i = 0; i < img->tasks_nr; i++)
+			free(img->threads[i]);
+	free(img->threads);
 	free(img->pids);
 	free(img->tasks);
+	img->threads = NULL;
 	img->pids = NULL;
 	img->tasks = NULL;
+}
+
+/* The FXSAVE state's size; the smallest XSAVE state (FXSAVE area and XSAVE header). */
+#define CKPT_TEST_FXSAVE_SIZE 512u
+#define CKPT_TEST_XSAVE_MIN_SIZE 576u
+
+/*
+ * The rules of one THREAD record `t` (task `task`, its thread `k`; `vpid` is
+ * the task's). Returns false with img->why set.
+ */
+static inline bool ckpt_check_thread(struct ckpt_image *img, const struct ckpt_hdr_thread *t,
+				     size_t task, uint32_t k, int32_t vpid)
+{
+	const uint8_t *rest = (const uint8_t *)t + offsetof(struct ckpt_hdr_thread, blocked);
+	size_t rest_len = sizeof(*t) - offsetof(struct ckpt_hdr_thread, blocked);
+
+	if (k == 0 && t->tid != vpid)
+		CKPT_FAIL(img, "task %zu: first THREAD has tid %d, not the leader %d", task, t->tid, vpid);
+	if (t->levels < 1 || t->levels > CKPT_NS_LEVELS)
+		CKPT_FAIL(img, "task %zu thread %u: levels %u", task, k, t->levels);
+	if (t->nspid[0] != t->tid)
+		CKPT_FAIL(img, "task %zu thread %u: nspid[0] %d is not tid %d", task, k, t->nspid[0], t->tid);
+	for (uint32_t l = t->levels; l < CKPT_NS_LEVELS; l++)
+		if (t->nspid[l] != 0)
+			CKPT_FAIL(img, "task %zu thread %u: nspid[%u] set past levels", task, k, l);
+	if (t->reserved != 0)
+		CKPT_FAIL(img, "task %zu thread %u: reserved %u", task, k, t->reserved);
+	if (t->held > CKPT_HELD_VFORK)
+		CKPT_FAIL(img, "task %zu thread %u: held %u", task, k, t->held);
+	if (t->restart > CKPT_RESTART_INSIDE)
+		CKPT_FAIL(img, "task %zu thread %u: restart %u", task, k, t->restart);
+	if (t->what & ~(uint32_t)CKPT_THREAD_REGS)
+		CKPT_FAIL(img, "task %zu thread %u: unknown what bits %#x", task, k, t->what);
+	if (t->what & CKPT_THREAD_REGS) {
+		if (t->held == CKPT_HELD_NONE)
+			CKPT_FAIL(img, "task %zu thread %u: registers of a thread not held", task, k);
+		return true;
+	}
+	/* Without registers only the ids, state, exit_state and flags are set. */
+	if (t->held != CKPT_HELD_NONE || t->restart != CKPT_RESTART_NONE)
+		CKPT_FAIL(img, "task %zu thread %u: held or restart without registers", task, k);
+	for (size_t i = 0; i < rest_len; i++)
+		if (rest[i])
+			CKPT_FAIL(img, "task %zu thread %u: byte %zu set without registers", task, k,
+				  offsetof(struct ckpt_hdr_thread, blocked) + i);
+	return true;
+}
+
+/* The rules of one FPU record (header `f`, `state` its f->size bytes after it). */
+static inline bool ckpt_check_fpu(struct ckpt_image *img, const struct ckpt_hdr_fpu *f,
+				  const uint8_t *state, size_t task, uint32_t k)
+{
+	uint64_t bv = 0;
+
+	if (f->kind == CKPT_FPU_FXSAVE) {
+		if (f->size != CKPT_TEST_FXSAVE_SIZE)
+			CKPT_FAIL(img, "task %zu thread %u: fxsave state of %u bytes", task, k, f->size);
+	} else if (f->kind == CKPT_FPU_XSAVE) {
+		if (f->size < CKPT_TEST_XSAVE_MIN_SIZE)
+			CKPT_FAIL(img, "task %zu thread %u: xsave state of %u bytes", task, k, f->size);
+		memcpy(&bv, state + 512, sizeof(bv));	/* XSTATE_BV */
+	} else {
+		CKPT_FAIL(img, "task %zu thread %u: FPU kind %u", task, k, f->kind);
+	}
+	if (f->xfeatures != bv)
+		CKPT_FAIL(img, "task %zu thread %u: FPU xfeatures %#llx, expected %#llx", task, k,
+			  (unsigned long long)f->xfeatures, (unsigned long long)bv);
+	return true;
 }
 
 /* Parses and checks a complete image. On failure img->why says why. */
@@ -99,6 +196,10 @@ static inline bool ckpt_image_parse(const uint8_t *buf, size_t size, struct ckpt
 {
 	size_t off = 0, pids_seen = 0, tasks_seen = 0, records = 0, pids_records = 0;
 	enum { S_HEAD, S_TREE, S_PIDS, S_TASK, S_DONE } st = S_HEAD;
+	/* In S_TASK: THREAD records of task tasks_seen - 1 read, and whether
+	 * the last one has registers and still wants its FPU record. */
+	uint32_t threads_seen = 0;
+	bool fpu_due = false;
 	uint64_t kaddr;
 	long at;
 
@@ -108,6 +209,7 @@ static inline bool ckpt_image_parse(const uint8_t *buf, size_t size, struct ckpt
 		CKPT_FAIL(img, "image size %zu is not a multiple of 8", size);
 	while (off < size) {
 		struct ckpt_hdr h;
+		size_t extent;
 
 		if (st == S_DONE)
 			CKPT_FAIL(img, "bytes after the TAIL at offset %zu", off);
@@ -116,10 +218,16 @@ static inline bool ckpt_image_parse(const uint8_t *buf, size_t size, struct ckpt
 		if (size - off < sizeof(h))
 			CKPT_FAIL(img, "truncated header at offset %zu", off);
 		memcpy(&h, buf + off, sizeof(h));
-		if (h.len < sizeof(h) || h.len > size - off)
+		/* Every record is padded to 8 bytes; only an FPU record's length
+		 * (its header and its state) may leave padding, which must be 0. */
+		extent = ((size_t)h.len + 7) & ~(size_t)7;
+		if (h.len < sizeof(h) || extent > size - off)
 			CKPT_FAIL(img, "record at %zu: bad length %u", off, h.len);
-		if (h.len % 8)
+		if (h.len % 8 && h.type != CKPT_HDR_FPU)
 			CKPT_FAIL(img, "record at %zu: length %u not padded to 8", off, h.len);
+		for (size_t i = h.len; i < extent; i++)
+			if (buf[off + i])
+				CKPT_FAIL(img, "record at %zu: padding not zero", off);
 
 		if (h.type == CKPT_HDR_ERROR) {
 			if (st == S_HEAD || h.len != sizeof(img->error))
@@ -152,10 +260,15 @@ static inline bool ckpt_image_parse(const uint8_t *buf, size_t size, struct ckpt
 			memcpy(&t, buf + off, sizeof(t));
 			if (t.tasks_nr == 0)
 				CKPT_FAIL(img, "TREE with no tasks");
+			/* each task takes a PIDS entry, a TASK and a THREAD at least */
+			if (t.tasks_nr > (size - off) / (sizeof(struct ckpt_pids) + sizeof(struct ckpt_hdr_task) +
+							 sizeof(struct ckpt_hdr_thread)))
+				CKPT_FAIL(img, "TREE claims %u tasks, more than the image can hold", t.tasks_nr);
 			img->tasks_nr = t.tasks_nr;
 			img->pids = calloc(t.tasks_nr, sizeof(*img->pids));
 			img->tasks = calloc(t.tasks_nr, sizeof(*img->tasks));
-			if (!img->pids || !img->tasks)
+			img->threads = calloc(t.tasks_nr, sizeof(*img->threads));
+			if (!img->pids || !img->tasks || !img->threads)
 				CKPT_FAIL(img, "out of memory for %u tasks", t.tasks_nr);
 			st = S_PIDS;
 			break;
@@ -185,33 +298,98 @@ static inline bool ckpt_image_parse(const uint8_t *buf, size_t size, struct ckpt
 				st = S_TASK;
 			break;
 		}
-		case S_TASK:
-			if (h.type != CKPT_HDR_TASK || h.len != sizeof(struct ckpt_hdr_task))
-				CKPT_FAIL(img, "record %zu is type %u len %u, not TASK", records, h.type, h.len);
-			memcpy(img->tasks + tasks_seen, buf + off, sizeof(struct ckpt_hdr_task));
-			if (img->tasks[tasks_seen].vpid != img->pids[tasks_seen].vpid)
-				CKPT_FAIL(img, "TASK %zu vpid %d but PIDS says %d", tasks_seen,
-					  img->tasks[tasks_seen].vpid, img->pids[tasks_seen].vpid);
-			if (img->tasks[tasks_seen].comm[CKPT_COMM_LEN - 1] != 0)
-				CKPT_FAIL(img, "TASK %zu comm not NUL-terminated", tasks_seen);
-			at = ckpt_scan_kaddr(buf + off, h.type, &kaddr);
-			if (at >= 0)
-				CKPT_FAIL(img, "kernel address 0x%llx at offset %zu", (unsigned long long)kaddr,
-					  off + (size_t)at);
-			tasks_seen++;
+		case S_TASK: {
+			/* the task before, if any, has all its THREAD (and FPU) records */
+			bool task_done = tasks_seen && !fpu_due &&
+					 threads_seen == img->tasks[tasks_seen - 1].nr_threads;
+			struct ckpt_thread *th;
+
+			if (fpu_due) {
+				struct ckpt_hdr_fpu f;
+
+				if (h.type != CKPT_HDR_FPU || h.len < sizeof(f))
+					CKPT_FAIL(img, "record %zu is type %u len %u, not the FPU of a thread with registers",
+						  records, h.type, h.len);
+				memcpy(&f, buf + off, sizeof(f));
+				if ((uint64_t)f.size + sizeof(f) != h.len)
+					CKPT_FAIL(img, "FPU len %u does not match size %u", h.len, f.size);
+				th = &img->threads[tasks_seen - 1][threads_seen - 1];
+				if (!ckpt_check_fpu(img, &f, buf + off + sizeof(f), tasks_seen - 1, threads_seen - 1))
+					return false;
+				th->fpu = buf + off + sizeof(f);
+				th->fpu_size = f.size;
+				th->fpu_kind = f.kind;
+				th->xfeatures = f.xfeatures;
+				fpu_due = false;
+			} else if (h.type == CKPT_HDR_THREAD && tasks_seen && !task_done) {
+				struct ckpt_hdr_thread t;
+
+				if (h.len != sizeof(t))
+					CKPT_FAIL(img, "record %zu: THREAD len %u", records, h.len);
+				memcpy(&t, buf + off, sizeof(t));
+				if (!ckpt_check_thread(img, &t, tasks_seen - 1, threads_seen,
+						       img->tasks[tasks_seen - 1].vpid))
+					return false;
+				th = &img->threads[tasks_seen - 1][threads_seen];
+				th->tid = t.tid;
+				th->levels = t.levels;
+				memcpy(th->nspid, t.nspid, sizeof(th->nspid));
+				th->state = t.state;
+				th->exit_state = t.exit_state;
+				th->flags = t.flags;
+				th->held = t.held;
+				th->restart = t.restart;
+				th->what = t.what;
+				th->blocked = t.blocked;
+				th->pending = t.pending;
+				th->regs = t.regs;
+				fpu_due = t.what & CKPT_THREAD_REGS;
+				threads_seen++;
+			} else if (h.type == CKPT_HDR_TASK && (!tasks_seen || task_done) &&
+				   tasks_seen < img->tasks_nr) {
+				struct ckpt_hdr_task *k = img->tasks + tasks_seen;
+
+				if (h.len != sizeof(*k))
+					CKPT_FAIL(img, "record %zu: TASK len %u", records, h.len);
+				memcpy(k, buf + off, sizeof(*k));
+				if (k->vpid != img->pids[tasks_seen].vpid)
+					CKPT_FAIL(img, "TASK %zu vpid %d but PIDS says %d", tasks_seen, k->vpid,
+						  img->pids[tasks_seen].vpid);
+				if (k->comm[CKPT_COMM_LEN - 1] != 0)
+					CKPT_FAIL(img, "TASK %zu comm not NUL-terminated", tasks_seen);
+				at = ckpt_scan_kaddr(buf + off, h.type, &kaddr);
+				if (at >= 0)
+					CKPT_FAIL(img, "kernel address 0x%llx at offset %zu", (unsigned long long)kaddr,
+						  off + (size_t)at);
+				if (k->nr_threads == 0)
+					CKPT_FAIL(img, "TASK %zu has no threads", tasks_seen);
+				if (k->nr_threads > (size - off - h.len) / sizeof(struct ckpt_hdr_thread))
+					CKPT_FAIL(img, "TASK %zu claims %u threads, more than the image can hold",
+						  tasks_seen, k->nr_threads);
+				img->threads[tasks_seen] = calloc(k->nr_threads, sizeof(struct ckpt_thread));
+				if (!img->threads[tasks_seen])
+					CKPT_FAIL(img, "out of memory for %u threads", k->nr_threads);
+				threads_seen = 0;
+				tasks_seen++;
+			} else {
+				CKPT_FAIL(img, "record %zu is type %u, out of place after %zu tasks and %u threads",
+					  records, h.type, tasks_seen, threads_seen);
+			}
 			break;
+		}
 		case S_DONE:
 			break;
 		}
-		if (tasks_seen == img->tasks_nr && img->tasks_nr && h.type == CKPT_HDR_TASK) {
-			/* the next record must be the TAIL */
-			size_t next = off + h.len;
+		if (st == S_TASK && tasks_seen == img->tasks_nr && !fpu_due &&
+		    threads_seen == img->tasks[tasks_seen - 1].nr_threads) {
+			/* the last task is complete: the next record must be the TAIL */
+			size_t next = off + extent;
 
 			if (size - next < sizeof(img->tail))
 				CKPT_FAIL(img, "no TAIL after %zu tasks", tasks_seen);
 			memcpy(&img->tail, buf + next, sizeof(img->tail));
 			if (img->tail.h.type != CKPT_HDR_TAIL || img->tail.h.len != sizeof(img->tail))
-				CKPT_FAIL(img, "record after the last TASK is type %u, not TAIL", img->tail.h.type);
+				CKPT_FAIL(img, "record after the last task is type %u, not TAIL", img->tail.h.type);
 			if (img->tail.magic != CKPT_TAIL_MAGIC)
 				CKPT_FAIL(img, "bad TAIL magic");
 			if (img->tail.records != records + 1)
@@ -225,7 +403,7 @@ static inline bool ckpt_image_parse(const uint8_t *buf, size_t size, struct ckpt
 			st = S_DONE;
 			break;
 		}
-		off += h.len;
+		off += extent;
 		records++;
 	}
 	if (st != S_DONE)
