@@ -5,8 +5,9 @@
 //! of panicking, so a caller's mistake can never crash the decoder.
 
 use crate::format::{
-    ckpt_hdr, ckpt_hdr_error, ckpt_hdr_head, ckpt_hdr_pids, ckpt_hdr_tail, ckpt_hdr_task,
-    ckpt_hdr_tree, ckpt_pids, CKPT_COMM_LEN, CKPT_REASON_LEN, CKPT_RELEASE_LEN,
+    ckpt_hdr, ckpt_hdr_error, ckpt_hdr_fpu, ckpt_hdr_head, ckpt_hdr_pids, ckpt_hdr_tail,
+    ckpt_hdr_task, ckpt_hdr_thread, ckpt_hdr_tree, ckpt_pids, ckpt_user_regs, CKPT_COMM_LEN,
+    CKPT_NS_LEVELS, CKPT_REASON_LEN, CKPT_RELEASE_LEN,
 };
 
 /// A little-endian field reader over one record (or entry).
@@ -39,6 +40,10 @@ impl<'a> Fields<'a> {
 
     pub(crate) fn u64(&mut self) -> u64 {
         u64::from_le_bytes(self.array())
+    }
+
+    fn i32s<const N: usize>(&mut self) -> [i32; N] {
+        core::array::from_fn(|_| self.i32())
     }
 
     pub(crate) fn hdr(&mut self) -> ckpt_hdr {
@@ -122,6 +127,71 @@ pub(crate) fn read_task(b: &[u8]) -> ckpt_hdr_task {
     }
 }
 
+/// The registers of `struct user_regs_struct`, in their order: one list for
+/// the reader, the names ([`REG_NAMES`]) and the values ([`reg_values`]).
+macro_rules! user_regs {
+    ($($r:ident),* $(,)?) => {
+        /// The names of the fields of `ckpt_user_regs` (and of the kernel's
+        /// `struct user_regs_struct`), in their order.
+        pub const REG_NAMES: [&str; 27] = [$(stringify!($r)),*];
+
+        /// The values of `r`, in the order of [`REG_NAMES`].
+        pub fn reg_values(r: &ckpt_user_regs) -> [u64; 27] {
+            [$(r.$r),*]
+        }
+
+        fn read_regs(f: &mut Fields<'_>) -> ckpt_user_regs {
+            // Struct expressions evaluate their fields in the order written.
+            ckpt_user_regs { $($r: f.u64()),* }
+        }
+    };
+}
+
+user_regs!(
+    r15, r14, r13, r12, rbp, rbx, r11, r10, r9, r8, rax, rcx, rdx, rsi, rdi, orig_rax, rip, cs,
+    eflags, rsp, ss, fs_base, gs_base, ds, es, fs, gs,
+);
+
+pub(crate) fn read_thread(b: &[u8]) -> ckpt_hdr_thread {
+    let mut f = Fields::new(b);
+    ckpt_hdr_thread {
+        h: f.hdr(),
+        tid: f.i32(),
+        levels: f.u32(),
+        nspid: f.i32s::<CKPT_NS_LEVELS>(),
+        state: f.u32(),
+        exit_state: f.u32(),
+        flags: f.u32(),
+        held: f.u32(),
+        restart: f.u32(),
+        what: f.u32(),
+        blocked: f.u64(),
+        pending: f.u64(),
+        sas_ss_sp: f.u64(),
+        sas_ss_size: f.u64(),
+        sas_ss_flags: f.u32(),
+        rseq_len: f.u32(),
+        rseq: f.u64(),
+        rseq_sig: f.u32(),
+        reserved: f.u32(),
+        clear_child_tid: f.u64(),
+        set_child_tid: f.u64(),
+        robust_list: f.u64(),
+        robust_list_len: f.u64(),
+        regs: read_regs(&mut f),
+    }
+}
+
+pub(crate) fn read_fpu(b: &[u8]) -> ckpt_hdr_fpu {
+    let mut f = Fields::new(b);
+    ckpt_hdr_fpu {
+        h: f.hdr(),
+        kind: f.u32(),
+        size: f.u32(),
+        xfeatures: f.u64(),
+    }
+}
+
 pub(crate) fn read_tail(b: &[u8]) -> ckpt_hdr_tail {
     let mut f = Fields::new(b);
     ckpt_hdr_tail {
@@ -174,6 +244,39 @@ mod tests {
         let mut b = vec![0u8; size_of::<ckpt_pids>()];
         b[20..24].copy_from_slice(&(-1i32).to_le_bytes());
         assert_eq!(read_pids(&b).parent, -1);
+        let mut b = vec![0u8; size_of::<ckpt_hdr_fpu>()];
+        b[16..24].copy_from_slice(&7u64.to_le_bytes());
+        assert_eq!(read_fpu(&b).xfeatures, 7);
+    }
+
+    #[test]
+    fn thread_fields_at_their_offsets() {
+        use core::mem::offset_of;
+        // Every u64 from `blocked` on holds its own offset; nspid[i] = i + 1.
+        let mut b = vec![0u8; size_of::<ckpt_hdr_thread>()];
+        for i in 0..CKPT_NS_LEVELS {
+            let o = offset_of!(ckpt_hdr_thread, nspid) + 4 * i;
+            b[o..o + 4].copy_from_slice(&(i as i32 + 1).to_le_bytes());
+        }
+        let regs = offset_of!(ckpt_hdr_thread, regs);
+        for o in (regs..b.len()).step_by(8) {
+            b[o..o + 8].copy_from_slice(&(o as u64).to_le_bytes());
+        }
+        let o = offset_of!(ckpt_hdr_thread, robust_list_len);
+        b[o..o + 8].copy_from_slice(&0x1234u64.to_le_bytes());
+        let t = read_thread(&b);
+        assert_eq!(t.nspid[0], 1);
+        assert_eq!(t.nspid[CKPT_NS_LEVELS - 1], CKPT_NS_LEVELS as i32);
+        assert_eq!(t.robust_list_len, 0x1234);
+        let v = reg_values(&t.regs);
+        for (i, x) in v.iter().enumerate() {
+            assert_eq!(*x, (regs + 8 * i) as u64, "{}", REG_NAMES[i]);
+        }
+        assert_eq!(t.regs.r15, regs as u64);
+        assert_eq!(t.regs.gs, (b.len() - 8) as u64);
+        assert_eq!(REG_NAMES[16], "rip");
+        assert_eq!(v[16], t.regs.rip);
+        assert_eq!(v[19], t.regs.rsp);
     }
 
     #[test]

@@ -3,10 +3,12 @@
 //! The pass separates two kinds of problems:
 //!
 //! * a [`DecodeError`] stops the pass: the bytes cannot be read as the
-//!   record grammar (HEAD, TREE, PIDS..., TASK..., TAIL, or an ERROR after
-//!   the HEAD) with the exact record sizes;
+//!   record grammar (HEAD, TREE, PIDS..., then per task TASK and its
+//!   THREAD records, each optionally followed by one FPU record, then
+//!   TAIL; or an ERROR after the HEAD) with the exact record sizes;
 //! * a [`VerifyError`] is any other broken rule (magic, version, counts,
-//!   CRC, the tree's shape...). The pass records the first one and goes on,
+//!   CRC, the tree's shape, a task's THREAD count, a THREAD with registers
+//!   but no FPU record...). The pass records the first one and goes on,
 //!   so that [`decode`] still returns what a damaged image holds.
 //!
 //! Nothing is allocated from a count in the image: vectors grow as records
@@ -14,25 +16,48 @@
 
 use std::fmt;
 
+use core::mem::{offset_of, size_of};
+
 use crate::bytes::{
-    cstr, read_error, read_hdr, read_head, read_pids, read_pids_hdr, read_tail, read_task,
-    read_tree,
+    cstr, read_error, read_fpu, read_hdr, read_head, read_pids, read_pids_hdr, read_tail,
+    read_task, read_thread, read_tree, REG_NAMES,
 };
 use crate::format::{
-    ckpt_crc32, ckpt_hdr, ckpt_hdr_error, ckpt_hdr_head, ckpt_hdr_pids, ckpt_hdr_tail,
-    ckpt_hdr_task, ckpt_hdr_tree, ckpt_pids, CKPT_ALIGN, CKPT_COMM_LEN, CKPT_FORMAT_VERSION,
-    CKPT_HDR_ERROR, CKPT_HDR_HEAD, CKPT_HDR_PIDS, CKPT_HDR_TAIL, CKPT_HDR_TASK, CKPT_HDR_TREE,
-    CKPT_HEAD_MAGIC, CKPT_NO_PARENT, CKPT_PIDS_CHUNK, CKPT_RELEASE_LEN, CKPT_TAIL_MAGIC,
+    ckpt_crc32, ckpt_hdr, ckpt_hdr_error, ckpt_hdr_fpu, ckpt_hdr_head, ckpt_hdr_pids,
+    ckpt_hdr_tail, ckpt_hdr_task, ckpt_hdr_thread, ckpt_hdr_tree, ckpt_pids, ckpt_user_regs,
+    CKPT_ALIGN, CKPT_COMM_LEN, CKPT_FORMAT_VERSION, CKPT_FPU_FXSAVE, CKPT_FPU_XSAVE,
+    CKPT_HDR_ERROR, CKPT_HDR_FPU, CKPT_HDR_HEAD, CKPT_HDR_PIDS, CKPT_HDR_TAIL, CKPT_HDR_TASK,
+    CKPT_HDR_THREAD, CKPT_HDR_TREE, CKPT_HEAD_MAGIC, CKPT_HELD_NONE, CKPT_HELD_VFORK,
+    CKPT_NO_PARENT, CKPT_NS_LEVELS, CKPT_PIDS_CHUNK, CKPT_RELEASE_LEN, CKPT_RESTART_INSIDE,
+    CKPT_RESTART_NONE, CKPT_TAIL_MAGIC, CKPT_THREAD_REGS,
 };
 
-const HDR_SIZE: usize = core::mem::size_of::<ckpt_hdr>();
-const HEAD_SIZE: usize = core::mem::size_of::<ckpt_hdr_head>();
-const TREE_SIZE: usize = core::mem::size_of::<ckpt_hdr_tree>();
-const PIDS_HDR_SIZE: usize = core::mem::size_of::<ckpt_hdr_pids>();
-const PIDS_SIZE: usize = core::mem::size_of::<ckpt_pids>();
-const TASK_SIZE: usize = core::mem::size_of::<ckpt_hdr_task>();
-const TAIL_SIZE: usize = core::mem::size_of::<ckpt_hdr_tail>();
-const ERROR_SIZE: usize = core::mem::size_of::<ckpt_hdr_error>();
+const HDR_SIZE: usize = size_of::<ckpt_hdr>();
+const HEAD_SIZE: usize = size_of::<ckpt_hdr_head>();
+const TREE_SIZE: usize = size_of::<ckpt_hdr_tree>();
+const PIDS_HDR_SIZE: usize = size_of::<ckpt_hdr_pids>();
+const PIDS_SIZE: usize = size_of::<ckpt_pids>();
+const TASK_SIZE: usize = size_of::<ckpt_hdr_task>();
+const THREAD_SIZE: usize = size_of::<ckpt_hdr_thread>();
+const FPU_HDR_SIZE: usize = size_of::<ckpt_hdr_fpu>();
+const TAIL_SIZE: usize = size_of::<ckpt_hdr_tail>();
+const ERROR_SIZE: usize = size_of::<ckpt_hdr_error>();
+
+/// The size of a `CKPT_FPU_FXSAVE` state (`struct user_fxsr_struct`).
+pub const FXSAVE_SIZE: u32 = 512;
+/// The smallest `CKPT_FPU_XSAVE` state: the FXSAVE area and the 64-byte
+/// XSAVE header.
+pub const XSAVE_MIN_SIZE: u32 = 576;
+/// Byte offset of MXCSR in the FXSAVE area (and so in an XSAVE area).
+const MXCSR_OFFSET: usize = 24;
+/// Byte offset of XMM0 in the FXSAVE area; the 16 registers follow, 16
+/// bytes each.
+const XMM_OFFSET: usize = 160;
+/// Byte offset of the XSAVE header (its first word is `XSTATE_BV`).
+const XSAVE_HEADER_OFFSET: usize = 512;
+/// `EXIT_DEAD | EXIT_ZOMBIE`: an exit state that makes a task a zombie
+/// (or a dead task) in the image.
+const EXIT_ZOMBIE_OR_DEAD: u32 = 0x10 | 0x20;
 
 /// The name of a record type (`"PIDS"`), or `None` for an unknown type.
 pub fn record_name(r#type: u32) -> Option<&'static str> {
@@ -41,6 +66,8 @@ pub fn record_name(r#type: u32) -> Option<&'static str> {
         CKPT_HDR_TREE => "TREE",
         CKPT_HDR_PIDS => "PIDS",
         CKPT_HDR_TASK => "TASK",
+        CKPT_HDR_THREAD => "THREAD",
+        CKPT_HDR_FPU => "FPU",
         CKPT_HDR_TAIL => "TAIL",
         CKPT_HDR_ERROR => "ERROR",
         _ => return None,
@@ -90,8 +117,8 @@ impl Record {
     }
 }
 
-/// One task: its PIDS entry and, once read, its TASK record.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// One task: its PIDS entry and, once read, its TASK and THREAD records.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Task {
     /// Index in DFS order (the PIDS entry's index).
     pub index: usize,
@@ -101,12 +128,109 @@ pub struct Task {
     pub task: Option<ckpt_hdr_task>,
     /// Byte offset of the PIDS entry.
     pub pids_offset: usize,
+    /// The THREAD records read after the TASK record, in order (the leader
+    /// first), each with its FPU record.
+    pub threads: Vec<Thread>,
 }
 
 impl Task {
     /// `comm` as text (empty if there is no TASK record).
     pub fn comm(&self) -> String {
         self.task.map(|t| cstr(&t.comm)).unwrap_or_default()
+    }
+
+    /// Is the task a zombie (or dead): does its TASK `exit_state` have
+    /// `EXIT_ZOMBIE` or `EXIT_DEAD`? `None` without a TASK record.
+    pub fn zombie(&self) -> Option<bool> {
+        self.task.map(|t| t.exit_state & EXIT_ZOMBIE_OR_DEAD != 0)
+    }
+}
+
+/// One thread: its THREAD record and, if one followed it, its FPU record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Thread {
+    /// Byte offset of the THREAD record.
+    pub offset: usize,
+    pub thread: ckpt_hdr_thread,
+    pub fpu: Option<Fpu>,
+}
+
+impl Thread {
+    /// Were the registers and signal state read (`CKPT_THREAD_REGS`)?
+    pub fn has_regs(&self) -> bool {
+        self.thread.what & CKPT_THREAD_REGS != 0
+    }
+
+    /// The registers, if they were read.
+    pub fn regs(&self) -> Option<&ckpt_user_regs> {
+        self.has_regs().then_some(&self.thread.regs)
+    }
+
+    /// The ids in use, `nspid[0..levels]` (from the root's namespace down;
+    /// at most `CKPT_NS_LEVELS`).
+    pub fn nspid(&self) -> &[i32] {
+        let n = (self.thread.levels as usize).min(CKPT_NS_LEVELS);
+        &self.thread.nspid[..n]
+    }
+}
+
+/// One FPU record: its header and its state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fpu {
+    /// Byte offset of the record.
+    pub offset: usize,
+    pub hdr: ckpt_hdr_fpu,
+    /// The `size` bytes of state (the user ABI layout of `hdr.kind`).
+    pub state: Vec<u8>,
+}
+
+impl Fpu {
+    /// MXCSR, the u32 at byte 24 of the FXSAVE area (`None` if the state
+    /// is shorter).
+    pub fn mxcsr(&self) -> Option<u32> {
+        let b = self.state.get(MXCSR_OFFSET..MXCSR_OFFSET + 4)?;
+        Some(u32::from_le_bytes(b.try_into().ok()?))
+    }
+
+    /// XMM0..XMM15 from the FXSAVE area (bytes 160..416), each read as a
+    /// little-endian 128-bit number (`None` if the state is shorter).
+    pub fn xmm(&self) -> Option<[u128; 16]> {
+        let b = self.state.get(XMM_OFFSET..XMM_OFFSET + 16 * 16)?;
+        let mut v = [0u128; 16];
+        for (x, c) in v.iter_mut().zip(b.chunks_exact(16)) {
+            *x = u128::from_le_bytes(c.try_into().ok()?);
+        }
+        Some(v)
+    }
+
+    /// `XSTATE_BV`, the first word of the XSAVE header (`None` if the state
+    /// has none).
+    pub fn xstate_bv(&self) -> Option<u64> {
+        let b = self
+            .state
+            .get(XSAVE_HEADER_OFFSET..XSAVE_HEADER_OFFSET + 8)?;
+        Some(u64::from_le_bytes(b.try_into().ok()?))
+    }
+}
+
+/// Names a thread in messages: "THREAD k of task i (tid T)" (k from 0, the
+/// leader).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ThreadRef {
+    /// The task's index.
+    pub task: usize,
+    /// The thread's position among its task's THREAD records.
+    pub thread: usize,
+    pub tid: i32,
+}
+
+impl fmt::Display for ThreadRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "THREAD {} of task {} (tid {})",
+            self.thread, self.task, self.tid
+        )
     }
 }
 
@@ -163,6 +287,11 @@ impl Image {
     pub fn depth(&self) -> usize {
         self.depths().iter().max().map_or(0, |&m| m + 1)
     }
+
+    /// THREAD records read, in all.
+    pub fn threads_nr(&self) -> usize {
+        self.tasks.iter().map(|t| t.threads.len()).sum()
+    }
 }
 
 /// Why the bytes cannot be decoded.
@@ -218,6 +347,10 @@ pub enum DecodeErrorKind {
     PidsLength { nr: u32, len: u32, expected: u64 },
     /// More PIDS entries than `tasks_nr`.
     PidsOverflow { total: u64, tasks_nr: u32 },
+    /// An FPU record too short for its own header.
+    FpuShort { len: u32 },
+    /// An FPU record whose length is not its header plus `size`.
+    FpuLength { len: u32, size: u32 },
 }
 
 impl fmt::Display for DecodeErrorKind {
@@ -251,7 +384,11 @@ impl fmt::Display for DecodeErrorKind {
                     (Some(t), Some(l)) => write!(
                         f,
                         "{} {} record of {l} bytes, {present} present",
-                        if t == CKPT_HDR_ERROR { "an" } else { "a" },
+                        if t == CKPT_HDR_ERROR || t == CKPT_HDR_FPU {
+                            "an"
+                        } else {
+                            "a"
+                        },
                         TypeName(t)
                     )?,
                     _ => write!(f, "{present} of its {HDR_SIZE} header bytes")?,
@@ -313,6 +450,15 @@ impl fmt::Display for DecodeErrorKind {
             PidsOverflow { total, tasks_nr } => write!(
                 f,
                 "PIDS entries reach {total}, but TREE has only {tasks_nr} tasks"
+            ),
+            FpuShort { len } => write!(
+                f,
+                "FPU record length {len} is shorter than its {FPU_HDR_SIZE}-byte header"
+            ),
+            FpuLength { len, size } => write!(
+                f,
+                "FPU record length {len} does not match its {size} bytes of state (expected {})",
+                FPU_HDR_SIZE as u64 + u64::from(size)
             ),
         }
     }
@@ -398,6 +544,95 @@ pub enum VerifyErrorKind {
     CommNotTerminated {
         index: usize,
     },
+    /// A TASK record with `nr_threads == 0` (a process has a leader).
+    NoThreads {
+        index: usize,
+    },
+    /// A task followed by another number of THREAD records than its
+    /// `nr_threads`.
+    ThreadCount {
+        index: usize,
+        nr_threads: u32,
+        found: usize,
+    },
+    /// A task's first THREAD is not its leader (tid != the task's vpid).
+    ThreadLeader {
+        thread: ThreadRef,
+        vpid: i32,
+    },
+    /// `levels` is not in 1..=`CKPT_NS_LEVELS`.
+    ThreadLevels {
+        thread: ThreadRef,
+        levels: u32,
+    },
+    /// `nspid[0]` is not the tid.
+    ThreadNspid {
+        thread: ThreadRef,
+        nspid: i32,
+    },
+    /// An `nspid` entry past `levels` is not zero.
+    ThreadNspidUnused {
+        thread: ThreadRef,
+        level: usize,
+        value: i32,
+    },
+    /// `held` is not a `CKPT_HELD_*` value.
+    ThreadHeld {
+        thread: ThreadRef,
+        held: u32,
+    },
+    /// `restart` is not a `CKPT_RESTART_*` value.
+    ThreadRestart {
+        thread: ThreadRef,
+        restart: u32,
+    },
+    /// `what` has bits that are not `CKPT_THREAD_*`.
+    ThreadWhat {
+        thread: ThreadRef,
+        what: u32,
+    },
+    /// Registers read (`CKPT_THREAD_REGS`) from a thread that was not held.
+    ThreadRegsNotHeld {
+        thread: ThreadRef,
+    },
+    /// A thread without `CKPT_THREAD_REGS` with a field that only a thread
+    /// with registers may fill (`held`, `restart`, or any field after
+    /// `what`) not zero.
+    ThreadNotZero {
+        thread: ThreadRef,
+        field: String,
+    },
+    /// A thread with `CKPT_THREAD_REGS` not followed by an FPU record.
+    FpuMissing {
+        thread: ThreadRef,
+    },
+    /// An FPU record after a thread without `CKPT_THREAD_REGS`.
+    FpuUnexpected {
+        thread: ThreadRef,
+    },
+    /// An FPU `kind` that is not `CKPT_FPU_*`.
+    FpuKind {
+        thread: ThreadRef,
+        kind: u32,
+    },
+    /// An FPU state of a size its kind cannot have.
+    FpuSize {
+        thread: ThreadRef,
+        kind: u32,
+        size: u32,
+    },
+    /// FPU `xfeatures` not 0 (FXSAVE) or not the state's `XSTATE_BV`
+    /// (XSAVE).
+    FpuXfeatures {
+        thread: ThreadRef,
+        xfeatures: u64,
+        expected: u64,
+    },
+    /// The padding after a record whose length is not a multiple of
+    /// `CKPT_ALIGN` is not zero.
+    Padding {
+        r#type: u32,
+    },
     TailMagic {
         found: u64,
     },
@@ -440,6 +675,10 @@ impl fmt::Display for VerifyErrorKind {
             HeadMagic { found } => write!(
                 f,
                 "bad HEAD magic {found:#018x}, expected {CKPT_HEAD_MAGIC:#018x} (\"RCKPTIMG\")"
+            ),
+            Version { found: 1 } => write!(
+                f,
+                "format version 1 is no longer supported (this tool reads version {CKPT_FORMAT_VERSION})"
             ),
             Version { found } => write!(
                 f,
@@ -488,6 +727,98 @@ impl fmt::Display for VerifyErrorKind {
                 "TASK {index} has vpid {vpid} but its PIDS entry says {pids_vpid}"
             ),
             CommNotTerminated { index } => write!(f, "TASK {index} comm is not NUL-terminated"),
+            NoThreads { index } => write!(
+                f,
+                "TASK {index} has nr_threads 0 (a process has at least its leader)"
+            ),
+            ThreadCount {
+                index,
+                nr_threads,
+                found,
+            } => write!(
+                f,
+                "TASK {index} has nr_threads {nr_threads}, but {found} THREAD records follow it"
+            ),
+            ThreadLeader { thread, vpid } => write!(
+                f,
+                "{thread} is the first of its task but not its leader (the task's vpid is {vpid})"
+            ),
+            ThreadLevels { thread, levels } => write!(
+                f,
+                "{thread} has levels {levels} (must be 1..={CKPT_NS_LEVELS})"
+            ),
+            ThreadNspid { thread, nspid } => {
+                write!(f, "{thread} has nspid[0] {nspid}, not its tid")
+            }
+            ThreadNspidUnused {
+                thread,
+                level,
+                value,
+            } => write!(
+                f,
+                "{thread} has nspid[{level}] {value} past its levels (must be 0)"
+            ),
+            ThreadHeld { thread, held } => write!(
+                f,
+                "{thread} has unknown held value {held} (known: 0..={CKPT_HELD_VFORK})"
+            ),
+            ThreadRestart { thread, restart } => write!(
+                f,
+                "{thread} has unknown restart value {restart} (known: 0..={CKPT_RESTART_INSIDE})"
+            ),
+            ThreadWhat { thread, what } => write!(
+                f,
+                "{thread} has unknown what bits {what:#x} (known: {CKPT_THREAD_REGS:#x})"
+            ),
+            ThreadRegsNotHeld { thread } => write!(
+                f,
+                "{thread} has registers (CKPT_THREAD_REGS) but held none: \
+                 registers are read only from a held thread"
+            ),
+            ThreadNotZero { thread, field } => write!(
+                f,
+                "{thread} has no registers (no CKPT_THREAD_REGS) but its {field} is not 0"
+            ),
+            FpuMissing { thread } => write!(
+                f,
+                "{thread} has registers (CKPT_THREAD_REGS) but no FPU record follows it"
+            ),
+            FpuUnexpected { thread } => write!(
+                f,
+                "FPU record after {thread}, which has no registers (no CKPT_THREAD_REGS)"
+            ),
+            FpuKind { thread, kind } => write!(
+                f,
+                "FPU record of {thread} has unknown kind {kind} \
+                 (known: {CKPT_FPU_FXSAVE} fxsave, {CKPT_FPU_XSAVE} xsave)"
+            ),
+            FpuSize { thread, kind, size } => {
+                if *kind == CKPT_FPU_FXSAVE {
+                    write!(
+                        f,
+                        "FPU record of {thread} holds {size} bytes of fxsave state, must be {FXSAVE_SIZE}"
+                    )
+                } else {
+                    write!(
+                        f,
+                        "FPU record of {thread} holds {size} bytes of xsave state, must be at least {XSAVE_MIN_SIZE}"
+                    )
+                }
+            }
+            FpuXfeatures {
+                thread,
+                xfeatures,
+                expected,
+            } => write!(
+                f,
+                "FPU record of {thread} has xfeatures {xfeatures:#x}, expected {expected:#x} \
+                 (0 for fxsave; XSTATE_BV, the XSAVE header's first word, for xsave)"
+            ),
+            Padding { r#type } => write!(
+                f,
+                "the padding after the {} record is not zero",
+                TypeName(*r#type)
+            ),
             TailMagic { found } => write!(
                 f,
                 "bad TAIL magic {found:#018x}, expected {CKPT_TAIL_MAGIC:#018x} (\"RCKPTEND\")"
@@ -739,22 +1070,39 @@ pub fn looks_like_kaddr(v: u64) -> bool {
     v >= KERNEL_HALF_START
 }
 
+/// Where the pass is in the record grammar.
 enum Expect {
     Tree,
     Pids,
-    Task,
+    /// The task section: each TASK followed by its THREAD records, each
+    /// THREAD by at most one FPU record; then the TAIL.
+    Tasks,
+    /// The TAIL of an image of no tasks.
     Tail,
 }
 
-impl Expect {
-    fn name(&self) -> &'static str {
-        match self {
-            Expect::Tree => "TREE",
-            Expect::Pids => "PIDS",
-            Expect::Task => "TASK",
-            Expect::Tail => "TAIL",
-        }
-    }
+/// The task whose THREAD records the pass is reading.
+struct Current {
+    /// Its index, and the offset of its TASK record.
+    index: usize,
+    off: usize,
+    /// The TASK record's vpid (the leader's tid) and `nr_threads`.
+    vpid: i32,
+    nr_threads: u32,
+    /// The last THREAD, if it has `CKPT_THREAD_REGS` and its FPU record
+    /// has not been read yet: its offset and name.
+    fpu_due: Option<(usize, ThreadRef)>,
+}
+
+/// A record length rounded up to `CKPT_ALIGN` (in `usize`: no overflow).
+fn padded(len: usize) -> usize {
+    len.div_ceil(CKPT_ALIGN as usize) * CKPT_ALIGN as usize
+}
+
+/// `Some(size)`, the bytes a whole record of a fixed-size type takes, if
+/// `h.len` is that size.
+fn fixed(h: ckpt_hdr, size: usize) -> Option<usize> {
+    (h.len as usize == size).then_some(size)
 }
 
 struct Pass<'a> {
@@ -792,8 +1140,9 @@ impl<'a> Pass<'a> {
         }
     }
 
-    /// A torn record: the header at `off` has the length a whole record of
-    /// its type has (`whole`), and the input ends before it does.
+    /// A torn record: the header at `off` has a length a whole record of
+    /// its type can have (then `whole` is the bytes that record takes, its
+    /// padding included), and the input ends before it does.
     fn torn(
         &self,
         off: usize,
@@ -803,7 +1152,7 @@ impl<'a> Pass<'a> {
         last: Option<u32>,
     ) -> Result<(), DecodeError> {
         let present = self.b.len().saturating_sub(off);
-        if whole == Some(h.len as usize) && present < h.len as usize {
+        if whole.is_some_and(|w| present < w) {
             return Err(DecodeError {
                 offset: off,
                 kind: DecodeErrorKind::Torn {
@@ -860,6 +1209,39 @@ impl<'a> Pass<'a> {
                 len: h.len,
                 left,
             }))
+    }
+
+    /// The FPU record at `off` (header and state, without its padding) and
+    /// the bytes it takes with its padding. Its length need not be a
+    /// multiple of `CKPT_ALIGN`; it must be its header plus `size`.
+    fn fpu_body(&self, off: usize, h: ckpt_hdr) -> Result<(&'a [u8], usize), DecodeError> {
+        let err = |kind| DecodeError { offset: off, kind };
+        let left = self.b.len().saturating_sub(off);
+        let len = h.len as usize;
+        if len < HDR_SIZE {
+            return Err(err(DecodeErrorKind::LengthTooShort {
+                r#type: h.r#type,
+                len: h.len,
+            }));
+        }
+        if len < FPU_HDR_SIZE {
+            return Err(err(DecodeErrorKind::FpuShort { len: h.len }));
+        }
+        let extent = padded(len);
+        let past_end = DecodeErrorKind::PastEnd {
+            r#type: h.r#type,
+            len: h.len,
+            left,
+        };
+        if extent > left {
+            return Err(err(past_end));
+        }
+        let rec = self.b.get(off..off + len).ok_or(err(past_end))?;
+        let size = read_fpu(rec).size;
+        if u64::from(size) + FPU_HDR_SIZE as u64 != u64::from(h.len) {
+            return Err(err(DecodeErrorKind::FpuLength { len: h.len, size }));
+        }
+        Ok((rec, extent))
     }
 
     /// As [`Self::body`], and the record must be exactly `size` bytes.
@@ -925,7 +1307,7 @@ fn read_head_record(pass: &mut Pass<'_>) -> Result<ckpt_hdr_head, DecodeError> {
             kind: DecodeErrorKind::NotHead { r#type: h.r#type },
         });
     }
-    pass.torn(0, h, Some(HEAD_SIZE), 0, None)?;
+    pass.torn(0, h, fixed(h, HEAD_SIZE), 0, None)?;
     let rec = pass.sized(0, h, HEAD_SIZE)?;
     let head = read_head(rec);
     if head.magic != CKPT_HEAD_MAGIC {
@@ -955,6 +1337,28 @@ fn read_head_record(pass: &mut Pass<'_>) -> Result<ckpt_hdr_head, DecodeError> {
     Ok(head)
 }
 
+/// What the task section expects next (for messages): the FPU record a
+/// thread with registers needs, the THREAD records its task still lacks,
+/// the next TASK, or the TAIL.
+fn tasks_expect(
+    img: &Image,
+    cur: Option<&Current>,
+    tasks_seen: usize,
+    tasks_nr: u32,
+) -> &'static str {
+    match cur {
+        None => "TASK",
+        Some(c) if c.fpu_due.is_some() => "FPU",
+        Some(c)
+            if img.tasks.get(c.index).map_or(0, |t| t.threads.len()) < c.nr_threads as usize =>
+        {
+            "THREAD"
+        }
+        _ if tasks_seen < tasks_nr as usize => "TASK",
+        _ => "TAIL",
+    }
+}
+
 /// Reads every record after the HEAD into `img`.
 fn read_rest(pass: &mut Pass<'_>, img: &mut Image) -> Result<(), DecodeError> {
     let size = pass.b.len();
@@ -962,16 +1366,23 @@ fn read_rest(pass: &mut Pass<'_>, img: &mut Image) -> Result<(), DecodeError> {
     let mut expect = Expect::Tree;
     let mut tasks_nr: u32 = 0;
     let mut tasks_seen: usize = 0;
+    let mut cur: Option<Current> = None;
     // Indices of task i-1 and its ancestors, root first (for the DFS rule).
     let mut path: Vec<usize> = Vec::new();
     loop {
         let records = img.records.len();
         let last = img.records.last().map(|r| r.r#type);
+        let expected = match expect {
+            Expect::Tree => "TREE",
+            Expect::Pids => "PIDS",
+            Expect::Tasks => tasks_expect(img, cur.as_ref(), tasks_seen, tasks_nr),
+            Expect::Tail => "TAIL",
+        };
         if off >= size {
             return Err(DecodeError {
                 offset: off,
                 kind: DecodeErrorKind::Partial {
-                    expected: expect.name(),
+                    expected,
                     at: off,
                     records,
                     last,
@@ -991,7 +1402,7 @@ fn read_rest(pass: &mut Pass<'_>, img: &mut Image) -> Result<(), DecodeError> {
             },
         })?;
         if h.r#type == CKPT_HDR_ERROR {
-            pass.torn(off, h, Some(ERROR_SIZE), records, last)?;
+            pass.torn(off, h, fixed(h, ERROR_SIZE), records, last)?;
             let rec = pass.sized(off, h, ERROR_SIZE)?;
             let e = read_error(rec);
             img.records.push(Record {
@@ -1022,32 +1433,52 @@ fn read_rest(pass: &mut Pass<'_>, img: &mut Image) -> Result<(), DecodeError> {
             }
             return Ok(());
         }
-        let want = match expect {
-            Expect::Tree => CKPT_HDR_TREE,
-            Expect::Pids => CKPT_HDR_PIDS,
-            Expect::Task => CKPT_HDR_TASK,
-            Expect::Tail => CKPT_HDR_TAIL,
+        let allowed = match expect {
+            Expect::Tree => h.r#type == CKPT_HDR_TREE,
+            Expect::Pids => h.r#type == CKPT_HDR_PIDS,
+            Expect::Tasks => match h.r#type {
+                CKPT_HDR_TASK => tasks_seen < tasks_nr as usize,
+                CKPT_HDR_THREAD => cur.is_some(),
+                CKPT_HDR_FPU => last == Some(CKPT_HDR_THREAD),
+                CKPT_HDR_TAIL => tasks_seen >= tasks_nr as usize,
+                _ => false,
+            },
+            Expect::Tail => h.r#type == CKPT_HDR_TAIL,
         };
-        if h.r#type != want {
+        if !allowed {
             return Err(DecodeError {
                 offset: off,
                 kind: DecodeErrorKind::Unexpected {
-                    expected: expect.name(),
+                    expected,
                     r#type: h.r#type,
                 },
             });
         }
         // The record this header announces, whole, would run past the end:
         // a torn record (a length wrong for its type is not a tear).
-        let whole = match expect {
-            Expect::Tree => Some(TREE_SIZE),
-            Expect::Pids => pids_len(pass.b.get(off..).unwrap_or(&[]), h),
-            Expect::Task => Some(TASK_SIZE),
-            Expect::Tail => Some(TAIL_SIZE),
+        let whole = match h.r#type {
+            CKPT_HDR_TREE => fixed(h, TREE_SIZE),
+            CKPT_HDR_PIDS => pids_len(pass.b.get(off..).unwrap_or(&[]), h),
+            CKPT_HDR_TASK => fixed(h, TASK_SIZE),
+            CKPT_HDR_THREAD => fixed(h, THREAD_SIZE),
+            CKPT_HDR_FPU => fpu_len(pass.b.get(off..).unwrap_or(&[]), h),
+            _ => fixed(h, TAIL_SIZE),
         };
         pass.torn(off, h, whole, records, last)?;
-        let rec = match expect {
-            Expect::Tree => {
+        // In the task section, a record other than an FPU ends the thread
+        // before it, and a TASK or the TAIL ends the task before it.
+        if matches!(expect, Expect::Tasks) && h.r#type != CKPT_HDR_FPU {
+            if let Some((toff, thread)) = cur.as_mut().and_then(|c| c.fpu_due.take()) {
+                pass.flag(toff, VerifyErrorKind::FpuMissing { thread });
+            }
+            if h.r#type != CKPT_HDR_THREAD {
+                if let Some(c) = cur.take() {
+                    end_task(pass, img, &c);
+                }
+            }
+        }
+        let (rec, extent) = match h.r#type {
+            CKPT_HDR_TREE => {
                 let rec = pass.sized(off, h, TREE_SIZE)?;
                 let t = read_tree(rec);
                 tasks_nr = t.tasks_nr;
@@ -1072,16 +1503,16 @@ fn read_rest(pass: &mut Pass<'_>, img: &mut Image) -> Result<(), DecodeError> {
                 } else {
                     Expect::Pids
                 };
-                rec
+                (rec, rec.len())
             }
-            Expect::Pids => {
+            CKPT_HDR_PIDS => {
                 let rec = read_pids_record(pass, img, off, h, tasks_nr, &mut path)?;
                 if img.tasks.len() == tasks_nr as usize {
-                    expect = Expect::Task;
+                    expect = Expect::Tasks;
                 }
-                rec
+                (rec, rec.len())
             }
-            Expect::Task => {
+            CKPT_HDR_TASK => {
                 let rec = pass.sized(off, h, TASK_SIZE)?;
                 let t = read_task(rec);
                 if let Some(slot) = img.tasks.get_mut(tasks_seen) {
@@ -1104,13 +1535,78 @@ fn read_rest(pass: &mut Pass<'_>, img: &mut Image) -> Result<(), DecodeError> {
                         VerifyErrorKind::CommNotTerminated { index: tasks_seen },
                     );
                 }
-                tasks_seen += 1;
-                if tasks_seen >= tasks_nr as usize {
-                    expect = Expect::Tail;
+                if t.nr_threads == 0 {
+                    pass.flag(off, VerifyErrorKind::NoThreads { index: tasks_seen });
                 }
-                rec
+                cur = Some(Current {
+                    index: tasks_seen,
+                    off,
+                    vpid: t.vpid,
+                    nr_threads: t.nr_threads,
+                    fpu_due: None,
+                });
+                tasks_seen += 1;
+                (rec, rec.len())
             }
-            Expect::Tail => {
+            CKPT_HDR_THREAD => {
+                let rec = pass.sized(off, h, THREAD_SIZE)?;
+                let t = read_thread(rec);
+                if let Some(c) = cur.as_mut() {
+                    if let Some(task) = img.tasks.get_mut(c.index) {
+                        let k = task.threads.len();
+                        let who = ThreadRef {
+                            task: c.index,
+                            thread: k,
+                            tid: t.tid,
+                        };
+                        check_thread(pass, off, rec, &t, who, (k == 0).then_some(c.vpid));
+                        if t.what & CKPT_THREAD_REGS != 0 {
+                            c.fpu_due = Some((off, who));
+                        }
+                        task.threads.push(Thread {
+                            offset: off,
+                            thread: t,
+                            fpu: None,
+                        });
+                    }
+                }
+                (rec, rec.len())
+            }
+            CKPT_HDR_FPU => {
+                let (rec, extent) = pass.fpu_body(off, h)?;
+                let f = read_fpu(rec);
+                let state = rec.get(FPU_HDR_SIZE..).unwrap_or(&[]);
+                if let Some(c) = cur.as_mut() {
+                    let due = c.fpu_due.take();
+                    let task = img.tasks.get_mut(c.index);
+                    let k = task.as_ref().map_or(0, |t| t.threads.len());
+                    if let Some(th) = task.and_then(|t| t.threads.last_mut()) {
+                        let who = ThreadRef {
+                            task: c.index,
+                            thread: k - 1,
+                            tid: th.thread.tid,
+                        };
+                        if due.is_none() {
+                            pass.flag(off, VerifyErrorKind::FpuUnexpected { thread: who });
+                        }
+                        check_fpu(pass, off, &f, state, who);
+                        th.fpu = Some(Fpu {
+                            offset: off,
+                            hdr: f,
+                            state: state.to_vec(),
+                        });
+                    }
+                }
+                let pad = pass.b.get(off + rec.len()..off + extent).unwrap_or(&[]);
+                if pad.iter().any(|&x| x != 0) {
+                    pass.flag(
+                        off + rec.len(),
+                        VerifyErrorKind::Padding { r#type: h.r#type },
+                    );
+                }
+                (rec, extent)
+            }
+            _ => {
                 let rec = pass.sized(off, h, TAIL_SIZE)?;
                 let t = read_tail(rec);
                 if t.magic != CKPT_TAIL_MAGIC {
@@ -1161,8 +1657,221 @@ fn read_rest(pass: &mut Pass<'_>, img: &mut Image) -> Result<(), DecodeError> {
             r#type: h.r#type,
             len: h.len,
         });
-        off += rec.len();
+        off += extent;
     }
+}
+
+/// The end of a task's THREAD records: their number must be its
+/// `nr_threads` (0 was flagged at its TASK record).
+fn end_task(pass: &mut Pass<'_>, img: &Image, c: &Current) {
+    let found = img.tasks.get(c.index).map_or(0, |t| t.threads.len());
+    if c.nr_threads != 0 && found != c.nr_threads as usize {
+        pass.flag(
+            c.off,
+            VerifyErrorKind::ThreadCount {
+                index: c.index,
+                nr_threads: c.nr_threads,
+                found,
+            },
+        );
+    }
+}
+
+/// The name of the THREAD field at byte `o` of the record, for `o` past
+/// `what`.
+fn thread_field_name(o: usize) -> String {
+    macro_rules! fields {
+        ($($f:ident),*) => { [$((offset_of!(ckpt_hdr_thread, $f), stringify!($f))),*] };
+    }
+    let named = fields!(
+        blocked,
+        pending,
+        sas_ss_sp,
+        sas_ss_size,
+        sas_ss_flags,
+        rseq_len,
+        rseq,
+        rseq_sig,
+        reserved,
+        clear_child_tid,
+        set_child_tid,
+        robust_list,
+        robust_list_len
+    );
+    let regs = offset_of!(ckpt_hdr_thread, regs);
+    if o >= regs {
+        let i = ((o - regs) / 8).min(REG_NAMES.len() - 1);
+        return format!("regs.{}", REG_NAMES[i]);
+    }
+    named
+        .iter()
+        .rev()
+        .find(|(at, _)| *at <= o)
+        .map_or("what", |(_, n)| n)
+        .to_string()
+}
+
+/// The rules of one THREAD record (`rec`, at `off`); `leader_vpid` is the
+/// task's vpid if this is its first THREAD.
+fn check_thread(
+    pass: &mut Pass<'_>,
+    off: usize,
+    rec: &[u8],
+    t: &ckpt_hdr_thread,
+    thread: ThreadRef,
+    leader_vpid: Option<i32>,
+) {
+    use VerifyErrorKind::*;
+    if let Some(vpid) = leader_vpid.filter(|&v| v != t.tid) {
+        pass.flag(off, ThreadLeader { thread, vpid });
+    }
+    let levels = t.levels as usize;
+    if !(1..=CKPT_NS_LEVELS).contains(&levels) {
+        pass.flag(
+            off,
+            ThreadLevels {
+                thread,
+                levels: t.levels,
+            },
+        );
+    } else {
+        if t.nspid[0] != t.tid {
+            pass.flag(
+                off,
+                ThreadNspid {
+                    thread,
+                    nspid: t.nspid[0],
+                },
+            );
+        }
+        if let Some(level) = (levels..CKPT_NS_LEVELS).find(|&l| t.nspid[l] != 0) {
+            pass.flag(
+                off,
+                ThreadNspidUnused {
+                    thread,
+                    level,
+                    value: t.nspid[level],
+                },
+            );
+        }
+    }
+    if t.reserved != 0 {
+        pass.flag(
+            off,
+            Reserved {
+                record: "THREAD",
+                value: t.reserved,
+            },
+        );
+    }
+    if t.held > CKPT_HELD_VFORK {
+        pass.flag(
+            off,
+            ThreadHeld {
+                thread,
+                held: t.held,
+            },
+        );
+    }
+    if t.restart > CKPT_RESTART_INSIDE {
+        pass.flag(
+            off,
+            ThreadRestart {
+                thread,
+                restart: t.restart,
+            },
+        );
+    }
+    if t.what & !CKPT_THREAD_REGS != 0 {
+        pass.flag(
+            off,
+            ThreadWhat {
+                thread,
+                what: t.what,
+            },
+        );
+    }
+    if t.what & CKPT_THREAD_REGS != 0 {
+        if t.held == CKPT_HELD_NONE {
+            pass.flag(off, ThreadRegsNotHeld { thread });
+        }
+        return;
+    }
+    // Without registers only the ids, state, exit_state and flags are
+    // filled: held and restart are none, and every byte after `what` is 0.
+    let after_what = offset_of!(ckpt_hdr_thread, what) + 4;
+    let field = if t.held != CKPT_HELD_NONE {
+        Some("held".to_string())
+    } else if t.restart != CKPT_RESTART_NONE {
+        Some("restart".to_string())
+    } else {
+        rec.get(after_what..)
+            .unwrap_or(&[])
+            .iter()
+            .position(|&x| x != 0)
+            .map(|i| thread_field_name(after_what + i))
+    };
+    if let Some(field) = field {
+        pass.flag(off, ThreadNotZero { thread, field });
+    }
+}
+
+/// The rules of one FPU record (header `f`, `state` its bytes after the
+/// header, at `off`), of `thread`.
+fn check_fpu(pass: &mut Pass<'_>, off: usize, f: &ckpt_hdr_fpu, state: &[u8], thread: ThreadRef) {
+    use VerifyErrorKind::*;
+    let size_ok = match f.kind {
+        CKPT_FPU_FXSAVE => f.size == FXSAVE_SIZE,
+        CKPT_FPU_XSAVE => f.size >= XSAVE_MIN_SIZE,
+        kind => {
+            pass.flag(off, FpuKind { thread, kind });
+            return;
+        }
+    };
+    if !size_ok {
+        pass.flag(
+            off,
+            FpuSize {
+                thread,
+                kind: f.kind,
+                size: f.size,
+            },
+        );
+        return;
+    }
+    let expected = if f.kind == CKPT_FPU_XSAVE {
+        state
+            .get(XSAVE_HEADER_OFFSET..XSAVE_HEADER_OFFSET + 8)
+            .and_then(|b| b.try_into().ok())
+            .map_or(0, u64::from_le_bytes)
+    } else {
+        0
+    };
+    if f.xfeatures != expected {
+        pass.flag(
+            off,
+            FpuXfeatures {
+                thread,
+                xfeatures: f.xfeatures,
+                expected,
+            },
+        );
+    }
+}
+
+/// The bytes a whole FPU record with this header takes (padding included),
+/// if `h.len` is one an FPU record can have (its state 512 bytes, or at
+/// least 576) and agrees with its `size` when the input (`rest`, from the
+/// record's start) holds it.
+fn fpu_len(rest: &[u8], h: ckpt_hdr) -> Option<usize> {
+    let size = (h.len as usize).checked_sub(FPU_HDR_SIZE)?;
+    if size != FXSAVE_SIZE as usize && size < XSAVE_MIN_SIZE as usize {
+        return None;
+    }
+    if rest.len() >= 16 && read_fpu(rest).size as usize != size {
+        return None;
+    }
+    Some(padded(h.len as usize))
 }
 
 /// The length of a whole PIDS record with this header, if `h.len` is one a
@@ -1239,6 +1948,7 @@ fn read_pids_record<'a>(
             pids,
             task: None,
             pids_offset: eoff,
+            threads: Vec::new(),
         });
     }
     Ok(rec)

@@ -4,10 +4,12 @@
 //! never renamed or removed. Mirror structs keep the shared format structs
 //! free of serde.
 
-use serde::ser::{Serialize, Serializer};
+use serde::ser::{Serialize, SerializeMap, Serializer};
 
-use crate::bytes::cstr;
-use crate::image::{Image, Task};
+use crate::bytes::{cstr, reg_values, REG_NAMES};
+use crate::format::{ckpt_user_regs, CKPT_FPU_FXSAVE, CKPT_FPU_XSAVE};
+use crate::image::{Fpu, Image, Task, Thread};
+use crate::text::{held_name, name_or_unknown, restart_name};
 
 #[derive(serde::Serialize)]
 struct JsonImage<'a> {
@@ -57,6 +59,77 @@ struct JsonTask {
     start_time_ns: Option<u64>,
     comm: Option<String>,
     nr_threads: Option<u32>,
+    /// `exit_state` has EXIT_ZOMBIE or EXIT_DEAD (`null` without TASK).
+    zombie: Option<bool>,
+    /// The leader's (first THREAD's) nspid; `null` without THREAD records.
+    nspid: Option<Vec<i32>>,
+    threads: Vec<JsonThread>,
+}
+
+#[derive(serde::Serialize)]
+struct JsonThread {
+    tid: i32,
+    nspid: Vec<i32>,
+    state: u32,
+    exit_state: u32,
+    flags: u32,
+    held: String,
+    restart: String,
+    regs: Option<JsonRegs>,
+    sigmask: u64,
+    sigpending: u64,
+    sigaltstack: JsonSigaltstack,
+    clear_child_tid: u64,
+    set_child_tid: u64,
+    robust_list: u64,
+    robust_list_len: u64,
+    rseq: JsonRseq,
+    fpu: Option<JsonFpu>,
+}
+
+/// The registers as an object keyed by `struct user_regs_struct`'s field
+/// names, in its order.
+struct JsonRegs([u64; 27]);
+
+impl Serialize for JsonRegs {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(REG_NAMES.len()))?;
+        for (k, v) in REG_NAMES.iter().zip(self.0) {
+            m.serialize_entry(k, &v)?;
+        }
+        m.end()
+    }
+}
+
+impl From<&ckpt_user_regs> for JsonRegs {
+    fn from(r: &ckpt_user_regs) -> Self {
+        JsonRegs(reg_values(r))
+    }
+}
+
+#[derive(serde::Serialize)]
+struct JsonSigaltstack {
+    sp: u64,
+    size: u64,
+    flags: u32,
+}
+
+#[derive(serde::Serialize)]
+struct JsonRseq {
+    addr: u64,
+    len: u32,
+    sig: u32,
+}
+
+#[derive(serde::Serialize)]
+struct JsonFpu {
+    kind: String,
+    size: u32,
+    xfeatures: u64,
+    /// `null` if the state is too short to hold it (an invalid image).
+    mxcsr: Option<u32>,
+    /// XMM0..15, 32 hex digits each (`null` likewise).
+    xmm: Option<Vec<String>>,
 }
 
 #[derive(serde::Serialize)]
@@ -79,6 +152,53 @@ struct JsonRecord<'a> {
     #[serde(rename = "type")]
     r#type: std::borrow::Cow<'a, str>,
     len: u32,
+}
+
+fn fpu(f: &Fpu) -> JsonFpu {
+    JsonFpu {
+        kind: match f.hdr.kind {
+            CKPT_FPU_FXSAVE => "fxsave".to_string(),
+            CKPT_FPU_XSAVE => "xsave".to_string(),
+            k => format!("unknown({k})"),
+        },
+        size: f.hdr.size,
+        xfeatures: f.hdr.xfeatures,
+        mxcsr: f.mxcsr(),
+        xmm: f
+            .xmm()
+            .map(|x| x.iter().map(|r| format!("{r:032x}")).collect()),
+    }
+}
+
+fn thread(t: &Thread) -> JsonThread {
+    let h = &t.thread;
+    JsonThread {
+        tid: h.tid,
+        nspid: t.nspid().to_vec(),
+        state: h.state,
+        exit_state: h.exit_state,
+        flags: h.flags,
+        held: name_or_unknown(held_name(h.held), h.held),
+        restart: name_or_unknown(restart_name(h.restart), h.restart),
+        regs: t.regs().map(JsonRegs::from),
+        sigmask: h.blocked,
+        sigpending: h.pending,
+        sigaltstack: JsonSigaltstack {
+            sp: h.sas_ss_sp,
+            size: h.sas_ss_size,
+            flags: h.sas_ss_flags,
+        },
+        clear_child_tid: h.clear_child_tid,
+        set_child_tid: h.set_child_tid,
+        robust_list: h.robust_list,
+        robust_list_len: h.robust_list_len,
+        rseq: JsonRseq {
+            addr: h.rseq,
+            len: h.rseq_len,
+            sig: h.rseq_sig,
+        },
+        fpu: t.fpu.as_ref().map(fpu),
+    }
 }
 
 fn task(t: &Task) -> JsonTask {
@@ -106,6 +226,9 @@ fn task(t: &Task) -> JsonTask {
         start_time_ns: k.map(|k| k.start_time_ns),
         comm: k.map(|k| cstr(&k.comm)),
         nr_threads: k.map(|k| k.nr_threads),
+        zombie: t.zombie(),
+        nspid: t.threads.first().map(|l| l.nspid().to_vec()),
+        threads: t.threads.iter().map(thread).collect(),
     }
 }
 

@@ -31,8 +31,9 @@ mod json;
 pub mod procfs;
 pub mod text;
 
+pub use bytes::{reg_values, REG_NAMES};
 pub use image::{
     analyze, decode, looks_like_kaddr, record_name, verify, Analysis, DecodeError, DecodeErrorKind,
-    Image, KaddrField, Record, Summary, Task, VerifyError, VerifyErrorKind, KADDR_FIELDS,
-    KERNEL_HALF_START,
+    Fpu, Image, KaddrField, Record, Summary, Task, Thread, ThreadRef, VerifyError, VerifyErrorKind,
+    FXSAVE_SIZE, KADDR_FIELDS, KERNEL_HALF_START, XSAVE_MIN_SIZE,
 };

@@ -4,17 +4,21 @@
 //! the way CRIU collects a tree: from the root, depth first, list
 //! `/proc/PID/task/` and read every `/proc/PID/task/TID/children` for the
 //! children (in fork order, as the module orders them), and read
-//! `/proc/PID/stat` and `/proc/PID/status` for the fields. It gathers what
-//! `/proc` can tell of the module's PIDS and TASK fields (pid, tgid, ppid,
-//! pgid, sid, state, exit signal, flags, comm, uids, gids, start time,
-//! threads) and encodes the same image format, so both sides write the
-//! same records.
+//! `/proc/PID/stat` and `/proc/PID/status` for the fields, and
+//! `/proc/PID/task/TID/stat` for each other thread. It gathers what `/proc`
+//! can tell of the module's PIDS, TASK and THREAD fields (pid, tgid, ppid,
+//! pgid, sid, state, exit signal, flags, comm, uids, gids, start time; each
+//! thread's tid, NSpid, state and flags) and encodes the same image format,
+//! so both sides write the same records.
 //!
 //! What `/proc` cannot give as the module does: `state` is mapped from the
 //! one-letter state (`T` is `TASK_STOPPED`, ...), the start time has clock
-//! tick resolution, `pdeath_signal` is not exposed (0), and ids are those of
-//! the reader's pid namespace. Like any `/proc` walk it sees each file at a
-//! different moment: the tree must be stopped.
+//! tick resolution, `pdeath_signal` is not exposed (0), ids are those of
+//! the reader's pid namespace (a thread's `nspid` is its `NSpid` line, from
+//! the reader's level down), and no thread's registers, signal state or
+//! FPU state are read (`held` none, `what` 0, no FPU record). Like any
+//! `/proc` walk it sees each file at a different moment: the tree must be
+//! stopped.
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
@@ -27,6 +31,51 @@ use crate::format::*;
 pub struct ProcTask {
     pub pids: ckpt_pids,
     pub task: ckpt_hdr_task,
+    /// Its THREAD records, the leader first (`task.nr_threads` of them).
+    pub threads: Vec<ckpt_hdr_thread>,
+}
+
+/// The THREAD record /proc can fill: ids, state, exit state and flags; not
+/// held, no registers (every other field zero).
+pub fn thread_record(
+    tid: i32,
+    nspid: &[i32],
+    state: u32,
+    exit_state: u32,
+    flags: u32,
+) -> ckpt_hdr_thread {
+    let mut ids = [0i32; CKPT_NS_LEVELS];
+    let levels = nspid.len().min(CKPT_NS_LEVELS);
+    ids[..levels].copy_from_slice(&nspid[..levels]);
+    ckpt_hdr_thread {
+        h: ckpt_hdr {
+            r#type: CKPT_HDR_THREAD,
+            len: std::mem::size_of::<ckpt_hdr_thread>() as u32,
+        },
+        tid,
+        levels: levels as u32,
+        nspid: ids,
+        state,
+        exit_state,
+        flags,
+        held: CKPT_HELD_NONE,
+        restart: CKPT_RESTART_NONE,
+        what: 0,
+        blocked: 0,
+        pending: 0,
+        sas_ss_sp: 0,
+        sas_ss_size: 0,
+        sas_ss_flags: 0,
+        rseq_len: 0,
+        rseq: 0,
+        rseq_sig: 0,
+        reserved: 0,
+        clear_child_tid: 0,
+        set_child_tid: 0,
+        robust_list: 0,
+        robust_list_len: 0,
+        regs: ckpt_user_regs::default(),
+    }
 }
 
 /// Reads a whole small file into `buf` (cleared first), reusing its memory.
@@ -101,6 +150,22 @@ fn parse_num(path: &str, w: &[u8]) -> io::Result<i64> {
         .ok_or_else(|| bad(path, "bad number"))
 }
 
+/// The ids of the `NSpid:` line of a `/proc/.../status` (empty if it has
+/// none), at most `CKPT_NS_LEVELS`.
+fn parse_nspid(path: &str, s: &[u8]) -> io::Result<Vec<i32>> {
+    let Some(line) = s
+        .split(|&b| b == b'\n')
+        .find_map(|l| l.strip_prefix(b"NSpid:"))
+    else {
+        return Ok(Vec::new());
+    };
+    line.split(|b| b.is_ascii_whitespace())
+        .filter(|w| !w.is_empty())
+        .take(CKPT_NS_LEVELS)
+        .map(|w| parse_num(path, w).map(|v| v as i32))
+        .collect()
+}
+
 /// Fills tgid, uids and gids from `/proc/PID/status`.
 fn parse_status(path: &str, s: &[u8], t: &mut ProcTask) -> io::Result<()> {
     let mut seen = 0;
@@ -134,16 +199,21 @@ fn parse_status(path: &str, s: &[u8], t: &mut ProcTask) -> io::Result<()> {
     }
 }
 
-/// Appends the children of every thread of `pid` to `out`, in each
-/// thread's fork order.
-fn children(pid: i32, buf: &mut Vec<u8>, out: &mut Vec<i32>) -> io::Result<()> {
-    let dir = format!("/proc/{pid}/task");
-    let mut tids: Vec<i32> = fs::read_dir(&dir)?
+/// The threads of `pid` (`/proc/PID/task`), the leader first, then in tid
+/// order.
+fn tids(pid: i32) -> io::Result<Vec<i32>> {
+    let mut tids: Vec<i32> = fs::read_dir(format!("/proc/{pid}/task"))?
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
         .collect();
-    tids.sort_unstable();
+    tids.sort_unstable_by_key(|&t| (t != pid, t));
+    Ok(tids)
+}
+
+/// Appends the children of every thread (`tids`) of `pid` to `out`, in
+/// each thread's fork order.
+fn children(pid: i32, tids: &[i32], buf: &mut Vec<u8>, out: &mut Vec<i32>) -> io::Result<()> {
     for tid in tids {
-        let path = format!("{dir}/{tid}/children");
+        let path = format!("/proc/{pid}/task/{tid}/children");
         read_into(&path, buf)?;
         for w in buf
             .split(|&b| b == b' ')
@@ -175,15 +245,44 @@ pub fn collect(root: i32) -> io::Result<Vec<ProcTask>> {
         let status = format!("/proc/{pid}/status");
         read_into(&status, &mut buf)?;
         parse_status(&status, &buf, &mut t)?;
+        let mut nspid = parse_nspid(&status, &buf)?;
+        if nspid.first() != Some(&pid) {
+            nspid = vec![pid];
+        }
         t.pids.parent = parent;
         t.task.h = ckpt_hdr {
             r#type: CKPT_HDR_TASK,
             len: std::mem::size_of::<ckpt_hdr_task>() as u32,
         };
+        let threads = tids(pid)?;
+        for &tid in &threads {
+            if tid == pid {
+                let k = &t.task;
+                t.threads
+                    .push(thread_record(tid, &nspid, k.state, k.exit_state, k.flags));
+                continue;
+            }
+            // Another thread: its own state and flags; its NSpid only if
+            // the process has more than one level (else it is [tid]).
+            let path = format!("/proc/{pid}/task/{tid}/stat");
+            read_into(&path, &mut buf)?;
+            let mut th = ProcTask::default();
+            parse_stat(&path, &buf, ticks_ns, &mut th)?;
+            let mut ids = vec![tid];
+            if nspid.len() > 1 {
+                let path = format!("/proc/{pid}/task/{tid}/status");
+                read_into(&path, &mut buf)?;
+                ids = parse_nspid(&path, &buf)?;
+            }
+            let k = &th.task;
+            t.threads
+                .push(thread_record(tid, &ids, k.state, k.exit_state, k.flags));
+        }
+        t.task.nr_threads = t.threads.len() as u32;
         let me = i32::try_from(tasks.len()).map_err(|_| bad(&stat, "too many tasks"))?;
         tasks.push(t);
         kids.clear();
-        children(pid, &mut buf, &mut kids)?;
+        children(pid, &threads, &mut buf, &mut kids)?;
         stack.extend(kids.iter().rev().map(|&c| (c, me)));
     }
     Ok(tasks)
@@ -197,11 +296,14 @@ fn bytes<T: Copy>(v: &T) -> &[u8] {
     unsafe { std::slice::from_raw_parts((v as *const T).cast::<u8>(), std::mem::size_of::<T>()) }
 }
 
-/// Encodes `tasks` as an image (HEAD, TREE, PIDS chunks, TASKs, TAIL), the
-/// same records the module writes.
+/// Encodes `tasks` as an image (HEAD, TREE, PIDS chunks, each TASK and its
+/// THREADs, TAIL), the same records the module writes (no FPU records: the
+/// THREAD records have no registers).
 pub fn encode(root: i32, tasks: &[ProcTask], time_ns: u64, release: &str) -> Vec<u8> {
     let n = tasks.len();
-    let mut out = Vec::with_capacity(120 + 16 + n.div_ceil(256) * 16 + n * (24 + 88) + 24);
+    let threads: usize = tasks.iter().map(|t| t.threads.len()).sum();
+    let mut out =
+        Vec::with_capacity(120 + 16 + n.div_ceil(256) * 16 + n * (24 + 88) + threads * 472 + 24);
     let mut records = 0u32;
     let mut rel = [0u8; CKPT_RELEASE_LEN];
     let r = release.as_bytes();
@@ -250,6 +352,10 @@ pub fn encode(root: i32, tasks: &[ProcTask], time_ns: u64, release: &str) -> Vec
     for t in tasks {
         out.extend_from_slice(bytes(&t.task));
         records += 1;
+        for th in &t.threads {
+            out.extend_from_slice(bytes(th));
+            records += 1;
+        }
     }
     let tail = ckpt_hdr_tail {
         h: ckpt_hdr {
@@ -306,6 +412,9 @@ mod tests {
         assert_eq!([t.task.uid, t.task.euid, t.task.suid], [1, 2, 3]);
         assert_eq!([t.task.gid, t.task.egid, t.task.sgid], [5, 6, 7]);
         assert!(parse_status("x", b"Name:\tx\n", &mut t).is_err());
+        let s = b"Name:\tx\nNSpid:\t42\t7\t1\nUid:\t1\n";
+        assert_eq!(parse_nspid("x", s).unwrap(), [42, 7, 1]);
+        assert_eq!(parse_nspid("x", b"Name:\tx\n").unwrap(), [] as [i32; 0]);
     }
 
     /// Kills the given processes when dropped (the test's tree, on every
@@ -325,7 +434,9 @@ mod tests {
     fn children_of(pid: i32) -> Vec<i32> {
         let mut buf = Vec::new();
         let mut out = Vec::new();
-        let _ = children(pid, &mut buf, &mut out);
+        if let Ok(t) = tids(pid) {
+            let _ = children(pid, &t, &mut buf, &mut out);
+        }
         out
     }
 
@@ -349,6 +460,59 @@ mod tests {
             );
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
+    }
+
+    /// Not a test: the body of the process `collects_every_thread` starts
+    /// (this test binary run again with CKPT_THREAD_HOLDER set): three
+    /// more threads, then sleep until killed.
+    #[test]
+    #[ignore]
+    fn thread_holder() {
+        if std::env::var_os("CKPT_THREAD_HOLDER").is_none() {
+            return;
+        }
+        for _ in 0..3 {
+            std::thread::spawn(|| loop {
+                std::thread::sleep(std::time::Duration::from_secs(1000));
+            });
+        }
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(1000));
+        }
+    }
+
+    /// A process of several threads: one THREAD record each, the leader
+    /// first, `nr_threads` their number, and the image verifies.
+    #[test]
+    fn collects_every_thread() {
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "procfs::tests::thread_holder", "--ignored"])
+            .env("CKPT_THREAD_HOLDER", "1")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        let guard = KillOnDrop(vec![pid]);
+        let mut n = 0;
+        wait_until("four threads", || {
+            n = tids(pid).map_or(0, |t| t.len());
+            n >= 4
+        });
+        let tasks = collect(pid).unwrap();
+        let expected = tids(pid).unwrap();
+        drop(guard);
+        let _ = child.wait();
+        assert_eq!(tasks.len(), 1);
+        let t = &tasks[0];
+        assert_eq!(t.task.nr_threads as usize, t.threads.len());
+        let found: Vec<i32> = t.threads.iter().map(|th| th.tid).collect();
+        assert_eq!(found, expected);
+        assert_eq!(found[0], pid);
+        assert!(found.len() >= 4, "{found:?}");
+        let img = encode(pid, &tasks, 1, "test");
+        crate::verify(&img).unwrap_or_else(|e| panic!("{e}"));
+        let d = crate::decode(&img).unwrap();
+        assert_eq!(d.tasks[0].threads.len(), found.len());
     }
 
     /// A small live tree (sh and two children), collected from /proc and
@@ -394,8 +558,19 @@ mod tests {
             assert_eq!(t.pids.parent, 0);
             assert_eq!(t.pids.vtgid, t.pids.vpid);
         }
+        // One THREAD per thread (sh and sleep have one), the leader first.
+        for t in &tasks {
+            assert_eq!(t.task.nr_threads as usize, t.threads.len());
+            assert_eq!(t.threads[0].tid, t.pids.vpid);
+            assert_eq!(t.threads[0].nspid[0], t.pids.vpid);
+            assert!(t.threads[0].levels >= 1);
+            assert_eq!(t.threads[0].what, 0);
+        }
         let img = encode(root, &tasks, 1, "test");
-        let s = crate::verify(&img).unwrap();
+        let s = crate::verify(&img).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(s.tasks_nr as usize, tasks.len());
+        let d = crate::decode(&img).unwrap();
+        assert_eq!(d.threads_nr(), tasks.iter().map(|t| t.threads.len()).sum());
+        assert!(d.tasks.iter().all(|t| t.threads[0].fpu.is_none()));
     }
 }

@@ -28,6 +28,41 @@ pub fn state_name(state: u32, exit_state: u32) -> &'static str {
     LETTERS.get(idx).copied().unwrap_or("?")
 }
 
+/// The name of a `CKPT_HELD_*` value (`"stopped"`), as `ckpt decode
+/// --json` and `ckpt show` print it.
+pub fn held_name(held: u32) -> Option<&'static str> {
+    use crate::format::*;
+    Some(match held {
+        CKPT_HELD_NONE => "none",
+        CKPT_HELD_STOPPED => "stopped",
+        CKPT_HELD_CGROUP_FROZEN => "cgroup_frozen",
+        CKPT_HELD_TRACED => "traced",
+        CKPT_HELD_LEGACY_FROZEN => "legacy_frozen",
+        CKPT_HELD_VFORK => "vfork",
+        _ => return None,
+    })
+}
+
+/// The name of a `CKPT_RESTART_*` value (`"restartsys"`).
+pub fn restart_name(restart: u32) -> Option<&'static str> {
+    use crate::format::*;
+    Some(match restart {
+        CKPT_RESTART_NONE => "none",
+        CKPT_RESTART_SYS => "restartsys",
+        CKPT_RESTART_NOINTR => "restartnointr",
+        CKPT_RESTART_NOHAND => "restartnohand",
+        CKPT_RESTART_BLOCK => "restart_block",
+        CKPT_RESTART_INSIDE => "inside",
+        _ => return None,
+    })
+}
+
+/// A name from `held_name` or `restart_name`, or `"unknown(N)"` for a
+/// value the format does not define (an invalid image still decodes).
+pub fn name_or_unknown(name: Option<&'static str>, v: u32) -> String {
+    name.map_or_else(|| format!("unknown({v})"), str::to_string)
+}
+
 /// The errno's symbolic name (`"EFBIG"`), for the ones the module and the
 /// tool report.
 pub fn errno_name(e: i32) -> Option<&'static str> {
@@ -104,6 +139,38 @@ mod tests {
         assert_eq!(state_name(0x402, 0), "I");
         assert_eq!(state_name(0x8000, 0), "frozen");
         assert_eq!(state_name(0x1000, 0), "R");
+    }
+
+    #[test]
+    fn held_and_restart_names() {
+        let held: Vec<_> = (0..7).map(|v| name_or_unknown(held_name(v), v)).collect();
+        assert_eq!(
+            held,
+            [
+                "none",
+                "stopped",
+                "cgroup_frozen",
+                "traced",
+                "legacy_frozen",
+                "vfork",
+                "unknown(6)"
+            ]
+        );
+        let restart: Vec<_> = (0..7)
+            .map(|v| name_or_unknown(restart_name(v), v))
+            .collect();
+        assert_eq!(
+            restart,
+            [
+                "none",
+                "restartsys",
+                "restartnointr",
+                "restartnohand",
+                "restart_block",
+                "inside",
+                "unknown(6)"
+            ]
+        );
     }
 
     #[test]

@@ -2,7 +2,9 @@
 //! host and run on encoder-made images: it must accept exactly what
 //! `ckpt::verify` accepts (the test model, tests/common/model.rs, is a port
 //! of it; this runs the C itself). Covers the kernel-address rule of issue 9
-//! (user text and 32-bit fields are not scanned, 64-bit scalars are).
+//! (user text and 32-bit fields are not scanned, 64-bit scalars are), and
+//! the THREAD and FPU rules (every word of those records set to values that
+//! break a rule or not, the image re-sealed).
 
 mod common;
 
@@ -112,6 +114,42 @@ fn c_parser_agrees_with_verify() {
         }
         images.push((format!("arbitrary values {k}"), encode(&spec)));
     }
+    // threads: user values that look like kernel addresses; an FPU state
+    // whose size leaves padding; many levels
+    let mut spec = Spec::binary(5);
+    for n in &mut spec.nodes {
+        for t in n.threads.iter_mut().filter(|t| t.fpu.is_some()) {
+            t.regs = [0xffff_ffff_ff60_0000; 27];
+            t.blocked = u64::MAX;
+            t.robust_list = 0xffff_8000_0000_0000;
+        }
+    }
+    spec.nodes[1].threads[0].fpu = Some(FpuSpec::new(ckpt::format::CKPT_FPU_XSAVE, 580, 5));
+    spec.nodes[3].threads[0].nspid = (0..32).map(|i| 1028 - i).collect();
+    images.push(("threads with look-alike values".into(), encode(&spec)));
+    let valid_extra = 1;
+    // every word of every THREAD and FPU record (the header and the first
+    // words of its state) and every TASK nr_threads, set to values that
+    // break a rule or not, re-sealed: both parsers must agree on each
+    let base = records(&Spec::binary(5));
+    for (k, rec) in base.iter().enumerate() {
+        let words = match get_u32(rec, 0) {
+            ckpt::format::CKPT_HDR_THREAD => (8..rec.len()).step_by(4).collect::<Vec<_>>(),
+            ckpt::format::CKPT_HDR_FPU => (8..24).chain([24, 512, 516, 520]).collect(),
+            ckpt::format::CKPT_HDR_TASK => vec![80],
+            _ => continue,
+        };
+        for w in words {
+            if w + 4 > rec.len() {
+                continue;
+            }
+            for v in [0u32, 1, 2, 6, 33, 1000, u32::MAX] {
+                let mut r = base.clone();
+                put_u32(&mut r[k], w, v);
+                images.push((format!("record {k} word {w} = {v:#x}"), seal(&r)));
+            }
+        }
+    }
     // scanned 64-bit fields holding kernel addresses must fail
     for (rec, off, what) in [
         (0usize, 24usize, "HEAD flags"),
@@ -148,6 +186,7 @@ fn c_parser_agrees_with_verify() {
 
     let verdicts = c_verdicts(&images);
     let mut accepted = 0;
+    let mut resealed_accepted = 0;
     for ((name, b), c) in images.iter().zip(&verdicts) {
         let rust = ckpt::verify(b);
         assert_eq!(
@@ -156,10 +195,17 @@ fn c_parser_agrees_with_verify() {
             "{name}: verify says {:?}, tests/ckpt_image.h says {c:?}",
             rust.map_err(|e| e.to_string())
         );
-        accepted += usize::from(c.is_ok());
+        if name.starts_with("record ") {
+            resealed_accepted += usize::from(c.is_ok());
+        } else {
+            accepted += usize::from(c.is_ok());
+        }
     }
-    // the accepted ones are the valid images built above
-    assert_eq!(accepted, shapes().len() + 3 + 40);
+    // the accepted ones are the valid images built above, and the resealed
+    // ones that changed a free value (an id, a register...) or set a word
+    // to the value it had
+    assert_eq!(accepted, shapes().len() + 3 + 40 + valid_extra);
+    assert!(resealed_accepted > 100, "{resealed_accepted}");
     // and the C parser names the kernel address it refuses
     let i = images
         .iter()

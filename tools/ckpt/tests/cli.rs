@@ -53,12 +53,13 @@ fn assert_one_line_error(o: &Output) {
 
 #[test]
 fn verify_valid_and_invalid() {
-    let f = Scratch::new("valid.img", &encode(&Spec::binary(7)));
+    let b = encode(&Spec::binary(7));
+    let f = Scratch::new("valid.img", &b);
     let o = ckpt(&["verify", f.path()]);
     assert_eq!(o.status.code(), Some(0));
     assert_eq!(
         stdout(&o),
-        format!("{}: valid image, 7 tasks, 960 bytes\n", f.path())
+        format!("{}: valid image, 7 tasks, {} bytes\n", f.path(), b.len())
     );
 
     let mut r = records(&Spec::binary(5));
@@ -83,13 +84,40 @@ fn show_tree() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let expected = "\
 task-0(1000) T uid=1000
+|   1 thread: 1000 held=stopped restart=none rip=0x401000 rsp=0x7ffd00000000
 |- task-1(1007) t uid=1001
+|  |   1 thread: 1007 held=traced restart=restartsys rip=0x401020 rsp=0x7ffcffffe000
 |  |- task-3(1021) t uid=1000
+|  |      1 thread: 1021 held=none restart=none (no registers)
 |  `- task-4(1028) T uid=1001
+|         1 thread: 1028 held=stopped restart=restart_block rip=0x401080 rsp=0x7ffcffff8000
 `- task-2(1014) T uid=1002
-5 tasks, depth 3, 736 bytes, kernel 7.3.0-ckpt, taken 2023-11-14 22:13:20 UTC
+       2 threads: 1014 held=stopped restart=restartnointr rip=0x401040 rsp=0x7ffcffffc000; \
+1015 held=none restart=none (no registers)
+5 tasks, depth 3, 6032 bytes, kernel 7.3.0-ckpt, taken 2023-11-14 22:13:20 UTC
 ";
     assert_eq!(stdout(&o), expected);
+}
+
+/// A task whose THREAD records stop short (an image ended by an ERROR)
+/// says how many of its threads were read.
+#[test]
+fn show_partial_threads() {
+    let mut spec = Spec::binary(5);
+    spec.nodes[0].threads.push(ThreadSpec::bare(1001, 0x104, 0));
+    // HEAD, TREE, PIDS, TASK 0, its first THREAD and FPU
+    let b = encode_with_error(&spec, 6, 28, "no space left on device");
+    let f = Scratch::new("partial-threads.img", &b);
+    let o = ckpt(&["show", f.path()]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    assert!(
+        out.starts_with(
+            "task-0(1000) T uid=1000\n|   1 of 2 threads: 1000 held=stopped restart=none \
+             rip=0x401000 rsp=0x7ffd00000000\n|- ?(1007) ? uid=? [no TASK record]\n"
+        ),
+        "{out}"
+    );
 }
 
 #[test]
@@ -101,6 +129,7 @@ fn show_invalid_still_shows_and_warns() {
     let out = stdout(&o);
     assert!(out.starts_with("task-0(1000) T uid=1000\n"), "{out}");
     assert!(out.contains("?(1021) ? uid=? [no TASK record]"), "{out}");
+    assert!(!out.contains("1021 held"), "{out}");
     assert!(out.contains("\n5 tasks, depth 3, 440 bytes"), "{out}");
     assert_one_line_error(&o);
     assert_eq!(
@@ -118,17 +147,25 @@ fn show_invalid_still_shows_and_warns() {
 #[test]
 fn partial_images_are_named_partial() {
     let full = encode(&Spec::binary(5));
-    let cases: [(&str, Vec<u8>, String); 3] = [
+    // HEAD 0, TREE 120, PIDS 136, TASK 272, THREAD 360, FPU 832, TASK 1368
+    let cases: [(&str, Vec<u8>, String); 4] = [
         (
             "boundary",
-            full[..448].to_vec(),
-            "partial image: ends after record 5 (TASK) at byte 448, no TAIL".into(),
+            full[..832].to_vec(),
+            "partial image: ends after record 5 (THREAD) at byte 832, no TAIL".into(),
         ),
         (
             "torn",
             full[..400].to_vec(),
-            "partial image: torn record at byte 360 (a TASK record of 88 bytes, 40 present) \
+            "partial image: torn record at byte 360 (a THREAD record of 472 bytes, 40 present) \
              after record 4 (TASK), no TAIL"
+                .into(),
+        ),
+        (
+            "torn-fpu",
+            full[..1000].to_vec(),
+            "partial image: torn record at byte 832 (an FPU record of 536 bytes, 168 present) \
+             after record 5 (THREAD), no TAIL"
                 .into(),
         ),
         (
@@ -183,10 +220,18 @@ fn decode_text_and_json() {
     for needle in [
         "offset 0: HEAD (type 1, len 120)",
         "magic          0x474d4954504b4352 (\"RCKPTIMG\")",
+        "version        2\n",
         "offset 120: TREE (type 101, len 16)",
         "offset 136: PIDS (type 102, len 88)",
         "[0] vpid 1000 vtgid 1000 vppid 1 vpgid 1000 vsid 1000 parent -1",
         "comm           \"task-1\"",
+        "offset 312: THREAD (type 202, len 472)\n  (task 0, thread 0)\n  tid            1000\n",
+        "  nspid          [1000]\n",
+        "  held           1 (stopped)\n  restart        0 (none)\n  what           0x1 (regs)\n",
+        "  orig_rax 0xffffffffffffffff  rip      0x0000000000401000  cs       0x0000000000000033\n",
+        "offset 784: FPU (type 203, len 536)\n  (task 0, thread 0)\n  kind           1 (fxsave)\n",
+        "  mxcsr          0x00001f80\n",
+        "  xmm15          fffefdfcfbfaf9f8f7f6f5f4f3f2f1f0\n",
         ": TAIL (type 9001, len 24)",
     ] {
         assert!(t.contains(needle), "missing {needle:?} in\n{t}");
@@ -197,7 +242,31 @@ fn decode_text_and_json() {
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("valid JSON");
     assert_eq!(v["tasks_nr"], 3);
     assert_eq!(v["records"][2]["type"], "PIDS");
+    assert_eq!(v["records"][4]["type"], "THREAD");
+    assert_eq!(v["records"][5]["type"], "FPU");
     assert_eq!(v["tasks"][2]["vppid"], 1000);
+    assert_eq!(v["tasks"][0]["threads"][0]["regs"]["rip"], 0x40_1000);
+    assert_eq!(v["tasks"][0]["threads"][0]["held"], "stopped");
+}
+
+/// The JSON keeps every u64 exact (serde_json writes u64 as integers):
+/// registers above 2^53 come out digit for digit.
+#[test]
+fn decode_json_keeps_u64_exact() {
+    let mut spec = Spec::chain(1);
+    let t = &mut spec.nodes[0].threads[0];
+    t.regs[10] = 0xffff_ffff_ffff_fe00; // rax: -ERESTARTSYS
+    t.regs[16] = 0xffff_ffff_ff60_0000; // rip: the vsyscall page
+    t.blocked = (1 << 53) + 1;
+    let f = Scratch::new("u64.img", &encode(&spec));
+    let o = ckpt(&["verify", f.path()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let o = ckpt(&["decode", "--json", f.path()]);
+    assert_eq!(o.status.code(), Some(0));
+    let text = stdout(&o);
+    assert!(text.contains("\"rax\": 18446744073709551104"), "{text}");
+    assert!(text.contains("\"rip\": 18446744073699065856"), "{text}");
+    assert!(text.contains("\"sigmask\": 9007199254740993"), "{text}");
 }
 
 #[test]
@@ -215,6 +284,7 @@ fn decode_garbage_fails_in_one_line() {
 #[test]
 fn stdin_input() {
     let b = encode(&Spec::chain(2));
+    let size = b.len();
     let mut child = Command::new(env!("CARGO_BIN_EXE_ckpt"))
         .args(["verify", "-"])
         .stdin(std::process::Stdio::piped())
@@ -224,7 +294,10 @@ fn stdin_input() {
     use std::io::Write;
     child.stdin.take().unwrap().write_all(&b).unwrap();
     let o = child.wait_with_output().unwrap();
-    assert_eq!(stdout(&o), "-: valid image, 2 tasks, 400 bytes\n");
+    assert_eq!(
+        stdout(&o),
+        format!("-: valid image, 2 tasks, {size} bytes\n")
+    );
 }
 
 #[test]
@@ -304,7 +377,7 @@ fn invalid_and_partial() {
         stdout(&o),
         format!(
             "{}: invalid: offset 200: task 2 has vppid 4242 but its parent (task 1) has vtgid \
-             1007; and partial image: ends after record 5 (TASK) at byte 448, no TAIL\n",
+             1007; and partial image: ends after record 5 (THREAD) at byte 832, no TAIL\n",
             f.path()
         )
     );

@@ -31,14 +31,98 @@ fn exercise(b: &[u8]) -> bool {
     v.is_ok()
 }
 
+/// The values of one thread the module copies without checking them: any
+/// registers, signal masks, sigaltstack, rseq, futex addresses, state and
+/// flags, any held and restart value, either FPU kind with any bytes.
+#[derive(Clone, Debug)]
+struct ThreadValues {
+    regs: Vec<u64>,
+    words: Vec<u64>,
+    ints: [u32; 5],
+    held: u32,
+    restart: u32,
+    with_regs: bool,
+    xsave: bool,
+    fpu_seed: u8,
+}
+
+fn thread_values() -> impl Strategy<Value = ThreadValues> {
+    let word = prop_oneof![
+        Just(0u64),
+        Just(u64::MAX),
+        Just(0xffff_8000_0000_0000),
+        Just(0xffff_ffff_ffff_fe00),
+        any::<u64>()
+    ];
+    (
+        proptest::collection::vec(word.clone(), 27),
+        proptest::collection::vec(word, 8),
+        proptest::array::uniform5(any::<u32>()),
+        1u32..=5,
+        0u32..=5,
+        any::<bool>(),
+        any::<bool>(),
+        any::<u8>(),
+    )
+        .prop_map(
+            |(regs, words, ints, held, restart, with_regs, xsave, fpu_seed)| ThreadValues {
+                regs,
+                words,
+                ints,
+                held,
+                restart,
+                with_regs,
+                xsave,
+                fpu_seed,
+            },
+        )
+}
+
+/// A thread of `tid` with these values (only ids, state and flags if it
+/// has no registers).
+fn thread_of(tid: i32, v: ThreadValues) -> ThreadSpec {
+    let [state, flags, sas_flags, rseq_len, rseq_sig] = v.ints;
+    if !v.with_regs {
+        return ThreadSpec::bare(tid, state, flags);
+    }
+    let fpu = if v.xsave {
+        FpuSpec::new(
+            ckpt::format::CKPT_FPU_XSAVE,
+            576 + 64 * (v.fpu_seed as usize % 4),
+            v.fpu_seed,
+        )
+    } else {
+        FpuSpec::new(ckpt::format::CKPT_FPU_FXSAVE, 512, v.fpu_seed)
+    };
+    let w = &v.words;
+    ThreadSpec {
+        state,
+        flags,
+        held: v.held,
+        restart: v.restart,
+        blocked: w[0],
+        pending: w[1],
+        sigaltstack: (w[2], w[3], sas_flags),
+        rseq: (w[4], rseq_len, rseq_sig),
+        clear_child_tid: w[5],
+        set_child_tid: w[6],
+        robust_list: w[7],
+        robust_list_len: w[0] ^ w[7],
+        regs: v.regs.try_into().unwrap(),
+        ..ThreadSpec::with_regs(tid, v.held, v.restart, fpu, 0)
+    }
+}
+
 /// The values of one task that the module copies from the kernel without
 /// checking them: any comm bytes (up to 15, NULs included), any 32-bit ids,
-/// signals, codes, flags and states, any start time below 2^63.
+/// signals, codes, flags and states, any start time below 2^63; and its
+/// threads'.
 #[derive(Clone, Debug)]
 struct TaskValues {
     comm: Vec<u8>,
-    ints: [u32; 9],
+    ints: [u32; 8],
     start_time_ns: u64,
+    threads: Vec<ThreadValues>,
 }
 
 fn task_values() -> impl Strategy<Value = TaskValues> {
@@ -51,13 +135,15 @@ fn task_values() -> impl Strategy<Value = TaskValues> {
     ];
     (
         proptest::collection::vec(any::<u8>(), 0..=15),
-        proptest::array::uniform9(int),
+        proptest::array::uniform8(int),
         0u64..(1 << 63),
+        proptest::collection::vec(thread_values(), 1..4),
     )
-        .prop_map(|(comm, ints, start_time_ns)| TaskValues {
+        .prop_map(|(comm, ints, start_time_ns, threads)| TaskValues {
             comm,
             ints,
             start_time_ns,
+            threads,
         })
 }
 
@@ -76,7 +162,7 @@ fn module_writable_image() -> impl Strategy<Value = Vec<u8>> {
             spec.time_ns = time_ns;
             for (n, v) in spec.nodes.iter_mut().zip(values) {
                 n.comm = v.comm;
-                let [state, exit_state, code, sig, pdeath, flags, uid, gid, threads] = v.ints;
+                let [state, exit_state, code, sig, pdeath, flags, uid, gid] = v.ints;
                 n.state = state;
                 n.exit_state = exit_state;
                 n.exit_code = code as i32;
@@ -85,10 +171,15 @@ fn module_writable_image() -> impl Strategy<Value = Vec<u8>> {
                 n.flags = flags;
                 n.uid = uid;
                 n.gid = gid;
-                n.nr_threads = threads;
                 n.vpgid = uid as i32;
                 n.vsid = gid as i32;
                 n.start_time_ns = v.start_time_ns;
+                n.threads = v
+                    .threads
+                    .into_iter()
+                    .enumerate()
+                    .map(|(k, t)| thread_of(n.vpid + k as i32, t))
+                    .collect();
             }
             encode(&spec)
         })
@@ -203,7 +294,8 @@ proptest! {
     }
 
     /// Issue 9: every image the module can write verifies, whatever bytes
-    /// the tasks put in their comm and whatever their 32-bit fields hold.
+    /// the tasks put in their comm and whatever their 32-bit fields hold,
+    /// and whatever their threads' registers, signal state and FPU bytes.
     #[test]
     fn arbitrary_comm_and_field_values_verify(b in module_writable_image()) {
         if let Err(e) = verify(&b) {

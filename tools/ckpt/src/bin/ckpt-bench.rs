@@ -473,11 +473,22 @@ fn compare(kernel: &[u8], user: &[u8], n: usize) -> Res<()> {
             && (ta.uid, ta.euid, ta.suid, ta.gid, ta.egid, ta.sgid)
                 == (tb.uid, tb.euid, tb.suid, tb.gid, tb.egid, tb.sgid)
             && ta.nr_threads == tb.nr_threads
-            && ta.start_time_ns.abs_diff(tb.start_time_ns) <= 20_000_000;
+            && ta.start_time_ns.abs_diff(tb.start_time_ns) <= 20_000_000
+            && a.threads.len() == b.threads.len()
+            && a.threads
+                .iter()
+                .zip(&b.threads)
+                .all(|(x, y)| x.thread.tid == y.thread.tid && x.nspid() == y.nspid());
         if !same {
             return Err(format!(
-                "task {} differs: module {:?} {:?}, /proc {:?} {:?}",
-                a.index, a.pids, ta, b.pids, tb
+                "task {} differs: module {:?} {:?} threads {:?}, /proc {:?} {:?} threads {:?}",
+                a.index,
+                a.pids,
+                ta,
+                a.threads.iter().map(|t| t.nspid()).collect::<Vec<_>>(),
+                b.pids,
+                tb,
+                b.threads.iter().map(|t| t.nspid()).collect::<Vec<_>>()
             ));
         }
     }

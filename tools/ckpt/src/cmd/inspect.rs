@@ -6,11 +6,12 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 
 use ckpt::format::{
-    CKPT_ABI_VERSION, CKPT_ARCH_X86_64, CKPT_FORMAT_VERSION, CKPT_HDR_ERROR, CKPT_HDR_HEAD,
-    CKPT_HDR_PIDS, CKPT_HDR_TAIL, CKPT_HDR_TASK, CKPT_HDR_TREE,
+    CKPT_ABI_VERSION, CKPT_ARCH_X86_64, CKPT_FORMAT_VERSION, CKPT_FPU_FXSAVE, CKPT_FPU_XSAVE,
+    CKPT_HDR_ERROR, CKPT_HDR_FPU, CKPT_HDR_HEAD, CKPT_HDR_PIDS, CKPT_HDR_TAIL, CKPT_HDR_TASK,
+    CKPT_HDR_THREAD, CKPT_HDR_TREE, CKPT_THREAD_REGS,
 };
-use ckpt::text::{cstr, format_time_ns, state_name};
-use ckpt::{Image, Task};
+use ckpt::text::{cstr, format_time_ns, held_name, name_or_unknown, restart_name, state_name};
+use ckpt::{reg_values, Fpu, Image, Task, Thread, REG_NAMES};
 
 use super::checkpoint::{open_device, DEVICE};
 use super::sys::{errno_name, io_msg, ioctl_version};
@@ -47,7 +48,39 @@ fn label(t: &Task) -> String {
     }
 }
 
-/// The tree, `pstree -p` style, one line per task.
+/// `tid held=H restart=R rip=0x.. rsp=0x..` (or `(no registers)`).
+fn thread_text(t: &Thread) -> String {
+    let h = &t.thread;
+    let mut s = format!(
+        "{} held={} restart={}",
+        h.tid,
+        name_or_unknown(held_name(h.held), h.held),
+        name_or_unknown(restart_name(h.restart), h.restart)
+    );
+    match t.regs() {
+        Some(r) => s.push_str(&format!(" rip={:#x} rsp={:#x}", r.rip, r.rsp)),
+        None => s.push_str(" (no registers)"),
+    }
+    s
+}
+
+/// The line under a task that sums up its threads: `N threads: T; T...`
+/// (`K of N threads` if the image has fewer THREAD records than
+/// `nr_threads`), or `None` without a TASK record.
+fn threads_line(t: &Task) -> Option<String> {
+    let k = t.task?;
+    let n = t.threads.len();
+    let count = if k.nr_threads as usize == n {
+        format!("{n} thread{}", if n == 1 { "" } else { "s" })
+    } else {
+        format!("{n} of {} threads", k.nr_threads)
+    };
+    let list: Vec<String> = t.threads.iter().map(thread_text).collect();
+    Some(format!("{count}: {}", list.join("; ")))
+}
+
+/// The tree, `pstree -p` style: one line per task, and under it one line
+/// that sums up its threads.
 fn render_tree(s: &mut String, img: &Image) {
     let n = img.tasks.len();
     let mut kids: Vec<Vec<usize>> = vec![Vec::new(); n];
@@ -66,6 +99,7 @@ fn render_tree(s: &mut String, img: &Image) {
         .collect();
     while let Some((i, prefix, root, last)) = stack.pop() {
         let Some(t) = img.tasks.get(i) else { continue };
+        let ks = &kids[i];
         let child_prefix = if root {
             outln!(s, "{}", label(t));
             prefix
@@ -82,7 +116,10 @@ fn render_tree(s: &mut String, img: &Image) {
                 prefix + if last { "   " } else { "|  " }
             }
         };
-        let ks = &kids[i];
+        if let Some(line) = threads_line(t) {
+            let bar = if ks.is_empty() { "   " } else { "|  " };
+            outln!(s, "{child_prefix}{bar} {line}");
+        }
         for (j, &k) in ks.iter().enumerate().rev() {
             stack.push((k, child_prefix.clone(), false, j + 1 == ks.len()));
         }
@@ -141,11 +178,112 @@ fn magic_text(v: u64) -> String {
     }
 }
 
+/// The `state` and `exit_state` lines of a TASK or THREAD record.
+fn render_state(s: &mut String, state: u32, exit_state: u32) {
+    outln!(
+        s,
+        "  state          {state:#x} ({})",
+        state_name(state, exit_state)
+    );
+    outln!(s, "  exit_state     {exit_state:#x}");
+}
+
+/// The fields of a THREAD record.
+fn render_thread(s: &mut String, th: &Thread) {
+    let h = &th.thread;
+    outln!(s, "  tid            {}", h.tid);
+    let nspid: Vec<String> = th.nspid().iter().map(i32::to_string).collect();
+    outln!(s, "  levels         {}", h.levels);
+    outln!(s, "  nspid          [{}]", nspid.join(", "));
+    render_state(s, h.state, h.exit_state);
+    outln!(s, "  flags          {:#010x}", h.flags);
+    outln!(
+        s,
+        "  held           {} ({})",
+        h.held,
+        name_or_unknown(held_name(h.held), h.held)
+    );
+    outln!(
+        s,
+        "  restart        {} ({})",
+        h.restart,
+        name_or_unknown(restart_name(h.restart), h.restart)
+    );
+    let regs = if h.what & CKPT_THREAD_REGS != 0 {
+        " (regs)"
+    } else {
+        ""
+    };
+    outln!(s, "  what           {:#x}{regs}", h.what);
+    outln!(s, "  blocked        {:#018x}", h.blocked);
+    outln!(s, "  pending        {:#018x}", h.pending);
+    outln!(
+        s,
+        "  sigaltstack    sp {:#x} size {} flags {:#x}",
+        h.sas_ss_sp,
+        h.sas_ss_size,
+        h.sas_ss_flags
+    );
+    outln!(
+        s,
+        "  rseq           {:#x} len {} sig {:#x}",
+        h.rseq,
+        h.rseq_len,
+        h.rseq_sig
+    );
+    outln!(s, "  reserved       {}", h.reserved);
+    outln!(s, "  clear_child_tid {:#x}", h.clear_child_tid);
+    outln!(s, "  set_child_tid  {:#x}", h.set_child_tid);
+    outln!(
+        s,
+        "  robust_list    {:#x} len {}",
+        h.robust_list,
+        h.robust_list_len
+    );
+    match th.regs() {
+        Some(r) => {
+            let v = reg_values(r);
+            for (names, vals) in REG_NAMES.chunks(3).zip(v.chunks(3)) {
+                let cells: Vec<String> = names
+                    .iter()
+                    .zip(vals)
+                    .map(|(n, x)| format!("{n:<8} {x:#018x}"))
+                    .collect();
+                outln!(s, "  {}", cells.join("  ").trim_end());
+            }
+        }
+        None => outln!(s, "  regs           (not read)"),
+    }
+}
+
+/// The fields of an FPU record, and what the FXSAVE area at its start
+/// holds (MXCSR, XMM0..15).
+fn render_fpu(s: &mut String, f: &Fpu) {
+    let kind = match f.hdr.kind {
+        CKPT_FPU_FXSAVE => " (fxsave)",
+        CKPT_FPU_XSAVE => " (xsave)",
+        _ => "",
+    };
+    outln!(s, "  kind           {}{kind}", f.hdr.kind);
+    outln!(s, "  size           {}", f.hdr.size);
+    outln!(s, "  xfeatures      {:#x}", f.hdr.xfeatures);
+    if let Some(m) = f.mxcsr() {
+        outln!(s, "  mxcsr          {m:#010x}");
+    }
+    if let Some(x) = f.xmm() {
+        for (i, r) in x.iter().enumerate() {
+            outln!(s, "  xmm{i:<2}          {r:032x}");
+        }
+    }
+}
+
 /// Every record and every field, one block per record.
 fn render_records(s: &mut String, img: &Image) {
     let mut pids_k = 0usize;
     let mut entry = 0usize;
     let mut task_k = 0usize;
+    // The THREAD records of task task_k - 1 read so far.
+    let mut thread_k = 0usize;
     for r in &img.records {
         outln!(
             s,
@@ -209,13 +347,7 @@ fn render_records(s: &mut String, img: &Image) {
             CKPT_HDR_TASK => {
                 if let Some(k) = img.tasks.get(task_k).and_then(|t| t.task.as_ref()) {
                     outln!(s, "  (task {task_k})");
-                    outln!(
-                        s,
-                        "  state          {:#x} ({})",
-                        k.state,
-                        state_name(k.state, k.exit_state)
-                    );
-                    outln!(s, "  exit_state     {:#x}", k.exit_state);
+                    render_state(s, k.state, k.exit_state);
                     outln!(s, "  exit_code      {}", k.exit_code);
                     outln!(s, "  exit_signal    {}", k.exit_signal);
                     outln!(s, "  pdeath_signal  {}", k.pdeath_signal);
@@ -228,6 +360,28 @@ fn render_records(s: &mut String, img: &Image) {
                     outln!(s, "  vpid           {}", k.vpid);
                 }
                 task_k += 1;
+                thread_k = 0;
+            }
+            CKPT_HDR_THREAD => {
+                let task = task_k.saturating_sub(1);
+                if let Some(th) = img.tasks.get(task).and_then(|t| t.threads.get(thread_k)) {
+                    outln!(s, "  (task {task}, thread {thread_k})");
+                    render_thread(s, th);
+                }
+                thread_k += 1;
+            }
+            CKPT_HDR_FPU => {
+                let task = task_k.saturating_sub(1);
+                let th = thread_k.saturating_sub(1);
+                if let Some(f) = img
+                    .tasks
+                    .get(task)
+                    .and_then(|t| t.threads.get(th))
+                    .and_then(|t| t.fpu.as_ref())
+                {
+                    outln!(s, "  (task {task}, thread {th})");
+                    render_fpu(s, f);
+                }
             }
             CKPT_HDR_TAIL => {
                 if let Some(t) = &img.tail {

@@ -7,6 +7,183 @@ pub mod model;
 
 use ckpt::format::*;
 
+/// Offsets in a THREAD record (written out by hand, independent of the
+/// struct definitions; tests/decode_verify.rs checks them against format.rs).
+pub mod th {
+    pub const LEN: usize = 472;
+    pub const TID: usize = 8;
+    pub const LEVELS: usize = 12;
+    pub const NSPID: usize = 16;
+    pub const STATE: usize = 144;
+    pub const EXIT_STATE: usize = 148;
+    pub const FLAGS: usize = 152;
+    pub const HELD: usize = 156;
+    pub const RESTART: usize = 160;
+    pub const WHAT: usize = 164;
+    pub const BLOCKED: usize = 168;
+    pub const PENDING: usize = 176;
+    pub const SAS_SS_SP: usize = 184;
+    pub const SAS_SS_SIZE: usize = 192;
+    pub const SAS_SS_FLAGS: usize = 200;
+    pub const RSEQ_LEN: usize = 204;
+    pub const RSEQ: usize = 208;
+    pub const RSEQ_SIG: usize = 216;
+    pub const RESERVED: usize = 220;
+    pub const CLEAR_CHILD_TID: usize = 224;
+    pub const SET_CHILD_TID: usize = 232;
+    pub const ROBUST_LIST: usize = 240;
+    pub const ROBUST_LIST_LEN: usize = 248;
+    pub const REGS: usize = 256;
+    /// Register i (in `struct user_regs_struct` order) is at REGS + 8 * i.
+    pub const RAX: usize = 10;
+    pub const ORIG_RAX: usize = 15;
+    pub const RIP: usize = 16;
+    pub const RSP: usize = 19;
+}
+
+/// Offsets in an FPU record and in its state.
+pub mod fpu {
+    pub const HDR: usize = 24;
+    pub const KIND: usize = 8;
+    pub const SIZE: usize = 12;
+    pub const XFEATURES: usize = 16;
+    /// In the state (the FXSAVE area at its start).
+    pub const MXCSR: usize = 24;
+    pub const XMM: usize = 160;
+    pub const XSTATE_BV: usize = 512;
+}
+
+/// An FPU record to encode.
+#[derive(Clone, Debug)]
+pub struct FpuSpec {
+    pub kind: u32,
+    pub xfeatures: u64,
+    pub state: Vec<u8>,
+}
+
+impl FpuSpec {
+    /// A state of `size` bytes of kind `kind`: a byte pattern from `seed`,
+    /// MXCSR 0x1f80, XMM register i's bytes `seed + 16 i + j`, and for
+    /// XSAVE an XSAVE header whose XSTATE_BV (x87, SSE, and AVX if the
+    /// state is large enough) is also `xfeatures`.
+    pub fn new(kind: u32, size: usize, seed: u8) -> FpuSpec {
+        let mut state: Vec<u8> = (0..size)
+            .map(|i| (i as u8).wrapping_mul(7).wrapping_add(seed))
+            .collect();
+        state[fpu::MXCSR..fpu::MXCSR + 4].copy_from_slice(&0x1f80u32.to_le_bytes());
+        for i in 0..16 {
+            for j in 0..16 {
+                state[fpu::XMM + 16 * i + j] = seed.wrapping_add((16 * i + j) as u8);
+            }
+        }
+        let mut xfeatures = 0;
+        if kind == CKPT_FPU_XSAVE {
+            xfeatures = if size >= 832 { 7 } else { 3 };
+            state[512..576].fill(0);
+            put_u64(&mut state, fpu::XSTATE_BV, xfeatures);
+        }
+        FpuSpec {
+            kind,
+            xfeatures,
+            state,
+        }
+    }
+}
+
+/// One thread of a task to encode.
+#[derive(Clone, Debug)]
+pub struct ThreadSpec {
+    pub tid: i32,
+    /// `nspid[0..levels]`; `levels` is its length.
+    pub nspid: Vec<i32>,
+    pub state: u32,
+    pub exit_state: u32,
+    pub flags: u32,
+    pub held: u32,
+    pub restart: u32,
+    pub what: u32,
+    pub blocked: u64,
+    pub pending: u64,
+    /// sas_ss_sp, sas_ss_size, sas_ss_flags.
+    pub sigaltstack: (u64, u64, u32),
+    /// rseq, rseq_len, rseq_sig.
+    pub rseq: (u64, u32, u32),
+    pub clear_child_tid: u64,
+    pub set_child_tid: u64,
+    pub robust_list: u64,
+    pub robust_list_len: u64,
+    /// In `struct user_regs_struct` order.
+    pub regs: [u64; 27],
+    pub fpu: Option<FpuSpec>,
+}
+
+impl ThreadSpec {
+    /// A thread without registers: ids, state and flags only.
+    pub fn bare(tid: i32, state: u32, flags: u32) -> ThreadSpec {
+        ThreadSpec {
+            tid,
+            nspid: vec![tid],
+            state,
+            exit_state: 0,
+            flags,
+            held: CKPT_HELD_NONE,
+            restart: CKPT_RESTART_NONE,
+            what: 0,
+            blocked: 0,
+            pending: 0,
+            sigaltstack: (0, 0, 0),
+            rseq: (0, 0, 0),
+            clear_child_tid: 0,
+            set_child_tid: 0,
+            robust_list: 0,
+            robust_list_len: 0,
+            regs: [0; 27],
+            fpu: None,
+        }
+    }
+
+    /// A held thread with registers, signal state and an FPU record,
+    /// values derived from `seed`.
+    pub fn with_regs(tid: i32, held: u32, restart: u32, fpu: FpuSpec, seed: u64) -> ThreadSpec {
+        let mut regs: [u64; 27] = std::array::from_fn(|i| seed * 1000 + i as u64);
+        regs[th::RIP] = 0x40_1000 + seed * 16;
+        regs[th::RSP] = 0x7ffd_0000_0000 - seed * 0x1000;
+        regs[17] = 0x33; // cs
+        regs[18] = 0x246; // eflags
+        regs[20] = 0x2b; // ss
+        regs[21] = 0x7f00_0000_0000 + seed * 0x1000; // fs_base
+        regs[th::RAX] = match restart {
+            CKPT_RESTART_SYS => -512i64 as u64,
+            CKPT_RESTART_NOINTR => -513i64 as u64,
+            CKPT_RESTART_NOHAND => -514i64 as u64,
+            CKPT_RESTART_BLOCK => -516i64 as u64,
+            CKPT_RESTART_INSIDE => -38i64 as u64,
+            _ => seed,
+        };
+        regs[th::ORIG_RAX] = if restart == CKPT_RESTART_NONE {
+            u64::MAX
+        } else {
+            7
+        };
+        ThreadSpec {
+            held,
+            restart,
+            what: CKPT_THREAD_REGS,
+            blocked: 1 << (seed % 64),
+            pending: (seed % 3) << 9,
+            sigaltstack: (0, 0, 2),
+            rseq: (0x7f00_1000_0000 + seed * 32, 32, 0x5305_3053),
+            clear_child_tid: 0x7f00_2000_0000 + seed * 8,
+            set_child_tid: 0,
+            robust_list: 0x7f00_3000_0000 + seed * 8,
+            robust_list_len: 24,
+            regs,
+            fpu: Some(fpu),
+            ..ThreadSpec::bare(tid, 0x104, 0x0040_0040)
+        }
+    }
+}
+
 /// One task of a tree to encode.
 #[derive(Clone, Debug)]
 pub struct Node {
@@ -28,7 +205,8 @@ pub struct Node {
     /// Up to 15 bytes, any values (a task can set any comm without a NUL
     /// with prctl(PR_SET_NAME)); the record is NUL-padded.
     pub comm: Vec<u8>,
-    pub nr_threads: u32,
+    /// Its THREAD records (`nr_threads` is their number), the leader first.
+    pub threads: Vec<ThreadSpec>,
 }
 
 /// A whole image to encode.
@@ -94,7 +272,7 @@ impl Spec {
                     gid: 100,
                     start_time_ns: 1_000_000 * c as u64 + 12_345,
                     comm: format!("task-{c}").into_bytes(),
-                    nr_threads: 1 + (c % 5) as u32,
+                    threads: default_threads(c, pid_of(c), if c % 2 == 0 { 0x104 } else { 0x8 }),
                 }
             })
             .collect();
@@ -105,6 +283,31 @@ impl Spec {
             root_pid: 1000,
             flags: 0,
         }
+    }
+
+    /// The same tree, each task with one thread without registers (small
+    /// images, for the tests that are quadratic in the size).
+    pub fn light(mut self) -> Spec {
+        for n in &mut self.nodes {
+            n.threads = vec![ThreadSpec::bare(n.vpid, n.state, n.flags)];
+        }
+        self
+    }
+
+    /// The number of records before the TAIL.
+    pub fn records_nr(&self) -> usize {
+        2 + self.nodes.len().div_ceil(CKPT_PIDS_CHUNK as usize)
+            + self
+                .nodes
+                .iter()
+                .map(|n| {
+                    1 + n
+                        .threads
+                        .iter()
+                        .map(|t| 1 + usize::from(t.fpu.is_some()))
+                        .sum::<usize>()
+                })
+                .sum::<usize>()
     }
 
     pub fn chain(n: usize) -> Spec {
@@ -157,6 +360,42 @@ impl Spec {
     }
 }
 
+/// The threads of the task created c-th, with pid `pid`: one, or two for
+/// every third task; most with registers and an FPU record (FXSAVE for even
+/// tasks, XSAVE of 576 or 832 bytes for odd ones), every fourth without;
+/// every fifth task's threads have two pid-namespace levels; every restart
+/// value occurs.
+fn default_threads(c: usize, pid: i32, state: u32) -> Vec<ThreadSpec> {
+    let n = if c % 3 == 2 { 2 } else { 1 };
+    (0..n)
+        .map(|k| {
+            let tid = pid + k as i32;
+            let seed = (c * 2 + k) as u64;
+            let mut t = if (c + k) % 4 == 3 {
+                ThreadSpec::bare(tid, state, 0x0040_0040)
+            } else {
+                let held = if state == 0x8 {
+                    CKPT_HELD_TRACED
+                } else {
+                    CKPT_HELD_STOPPED
+                };
+                let fpu = if c.is_multiple_of(2) {
+                    FpuSpec::new(CKPT_FPU_FXSAVE, 512, c as u8)
+                } else {
+                    FpuSpec::new(CKPT_FPU_XSAVE, if c % 4 == 1 { 832 } else { 576 }, c as u8)
+                };
+                let mut t = ThreadSpec::with_regs(tid, held, ((c + k) % 6) as u32, fpu, seed);
+                t.state = state;
+                t
+            };
+            if c % 5 == 4 {
+                t.nspid = vec![tid, 2 + k as i32];
+            }
+            t
+        })
+        .collect()
+}
+
 pub fn put_u32(b: &mut [u8], off: usize, v: u32) {
     b[off..off + 4].copy_from_slice(&v.to_le_bytes());
 }
@@ -187,7 +426,52 @@ fn text<const N: usize>(b: &[u8]) -> [u8; N] {
     a
 }
 
-/// Every record of the image except the TAIL, in order.
+/// A THREAD record.
+pub fn thread_record(t: &ThreadSpec) -> Vec<u8> {
+    let mut r = hdr(CKPT_HDR_THREAD, th::LEN);
+    put_i32(&mut r, th::TID, t.tid);
+    put_u32(&mut r, th::LEVELS, t.nspid.len() as u32);
+    for (i, &id) in t.nspid.iter().enumerate() {
+        put_i32(&mut r, th::NSPID + 4 * i, id);
+    }
+    put_u32(&mut r, th::STATE, t.state);
+    put_u32(&mut r, th::EXIT_STATE, t.exit_state);
+    put_u32(&mut r, th::FLAGS, t.flags);
+    put_u32(&mut r, th::HELD, t.held);
+    put_u32(&mut r, th::RESTART, t.restart);
+    put_u32(&mut r, th::WHAT, t.what);
+    put_u64(&mut r, th::BLOCKED, t.blocked);
+    put_u64(&mut r, th::PENDING, t.pending);
+    put_u64(&mut r, th::SAS_SS_SP, t.sigaltstack.0);
+    put_u64(&mut r, th::SAS_SS_SIZE, t.sigaltstack.1);
+    put_u32(&mut r, th::SAS_SS_FLAGS, t.sigaltstack.2);
+    put_u64(&mut r, th::RSEQ, t.rseq.0);
+    put_u32(&mut r, th::RSEQ_LEN, t.rseq.1);
+    put_u32(&mut r, th::RSEQ_SIG, t.rseq.2);
+    put_u64(&mut r, th::CLEAR_CHILD_TID, t.clear_child_tid);
+    put_u64(&mut r, th::SET_CHILD_TID, t.set_child_tid);
+    put_u64(&mut r, th::ROBUST_LIST, t.robust_list);
+    put_u64(&mut r, th::ROBUST_LIST_LEN, t.robust_list_len);
+    for (i, &v) in t.regs.iter().enumerate() {
+        put_u64(&mut r, th::REGS + 8 * i, v);
+    }
+    r
+}
+
+/// An FPU record, padded with zeros to a multiple of 8 bytes.
+pub fn fpu_record(f: &FpuSpec) -> Vec<u8> {
+    let len = fpu::HDR + f.state.len();
+    let mut r = hdr(CKPT_HDR_FPU, len.div_ceil(8) * 8);
+    put_u32(&mut r, 4, len as u32);
+    put_u32(&mut r, fpu::KIND, f.kind);
+    put_u32(&mut r, fpu::SIZE, f.state.len() as u32);
+    put_u64(&mut r, fpu::XFEATURES, f.xfeatures);
+    r[fpu::HDR..len].copy_from_slice(&f.state);
+    r
+}
+
+/// Every record of the image except the TAIL, in order (an FPU record
+/// with its padding).
 pub fn records(spec: &Spec) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     let mut h = hdr(CKPT_HDR_HEAD, 120);
@@ -234,11 +518,32 @@ pub fn records(spec: &Spec) -> Vec<Vec<u8>> {
         put_u32(&mut r, 52, e.gid);
         put_u64(&mut r, 56, e.start_time_ns);
         r[64..80].copy_from_slice(&text::<16>(&e.comm));
-        put_u32(&mut r, 80, e.nr_threads);
+        put_u32(&mut r, 80, e.threads.len() as u32);
         put_i32(&mut r, 84, e.vpid);
         out.push(r);
+        for t in &e.threads {
+            out.push(thread_record(t));
+            if let Some(f) = &t.fpu {
+                out.push(fpu_record(f));
+            }
+        }
     }
     out
+}
+
+/// The index in `records()` of the `n`-th record of type `ty`.
+pub fn nth_record(recs: &[Vec<u8>], ty: u32, n: usize) -> usize {
+    recs.iter()
+        .enumerate()
+        .filter(|(_, r)| get_u32(r, 0) == ty)
+        .nth(n)
+        .unwrap_or_else(|| panic!("no record {n} of type {ty}"))
+        .0
+}
+
+/// The byte offset of record `i` of `recs`.
+pub fn offset_of_record(recs: &[Vec<u8>], i: usize) -> usize {
+    recs[..i].iter().map(Vec::len).sum()
 }
 
 /// Concatenates `recs` and appends a correct TAIL.
@@ -271,6 +576,17 @@ pub fn encode_with_error(
     e[16..80].copy_from_slice(&text::<64>(reason.as_ref()));
     b.extend_from_slice(&e);
     b
+}
+
+/// The first violation of `b` (its offset, kind and text), checked
+/// against the reference parser, which must reject `b` too.
+pub fn violation(b: &[u8]) -> (usize, ckpt::VerifyErrorKind, String) {
+    let e = ckpt::verify(b).expect_err("must be invalid");
+    assert!(
+        model::parse(b).is_err(),
+        "the reference parser accepts what verify rejects: {e}"
+    );
+    (e.offset, e.kind.clone(), e.to_string())
 }
 
 /// The shapes every test runs on.

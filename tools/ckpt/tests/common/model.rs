@@ -48,6 +48,73 @@ fn scan_kaddr(r: &[u8], ty: u32) -> Result<(), String> {
     Ok(())
 }
 
+/// `ckpt_check_thread()`: the rules of one THREAD record `r` (thread `k`
+/// of a task whose vpid is `vpid`).
+fn check_thread(r: &[u8], k: u32, vpid: i32) -> Result<(), String> {
+    let (tid, levels) = (i32_at(r, 8), u32_at(r, 12));
+    let nspid = |l: usize| i32_at(r, 16 + 4 * l);
+    let (held, restart, what) = (u32_at(r, 156), u32_at(r, 160), u32_at(r, 164));
+    if k == 0 && tid != vpid {
+        return Err("leader".into());
+    }
+    if !(1..=CKPT_NS_LEVELS as u32).contains(&levels) {
+        return Err("levels".into());
+    }
+    if nspid(0) != tid {
+        return Err("nspid0".into());
+    }
+    if (levels as usize..CKPT_NS_LEVELS).any(|l| nspid(l) != 0) {
+        return Err("nspid unused".into());
+    }
+    if u32_at(r, 220) != 0 {
+        return Err("thread reserved".into());
+    }
+    if held > CKPT_HELD_VFORK {
+        return Err("held".into());
+    }
+    if restart > CKPT_RESTART_INSIDE {
+        return Err("restart".into());
+    }
+    if what & !CKPT_THREAD_REGS != 0 {
+        return Err("what".into());
+    }
+    if what & CKPT_THREAD_REGS != 0 {
+        if held == CKPT_HELD_NONE {
+            return Err("regs not held".into());
+        }
+        return Ok(());
+    }
+    if held != CKPT_HELD_NONE || restart != CKPT_RESTART_NONE {
+        return Err("held/restart without regs".into());
+    }
+    if r[168..472].iter().any(|&x| x != 0) {
+        return Err("set without regs".into());
+    }
+    Ok(())
+}
+
+/// `ckpt_check_fpu()`: header `r` (24 bytes), `state` after it.
+fn check_fpu(r: &[u8], state: &[u8]) -> Result<(), String> {
+    let (kind, size, xfeatures) = (u32_at(r, 8), u32_at(r, 12), u64_at(r, 16));
+    let mut bv = 0;
+    if kind == CKPT_FPU_FXSAVE {
+        if size != 512 {
+            return Err("fxsave size".into());
+        }
+    } else if kind == CKPT_FPU_XSAVE {
+        if size < 576 {
+            return Err("xsave size".into());
+        }
+        bv = u64_at(state, 512);
+    } else {
+        return Err("fpu kind".into());
+    }
+    if xfeatures != bv {
+        return Err("xfeatures".into());
+    }
+    Ok(())
+}
+
 #[derive(Clone, Copy)]
 struct Pids {
     vpid: i32,
@@ -71,6 +138,9 @@ pub fn parse(buf: &[u8]) -> Result<(), String> {
     let mut st = St::Head;
     let mut tasks_nr: u32 = 0;
     let mut pids: Vec<Pids> = Vec::new();
+    // The TASK records' (vpid, nr_threads), and the task section's state.
+    let mut tasks: Vec<(i32, u32)> = Vec::new();
+    let (mut threads_seen, mut fpu_due) = (0u32, false);
     if !size.is_multiple_of(8) {
         return Err("size".into());
     }
@@ -85,11 +155,15 @@ pub fn parse(buf: &[u8]) -> Result<(), String> {
             return Err("trunc hdr".into());
         }
         let (ht, hl) = (u32_at(buf, off), u32_at(buf, off + 4) as usize);
-        if hl < 8 || hl > size - off {
+        let extent = hl.div_ceil(8) * 8;
+        if hl < 8 || extent > size - off {
             return Err("bad len".into());
         }
-        if !hl.is_multiple_of(8) {
+        if !hl.is_multiple_of(8) && ht != CKPT_HDR_FPU {
             return Err("pad".into());
+        }
+        if buf[off + hl..off + extent].iter().any(|&x| x != 0) {
+            return Err("padding".into());
         }
         if ht == CKPT_HDR_ERROR {
             return Err("error record".into());
@@ -117,6 +191,9 @@ pub fn parse(buf: &[u8]) -> Result<(), String> {
                     return Err("not tree".into());
                 }
                 tasks_nr = u32_at(r, 8);
+                if tasks_nr as usize > (size - off) / (24 + 88 + 472) {
+                    return Err("tasks_nr too big".into());
+                }
                 if tasks_nr == 0 {
                     return Err("no tasks".into());
                 }
@@ -164,22 +241,60 @@ pub fn parse(buf: &[u8]) -> Result<(), String> {
                 }
             }
             St::Task => {
-                if ht != CKPT_HDR_TASK || hl != 88 {
-                    return Err("not task".into());
+                let task_done =
+                    tasks_seen > 0 && !fpu_due && threads_seen == tasks[tasks_seen - 1].1;
+                if fpu_due {
+                    if ht != CKPT_HDR_FPU || hl < 24 {
+                        return Err("not fpu".into());
+                    }
+                    if u64::from(u32_at(r, 12)) + 24 != hl as u64 {
+                        return Err("fpu len".into());
+                    }
+                    check_fpu(r, &r[24..])?;
+                    fpu_due = false;
+                } else if ht == CKPT_HDR_THREAD && tasks_seen > 0 && !task_done {
+                    if hl != 472 {
+                        return Err("thread len".into());
+                    }
+                    check_thread(r, threads_seen, tasks[tasks_seen - 1].0)?;
+                    fpu_due = u32_at(r, 164) & CKPT_THREAD_REGS != 0;
+                    threads_seen += 1;
+                } else if ht == CKPT_HDR_TASK
+                    && (tasks_seen == 0 || task_done)
+                    && tasks_seen < tasks_nr as usize
+                {
+                    if hl != 88 {
+                        return Err("task len".into());
+                    }
+                    if i32_at(r, 84) != pids[tasks_seen].vpid {
+                        return Err("vpid".into());
+                    }
+                    if r[79] != 0 {
+                        return Err("comm".into());
+                    }
+                    scan_kaddr(r, ht)?;
+                    let nr_threads = u32_at(r, 80);
+                    if nr_threads == 0 {
+                        return Err("no threads".into());
+                    }
+                    if nr_threads as usize > (size - off - hl) / 472 {
+                        return Err("nr_threads too big".into());
+                    }
+                    tasks.push((i32_at(r, 84), nr_threads));
+                    threads_seen = 0;
+                    tasks_seen += 1;
+                } else {
+                    return Err("out of place".into());
                 }
-                if i32_at(r, 84) != pids[tasks_seen].vpid {
-                    return Err("vpid".into());
-                }
-                if r[79] != 0 {
-                    return Err("comm".into());
-                }
-                scan_kaddr(r, ht)?;
-                tasks_seen += 1;
             }
             St::Done => {}
         }
-        if tasks_seen == tasks_nr as usize && tasks_nr != 0 && ht == CKPT_HDR_TASK {
-            let next = off + hl;
+        if st == St::Task
+            && tasks_seen == tasks_nr as usize
+            && !fpu_due
+            && threads_seen == tasks[tasks_seen - 1].1
+        {
+            let next = off + extent;
             if size - next < 24 {
                 return Err("no tail".into());
             }
@@ -203,7 +318,7 @@ pub fn parse(buf: &[u8]) -> Result<(), String> {
             st = St::Done;
             break;
         }
-        off += hl;
+        off += extent;
         records += 1;
     }
     if st != St::Done {
