@@ -1,10 +1,16 @@
 //! The fuzzer's inputs as ordinary tests: every file in
 //! fuzz/regressions/decode/ (a crash the fuzzer found, kept once fixed) and
 //! every seed in fuzz/seeds/decode/ goes through the fuzz target's checks
-//! (fuzz/check.rs). The seeds' verdicts are checked too: the golden images
-//! verify, their truncations and ERROR-ended variants are partial.
+//! (fuzz/check.rs). The seeds' verdicts are checked too: the `valid-*`
+//! seeds verify, the others (truncations and ERROR-ended variants) are
+//! partial. `write_seeds` (ignored; run by fuzz/make-seeds) writes them
+//! from the test encoder.
+
+mod common;
 
 use std::path::{Path, PathBuf};
+
+use common::*;
 
 include!("../fuzz/check.rs");
 
@@ -36,7 +42,6 @@ fn crash_inputs_kept_as_regressions() {
 
 #[test]
 fn seeds() {
-    let golden = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
     let seeds = files(&fuzz_dir().join("seeds/decode"));
     assert!(seeds.len() >= 10, "{} seeds", seeds.len());
     for p in seeds {
@@ -44,7 +49,7 @@ fn seeds() {
         check(&b);
         let name = p.file_name().unwrap().to_str().unwrap();
         let a = ckpt::analyze(&b);
-        if golden.join(format!("{name}.img")).exists() {
+        if name.starts_with("valid-") {
             assert!(a.verdict().is_ok(), "{name}: {:?}", a.verdict());
         } else {
             let part = a
@@ -53,4 +58,63 @@ fn seeds() {
             assert!(part.to_string().starts_with("partial image: "), "{name}");
         }
     }
+}
+
+/// The seed corpus (what fuzz/make-seeds writes into the directory named by
+/// CKPT_WRITE_SEEDS): valid images of several shapes, and partial ones cut
+/// at record boundaries and inside records of every type, or ended by an
+/// ERROR record. Inputs the fuzzer runs are at most 8192 bytes: the small
+/// tree (6 KB, every record type) fits whole.
+#[test]
+#[ignore]
+fn write_seeds() {
+    let Some(dir) = std::env::var_os("CKPT_WRITE_SEEDS") else {
+        return;
+    };
+    let dir = PathBuf::from(dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |name: &str, b: &[u8]| std::fs::write(dir.join(name), b).unwrap();
+    let small = Spec::binary(5);
+    let r = records(&small);
+    let full = encode(&small);
+    let at = |ty: u32, n: usize| offset_of_record(&r, nth_record(&r, ty, n));
+    use ckpt::format::{CKPT_FPU_XSAVE, CKPT_HDR_FPU, CKPT_HDR_TASK, CKPT_HDR_THREAD};
+    write("valid-single-task", &encode(&Spec::chain(1)));
+    write("valid-small-tree", &full);
+    write("valid-chain-4-light", &encode(&Spec::chain(4).light()));
+    let mut padded = Spec::chain(2);
+    padded.nodes[1].threads[0].fpu = Some(FpuSpec::new(CKPT_FPU_XSAVE, 580, 1));
+    write("valid-fpu-padding", &encode(&padded));
+    // at record boundaries
+    write("small-tree-head-only", &full[..120]);
+    write("small-tree-no-pids", &full[..136]);
+    write("small-tree-no-tasks", &full[..272]);
+    write("small-tree-no-threads", &full[..at(CKPT_HDR_THREAD, 0)]);
+    write("small-tree-no-fpu", &full[..at(CKPT_HDR_FPU, 0)]);
+    write("small-tree-two-tasks", &full[..at(CKPT_HDR_TASK, 2)]);
+    write("small-tree-no-tail", &full[..full.len() - 24]);
+    // inside records
+    write("small-tree-torn-head", &full[..60]);
+    write("small-tree-torn-task", &full[..300]);
+    write(
+        "small-tree-torn-thread",
+        &full[..at(CKPT_HDR_THREAD, 1) + 200],
+    );
+    write("small-tree-torn-fpu", &full[..at(CKPT_HDR_FPU, 1) + 300]);
+    write("small-tree-torn-tail", &full[..full.len() - 12]);
+    write("small-tree-torn-header", &full[..275]);
+    // ERROR records
+    write(
+        "small-tree-enospc",
+        &encode_with_error(&small, 5, 28, "no space left on the device"),
+    );
+    write(
+        "small-tree-efbig",
+        &encode_with_error(&small, 2, 27, "file too large"),
+    );
+    // the second PIDS record of 257 tasks
+    let flat = encode(&Spec::flat(257).light());
+    let second = 120 + 16 + 16 + 256 * 24;
+    write("flat-257-first-chunk", &flat[..second]);
+    write("flat-257-torn-second-chunk", &flat[..second + 24]);
 }
