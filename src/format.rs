@@ -15,9 +15,10 @@
 #![allow(non_camel_case_types)]
 
 /// ABI version answered by `CKPT_IOC_VERSION`.
-pub const CKPT_ABI_VERSION: u32 = 1;
-/// Version of the image format, in the HEAD record.
-pub const CKPT_FORMAT_VERSION: u32 = 1;
+pub const CKPT_ABI_VERSION: u32 = 2;
+/// Version of the image format, in the HEAD record. Version 2 added the
+/// THREAD and FPU records.
+pub const CKPT_FORMAT_VERSION: u32 = 2;
 /// "RCKPTIMG" read as a little-endian u64: the HEAD magic.
 pub const CKPT_HEAD_MAGIC: u64 = 0x474d_4954_504b_4352;
 /// "RCKPTEND" read as a little-endian u64: the TAIL magic.
@@ -32,6 +33,9 @@ pub const CKPT_RELEASE_LEN: usize = 72;
 pub const CKPT_COMM_LEN: usize = 16;
 /// Length of `ckpt_hdr_error.reason`.
 pub const CKPT_REASON_LEN: usize = 64;
+/// Length of `ckpt_hdr_thread.nspid`: pid-namespace levels recorded at most
+/// (the kernel's `MAX_PID_NS_LEVEL`).
+pub const CKPT_NS_LEVELS: usize = 32;
 /// `ckpt_pids.parent` of the root task: it has no parent in the image.
 pub const CKPT_NO_PARENT: i32 = -1;
 
@@ -54,11 +58,61 @@ pub const CKPT_HDR_HEAD: u32 = 1;
 pub const CKPT_HDR_TREE: u32 = 101;
 pub const CKPT_HDR_PIDS: u32 = 102;
 pub const CKPT_HDR_TASK: u32 = 201;
+pub const CKPT_HDR_THREAD: u32 = 202;
+pub const CKPT_HDR_FPU: u32 = 203;
 pub const CKPT_HDR_TAIL: u32 = 9001;
 pub const CKPT_HDR_ERROR: u32 = 9999;
 
 /// `ckpt_hdr_head.arch` for x86-64 (the kernel's `AUDIT_ARCH_X86_64`).
 pub const CKPT_ARCH_X86_64: u32 = 0xc000_003e;
+
+/// `ckpt_hdr_thread.held`: how the thread was held still when it was read.
+/// Not held: the checkpoint ran with `CKPT_F_RUNNING`, or the thread had
+/// exited; its registers were not read.
+pub const CKPT_HELD_NONE: u32 = 0;
+/// In a group stop (`SIGSTOP`, `SIGTSTP`...), outside any system call: a
+/// restart can resume it from its registers.
+pub const CKPT_HELD_STOPPED: u32 = 1;
+/// In the cgroup v2 freezer's trap, outside any system call: resumable.
+pub const CKPT_HELD_CGROUP_FROZEN: u32 = 2;
+/// In a ptrace stop (which may be inside a system call).
+pub const CKPT_HELD_TRACED: u32 = 3;
+/// Frozen by the legacy (cgroup v1 or system) freezer, inside a system call.
+pub const CKPT_HELD_LEGACY_FROZEN: u32 = 4;
+/// A `vfork()` parent waiting for its child, inside `vfork()`.
+pub const CKPT_HELD_VFORK: u32 = 5;
+
+/// `ckpt_hdr_thread.restart`: the system call the thread was interrupted in,
+/// as its registers show it (`rax` holds the kernel's restart code and
+/// `orig_rax` the call's number; the registers are recorded unchanged).
+/// Not in an interrupted system call.
+pub const CKPT_RESTART_NONE: u32 = 0;
+/// `-ERESTARTSYS`: re-executed, unless a handler without `SA_RESTART` runs
+/// first (then it returns `EINTR`).
+pub const CKPT_RESTART_SYS: u32 = 1;
+/// `-ERESTARTNOINTR`: always re-executed.
+pub const CKPT_RESTART_NOINTR: u32 = 2;
+/// `-ERESTARTNOHAND`: re-executed unless a handler runs (then `EINTR`).
+pub const CKPT_RESTART_NOHAND: u32 = 3;
+/// `-ERESTART_RESTARTBLOCK`: continued by `restart_syscall(2)` (state that
+/// lives in the kernel's `restart_block` is not recorded).
+pub const CKPT_RESTART_BLOCK: u32 = 4;
+/// Still inside the system call (`rax` = `-ENOSYS` placeholder, as in a
+/// ptrace syscall stop, a vfork parent or a legacy-frozen sleeper): the
+/// registers are not a point a restart can resume from.
+pub const CKPT_RESTART_INSIDE: u32 = 5;
+
+/// `ckpt_hdr_thread.what`: the registers and signal state were read (the
+/// thread was held; an FPU record follows).
+pub const CKPT_THREAD_REGS: u32 = 1 << 0;
+
+/// `ckpt_hdr_fpu.kind`: the 512-byte FXSAVE area (`NT_PRFPREG`,
+/// `struct user_fxsr_struct`), on a CPU without XSAVE.
+pub const CKPT_FPU_FXSAVE: u32 = 1;
+/// The standard (non-compacted) XSAVE area that `PTRACE_GETREGSET` returns
+/// for `NT_X86_XSTATE`: the FXSAVE area, the XSAVE header, then every
+/// enabled component at its standard offset.
+pub const CKPT_FPU_XSAVE: u32 = 2;
 
 /// Argument of `CKPT_IOC_CHECKPOINT`.
 #[repr(C)]
@@ -168,10 +222,108 @@ pub struct ckpt_hdr_task {
     pub start_time_ns: u64,
     /// `comm`, NUL-padded.
     pub comm: [u8; CKPT_COMM_LEN],
-    /// Threads in the process.
+    /// THREAD records that follow this record (every thread of the
+    /// process, the leader first, an exited leader included).
     pub nr_threads: u32,
     /// The task's pid in the root's namespace (same as its PIDS entry).
     pub vpid: i32,
+}
+
+/// The user registers of an x86-64 thread, as `PTRACE_GETREGS` reports them
+/// (`struct user_regs_struct`, same names and order).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ckpt_user_regs {
+    pub r15: u64,
+    pub r14: u64,
+    pub r13: u64,
+    pub r12: u64,
+    pub rbp: u64,
+    pub rbx: u64,
+    pub r11: u64,
+    pub r10: u64,
+    pub r9: u64,
+    pub r8: u64,
+    pub rax: u64,
+    pub rcx: u64,
+    pub rdx: u64,
+    pub rsi: u64,
+    pub rdi: u64,
+    pub orig_rax: u64,
+    pub rip: u64,
+    pub cs: u64,
+    pub eflags: u64,
+    pub rsp: u64,
+    pub ss: u64,
+    pub fs_base: u64,
+    pub gs_base: u64,
+    pub ds: u64,
+    pub es: u64,
+    pub fs: u64,
+    pub gs: u64,
+}
+
+/// THREAD: one per thread, after its process's TASK record, the leader
+/// first. Unless `what` has `CKPT_THREAD_REGS`, only the ids, `state`,
+/// `exit_state` and `flags` are filled (the rest is zero).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ckpt_hdr_thread {
+    pub h: ckpt_hdr,
+    /// The thread's id in the root's pid namespace.
+    pub tid: i32,
+    /// Entries of `nspid` in use.
+    pub levels: u32,
+    /// Its id at every pid-namespace level from the root's down to its own
+    /// (like `NSpid` in /proc/PID/status, from the root's level).
+    pub nspid: [i32; CKPT_NS_LEVELS],
+    /// `task_struct.__state`, `exit_state`, `flags` (`PF_*`).
+    pub state: u32,
+    pub exit_state: u32,
+    pub flags: u32,
+    /// `CKPT_HELD_*`.
+    pub held: u32,
+    /// `CKPT_RESTART_*`.
+    pub restart: u32,
+    /// `CKPT_THREAD_*` bits.
+    pub what: u32,
+    /// Blocked signals (bit n-1: signal n), and signals pending for this
+    /// thread alone.
+    pub blocked: u64,
+    pub pending: u64,
+    /// The alternate signal stack (`sigaltstack(2)`).
+    pub sas_ss_sp: u64,
+    pub sas_ss_size: u64,
+    pub sas_ss_flags: u32,
+    /// `rseq` registration: length and signature (0 if none).
+    pub rseq_len: u32,
+    pub rseq: u64,
+    pub rseq_sig: u32,
+    /// Zero.
+    pub reserved: u32,
+    /// `set_tid_address(2)` and `CLONE_CHILD_SETTID` addresses.
+    pub clear_child_tid: u64,
+    pub set_child_tid: u64,
+    /// `set_robust_list(2)`: head and length.
+    pub robust_list: u64,
+    pub robust_list_len: u64,
+    pub regs: ckpt_user_regs,
+}
+
+/// FPU: the floating-point and extended state of the thread whose THREAD
+/// record precedes it (only after one with `CKPT_THREAD_REGS`), followed by
+/// `size` bytes in the user ABI layout of `kind`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ckpt_hdr_fpu {
+    pub h: ckpt_hdr,
+    /// `CKPT_FPU_*`.
+    pub kind: u32,
+    /// Bytes of state after this header.
+    pub size: u32,
+    /// For `CKPT_FPU_XSAVE`: the components the state holds (`XSTATE_BV`,
+    /// the XSAVE header's first word); 0 for `CKPT_FPU_FXSAVE`.
+    pub xfeatures: u64,
 }
 
 /// TAIL: the last record of a complete image.
@@ -290,6 +442,9 @@ const _: () = {
     assert!(size_of::<ckpt_hdr_pids>() == 16);
     assert!(size_of::<ckpt_pids>() == 24);
     assert!(size_of::<ckpt_hdr_task>() == 88);
+    assert!(size_of::<ckpt_user_regs>() == 27 * 8);
+    assert!(size_of::<ckpt_hdr_thread>() == 472);
+    assert!(size_of::<ckpt_hdr_fpu>() == 24);
     assert!(size_of::<ckpt_hdr_tail>() == 24);
     assert!(size_of::<ckpt_hdr_error>() == 80);
 };

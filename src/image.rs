@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! Writing the image from the snapshot: HEAD, TREE, PIDS x ceil(n/256),
-//! TASK x n, TAIL.
+//! then per process TASK and per thread THREAD (and FPU), TAIL.
 //!
 //! Records are gathered in a buffer and written with `kernel_write()` at the
 //! file's position (none for streams, as `write(2)` does), short writes
@@ -47,6 +47,10 @@ unsafe impl AsBytes for ckpt_hdr_pids {}
 unsafe impl AsBytes for ckpt_pids {}
 // SAFETY: as above.
 unsafe impl AsBytes for ckpt_hdr_task {}
+// SAFETY: as above.
+unsafe impl AsBytes for ckpt_hdr_thread {}
+// SAFETY: as above.
+unsafe impl AsBytes for ckpt_hdr_fpu {}
 // SAFETY: as above.
 unsafe impl AsBytes for ckpt_hdr_tail {}
 // SAFETY: as above.
@@ -285,8 +289,19 @@ fn write_body(w: &mut Writer<'_>, snap: &Snapshot) -> Result {
         };
         w.record(&[pids_rec.as_bytes(), chunk.as_bytes()])?;
     }
-    for t in snap.tasks.iter() {
+    for (pos, t) in snap.tasks.iter().enumerate() {
         w.record(&[t.as_bytes()])?;
+        for th in snap.threads_of(pos)? {
+            w.record(&[th.thread.as_bytes()])?;
+            if th.thread.what & CKPT_THREAD_REGS != 0 {
+                let state = snap
+                    .fpu_state
+                    .get(th.fpu_at..th.fpu_at + th.fpu.size as usize)
+                    .ok_or(EINVAL)?;
+                // `size` is a multiple of 8 (the regset's unit): no padding.
+                w.record(&[th.fpu.as_bytes(), state])?;
+            }
+        }
     }
     Ok(())
 }

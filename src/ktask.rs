@@ -17,6 +17,7 @@ use core::{
 };
 use kernel::{
     bindings,
+    error::to_result,
     pid_namespace::PidNamespace,
     prelude::*,
     sync::{
@@ -29,9 +30,16 @@ use kernel::{
     },
 };
 
-use crate::layout::{
-    kconst,
-    KernelConst, //
+use crate::{
+    format::{
+        ckpt_hdr_fpu,
+        ckpt_hdr_thread,
+        CKPT_HELD_NONE, //
+    },
+    layout::{
+        kconst,
+        KernelConst, //
+    },
 };
 
 /// `READ_ONCE()` of a field of a valid C object that other CPUs may write.
@@ -203,25 +211,18 @@ pub(crate) fn nr_threads(t: &Task) -> u32 {
     n as u32
 }
 
-/// Is this thread held still: stopped by a signal, stopped by a tracer, or
-/// frozen by the cgroup (v2) freezer or the legacy freezer?
-///
-/// `task->frozen` (the cgroup v2 freezer's mark, also set by a stopped task
-/// and by a `vfork()` parent while they sleep) is cleared by the task itself
-/// once it runs again: a stopped task woken by SIGCONT keeps it until it is
-/// scheduled. So it counts only while the task sleeps (`__state` is not
-/// `TASK_RUNNING`, read first).
+/// How this thread is held still (`CKPT_HELD_*`): stopped by a signal,
+/// stopped by a tracer, frozen by the cgroup (v2) freezer or the legacy
+/// freezer, or a `vfork()` parent waiting for a held child;
+/// `CKPT_HELD_NONE` if it is not held.
+pub(crate) fn held(t: &Task) -> u32 {
+    // SAFETY: `t` is a valid task; the helper only reads it.
+    unsafe { ckpt_thread_held(raw(t)) }
+}
+
+/// Is this thread held still (see [`held`])?
 pub(crate) fn is_held(t: &Task) -> bool {
-    // SAFETY: `t` is valid; `jobctl` and `__state` are read like
-    // `task_is_stopped()`, `task_is_traced()` and `frozen()` do.
-    let (jobctl, state) = unsafe { (read_once!(raw(t), jobctl), read_once!(raw(t), __state)) };
-    let held = kconst(KernelConst::JobctlStopped) | kconst(KernelConst::JobctlTraced);
-    if jobctl as u64 & held != 0 || u64::from(state) & kconst(KernelConst::TaskFrozen) != 0 {
-        return true;
-    }
-    // `TASK_RUNNING` is 0.
-    // SAFETY: `t` is a valid task.
-    state != 0 && unsafe { ckpt_task_cgroup_frozen(raw(t)) }
+    held(t) != CKPT_HELD_NONE
 }
 
 /// Is the process `t` still held: some thread alive, and every live
@@ -229,13 +230,13 @@ pub(crate) fn is_held(t: &Task) -> bool {
 /// permission part)?
 pub(crate) fn still_held(guard: &rcu::Guard, t: &Task) -> bool {
     let mut live = false;
-    all_threads(guard, t, |th| {
-        let (flags, exit_state) = thread_state(th);
-        if exit_state != 0 {
-            return true;
+    all_threads(guard, t, |th| match life(th) {
+        Life::Exited => true,
+        Life::Exiting => false,
+        Life::Live => {
+            live = true;
+            is_held(th)
         }
-        live = true;
-        u64::from(flags) & kconst(KernelConst::PfExiting) == 0 && is_held(th)
     }) && live
 }
 
@@ -243,7 +244,19 @@ pub(crate) fn still_held(guard: &rcu::Guard, t: &Task) -> bool {
 // holds empty (zero-sized) C structs, and would warn about those.
 #[allow(improper_ctypes)]
 extern "C" {
-    fn ckpt_task_cgroup_frozen(t: *mut bindings::task_struct) -> bool;
+    fn ckpt_thread_held(t: *mut bindings::task_struct) -> u32;
+    fn ckpt_thread_nspid(
+        t: *mut bindings::task_struct,
+        root_ns: *const bindings::pid_namespace,
+        rec: *mut ckpt_hdr_thread,
+    ) -> c_int;
+    fn ckpt_fpu_size(t: *mut bindings::task_struct, kind: *mut u32) -> c_uint;
+    fn ckpt_thread_read(
+        t: *mut bindings::task_struct,
+        rec: *mut ckpt_hdr_thread,
+        fh: *mut ckpt_hdr_fpu,
+        fpu: *mut c_void,
+    ) -> c_int;
     fn ckpt_task_exec_state(
         t: *mut bindings::task_struct,
         user_ns: *mut *mut bindings::user_namespace,
@@ -507,10 +520,78 @@ pub(crate) fn thread_access<'a>(
     }
 }
 
-/// A thread's `flags` (`PF_*`) and `exit_state`.
-pub(crate) fn thread_state(t: &Task) -> (u32, i32) {
+/// Where a thread is in its life, for the checkpoint rules: the one place
+/// that says which threads count (the permission walk and the confirmation
+/// pass both classify through it).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Life {
+    /// Exited (`exit_state` set): skipped, except that a process with only
+    /// such threads is a zombie.
+    Exited,
+    /// Inside `do_exit()` (`PF_EXITING`): the process is going away.
+    Exiting,
+    /// Alive: must be held for a consistent image.
+    Live,
+}
+
+/// Classifies one thread (see [`Life`]).
+pub(crate) fn life(t: &Task) -> Life {
     // SAFETY: `t` is valid; integer fields read like `READ_ONCE()`.
-    unsafe { (read_once!(raw(t), flags), read_once!(raw(t), exit_state)) }
+    let (flags, exit_state) =
+        unsafe { (read_once!(raw(t), flags), read_once!(raw(t), exit_state)) };
+    if exit_state != 0 {
+        Life::Exited
+    } else if u64::from(flags) & kconst(KernelConst::PfExiting) != 0 {
+        Life::Exiting
+    } else {
+        Life::Live
+    }
+}
+
+/// Fills `rec.levels` and `rec.nspid`: the thread's ids from `root_ns`'s
+/// level down to its own. `ESRCH` if it is not in `root_ns`, `EOVERFLOW`
+/// past `CKPT_NS_LEVELS` levels.
+pub(crate) fn thread_nspid(
+    t: &Task,
+    root_ns: *const bindings::pid_namespace,
+    rec: &mut ckpt_hdr_thread,
+) -> Result {
+    // SAFETY: `t` is valid, `root_ns` is the root's active pid namespace,
+    // which the root's reference keeps alive; `rec` is a valid record the
+    // helper writes only `levels` and `nspid[..levels]` of.
+    to_result(unsafe { ckpt_thread_nspid(raw(t), root_ns, rec) })
+}
+
+/// The size and `CKPT_FPU_*` kind of the thread's FPU state in the user
+/// ABI (`NT_X86_XSTATE`, or `NT_PRFPREG` without XSAVE); `None` if it has
+/// none the regset API can give.
+pub(crate) fn fpu_size(t: &Task) -> Option<(usize, u32)> {
+    let mut kind = 0;
+    // SAFETY: `t` is valid; `kind` is a valid place for the helper to write.
+    match unsafe { ckpt_fpu_size(raw(t), &mut kind) } {
+        0 => None,
+        n => Some((n as usize, kind)),
+    }
+}
+
+/// Reads a held thread's registers, signal state and FPU state into `rec`
+/// and `fh` + `fpu`, under its siglock (src/thread.c). `fh.size` and
+/// `fh.kind` must be what [`fpu_size`] said and `fpu` exactly that long.
+/// `EAGAIN`: held but still on a CPU, try again; `EBUSY`: not held;
+/// `ESRCH`: exited.
+pub(crate) fn thread_read(
+    t: &Task,
+    rec: &mut ckpt_hdr_thread,
+    fh: &mut ckpt_hdr_fpu,
+    fpu: &mut [u8],
+) -> Result {
+    if fpu.len() != fh.size as usize {
+        return Err(EINVAL);
+    }
+    // SAFETY: `t` is valid; `rec` and `fh` are valid records; `fpu` is
+    // writable for `fh.size` bytes (checked above), all the helper writes
+    // there (it refuses with `ENODATA` if the thread's size differs).
+    to_result(unsafe { ckpt_thread_read(raw(t), rec, fh, fpu.as_mut_ptr().cast()) })
 }
 
 /// The running kernel's release (`uname -r`), NUL-padded.

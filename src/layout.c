@@ -2,7 +2,7 @@
 /*
  * What only the C compiler knows, for the Rust part of the module.
  *
- * 1. Offsets and sizes of every C struct field that src/kernel.rs reads
+ * 1. Offsets and sizes of every C struct field that src/ktask.rs reads
  *    through bindgen's bindings. bindgen can get a layout wrong (with
  *    CONFIG_SCHEDSTATS=n it drops the cacheline alignment of the empty
  *    struct sched_statistics and every later task_struct field moves), so
@@ -10,24 +10,21 @@
  *    refuses to load on any difference (src/layout.rs).
  * 2. Constants bindgen cannot evaluate (macros with __force casts) or whose
  *    headers the bindings do not include.
- * 3. Three readers C must do: a bitfield (task_struct.frozen), and two
- *    structs the bindings do not contain: struct task_exec_state (its getter
- *    task_exec_state_rcu() is not exported to modules) and struct
- *    uts_namespace (linux/utsname.h is not in the bindings).
+ * 3. Two readers C must do, of structs the bindings do not contain: struct
+ *    task_exec_state (its getter task_exec_state_rcu() is not exported to
+ *    modules) and struct uts_namespace (linux/utsname.h is not in the
+ *    bindings). Thread state has its own file, src/thread.c.
  */
-#include <linux/cgroup.h>
 #include <linux/cred.h>
 #include <linux/fs.h>
 #include <linux/pid_namespace.h>
 #include <linux/sched.h>
 #include <linux/sched/exec_state.h>
-#include <linux/sched/jobctl.h>
 #include <linux/sched/signal.h>
 #include <linux/stddef.h>
 #include <linux/utsname.h>
 
 /* Called from Rust (src/ktask.rs), which declares them there. */
-bool ckpt_task_cgroup_frozen(struct task_struct *t);
 int ckpt_task_exec_state(struct task_struct *t, struct user_namespace **user_ns);
 const char *ckpt_kernel_release(void);
 
@@ -53,7 +50,6 @@ const struct ckpt_c_field ckpt_c_fields[] = {
 	FIELD(task_struct, exit_code),
 	FIELD(task_struct, exit_signal),
 	FIELD(task_struct, pdeath_signal),
-	FIELD(task_struct, jobctl),
 	FIELD(task_struct, real_parent),
 	FIELD(task_struct, group_leader),
 	FIELD(task_struct, thread_node),
@@ -94,9 +90,6 @@ const unsigned long ckpt_c_consts[] = {
 	(__force unsigned long)FMODE_WRITE,
 	(__force unsigned long)FMODE_STREAM,
 	(__force unsigned long)FMODE_CAN_WRITE,
-	JOBCTL_STOPPED,
-	JOBCTL_TRACED,
-	TASK_FROZEN,
 	PF_EXITING,
 	PF_KTHREAD,
 	PIDNS_ADDING,
@@ -106,13 +99,6 @@ const unsigned long ckpt_c_consts[] = {
 	TASK_DUMPABLE_OWNER,
 };
 const unsigned long ckpt_c_consts_nr = ARRAY_SIZE(ckpt_c_consts);
-
-/* The cgroup v2 freezer's per-task bit (a bitfield; bindgen's accessor would
- * read the whole storage unit without READ_ONCE semantics). */
-bool ckpt_task_cgroup_frozen(struct task_struct *t)
-{
-	return cgroup_task_frozen(t);
-}
 
 /*
  * The task's dumpable mode and the user namespace its exec state belongs to

@@ -64,7 +64,7 @@ macro_rules! union_field {
 }
 
 /// Every C field the module reads, in the order of `ckpt_c_fields[]`.
-const FIELDS: [(&str, usize, usize); 40] = [
+const FIELDS: [(&str, usize, usize); 39] = [
     field!(task_struct.__state),
     field!(task_struct.flags),
     field!(task_struct.tasks),
@@ -72,7 +72,6 @@ const FIELDS: [(&str, usize, usize); 40] = [
     field!(task_struct.exit_code),
     field!(task_struct.exit_signal),
     field!(task_struct.pdeath_signal),
-    field!(task_struct.jobctl),
     field!(task_struct.real_parent),
     field!(task_struct.group_leader),
     field!(task_struct.thread_node),
@@ -162,9 +161,6 @@ pub(crate) enum KernelConst {
     FmodeWrite,
     FmodeStream,
     FmodeCanWrite,
-    JobctlStopped,
-    JobctlTraced,
-    TaskFrozen,
     PfExiting,
     PfKthread,
     PidnsAdding,
@@ -175,7 +171,7 @@ pub(crate) enum KernelConst {
 }
 
 impl KernelConst {
-    const COUNT: usize = 13;
+    const COUNT: usize = 10;
 }
 
 pub(crate) fn kconst(k: KernelConst) -> u64 {

@@ -37,6 +37,7 @@ use crate::{
     format::CKPT_F_RUNNING,
     ktask::{
         self,
+        Life,
         UserNs, //
     },
     layout::{
@@ -85,6 +86,11 @@ impl Checker {
         }
     }
 
+    /// Must every task be held (no `CKPT_F_RUNNING`)?
+    pub(crate) fn wants_held(&self) -> bool {
+        self.flags & CKPT_F_RUNNING == 0
+    }
+
     fn privileged(&mut self, ns: UserNs<'_>) -> bool {
         if ns.is_init() {
             *self.init_privileged.get_or_insert_with(|| privileged(ns))
@@ -124,14 +130,14 @@ impl Checker {
         if u64::from(f.flags) & kconst(KernelConst::PfKthread) != 0 {
             return Err(refuse(EPERM, "task is a kernel thread"));
         }
-        let want_held = self.flags & CKPT_F_RUNNING == 0;
+        let want_held = self.wants_held();
         let (mut denied, mut live, mut exiting, mut busy) = (None, 0u32, false, false);
         {
             // One walk of the threads decides all three errnos.
             let guard = rcu::read_lock();
             ktask::all_threads(&guard, t, |th| {
-                let (flags, exit_state) = ktask::thread_state(th);
-                if exit_state != 0 {
+                let life = ktask::life(th);
+                if life == Life::Exited {
                     // An exited leader keeps the credentials it died with.
                     return true;
                 }
@@ -140,7 +146,7 @@ impl Checker {
                     return false;
                 }
                 live += 1;
-                if u64::from(flags) & kconst(KernelConst::PfExiting) != 0 {
+                if life == Life::Exiting {
                     exiting = true;
                 } else if want_held && !ktask::is_held(th) {
                     busy = true;

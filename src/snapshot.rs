@@ -7,12 +7,24 @@
 //! one's records stored at its DFS position. Once it is taken, the task
 //! references can be dropped: writing, which may wait on a slow reader,
 //! holds none.
+//!
+//! Each process's threads are read right after the process was checked:
+//! ids, and, when the tree is held (not `CKPT_F_RUNNING`), registers,
+//! signal state and FPU state, each thread under its own siglock while it
+//! is still held (`ktask::thread_read`).
 
 use kernel::{
     pid_namespace::PidNamespace,
     prelude::*,
-    sync::rcu,
-    task::Task, //
+    sync::{
+        aref::ARef,
+        rcu, //
+    },
+    task::Task,
+    time::{
+        delay::fsleep,
+        Delta, //
+    },
 };
 
 use crate::{
@@ -20,6 +32,7 @@ use crate::{
     image::hdr,
     ktask::{
         self,
+        Life,
         PidType, //
     },
     policy::{
@@ -37,6 +50,19 @@ use crate::{
 unsafe impl Zeroable for ckpt_pids {}
 // SAFETY: as above (`ckpt_hdr` too is integers only).
 unsafe impl Zeroable for ckpt_hdr_task {}
+// SAFETY: as above (`ckpt_user_regs` too is integers only).
+unsafe impl Zeroable for ckpt_hdr_thread {}
+// SAFETY: as above.
+unsafe impl Zeroable for ckpt_hdr_fpu {}
+
+/// One thread's records.
+pub(crate) struct ThreadRecords {
+    pub(crate) thread: ckpt_hdr_thread,
+    /// Written only if `thread.what` has `CKPT_THREAD_REGS`.
+    pub(crate) fpu: ckpt_hdr_fpu,
+    /// Where its FPU state starts in `Snapshot::fpu_state`.
+    pub(crate) fpu_at: usize,
+}
 
 /// What the image records of the tree, read from the tasks in one pass
 /// (each task's memory is visited once, and every check passed before
@@ -47,6 +73,22 @@ pub(crate) struct Snapshot {
     pub(crate) pids: KVVec<ckpt_pids>,
     /// The TASK records, in the same order.
     pub(crate) tasks: KVVec<ckpt_hdr_task>,
+    /// Every thread's records, process by process in fork order.
+    pub(crate) threads: KVVec<ThreadRecords>,
+    /// `first_thread[pos]`: the index in `threads` of the first thread of
+    /// the process at DFS position `pos` (it has `tasks[pos].nr_threads`).
+    pub(crate) first_thread: KVVec<u32>,
+    /// The FPU states, one after the other.
+    pub(crate) fpu_state: KVVec<u8>,
+}
+
+impl Snapshot {
+    /// The threads of the process at DFS position `pos`.
+    pub(crate) fn threads_of(&self, pos: usize) -> Result<&[ThreadRecords]> {
+        let first = *self.first_thread.get(pos).ok_or(EINVAL)? as usize;
+        let n = self.tasks.get(pos).ok_or(EINVAL)?.nr_threads as usize;
+        self.threads.get(first..first + n).ok_or(EINVAL)
+    }
 }
 
 /// Takes the snapshot of `tree`: asks `checker` about every task, and reads
@@ -64,6 +106,14 @@ pub(crate) fn take(
     let n = tree.tasks.len();
     let mut pids: KVVec<ckpt_pids> = stats.zeroed(n)?;
     let mut tasks: KVVec<ckpt_hdr_task> = stats.zeroed(n)?;
+    let mut first_thread: KVVec<u32> = stats.zeroed(n)?;
+    let mut threads = Threads {
+        ns: ns.as_ptr(),
+        regs: checker.wants_held(),
+        refs: KVVec::new(),
+        recs: stats.vec(n)?,
+        fpu_state: KVVec::new(),
+    };
     let mut ids = ktask::IdMapper::new();
     for (i, (t, &pos)) in tree.tasks.iter().zip(tree.dfs.iter()).enumerate() {
         let pos = pos as usize;
@@ -106,10 +156,171 @@ pub(crate) fn take(
             vsid: ktask::pid_nr_ns(t, PidType::Sid, ns),
             parent,
         };
-        *tasks.get_mut(pos).ok_or(EINVAL)? = task_record(t, &fields, entry.vpid, &mut ids);
+        let mut task = task_record(t, &fields, entry.vpid, &mut ids);
+        *first_thread.get_mut(pos).ok_or(EINVAL)? = threads.recs.len() as u32;
+        task.nr_threads = threads.take(t)?;
+        *tasks.get_mut(pos).ok_or(EINVAL)? = task;
         *pids.get_mut(pos).ok_or(EINVAL)? = entry;
     }
-    Ok(Snapshot { pids, tasks })
+    Ok(Snapshot {
+        pids,
+        tasks,
+        threads: threads.recs,
+        first_thread,
+        fpu_state: threads.fpu_state,
+    })
+}
+
+/// Reads threads into their records.
+struct Threads {
+    /// The root's pid namespace (the ids' top level).
+    ns: *const kernel::bindings::pid_namespace,
+    /// Read registers, signal and FPU state (the tree is held).
+    regs: bool,
+    /// The threads of the process being read (kept for its allocation).
+    refs: KVVec<ARef<Task>>,
+    recs: KVVec<ThreadRecords>,
+    fpu_state: KVVec<u8>,
+}
+
+/// How long a held thread may still be on its CPU (finishing its switch
+/// away) before it counts as busy: `TRIES` x `PAUSE`.
+const ON_CPU_TRIES: u32 = 200;
+const ON_CPU_PAUSE: Delta = Delta::from_micros(50);
+
+impl Threads {
+    /// Reads every thread of process `t`, the leader first; returns how
+    /// many records it added.
+    fn take(&mut self, t: &Task) -> Result<u32> {
+        self.collect(t)?;
+        let refs = core::mem::take(&mut self.refs);
+        let before = self.recs.len();
+        let mut res = Ok(());
+        for (k, th) in refs.iter().enumerate() {
+            res = self.read(th, k == 0);
+            if res.is_err() {
+                break;
+            }
+        }
+        self.refs = refs;
+        // Drops the references (outside any RCU section).
+        self.refs.clear();
+        res?;
+        Ok((self.recs.len() - before) as u32)
+    }
+
+    /// References on every thread of `t` into `refs`, `t` (the leader)
+    /// first. Room is made outside RCU from the thread count; a process
+    /// that gained threads meanwhile (it can only when not held) is read
+    /// again, a few times, then `EBUSY`.
+    fn collect(&mut self, t: &Task) -> Result {
+        for _ in 0..4 {
+            // + 1: an exited leader is not counted in `nr_threads`.
+            let room = ktask::nr_threads(t) as usize + 1;
+            self.refs.clear();
+            self.refs.reserve(room, GFP_KERNEL_ACCOUNT)?;
+            let fits = {
+                let guard = rcu::read_lock();
+                self.refs.push_within_capacity(ARef::from(t)).is_ok()
+                    && ktask::all_threads(&guard, t, |th| {
+                        core::ptr::eq(th, t)
+                            || self.refs.push_within_capacity(ARef::from(th)).is_ok()
+                    })
+            };
+            if fits {
+                return Ok(());
+            }
+        }
+        self.refs.clear();
+        Err(EBUSY)
+    }
+
+    /// Appends the records of thread `th` (`leader`: its process's first).
+    fn read(&mut self, th: &Task, leader: bool) -> Result {
+        let mut rec: ckpt_hdr_thread = Zeroable::zeroed();
+        rec.h = hdr::<ckpt_hdr_thread>(CKPT_HDR_THREAD);
+        match ktask::thread_nspid(th, self.ns, &mut rec) {
+            Ok(()) => {}
+            // A thread released since it was listed (only when not held).
+            Err(e) if e == ESRCH && !leader && !self.regs => return Ok(()),
+            Err(e) if e == ESRCH => return Err(EAGAIN),
+            Err(e) => return Err(e),
+        }
+        rec.tid = rec.nspid[0];
+        let f = ktask::fields(th);
+        rec.state = f.state;
+        rec.exit_state = f.exit_state as u32;
+        rec.flags = f.flags;
+        let mut fpu: ckpt_hdr_fpu = Zeroable::zeroed();
+        let fpu_at = self.fpu_state.len();
+        if self.regs && ktask::life(th) == Life::Live {
+            let (size, kind) = ktask::fpu_size(th).ok_or(EOPNOTSUPP)?;
+            if size % CKPT_ALIGN as usize != 0 {
+                // Records are never padded inside: the writer needs this.
+                return Err(EOPNOTSUPP);
+            }
+            fpu.h = ckpt_hdr {
+                r#type: CKPT_HDR_FPU,
+                len: (core::mem::size_of::<ckpt_hdr_fpu>() + size) as u32,
+            };
+            fpu.kind = kind;
+            fpu.size = size as u32;
+            self.fpu_state
+                .resize(fpu_at + size, 0, GFP_KERNEL_ACCOUNT)?;
+            let state = self.fpu_state.get_mut(fpu_at..).ok_or(EINVAL)?;
+            let mut tries = 0;
+            loop {
+                match ktask::thread_read(th, &mut rec, &mut fpu, state) {
+                    Ok(()) => break,
+                    Err(e) if e == EAGAIN && tries < ON_CPU_TRIES => {
+                        tries += 1;
+                        fsleep(ON_CPU_PAUSE);
+                    }
+                    // Still on its CPU, or resumed since it was checked.
+                    Err(e) if e == EAGAIN || e == EBUSY => return Err(EBUSY),
+                    // Killed since it was checked.
+                    Err(e) if e == ESRCH => return Err(EAGAIN),
+                    Err(e) => return Err(e),
+                }
+            }
+            rec.restart = restart_of(&rec);
+        }
+        self.recs.push(
+            ThreadRecords {
+                thread: rec,
+                fpu,
+                fpu_at,
+            },
+            GFP_KERNEL_ACCOUNT,
+        )?;
+        Ok(())
+    }
+}
+
+/// How the system call a held thread is in restarts (`CKPT_RESTART_*`),
+/// from its registers: `rax` holds the kernel's restart code (or the
+/// `-ENOSYS` placeholder of a call still running) when `orig_rax` is a
+/// system call number. A call that really returned `ENOSYS` reads as
+/// `CKPT_RESTART_INSIDE` too: the side that cannot be resumed.
+fn restart_of(rec: &ckpt_hdr_thread) -> u32 {
+    if (rec.regs.orig_rax as i64) < 0 {
+        return CKPT_RESTART_NONE;
+    }
+    let code = rec.regs.rax as i64;
+    let is = |e: Error| code == i64::from(e.to_errno());
+    if is(ERESTARTSYS) {
+        CKPT_RESTART_SYS
+    } else if is(ERESTARTNOINTR) {
+        CKPT_RESTART_NOINTR
+    } else if is(ERESTARTNOHAND) {
+        CKPT_RESTART_NOHAND
+    } else if is(ERESTART_RESTARTBLOCK) {
+        CKPT_RESTART_BLOCK
+    } else if is(ENOSYS) {
+        CKPT_RESTART_INSIDE
+    } else {
+        CKPT_RESTART_NONE
+    }
 }
 
 /// The refused task first in DFS order, given one refused at DFS position

@@ -832,7 +832,15 @@ FIXTURE_TEARDOWN(bare)
 
 /* ---- one instant ---------------------------------------------------------- */
 
+#ifndef SLEEPERS
 #define SLEEPERS 40
+#endif
+#ifndef FORKER_MB
+#define FORKER_MB 8
+#endif
+#ifndef FORK_ROUNDS
+#define FORK_ROUNDS 300
+#endif
 #define KIDS 4
 
 /*
@@ -845,15 +853,16 @@ FIXTURE_TEARDOWN(bare)
  */
 static void __attribute__((noreturn)) forker(void)
 {
-	size_t len = 8 << 20;
-	char *mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	size_t len = (size_t)FORKER_MB << 20;
+	char *mem = len ? mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) : NULL;
 	struct sched_param fifo = { .sched_priority = 1 };
 	pid_t kids[KIDS];
 	int nk = 0;
 
 	if (mem == MAP_FAILED)
 		_exit(1);
-	memset(mem, 1, len);
+	if (mem)
+		memset(mem, 1, len);
 	signal(SIGCHLD, SIG_IGN);
 	sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &fifo);
 	for (;;) {
@@ -904,7 +913,7 @@ TEST_F_TIMEOUT(bare, fork_in_flight_at_sigstop_is_never_missed, 900)
 	 * race here: 0 misses in 500 + 500 + 300 rounds. The test guards the
 	 * property; the fix rests on copy_process() linking the child after
 	 * its only non-fatal signal check.) */
-	int ready[2], rounds = 300, ok = 0, busy = 0, again = 0, full = 0;
+	int ready[2], rounds = FORK_ROUNDS, ok = 0, busy = 0, again = 0, full = 0;
 	pid_t root, f = 0, all[SLEEPERS + 2];
 	int fd = memfd_create("img", 0);
 
