@@ -192,7 +192,9 @@ FIXTURE_TEARDOWN(child)
 {
 	if (self->pid > 0) {
 		kill(self->pid, SIGKILL);
-		while (waitpid(self->pid, NULL, __WALL) > 0 || errno == EINTR)
+		/* every child: threads we traced are reaped by us, one by one,
+		 * before their leader can be */
+		while (waitpid(-1, NULL, __WALL) > 0 || errno == EINTR)
 			;
 	}
 }
@@ -272,7 +274,7 @@ static const struct {
 	{ DO_READ, SYS_read, CKPT_RESTART_SYS },
 	{ DO_NANOSLEEP, SYS_nanosleep, CKPT_RESTART_BLOCK },
 	{ DO_FUTEX, SYS_futex, CKPT_RESTART_SYS },
-	{ DO_POLL, SYS_poll, CKPT_RESTART_NOHAND },
+	{ DO_POLL, SYS_poll, CKPT_RESTART_BLOCK },	/* poll(2) always restarts by restart_syscall */
 	{ DO_SELECT, SYS_select, CKPT_RESTART_NOHAND },
 	{ DO_SPIN, -1, CKPT_RESTART_NONE },
 	{ DO_PAUSE, SYS_pause, CKPT_RESTART_NOHAND },
