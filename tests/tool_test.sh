@@ -15,23 +15,60 @@ check() { # check NAME CMD...
 	if out=$("$@" 2>&1); then ok "$name"; else not_ok "$name" "$out"; fi
 }
 
-state() { awk '{print $3}' "/proc/$1/stat" 2>/dev/null; }
-# descendants of $1 (and $1), via /proc children
-tree_pids() {
-	local p=$1 c
-	echo "$p"
-	for c in $(cat /proc/"$p"/task/*/children 2>/dev/null); do tree_pids "$c"; done
+# Starting a program costs 0.1 to 1 s in the TCG guest (an exec through 9p):
+# the helpers below poll /proc with bash builtins only, and wait with
+# deadlines, never a fixed sleep.
+exec {NAP_FD}<> <(:)
+nap() { read -rt "$1" -u "$NAP_FD" _; } # sleep without a process
+# ST: the state letter of process $1 (empty if it is gone)
+state_of() {
+	local l=""
+	ST=""
+	read -r l 2>/dev/null <"/proc/$1/stat" || [ -n "$l" ] || return 0
+	l=${l##*) }
+	ST=${l%% *}
 }
+state() { state_of "$1"; echo "$ST"; }
+# TREE: $1 and its descendants in DFS order, via /proc's children lists
+tree_of() { TREE=(); _tree "$1"; }
+_tree() {
+	local p=$1 f c kids
+	TREE+=("$p")
+	for f in /proc/"$p"/task/*/children; do
+		kids=()
+		read -r -a kids 2>/dev/null <"$f"
+		for c in "${kids[@]}"; do _tree "$c"; done
+	done
+}
+tree_pids() { tree_of "$1"; printf '%s\n' "${TREE[@]}"; }
 all_in_state() { # PIDS... must all be in state $WANT
 	local p
-	for p in "$@"; do [ "$(state "$p")" = "$WANT" ] || { echo "pid $p is $(state "$p"), want $WANT"; return 1; }; done
+	for p in "$@"; do
+		state_of "$p"
+		[ "$ST" = "$WANT" ] || { echo "pid $p is ${ST:-gone}, want $WANT"; return 1; }
+	done
+}
+# wait_state WANT SECS PIDS...: until all are in state WANT, at most SECS
+wait_state() {
+	local want=$1 end=$((SECONDS + $2))
+	shift 2
+	until WANT=$want all_in_state "$@" >/dev/null; do
+		[ $SECONDS -lt $end ] || { WANT=$want all_in_state "$@"; return 1; }
+		nap 0.05
+	done
+}
+# wait_tree ROOT N: until ROOT has N processes (itself included), at most 60 s
+wait_tree() {
+	local end=$((SECONDS + 60))
+	tree_of "$1"
+	while [ ${#TREE[@]} -lt "$2" ] && [ $SECONDS -lt $end ]; do nap 0.05; tree_of "$1"; done
 }
 # A sample tree: root with two children, one with two of its own.
 start_tree() {
 	# (no inherited stdout: the caller reads ours through $(...))
 	setsid bash -c 'sleep 1000 & bash -c "sleep 1000 & sleep 1000 & wait" & wait' </dev/null >/dev/null 2>&1 &
 	local root=$!
-	for _ in $(seq 100); do [ "$(tree_pids "$root" | wc -l)" -ge 5 ] && break; sleep 0.1; done
+	wait_tree "$root" 5
 	echo "$root"
 }
 kill_tree() { kill -KILL $(tree_pids "$1") 2>/dev/null; wait 2>/dev/null; }
@@ -43,8 +80,7 @@ root=$(start_tree)
 pids=$(tree_pids "$root")
 check "freeze_signal_checkpoints_live_tree" $CKPT checkpoint "$root" -o "$TMP/sig.img" --freeze signal
 check "freeze_signal_image_verifies" $CKPT verify "$TMP/sig.img"
-sleep 0.5
-WANT=S check "freeze_signal_tree_runs_again" all_in_state $pids
+check "freeze_signal_tree_runs_again" wait_state S 60 $pids
 # the image holds exactly the tree, in /proc's DFS order
 check "image_pids_match_proc_dfs_order" bash -c "diff <(echo '$pids') <($CKPT decode --json '$TMP/sig.img' | python3 -c 'import json,sys; [print(t[\"vpid\"]) for t in json.load(sys.stdin)[\"tasks\"]]')"
 
@@ -54,8 +90,7 @@ timings_line() {
 		grep -Ex 'ckpt: timings: freeze_ms=[0-9]+\.[0-9]{3} ioctl_ms=[0-9]+\.[0-9]{3} thaw_ms=[0-9]+\.[0-9]{3}'
 }
 check "timings_prints_the_three_phases" timings_line
-sleep 0.5
-WANT=S check "timings_tree_runs_again" all_in_state $pids
+check "timings_tree_runs_again" wait_state S 60 $pids
 kill_tree "$root"
 
 # --- ckpt-bench in small: trees of every shape (a chain of 70 crosses the
@@ -78,18 +113,17 @@ pids=$(tree_pids "$root")
 # --- a process stopped before stays stopped
 victim=$(echo "$pids" | sed -n 3p)
 kill -STOP "$victim"
-WANT=T check "prestopped_process_is_stopped" all_in_state "$victim"
+check "prestopped_process_is_stopped" wait_state T 60 "$victim"
 check "freeze_signal_with_prestopped_process" $CKPT checkpoint "$root" -o "$TMP/sig2.img" --freeze signal
-sleep 0.5
+check "other_processes_run_again" wait_state S 60 $(echo "$pids" | grep -vx "$victim")
 WANT=T check "prestopped_process_stays_stopped" all_in_state "$victim"
-WANT=S check "other_processes_run_again" all_in_state $(echo "$pids" | grep -vx "$victim")
 kill_tree "$root"
 
 # --- decode --json and show agree with /proc
 root=$(start_tree)
 pids=$(tree_pids "$root")
 kill -STOP $pids
-WANT=T check "tree_stopped_by_hand" all_in_state $pids
+check "tree_stopped_by_hand" wait_state T 60 $pids
 check "freeze_none_on_stopped_tree" $CKPT checkpoint "$root" -o "$TMP/none.img" --freeze none
 check "decode_json_agrees_with_proc" python3 - "$TMP/none.img" "$CKPT" <<'PY'
 import json, subprocess, sys
@@ -134,12 +168,12 @@ cg=/sys/fs/cgroup/ckpt-tool-test
 mkdir -p "$cg"
 (echo $BASHPID >"$cg/cgroup.procs"; exec setsid bash -c 'sleep 1000 & bash -c "sleep 1000 & wait" & wait') &
 root=$!
-sleep 1
+wait_tree "$root" 4
 pids=$(tree_pids "$root")
 check "freeze_cgroup_checkpoints_tree" $CKPT checkpoint "$root" -o "$TMP/cg.img" --freeze cgroup
 check "freeze_cgroup_image_verifies" $CKPT verify "$TMP/cg.img"
 check "freeze_cgroup_thawed_afterwards" grep -qx 'frozen 0' "$cg/cgroup.events"
-WANT=S check "freeze_cgroup_tree_runs_again" all_in_state $pids
+check "freeze_cgroup_tree_runs_again" wait_state S 60 $pids
 kill_tree "$root"
 rmdir "$cg" 2>/dev/null
 
@@ -149,7 +183,7 @@ rmdir "$cg" 2>/dev/null
 # stopped it cannot move. --freeze signal checkpoints the tree.
 setsid bash -c 'sleep 1000 & tests/build/vfork_holder & wait' </dev/null >/dev/null 2>&1 &
 root=$!
-for _ in $(seq 100); do [ "$(tree_pids "$root" | wc -l)" -ge 4 ] && break; sleep 0.1; done
+wait_tree "$root" 4
 check "freeze_signal_vfork_parent_counts_as_held" bash -c \
 	"$CKPT checkpoint $root -o $TMP/vfork.img --freeze signal --timeout 60 | grep -q 'checkpointed 4 tasks'"
 kill_tree "$root"
@@ -160,7 +194,7 @@ kill_tree "$root"
 # the tool is interrupted
 setsid bash -c 'for i in $(seq 39); do sleep 1000 & done; wait' </dev/null >/dev/null 2>&1 &
 root=$!
-for _ in $(seq 300); do [ "$(tree_pids "$root" | wc -l)" -ge 40 ] && break; sleep 0.1; done
+wait_tree "$root" 40
 pids=$(tree_pids "$root")
 mkfifo "$TMP/fifo"
 python3 -c 'import fcntl, os, sys, time
@@ -175,16 +209,25 @@ tool=$!
   echo "# watchdog: ckpt still running after 300 s; its kernel stack:"
   sed 's/^/#   /' /proc/"$tool"/stack 2>/dev/null; kill -KILL "$tool" ) &
 watchdog=$!
-# wait until the tree is stopped (the tool is then blocked in the ioctl)
-for _ in $(seq 300); do WANT=T all_in_state $pids >/dev/null && break; sleep 0.1; done
-sleep 1
+# wait until the tree is stopped and the tool sleeps inside the ioctl
+# (system call 16 in /proc/PID/syscall), writing into the full FIFO
+in_ioctl() {
+	local nr=""
+	state_of "$tool"
+	read -r nr _ 2>/dev/null </proc/"$tool"/syscall
+	[ "$ST" = S ] && [ "$nr" = 16 ]
+}
+end=$((SECONDS + 120))
+until WANT=T all_in_state $pids >/dev/null && in_ioctl; do
+	[ $SECONDS -lt $end ] || break
+	nap 0.05
+done
 kill -INT "$tool"
 wait "$tool"
 rc=$?
-sleep 0.5
 if [ $rc -eq 130 ]; then ok "sigint_exits_130"; else not_ok "sigint_exits_130" "rc=$rc" "$(cat "$TMP/int.out")"; fi
 stopped=""
-for p in $pids; do [ "$(state "$p")" = T ] && stopped="$stopped $p"; done
+for p in $pids; do state_of "$p"; [ "$ST" = T ] && stopped="$stopped $p"; done
 if [ -z "$stopped" ]; then ok "sigint_leaves_nothing_stopped"; else not_ok "sigint_leaves_nothing_stopped" "still stopped:$stopped"; fi
 kill "$reader" "$watchdog" 2>/dev/null
 kill_tree "$root"
