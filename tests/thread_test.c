@@ -330,6 +330,22 @@ static void run(int what)
 
 static struct shared *sh;
 
+/* Forks the process under test, running `body`, with a fresh `sh` shared
+ * with it; its pid, or -1. */
+static pid_t start(void (*body)(void))
+{
+	pid_t pid;
+
+	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (sh == MAP_FAILED)
+		return -1;
+	memset(sh, 0, sizeof(*sh));
+	pid = fork();
+	if (pid == 0)
+		body();
+	return pid;
+}
+
 static void *thread_main(void *arg)
 {
 	int k = (int)(long)arg;
@@ -398,13 +414,8 @@ TEST_F_TIMEOUT(child, eight_threads_each_held_in_its_syscall, 300)
 	struct image im;
 	int st;
 
-	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, sh);
-	memset(sh, 0, sizeof(*sh));
-	self->pid = fork();
-	ASSERT_LE(0, self->pid);
-	if (self->pid == 0)
-		threads_child();
+	self->pid = start(threads_child);
+	ASSERT_LT(0, self->pid);
 	ASSERT_EQ(0, wait_plan(self->pid, 60000));
 	ASSERT_EQ(0, kill(self->pid, SIGSTOP));
 	ASSERT_EQ(self->pid, waitpid(self->pid, &st, WUNTRACED));
@@ -442,13 +453,8 @@ TEST_F(child, running_tree_records_threads_without_registers)
 	const struct ckpt_hdr_fpu *fpu[NTHREADS + 1];
 	struct image im;
 
-	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, sh);
-	memset(sh, 0, sizeof(*sh));
-	self->pid = fork();
-	ASSERT_LE(0, self->pid);
-	if (self->pid == 0)
-		threads_child();
+	self->pid = start(threads_child);
+	ASSERT_LT(0, self->pid);
 	ASSERT_EQ(0, wait_plan(self->pid, 60000));
 
 	ASSERT_EQ(1, take(self->pid, CKPT_F_RUNNING, &im)) TH_LOG("%s", im.img.why);
@@ -495,13 +501,8 @@ TEST_F(child, exited_leader_is_recorded_without_registers)
 	struct image im;
 	int st;
 
-	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	ASSERT_NE(MAP_FAILED, sh);
-	memset(sh, 0, sizeof(*sh));
-	self->pid = fork();
-	ASSERT_LE(0, self->pid);
-	if (self->pid == 0)
-		leader_exits_child();
+	self->pid = start(leader_exits_child);
+	ASSERT_LT(0, self->pid);
 	/* the leader is a zombie (its /proc stat says Z) once it has exited */
 	for (int i = 0; i < 6000; i++) {
 		if (sh->tid[1] > 0 && !proc_stat_read(self->pid, &ps) && ps.state == 'Z' &&
