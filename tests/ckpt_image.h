@@ -42,6 +42,7 @@ struct ckpt_thread {
 struct ckpt_image {
 	struct ckpt_hdr_head head;
 	uint32_t tasks_nr;
+	uint32_t tasks_alloc;		/* entries allocated (tasks_nr once parsed) */
 	struct ckpt_pids *pids;		/* tasks_nr entries */
 	struct ckpt_hdr_task *tasks;	/* tasks_nr entries */
 	struct ckpt_thread **threads;	/* tasks_nr arrays: threads[i] has tasks[i].nr_threads
@@ -113,7 +114,7 @@ static inline long ckpt_scan_kaddr(const uint8_t *rec, uint32_t type, uint64_t *
 static inline void ckpt_image_free(struct ckpt_image *img)
 {
 	if (img->threads)
-		for (uint32_t i = 0; i < img->tasks_nr; i++)
+		for (uint32_t i = 0; i < img->tasks_alloc; i++)
 			free(img->threads[i]);
 	free(img->threads);
 	free(img->pids);
@@ -199,6 +200,11 @@ static inline bool ckpt_image_parse(const uint8_t *buf, size_t size, struct ckpt
 	/* In S_TASK: THREAD records of task tasks_seen - 1 read, and whether
 	 * the last one has registers and still wants its FPU record. */
 	uint32_t threads_seen = 0;
+	/* Entries allocated: a count is believed only as far as the bytes left
+	 * could hold it (an image that ends early, with an ERROR, still parses
+	 * up to its ERROR); records past that are refused where they appear. */
+	size_t tasks_room = 0;
+	uint32_t threads_room = 0;
 	bool fpu_due = false;
 	uint64_t kaddr;
 	long at;
@@ -260,14 +266,15 @@ static inline bool ckpt_image_parse(const uint8_t *buf, size_t size, struct ckpt
 			memcpy(&t, buf + off, sizeof(t));
 			if (t.tasks_nr == 0)
 				CKPT_FAIL(img, "TREE with no tasks");
-			/* each task takes a PIDS entry, a TASK and a THREAD at least */
-			if (t.tasks_nr > (size - off) / (sizeof(struct ckpt_pids) + sizeof(struct ckpt_hdr_task) +
-							 sizeof(struct ckpt_hdr_thread)))
-				CKPT_FAIL(img, "TREE claims %u tasks, more than the image can hold", t.tasks_nr);
+			/* each task takes a PIDS entry at least */
+			tasks_room = (size - off) / sizeof(struct ckpt_pids) + 1;
+			if (tasks_room > t.tasks_nr)
+				tasks_room = t.tasks_nr;
 			img->tasks_nr = t.tasks_nr;
-			img->pids = calloc(t.tasks_nr, sizeof(*img->pids));
-			img->tasks = calloc(t.tasks_nr, sizeof(*img->tasks));
-			img->threads = calloc(t.tasks_nr, sizeof(*img->threads));
+			img->tasks_alloc = tasks_room;
+			img->pids = calloc(tasks_room, sizeof(*img->pids));
+			img->tasks = calloc(tasks_room, sizeof(*img->tasks));
+			img->threads = calloc(tasks_room, sizeof(*img->threads));
 			if (!img->pids || !img->tasks || !img->threads)
 				CKPT_FAIL(img, "out of memory for %u tasks", t.tasks_nr);
 			st = S_PIDS;
@@ -289,6 +296,8 @@ static inline bool ckpt_image_parse(const uint8_t *buf, size_t size, struct ckpt
 				CKPT_FAIL(img, "PIDS first %u, expected %zu", p.first, pids_seen);
 			if (pids_seen + p.nr > img->tasks_nr)
 				CKPT_FAIL(img, "more PIDS entries than tasks");
+			if (pids_seen + p.nr > tasks_room)
+				CKPT_FAIL(img, "TREE claims %u tasks, more than the image can hold", img->tasks_nr);
 			if (p.nr != CKPT_PIDS_CHUNK && pids_seen + p.nr != img->tasks_nr)
 				CKPT_FAIL(img, "a PIDS record that is not the last has only %u entries", p.nr);
 			memcpy(img->pids + pids_seen, buf + off + sizeof(p), p.nr * sizeof(struct ckpt_pids));
@@ -326,6 +335,9 @@ static inline bool ckpt_image_parse(const uint8_t *buf, size_t size, struct ckpt
 
 				if (h.len != sizeof(t))
 					CKPT_FAIL(img, "record %zu: THREAD len %u", records, h.len);
+				if (threads_seen >= threads_room)
+					CKPT_FAIL(img, "TASK %zu claims %u threads, more than the image can hold",
+						  tasks_seen - 1, img->tasks[tasks_seen - 1].nr_threads);
 				memcpy(&t, buf + off, sizeof(t));
 				if (!ckpt_check_thread(img, &t, tasks_seen - 1, threads_seen,
 						       img->tasks[tasks_seen - 1].vpid))
@@ -363,10 +375,11 @@ static inline bool ckpt_image_parse(const uint8_t *buf, size_t size, struct ckpt
 						  off + (size_t)at);
 				if (k->nr_threads == 0)
 					CKPT_FAIL(img, "TASK %zu has no threads", tasks_seen);
-				if (k->nr_threads > (size - off - h.len) / sizeof(struct ckpt_hdr_thread))
-					CKPT_FAIL(img, "TASK %zu claims %u threads, more than the image can hold",
-						  tasks_seen, k->nr_threads);
-				img->threads[tasks_seen] = calloc(k->nr_threads, sizeof(struct ckpt_thread));
+				threads_room = (size - off - h.len) / sizeof(struct ckpt_hdr_thread);
+				if (threads_room > k->nr_threads)
+					threads_room = k->nr_threads;
+				img->threads[tasks_seen] = calloc(threads_room ? threads_room : 1,
+								  sizeof(struct ckpt_thread));
 				if (!img->threads[tasks_seen])
 					CKPT_FAIL(img, "out of memory for %u threads", k->nr_threads);
 				threads_seen = 0;
