@@ -497,10 +497,12 @@ static inline long ckpt_checkpoint(pid_t pid, int fd, uint64_t flags)
 	return r;
 }
 
-/* Checkpoints `pid` into a memfd and parses it. Returns the ioctl result
- * (or -errno); on success `img` holds the parsed image, or `img->why` says
- * why the parse failed (then the return is -EBADMSG). */
-static inline long ckpt_to_image(pid_t pid, uint64_t flags, struct ckpt_image *img)
+/* Checkpoints `pid` into a memfd and parses it, keeping the image's bytes:
+ * *bufp (free it after ckpt_image_free(); the threads' `fpu` pointers point
+ * into it). Returns the ioctl result (or -errno); on success `img` holds the
+ * parsed image, or `img->why` says why the parse failed (then the return is
+ * -EBADMSG). */
+static inline long ckpt_to_image_buf(pid_t pid, uint64_t flags, struct ckpt_image *img, uint8_t **bufp)
 {
 	int fd = memfd_create("ckpt-image", MFD_CLOEXEC);
 	long r;
@@ -508,6 +510,7 @@ static inline long ckpt_to_image(pid_t pid, uint64_t flags, struct ckpt_image *i
 	uint8_t *buf;
 
 	memset(img, 0, sizeof(*img));
+	*bufp = NULL;
 	if (fd < 0)
 		return -errno;
 	r = ckpt_checkpoint(pid, fd, flags);
@@ -522,8 +525,19 @@ static inline long ckpt_to_image(pid_t pid, uint64_t flags, struct ckpt_image *i
 		return -EIO;
 	}
 	close(fd);
+	*bufp = buf;
 	if (!ckpt_image_parse(buf, (size_t)st.st_size, img))
 		r = -EBADMSG;
+	return r;
+}
+
+/* ckpt_to_image_buf() without the bytes: the threads' `fpu` pointers of
+ * `img` are not valid after it returns. */
+static inline long ckpt_to_image(pid_t pid, uint64_t flags, struct ckpt_image *img)
+{
+	uint8_t *buf;
+	long r = ckpt_to_image_buf(pid, flags, img, &buf);
+
 	free(buf);
 	return r;
 }

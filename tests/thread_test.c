@@ -22,44 +22,16 @@
 
 /* ---- reading the records under test ------------------------------------ */
 
-/* An image read from a memfd, parsed and checked by ckpt_image_parse(). */
+/* An image and its bytes (its threads' FPU state points into them). */
 struct image {
 	uint8_t *buf;
-	size_t size;
 	struct ckpt_image img;
 };
 
-/* Checkpoints `pid` (flags) into `im`; returns the ioctl's result or -errno,
- * -EBADMSG if the image does not parse (im->img.why says why). */
+/* Checkpoints `pid` (flags) into `im`: ckpt_to_image_buf(). */
 static long take(pid_t pid, uint64_t flags, struct image *im)
 {
-	int fd = memfd_create("thread-image", MFD_CLOEXEC);
-	long r = ckpt_checkpoint(pid, fd, flags);
-
-	memset(&im->img, 0, sizeof(im->img));
-	im->buf = NULL;
-	if (r < 0) {
-		close(fd);
-		return r;
-	}
-	{
-		struct stat st;
-
-		if (fstat(fd, &st)) {
-			close(fd);
-			return -errno;
-		}
-		im->size = (size_t)st.st_size;
-		im->buf = malloc(im->size + 1);
-		if (pread(fd, im->buf, im->size, 0) != (ssize_t)im->size) {
-			close(fd);
-			return -EIO;
-		}
-	}
-	close(fd);
-	if (!ckpt_image_parse(im->buf, im->size, &im->img))
-		return -EBADMSG;
-	return r;
+	return ckpt_to_image_buf(pid, flags, &im->img, &im->buf);
 }
 
 static void image_free(struct image *im)
@@ -68,29 +40,12 @@ static void image_free(struct image *im)
 	free(im->buf);
 }
 
-/*
- * The THREAD records of the image in order (up to max), and for each the
- * FPU record after it (NULL if none). A plain walk of the record headers:
- * ckpt_image_parse() has already checked every length and order.
- */
-static int threads_of(const struct image *im, const struct ckpt_hdr_thread **th,
-		      const struct ckpt_hdr_fpu **fpu, int max)
+/* The threads of the image's first process (the only one in these tests),
+ * leader first, and how many there are. */
+static const struct ckpt_thread *threads_of(const struct image *im, int *n)
 {
-	size_t off = 0;
-	int n = 0;
-
-	while (off + sizeof(struct ckpt_hdr) <= im->size) {
-		const struct ckpt_hdr *h = (const void *)(im->buf + off);
-
-		if (h->type == CKPT_HDR_THREAD && n < max) {
-			th[n] = (const void *)h;
-			fpu[n++] = NULL;
-		} else if (h->type == CKPT_HDR_FPU && n > 0) {
-			fpu[n - 1] = (const void *)h;
-		}
-		off += (h->len + CKPT_ALIGN - 1) & ~(size_t)(CKPT_ALIGN - 1);
-	}
-	return n;
+	*n = (int)im->img.tasks[0].nr_threads;
+	return im->img.threads[0];
 }
 
 /* Attaches to the stopped thread `tid` (its process is in a group stop)
@@ -201,12 +156,11 @@ FIXTURE_TEARDOWN(child)
 
 TEST_F(child, registers_and_fpu_equal_ptrace)
 {
-	const struct ckpt_hdr_thread *th[2];
-	const struct ckpt_hdr_fpu *fpu[2];
+	const struct ckpt_thread *th;
 	struct user_regs_struct regs;
 	struct image im;
 	uint8_t *state;
-	int st;
+	int st, n;
 
 	self->pid = fork();
 	ASSERT_LE(0, self->pid);
@@ -216,44 +170,45 @@ TEST_F(child, registers_and_fpu_equal_ptrace)
 	ASSERT_TRUE(WIFSTOPPED(st));
 
 	ASSERT_EQ(1, take(self->pid, 0, &im)) TH_LOG("%s", im.img.why);
-	ASSERT_EQ(1, threads_of(&im, th, fpu, 2));
-	EXPECT_EQ(self->pid, th[0]->tid);
-	EXPECT_EQ(1, th[0]->levels);
-	EXPECT_EQ(self->pid, th[0]->nspid[0]);
-	EXPECT_EQ(CKPT_HELD_STOPPED, th[0]->held);
-	EXPECT_EQ(CKPT_RESTART_NONE, th[0]->restart);
-	EXPECT_EQ(CKPT_THREAD_REGS, th[0]->what);
+	th = threads_of(&im, &n);
+	ASSERT_EQ(1, n);
+	EXPECT_EQ(self->pid, th[0].tid);
+	EXPECT_EQ(1, th[0].levels);
+	EXPECT_EQ(self->pid, th[0].nspid[0]);
+	EXPECT_EQ(CKPT_HELD_STOPPED, th[0].held);
+	EXPECT_EQ(CKPT_RESTART_NONE, th[0].restart);
+	EXPECT_EQ(CKPT_THREAD_REGS, th[0].what);
 	/* the values the child loaded */
-	EXPECT_EQ(R(1), th[0]->regs.rbx);
-	EXPECT_EQ(R(12), th[0]->regs.r12);
-	EXPECT_EQ(R(13), th[0]->regs.r13);
-	EXPECT_EQ(R(14), th[0]->regs.r14);
-	EXPECT_EQ(R(15), th[0]->regs.r15);
-	EXPECT_EQ(62, th[0]->regs.orig_rax);
-	EXPECT_EQ(0, th[0]->regs.rax);
-	ASSERT_NE(NULL, fpu[0]);
-	ASSERT_TRUE(fpu[0]->kind == CKPT_FPU_XSAVE || fpu[0]->kind == CKPT_FPU_FXSAVE);
-	ASSERT_LE(512, fpu[0]->size);
+	EXPECT_EQ(R(1), th[0].regs.rbx);
+	EXPECT_EQ(R(12), th[0].regs.r12);
+	EXPECT_EQ(R(13), th[0].regs.r13);
+	EXPECT_EQ(R(14), th[0].regs.r14);
+	EXPECT_EQ(R(15), th[0].regs.r15);
+	EXPECT_EQ(62, th[0].regs.orig_rax);
+	EXPECT_EQ(0, th[0].regs.rax);
+	ASSERT_NE(NULL, th[0].fpu);
+	ASSERT_TRUE(th[0].fpu_kind == CKPT_FPU_XSAVE || th[0].fpu_kind == CKPT_FPU_FXSAVE);
+	ASSERT_LE(512, th[0].fpu_size);
 	/* xmm0..15 sit at byte 160 of the FXSAVE area (also XSAVE's first 512) */
-	EXPECT_EQ(0, memcmp((const uint8_t *)(fpu[0] + 1) + 160, xmm_pattern_expected(), 256));
+	EXPECT_EQ(0, memcmp(th[0].fpu + 160, xmm_pattern_expected(), 256));
 
 	/* the same stop, seen by ptrace */
 	ASSERT_EQ(0, attach(self->pid));
 	ASSERT_EQ(0, ptrace(PTRACE_GETREGS, self->pid, 0, &regs));
-	EXPECT_EQ(0, memcmp(&regs, &th[0]->regs, sizeof(regs)))
+	EXPECT_EQ(0, memcmp(&regs, &th[0].regs, sizeof(regs)))
 	{
-		const uint64_t *a = (const void *)&regs, *b = (const void *)&th[0]->regs;
+		const uint64_t *a = (const void *)&regs, *b = (const void *)&th[0].regs;
 
 		for (size_t i = 0; i < sizeof(regs) / 8; i++)
 			if (a[i] != b[i])
 				TH_LOG("register %zu: ptrace %#llx, image %#llx", i,
 				       (unsigned long long)a[i], (unsigned long long)b[i]);
 	}
-	state = calloc(1, fpu[0]->size);
-	ASSERT_EQ(0, ptrace_fpu(self->pid, fpu[0]->kind, state, fpu[0]->size));
-	EXPECT_EQ(0, memcmp(state, fpu[0] + 1, fpu[0]->size));
-	if (fpu[0]->kind == CKPT_FPU_XSAVE)
-		EXPECT_EQ(*(uint64_t *)(state + 512), fpu[0]->xfeatures);
+	state = calloc(1, th[0].fpu_size);
+	ASSERT_EQ(0, ptrace_fpu(self->pid, th[0].fpu_kind, state, th[0].fpu_size));
+	EXPECT_EQ(0, memcmp(state, th[0].fpu, th[0].fpu_size));
+	if (th[0].fpu_kind == CKPT_FPU_XSAVE)
+		EXPECT_EQ(*(uint64_t *)(state + 512), th[0].xfeatures);
 	free(state);
 	image_free(&im);
 }
@@ -409,10 +364,9 @@ static int wait_plan(pid_t pid, int timeout_ms)
 
 TEST_F_TIMEOUT(child, eight_threads_each_held_in_its_syscall, 300)
 {
-	const struct ckpt_hdr_thread *th[NTHREADS + 1];
-	const struct ckpt_hdr_fpu *fpu[NTHREADS + 1];
+	const struct ckpt_thread *th;
 	struct image im;
-	int st;
+	int st, n;
 
 	self->pid = start(threads_child);
 	ASSERT_LT(0, self->pid);
@@ -421,25 +375,26 @@ TEST_F_TIMEOUT(child, eight_threads_each_held_in_its_syscall, 300)
 	ASSERT_EQ(self->pid, waitpid(self->pid, &st, WUNTRACED));
 
 	ASSERT_EQ(1, take(self->pid, 0, &im)) TH_LOG("%s", im.img.why);
-	ASSERT_EQ(NTHREADS, threads_of(&im, th, fpu, NTHREADS + 1));
+	th = threads_of(&im, &n);
+	ASSERT_EQ(NTHREADS, n);
 	/* the leader first, then the others in creation order */
 	for (int k = 0; k < NTHREADS; k++) {
 		struct user_regs_struct regs;
 
-		EXPECT_EQ(sh->tid[k], th[k]->tid);
-		EXPECT_EQ(CKPT_HELD_STOPPED, th[k]->held);
-		EXPECT_EQ(CKPT_THREAD_REGS, th[k]->what);
-		EXPECT_NE(NULL, fpu[k]);
-		EXPECT_EQ(plan[k].restart, th[k]->restart)
-			TH_LOG("thread %d (%d): rax %lld orig_rax %lld", k, th[k]->tid,
-			       (long long)th[k]->regs.rax, (long long)th[k]->regs.orig_rax);
-		EXPECT_EQ(plan[k].nr, (long)th[k]->regs.orig_rax);
-		ASSERT_EQ(0, attach(th[k]->tid));
-		ASSERT_EQ(0, ptrace(PTRACE_GETREGS, th[k]->tid, 0, &regs));
-		EXPECT_EQ(0, memcmp(&regs, &th[k]->regs, sizeof(regs)))
+		EXPECT_EQ(sh->tid[k], th[k].tid);
+		EXPECT_EQ(CKPT_HELD_STOPPED, th[k].held);
+		EXPECT_EQ(CKPT_THREAD_REGS, th[k].what);
+		EXPECT_NE(NULL, th[k].fpu);
+		EXPECT_EQ(plan[k].restart, th[k].restart)
+			TH_LOG("thread %d (%d): rax %lld orig_rax %lld", k, th[k].tid,
+			       (long long)th[k].regs.rax, (long long)th[k].regs.orig_rax);
+		EXPECT_EQ(plan[k].nr, (long)th[k].regs.orig_rax);
+		ASSERT_EQ(0, attach(th[k].tid));
+		ASSERT_EQ(0, ptrace(PTRACE_GETREGS, th[k].tid, 0, &regs));
+		EXPECT_EQ(0, memcmp(&regs, &th[k].regs, sizeof(regs)))
 			TH_LOG("thread %d: rip ptrace %#llx image %#llx", k,
 			       (unsigned long long)regs.rip,
-			       (unsigned long long)th[k]->regs.rip);
+			       (unsigned long long)th[k].regs.rip);
 	}
 	image_free(&im);
 	munmap(sh, sizeof(*sh));
@@ -449,24 +404,25 @@ TEST_F_TIMEOUT(child, eight_threads_each_held_in_its_syscall, 300)
 
 TEST_F(child, running_tree_records_threads_without_registers)
 {
-	const struct ckpt_hdr_thread *th[NTHREADS + 1];
-	const struct ckpt_hdr_fpu *fpu[NTHREADS + 1];
+	const struct ckpt_thread *th;
 	struct image im;
+	int n;
 
 	self->pid = start(threads_child);
 	ASSERT_LT(0, self->pid);
 	ASSERT_EQ(0, wait_plan(self->pid, 60000));
 
 	ASSERT_EQ(1, take(self->pid, CKPT_F_RUNNING, &im)) TH_LOG("%s", im.img.why);
-	ASSERT_EQ(NTHREADS, threads_of(&im, th, fpu, NTHREADS + 1));
+	th = threads_of(&im, &n);
+	ASSERT_EQ(NTHREADS, n);
 	for (int k = 0; k < NTHREADS; k++) {
 		static const struct ckpt_user_regs zero;
 
-		EXPECT_EQ(sh->tid[k], th[k]->tid);
-		EXPECT_EQ(CKPT_HELD_NONE, th[k]->held);
-		EXPECT_EQ(0, th[k]->what);
-		EXPECT_EQ(NULL, fpu[k]);
-		EXPECT_EQ(0, memcmp(&zero, &th[k]->regs, sizeof(zero)));
+		EXPECT_EQ(sh->tid[k], th[k].tid);
+		EXPECT_EQ(CKPT_HELD_NONE, th[k].held);
+		EXPECT_EQ(0, th[k].what);
+		EXPECT_EQ(NULL, th[k].fpu);
+		EXPECT_EQ(0, memcmp(&zero, &th[k].regs, sizeof(zero)));
 	}
 	image_free(&im);
 	munmap(sh, sizeof(*sh));
@@ -495,11 +451,10 @@ static void __attribute__((noreturn)) leader_exits_child(void)
 
 TEST_F(child, exited_leader_is_recorded_without_registers)
 {
-	const struct ckpt_hdr_thread *th[3];
-	const struct ckpt_hdr_fpu *fpu[3];
+	const struct ckpt_thread *th;
 	struct proc_stat ps;
 	struct image im;
-	int st;
+	int st, n;
 
 	self->pid = start(leader_exits_child);
 	ASSERT_LT(0, self->pid);
@@ -514,15 +469,16 @@ TEST_F(child, exited_leader_is_recorded_without_registers)
 	ASSERT_EQ(self->pid, waitpid(self->pid, &st, WUNTRACED));
 
 	ASSERT_EQ(1, take(self->pid, 0, &im)) TH_LOG("%s", im.img.why);
-	ASSERT_EQ(2, threads_of(&im, th, fpu, 3));
-	EXPECT_EQ(self->pid, th[0]->tid);
-	EXPECT_NE(0, th[0]->exit_state);
-	EXPECT_EQ(0, th[0]->what);
-	EXPECT_EQ(NULL, fpu[0]);
-	EXPECT_EQ(sh->tid[1], th[1]->tid);
-	EXPECT_EQ(CKPT_THREAD_REGS, th[1]->what);
-	EXPECT_EQ(CKPT_RESTART_NOHAND, th[1]->restart);
-	EXPECT_NE(NULL, fpu[1]);
+	th = threads_of(&im, &n);
+	ASSERT_EQ(2, n);
+	EXPECT_EQ(self->pid, th[0].tid);
+	EXPECT_NE(0, th[0].exit_state);
+	EXPECT_EQ(0, th[0].what);
+	EXPECT_EQ(NULL, th[0].fpu);
+	EXPECT_EQ(sh->tid[1], th[1].tid);
+	EXPECT_EQ(CKPT_THREAD_REGS, th[1].what);
+	EXPECT_EQ(CKPT_RESTART_NOHAND, th[1].restart);
+	EXPECT_NE(NULL, th[1].fpu);
 	image_free(&im);
 	munmap(sh, sizeof(*sh));
 }
