@@ -60,6 +60,9 @@ pub const CKPT_HDR_PIDS: u32 = 102;
 pub const CKPT_HDR_TASK: u32 = 201;
 pub const CKPT_HDR_THREAD: u32 = 202;
 pub const CKPT_HDR_FPU: u32 = 203;
+pub const CKPT_HDR_MM: u32 = 204;
+pub const CKPT_HDR_VMA: u32 = 205;
+pub const CKPT_HDR_PAGES: u32 = 206;
 pub const CKPT_HDR_TAIL: u32 = 9001;
 pub const CKPT_HDR_ERROR: u32 = 9999;
 
@@ -113,6 +116,53 @@ pub const CKPT_FPU_FXSAVE: u32 = 1;
 /// for `NT_X86_XSTATE`: the FXSAVE area, the XSAVE header, then every
 /// enabled component at its standard offset.
 pub const CKPT_FPU_XSAVE: u32 = 2;
+
+/// The page size of every address and length in MM, VMA and PAGES records.
+pub const CKPT_PAGE_SIZE: u32 = 4096;
+/// Words of `ckpt_hdr_mm.auxv` (the kernel's `saved_auxv`, `AT_NULL`-ended
+/// pairs; unused words zero).
+pub const CKPT_AUXV_WORDS: usize = 64;
+/// Most pages in one PAGES record (so that its `len` fits 32 bits).
+pub const CKPT_PAGES_MAX: u32 = 0x000f_fff0;
+
+/// `ckpt_hdr_vma.prot`, as the first three letters of /proc/PID/maps.
+pub const CKPT_VMA_READ: u32 = 1 << 0;
+pub const CKPT_VMA_WRITE: u32 = 1 << 1;
+pub const CKPT_VMA_EXEC: u32 = 1 << 2;
+
+/// `ckpt_hdr_vma.flags`: shared mapping (`s` in maps, `VM_MAYSHARE`).
+pub const CKPT_VMA_SHARED: u32 = 1 << 0;
+/// Grows down (`MAP_GROWSDOWN`, the main stack).
+pub const CKPT_VMA_GROWSDOWN: u32 = 1 << 1;
+/// Locked in memory (`mlock`).
+pub const CKPT_VMA_LOCKED: u32 = 1 << 2;
+/// hugetlbfs pages (contents not recorded).
+pub const CKPT_VMA_HUGETLB: u32 = 1 << 3;
+/// I/O or PFN mapping (a device's memory, `[vvar]`): no pages to record.
+pub const CKPT_VMA_IO: u32 = 1 << 4;
+/// `MADV_DONTDUMP` set on it.
+pub const CKPT_VMA_DONTDUMP: u32 = 1 << 5;
+/// `MADV_DONTFORK` set on it.
+pub const CKPT_VMA_DONTFORK: u32 = 1 << 6;
+/// `MADV_WIPEONFORK` set on it.
+pub const CKPT_VMA_WIPEONFORK: u32 = 1 << 7;
+/// May become readable, writable, executable (`VM_MAY*`: what `mprotect`
+/// may still grant).
+pub const CKPT_VMA_MAYREAD: u32 = 1 << 8;
+pub const CKPT_VMA_MAYWRITE: u32 = 1 << 9;
+pub const CKPT_VMA_MAYEXEC: u32 = 1 << 10;
+
+/// `ckpt_hdr_vma.kind`: anonymous memory (no name in maps).
+pub const CKPT_VMA_ANON: u32 = 0;
+/// Mapping of a file (its path as maps prints it).
+pub const CKPT_VMA_FILE: u32 = 1;
+/// The program break area (`[heap]`).
+pub const CKPT_VMA_HEAP: u32 = 2;
+/// The main thread's stack (`[stack]`).
+pub const CKPT_VMA_STACK: u32 = 3;
+/// A kernel-provided mapping named by the kernel (`[vdso]`, `[vvar]`,
+/// `[vvar_vclock]`, `[uprobes]`...).
+pub const CKPT_VMA_SPECIAL: u32 = 4;
 
 /// Argument of `CKPT_IOC_CHECKPOINT`.
 #[repr(C)]
@@ -326,6 +376,87 @@ pub struct ckpt_hdr_fpu {
     pub xfeatures: u64,
 }
 
+/// MM: the address space of the process whose TASK (and THREAD records)
+/// precede it; absent for a process without one (a zombie). Followed by
+/// `exe_len` bytes (the executable's path, NUL-terminated, as
+/// /proc/PID/exe reads), then by `nr_vmas` VMA records.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ckpt_hdr_mm {
+    pub h: ckpt_hdr,
+    /// The bounds of /proc/PID/stat (`start_code` ... `env_end`), user
+    /// addresses.
+    pub start_code: u64,
+    pub end_code: u64,
+    pub start_data: u64,
+    pub end_data: u64,
+    pub start_brk: u64,
+    pub brk: u64,
+    pub start_stack: u64,
+    pub arg_start: u64,
+    pub arg_end: u64,
+    pub env_start: u64,
+    pub env_end: u64,
+    /// `personality(2)` of the process.
+    pub personality: u32,
+    /// VMA records that follow.
+    pub nr_vmas: u32,
+    /// Bytes of the executable's path after this header (0: none).
+    pub exe_len: u32,
+    /// Zero.
+    pub reserved: u32,
+    /// The auxiliary vector given at exec (/proc/PID/auxv).
+    pub auxv: [u64; CKPT_AUXV_WORDS],
+}
+
+/// VMA: one mapping, in address order, as a line of /proc/PID/maps.
+/// Followed by `name_len` bytes (NUL-terminated name: the path of a file
+/// mapping, `[heap]`, `[stack]`, `[vdso]`...), then by PAGES records that
+/// hold `dumped` bytes of its contents in all.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ckpt_hdr_vma {
+    pub h: ckpt_hdr,
+    /// `[start, end)`, multiples of `CKPT_PAGE_SIZE`.
+    pub start: u64,
+    pub end: u64,
+    /// File offset in bytes (maps' third column; 0 for anonymous memory).
+    pub offset: u64,
+    /// Inode of the mapped file (0 if none).
+    pub ino: u64,
+    /// Bytes of contents recorded in the PAGES records that follow.
+    pub dumped: u64,
+    /// `CKPT_VMA_READ | CKPT_VMA_WRITE | CKPT_VMA_EXEC` bits.
+    pub prot: u32,
+    /// `CKPT_VMA_*` flags.
+    pub flags: u32,
+    /// `CKPT_VMA_ANON` ... `CKPT_VMA_SPECIAL`.
+    pub kind: u32,
+    /// Device of the mapped file (maps' fourth column, 0:0 if none).
+    pub dev_major: u32,
+    pub dev_minor: u32,
+    /// Bytes of the name after this header (0: no name).
+    pub name_len: u32,
+}
+
+/// PAGES: `nr` consecutive pages of the VMA before it, from `addr`. The
+/// header is followed by `pad` zero bytes, so that the first page starts at
+/// a multiple of `CKPT_PAGE_SIZE` from the start of the image (the HEAD),
+/// then by `nr * CKPT_PAGE_SIZE` bytes of contents. Recorded: the pages that
+/// exist, except the shared zero page, and in a private file mapping only
+/// the pages written since (copies that the file no longer has).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ckpt_hdr_pages {
+    pub h: ckpt_hdr,
+    /// User address of the first page.
+    pub addr: u64,
+    /// Pages, 1..=`CKPT_PAGES_MAX`.
+    pub nr: u32,
+    /// Zero bytes between this header and the first page (< `CKPT_PAGE_SIZE`).
+    pub pad: u32,
+}
+
 /// TAIL: the last record of a complete image.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -445,6 +576,9 @@ const _: () = {
     assert!(size_of::<ckpt_user_regs>() == 27 * 8);
     assert!(size_of::<ckpt_hdr_thread>() == 472);
     assert!(size_of::<ckpt_hdr_fpu>() == 24);
+    assert!(size_of::<ckpt_hdr_mm>() == 624);
+    assert!(size_of::<ckpt_hdr_vma>() == 72);
+    assert!(size_of::<ckpt_hdr_pages>() == 24);
     assert!(size_of::<ckpt_hdr_tail>() == 24);
     assert!(size_of::<ckpt_hdr_error>() == 80);
 };

@@ -112,6 +112,12 @@
 
 #define CKPT_HDR_FPU 203
 
+#define CKPT_HDR_MM 204
+
+#define CKPT_HDR_VMA 205
+
+#define CKPT_HDR_PAGES 206
+
 #define CKPT_HDR_TAIL 9001
 
 #define CKPT_HDR_ERROR 9999
@@ -209,6 +215,107 @@
  * enabled component at its standard offset.
  */
 #define CKPT_FPU_XSAVE 2
+
+/**
+ * The page size of every address and length in MM, VMA and PAGES records.
+ */
+#define CKPT_PAGE_SIZE 4096
+
+/**
+ * Words of `ckpt_hdr_mm.auxv` (the kernel's `saved_auxv`, `AT_NULL`-ended
+ * pairs; unused words zero).
+ */
+#define CKPT_AUXV_WORDS 64
+
+/**
+ * Most pages in one PAGES record (so that its `len` fits 32 bits).
+ */
+#define CKPT_PAGES_MAX 1048560
+
+/**
+ * `ckpt_hdr_vma.prot`, as the first three letters of /proc/PID/maps.
+ */
+#define CKPT_VMA_READ (1 << 0)
+
+#define CKPT_VMA_WRITE (1 << 1)
+
+#define CKPT_VMA_EXEC (1 << 2)
+
+/**
+ * `ckpt_hdr_vma.flags`: shared mapping (`s` in maps, `VM_MAYSHARE`).
+ */
+#define CKPT_VMA_SHARED (1 << 0)
+
+/**
+ * Grows down (`MAP_GROWSDOWN`, the main stack).
+ */
+#define CKPT_VMA_GROWSDOWN (1 << 1)
+
+/**
+ * Locked in memory (`mlock`).
+ */
+#define CKPT_VMA_LOCKED (1 << 2)
+
+/**
+ * hugetlbfs pages (contents not recorded).
+ */
+#define CKPT_VMA_HUGETLB (1 << 3)
+
+/**
+ * I/O or PFN mapping (a device's memory, `[vvar]`): no pages to record.
+ */
+#define CKPT_VMA_IO (1 << 4)
+
+/**
+ * `MADV_DONTDUMP` set on it.
+ */
+#define CKPT_VMA_DONTDUMP (1 << 5)
+
+/**
+ * `MADV_DONTFORK` set on it.
+ */
+#define CKPT_VMA_DONTFORK (1 << 6)
+
+/**
+ * `MADV_WIPEONFORK` set on it.
+ */
+#define CKPT_VMA_WIPEONFORK (1 << 7)
+
+/**
+ * May become readable, writable, executable (`VM_MAY*`: what `mprotect`
+ * may still grant).
+ */
+#define CKPT_VMA_MAYREAD (1 << 8)
+
+#define CKPT_VMA_MAYWRITE (1 << 9)
+
+#define CKPT_VMA_MAYEXEC (1 << 10)
+
+/**
+ * `ckpt_hdr_vma.kind`: anonymous memory (no name in maps).
+ */
+#define CKPT_VMA_ANON 0
+
+/**
+ * Mapping of a file (its path as maps prints it).
+ */
+#define CKPT_VMA_FILE 1
+
+/**
+ * The program break area (`[heap]`).
+ */
+#define CKPT_VMA_HEAP 2
+
+/**
+ * The main thread's stack (`[stack]`).
+ */
+#define CKPT_VMA_STACK 3
+
+/**
+ * A kernel-provided mapping named by the kernel (`[vdso]`, `[vvar]`,
+ * `[vvar_vclock]`, `[uprobes]`...).
+ */
+#define CKPT_VMA_SPECIAL 4
 
 /**
  * Argument of `CKPT_IOC_CHECKPOINT`.
