@@ -618,6 +618,123 @@ struct ckpt_hdr_fpu {
 };
 
 /**
+ * MM: the address space of the process whose TASK (and THREAD records)
+ * precede it; absent for a process without one (a zombie). Followed by
+ * `exe_len` bytes (the executable's path, NUL-terminated, as
+ * /proc/PID/exe reads), then by `nr_vmas` VMA records.
+ */
+struct ckpt_hdr_mm {
+  struct ckpt_hdr h;
+  /**
+   * The bounds of /proc/PID/stat (`start_code` ... `env_end`), user
+   * addresses.
+   */
+  __u64 start_code;
+  __u64 end_code;
+  __u64 start_data;
+  __u64 end_data;
+  __u64 start_brk;
+  __u64 brk;
+  __u64 start_stack;
+  __u64 arg_start;
+  __u64 arg_end;
+  __u64 env_start;
+  __u64 env_end;
+  /**
+   * `personality(2)` of the process.
+   */
+  __u32 personality;
+  /**
+   * VMA records that follow.
+   */
+  __u32 nr_vmas;
+  /**
+   * Bytes of the executable's path after this header (0: none).
+   */
+  __u32 exe_len;
+  /**
+   * Zero.
+   */
+  __u32 reserved;
+  /**
+   * The auxiliary vector given at exec (/proc/PID/auxv).
+   */
+  __u64 auxv[CKPT_AUXV_WORDS];
+};
+
+/**
+ * VMA: one mapping, in address order, as a line of /proc/PID/maps.
+ * Followed by `name_len` bytes (NUL-terminated name: the path of a file
+ * mapping, `[heap]`, `[stack]`, `[vdso]`...), then by PAGES records that
+ * hold `dumped` bytes of its contents in all.
+ */
+struct ckpt_hdr_vma {
+  struct ckpt_hdr h;
+  /**
+   * `[start, end)`, multiples of `CKPT_PAGE_SIZE`.
+   */
+  __u64 start;
+  __u64 end;
+  /**
+   * File offset in bytes (maps' third column; 0 for anonymous memory).
+   */
+  __u64 offset;
+  /**
+   * Inode of the mapped file (0 if none).
+   */
+  __u64 ino;
+  /**
+   * Bytes of contents recorded in the PAGES records that follow.
+   */
+  __u64 dumped;
+  /**
+   * `CKPT_VMA_READ | CKPT_VMA_WRITE | CKPT_VMA_EXEC` bits.
+   */
+  __u32 prot;
+  /**
+   * `CKPT_VMA_*` flags.
+   */
+  __u32 flags;
+  /**
+   * `CKPT_VMA_ANON` ... `CKPT_VMA_SPECIAL`.
+   */
+  __u32 kind;
+  /**
+   * Device of the mapped file (maps' fourth column, 0:0 if none).
+   */
+  __u32 dev_major;
+  __u32 dev_minor;
+  /**
+   * Bytes of the name after this header (0: no name).
+   */
+  __u32 name_len;
+};
+
+/**
+ * PAGES: `nr` consecutive pages of the VMA before it, from `addr`. The
+ * header is followed by `pad` zero bytes, so that the first page starts at
+ * a multiple of `CKPT_PAGE_SIZE` from the start of the image (the HEAD),
+ * then by `nr * CKPT_PAGE_SIZE` bytes of contents. Recorded: the pages that
+ * exist, except the shared zero page, and in a private file mapping only
+ * the pages written since (copies that the file no longer has).
+ */
+struct ckpt_hdr_pages {
+  struct ckpt_hdr h;
+  /**
+   * User address of the first page.
+   */
+  __u64 addr;
+  /**
+   * Pages, 1..=`CKPT_PAGES_MAX`.
+   */
+  __u32 nr;
+  /**
+   * Zero bytes between this header and the first page (< `CKPT_PAGE_SIZE`).
+   */
+  __u32 pad;
+};
+
+/**
  * TAIL: the last record of a complete image.
  */
 struct ckpt_hdr_tail {
