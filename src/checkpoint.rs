@@ -18,6 +18,10 @@
 //! objects; `stats` times it all when asked (`debug_stats=1`).
 
 use kernel::{
+    debugfs::{
+        Dir,
+        Scope, //
+    },
     fs::{
         File,
         LocalFile, //
@@ -29,6 +33,14 @@ use kernel::{
         MiscDeviceRegistration, //
     },
     prelude::*,
+    sync::atomic::{
+        Atomic,
+        Relaxed, //
+    },
+    time::{
+        delay::fsleep,
+        Delta, //
+    },
     transmute,
     uaccess::UserSlice, //
 };
@@ -62,16 +74,36 @@ module! {
     },
 }
 
+/// Test hook: microseconds to sleep between the collection of the tree and
+/// the reading of its tasks, written by root through debugfs
+/// (`rust_ckpt/test/collect_delay_us`, mode 0600). It widens the window in
+/// which a fork that was in flight during the collection completes, so that
+/// the guest test of the confirmation pass (`tree::confirm`) does not depend
+/// on timing luck. 0 (the default) costs one relaxed load per checkpoint.
+static COLLECT_DELAY_US: Atomic<u32> = Atomic::new(0);
+
 #[pin_data]
 struct CheckpointModule {
     #[pin]
     _miscdev: MiscDeviceRegistration<CheckpointDevice>,
+    // Dropped before the directory that holds it.
+    _test_knobs: Pin<KBox<Scope<()>>>,
+    _debugfs: Dir,
 }
 
 impl kernel::InPlaceModule for CheckpointModule {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
         let layout = layout::check();
+        let debugfs = Dir::new(c"rust_ckpt");
+        let knobs = KBox::pin_init(
+            debugfs.scope((), c"test", |_, dir| {
+                dir.read_write_file(c"collect_delay_us", &COLLECT_DELAY_US)
+            }),
+            GFP_KERNEL,
+        );
         try_pin_init!(Self {
+            _test_knobs: knobs?,
+            _debugfs: debugfs,
             _miscdev <- {
                 // Refuse to load before the device exists if the bindings
                 // disagree with C about any field we read.
@@ -135,6 +167,10 @@ fn checkpoint(args: &ckpt_args) -> Result<usize> {
     // `tree` owns a reference on every task until it is dropped, on every path.
     let tree = tree::collect(&root, &mut stats)?;
     stats.end(stats::Phase::Collect);
+    let delay = COLLECT_DELAY_US.load(Relaxed);
+    if delay > 0 {
+        fsleep(Delta::from_micros(delay.into()));
+    }
     let mut checker = policy::Checker::new(&tree.tasks[0], args.flags);
     let snap = snapshot::take(&tree, &ns, &mut checker, &mut stats)?;
     if args.flags & CKPT_F_RUNNING == 0 {
