@@ -53,6 +53,7 @@ mod image;
 mod kfile;
 mod ktask;
 mod layout;
+mod memory;
 mod policy;
 mod snapshot;
 mod stats;
@@ -96,7 +97,7 @@ impl kernel::InPlaceModule for CheckpointModule {
         let layout = layout::check();
         let debugfs = Dir::new(c"rust_ckpt");
         let knobs = KBox::pin_init(
-            debugfs.scope((), c"test", |_, dir| {
+            debugfs.scope((), c"test", |(), dir| {
                 dir.read_write_file(c"collect_delay_us", &COLLECT_DELAY_US)
             }),
             GFP_KERNEL,

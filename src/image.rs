@@ -32,6 +32,7 @@ use crate::{
     format::*,
     kfile,
     ktask,
+    memory,
     snapshot::Snapshot,
     stats::Stats, //
 };
@@ -72,7 +73,7 @@ pub(crate) fn hdr<T>(r#type: u32) -> ckpt_hdr {
 /// The buffer always starts at a record boundary (a record is never split
 /// across two flushes), so after a failed write the writer knows where the
 /// last complete record ends.
-struct Writer<'a> {
+pub(crate) struct Writer<'a> {
     file: &'a LocalFile,
     /// The file position; `None` for streams, which have none.
     pos: Option<i64>,
@@ -92,6 +93,9 @@ struct Writer<'a> {
     crc: u32,
     crc_upto: usize,
     records: u32,
+    /// The file offset where a record still being written (a PAGES record,
+    /// larger than the buffer) starts.
+    open: Option<i64>,
 }
 
 impl<'a> Writer<'a> {
@@ -120,6 +124,7 @@ impl<'a> Writer<'a> {
             crc: 0,
             crc_upto: 0,
             records: 0,
+            open: None,
         })
     }
 
@@ -128,9 +133,59 @@ impl<'a> Writer<'a> {
         self.end != self.start
     }
 
+    /// Offset in the image of the next byte appended.
+    pub(crate) fn offset(&self) -> u64 {
+        (self.end - self.start) as u64 + self.used as u64
+    }
+
+    /// Appends one record made of `head` then `nr` pages, which `fill`
+    /// produces into the buffer a few at a time (`fill(dst, first)`: pages
+    /// `first..` into `dst`, a whole number of pages). `head` must end at
+    /// a page boundary of the image (a PAGES record's padding does): the
+    /// pages then go from the buffer's start, straight to the file.
+    pub(crate) fn pages_record(
+        &mut self,
+        head: &[&[u8]],
+        nr: usize,
+        mut fill: impl FnMut(&mut [u8], usize) -> Result,
+    ) -> Result {
+        const PAGE: usize = CKPT_PAGE_SIZE as usize;
+        let len: usize = head.iter().map(|p| p.len()).sum();
+        if self.used + len > BUF_SIZE {
+            self.flush()?;
+        }
+        self.open = Some(self.end + self.used as i64);
+        for part in head {
+            let end = self.used + part.len();
+            self.buf
+                .get_mut(self.used..end)
+                .ok_or(EINVAL)?
+                .copy_from_slice(part);
+            self.used = end;
+        }
+        if self.offset() % PAGE as u64 != 0 {
+            return Err(EINVAL);
+        }
+        let mut done = 0;
+        while done < nr {
+            self.flush()?;
+            let n = (nr - done).min(BUF_SIZE / PAGE);
+            fill(self.buf.get_mut(..n * PAGE).ok_or(EINVAL)?, done)?;
+            self.used = n * PAGE;
+            done += n;
+        }
+        // The buffer starts at a record boundary again (`complete_prefix`
+        // relies on it).
+        self.flush()?;
+        self.open = None;
+        self.complete = self.end;
+        self.records += 1;
+        Ok(())
+    }
+
     /// Appends one record made of `parts` (our record sizes are multiples
     /// of 8: no padding).
-    fn record(&mut self, parts: &[&[u8]]) -> Result {
+    pub(crate) fn record(&mut self, parts: &[&[u8]]) -> Result {
         let len: usize = parts.iter().map(|p| p.len()).sum();
         if self.used + len > BUF_SIZE {
             self.flush()?;
@@ -186,11 +241,16 @@ impl<'a> Writer<'a> {
         };
         self.end = start + done as i64;
         // Only a failed flush can end inside a record: then find where the
-        // last complete one ends (a full flush ends at `end`).
-        self.complete = if done < used {
-            start + complete_prefix(&self.buf[..done]) as i64
-        } else {
-            self.end
+        // last complete one ends (a full flush ends at `end`). With a PAGES
+        // record open, the complete ones end at its start at the latest.
+        self.complete = match self.open {
+            Some(open) if open >= start => {
+                let before = (open - start) as usize;
+                start + complete_prefix(&self.buf[..done.min(before)]) as i64
+            }
+            Some(_) => self.complete,
+            None if done < used => start + complete_prefix(&self.buf[..done]) as i64,
+            None => self.end,
         };
         self.discard();
         if let Some(pos) = self.pos {
@@ -289,6 +349,7 @@ fn write_body(w: &mut Writer<'_>, snap: &Snapshot) -> Result {
         };
         w.record(&[pids_rec.as_bytes(), chunk.as_bytes()])?;
     }
+    let mut scratch = None;
     for (pos, t) in snap.tasks.iter().enumerate() {
         w.record(&[t.as_bytes()])?;
         for th in snap.threads_of(pos)? {
@@ -301,6 +362,13 @@ fn write_body(w: &mut Writer<'_>, snap: &Snapshot) -> Result {
                 // `size` is a multiple of 8 (the regset's unit): no padding.
                 w.record(&[th.fpu.as_bytes(), state])?;
             }
+        }
+        if let Some(Some(space)) = snap.spaces.get(pos) {
+            let s = match scratch {
+                Some(ref mut s) => s,
+                None => scratch.insert(memory::Scratch::new()?),
+            };
+            memory::write(w, space, s)?;
         }
     }
     Ok(())
@@ -315,6 +383,8 @@ fn is_restart(e: Error) -> bool {
 /// at a record boundary where possible (see the module comment).
 fn fail(w: &mut Writer<'_>, e: Error) -> Error {
     w.discard();
+    // What was written of a PAGES record is past `complete` already.
+    w.open = None;
     let e = if is_restart(e) && w.wrote_any() {
         EINTR
     } else if e == EAGAIN {

@@ -35,6 +35,7 @@ use crate::{
         Life,
         PidType, //
     },
+    memory::Space,
     policy::{
         Checker,
         Refusal, //
@@ -80,6 +81,10 @@ pub(crate) struct Snapshot {
     pub(crate) first_thread: KVVec<u32>,
     /// The FPU states, one after the other.
     pub(crate) fpu_state: KVVec<u8>,
+    /// `spaces[pos]`: the address space of the process at DFS position
+    /// `pos`, when the tree is held and the process has one; read while the
+    /// image is written.
+    pub(crate) spaces: KVVec<Option<Space>>,
 }
 
 impl Snapshot {
@@ -107,6 +112,10 @@ pub(crate) fn take(
     let mut pids: KVVec<ckpt_pids> = stats.zeroed(n)?;
     let mut tasks: KVVec<ckpt_hdr_task> = stats.zeroed(n)?;
     let mut first_thread: KVVec<u32> = stats.zeroed(n)?;
+    let mut spaces: KVVec<Option<Space>> = stats.vec(n)?;
+    for _ in 0..n {
+        spaces.push(None, GFP_KERNEL_ACCOUNT)?;
+    }
     let mut threads = Threads {
         ns: ns.as_ptr(),
         regs: checker.wants_held(),
@@ -159,6 +168,9 @@ pub(crate) fn take(
         let mut task = task_record(t, &fields, entry.vpid, &mut ids);
         *first_thread.get_mut(pos).ok_or(EINVAL)? = threads.recs.len() as u32;
         task.nr_threads = threads.take(t)?;
+        if threads.regs {
+            *spaces.get_mut(pos).ok_or(EINVAL)? = Space::of(t);
+        }
         *tasks.get_mut(pos).ok_or(EINVAL)? = task;
         *pids.get_mut(pos).ok_or(EINVAL)? = entry;
     }
@@ -168,6 +180,7 @@ pub(crate) fn take(
         threads: threads.recs,
         first_thread,
         fpu_state: threads.fpu_state,
+        spaces,
     })
 }
 

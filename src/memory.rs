@@ -1,0 +1,332 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! A process's address space: its MM record, one VMA record per mapping in
+//! address order, and after each VMA the PAGES records of its contents.
+//!
+//! The snapshot takes a reference on each held process's address space
+//! (`Space::of`); the writer, which holds no task reference, reads it
+//! through that reference while it writes, VMA by VMA:
+//!
+//!   1. the VMA list, one `find_vma()` per mapping (src/mm.c), each name
+//!      into an arena, so that the MM record can say how many follow;
+//!   2. per VMA, a scan of its pages (`get_user_pages_remote()` with
+//!      `FOLL_DUMP`, 64 pages at a time, skipping what has no page table)
+//!      into runs of consecutive recorded pages: the VMA record says how
+//!      many bytes follow, and each run is one PAGES record;
+//!   3. per run, the pages read again 16 at a time straight into the
+//!      writer's buffer and written.
+//!
+//! Every helper takes and drops the mmap lock itself: nothing here holds
+//! it across `kernel_write()` (src/mm.c says why). The pages are those of
+//! a held tree, which stays held (by the caller) until the ioctl returns.
+
+use kernel::{
+    bindings,
+    mm::MmWithUser,
+    prelude::*,
+    sync::aref::ARef,
+    task::Task,
+    transmute::AsBytes, //
+};
+
+use crate::{format::*, image::Writer, ktask};
+
+// SAFETY: `repr(C)` structs of integers and integer arrays with no padding
+// (asserted in format.rs): every byte is initialised.
+unsafe impl AsBytes for ckpt_hdr_mm {}
+// SAFETY: as above.
+unsafe impl AsBytes for ckpt_hdr_vma {}
+// SAFETY: as above.
+unsafe impl AsBytes for ckpt_hdr_pages {}
+// SAFETY: integers and integer arrays only: all zeroes is a valid value.
+unsafe impl Zeroable for ckpt_hdr_mm {}
+// SAFETY: as above.
+unsafe impl Zeroable for ckpt_hdr_vma {}
+
+/// How a VMA's contents are recorded (src/mm.c's `CKPT_DUMP_*`).
+const DUMP_NONE: u32 = 0;
+
+/// Pages per scan step (the width of the helper's bitmap).
+const SCAN_PAGES: usize = 64;
+/// The page size, as a `usize` and a `u64`.
+const PAGE: usize = CKPT_PAGE_SIZE as usize;
+const PAGE64: u64 = CKPT_PAGE_SIZE as u64;
+/// Room for a path (`PATH_MAX`).
+const PATH_MAX: usize = 4096;
+
+// Only pointers cross: the lint looks through them at task_struct and
+// mm_struct, which hold empty (zero-sized) C structs, and would warn.
+#[allow(improper_ctypes)]
+extern "C" {
+    fn ckpt_process_mm(leader: *mut bindings::task_struct) -> *mut bindings::mm_struct;
+    fn ckpt_mm_read(
+        mm: *mut bindings::mm_struct,
+        rec: *mut ckpt_hdr_mm,
+        exe: *mut u8,
+        len: u32,
+    ) -> i32;
+    fn ckpt_vma_next(
+        mm: *mut bindings::mm_struct,
+        addr: u64,
+        rec: *mut ckpt_hdr_vma,
+        dump: *mut u32,
+        name: *mut u8,
+        len: u32,
+    ) -> i32;
+    fn ckpt_mm_next_mapped(mm: *mut bindings::mm_struct, addr: u64, end: u64) -> u64;
+    fn ckpt_mm_pages(
+        mm: *mut bindings::mm_struct,
+        addr: u64,
+        nr: u32,
+        dump: u32,
+        present: *mut u64,
+        buf: *mut u8,
+        pages: *mut *mut bindings::page,
+    ) -> i32;
+}
+
+fn errno(r: i32) -> Result<i32> {
+    if r < 0 {
+        Err(Error::from_errno(r))
+    } else {
+        Ok(r)
+    }
+}
+
+/// A reference on a process's address space (`mm_users`), for the writer.
+pub(crate) struct Space(ARef<MmWithUser>);
+
+impl Space {
+    /// The address space of process `leader` (of its first thread that has
+    /// one), or `None` (a zombie).
+    pub(crate) fn of(leader: &Task) -> Option<Self> {
+        // SAFETY: `leader` is a valid task (a reference is held); the helper
+        // walks its threads under RCU and returns an `mm_users` reference.
+        let mm = unsafe { ckpt_process_mm(ktask::raw(leader)) };
+        let mm = core::ptr::NonNull::new(mm)?;
+        // SAFETY: `mm` carries the `mm_users` reference taken for us, which
+        // the `ARef` owns and drops with `mmput()`.
+        Some(Self(unsafe { ARef::from_raw(mm.cast::<MmWithUser>()) }))
+    }
+
+    fn raw(&self) -> *mut bindings::mm_struct {
+        self.0.as_raw()
+    }
+}
+
+/// One VMA of the list: its record (less `dumped`), how its contents are
+/// recorded, and where its name is in the arena.
+struct Vma {
+    rec: ckpt_hdr_vma,
+    dump: u32,
+    name_at: usize,
+}
+
+/// Buffers reused from one process to the next.
+pub(crate) struct Scratch {
+    vmas: KVVec<Vma>,
+    names: KVVec<u8>,
+    /// Runs of recorded pages of the current VMA: (address, pages).
+    runs: KVVec<(u64, u32)>,
+    /// Room for `SCAN_PAGES` page pointers for the helper.
+    pages: KVVec<*mut bindings::page>,
+    path: KVVec<u8>,
+}
+
+impl Scratch {
+    pub(crate) fn new() -> Result<Self> {
+        let mut pages = KVVec::new();
+        pages.resize(SCAN_PAGES, core::ptr::null_mut(), GFP_KERNEL_ACCOUNT)?;
+        let mut path = KVVec::new();
+        path.resize(PATH_MAX, 0, GFP_KERNEL_ACCOUNT)?;
+        Ok(Self {
+            vmas: KVVec::new(),
+            names: KVVec::new(),
+            runs: KVVec::new(),
+            pages,
+            path,
+        })
+    }
+}
+
+/// Writes the MM record of `space`, then its VMAs and their pages.
+pub(crate) fn write(w: &mut Writer<'_>, space: &Space, s: &mut Scratch) -> Result {
+    let mm = space.raw();
+    // First: it uses `s.path` for the names.
+    list_vmas(space, s)?;
+    let mut rec: ckpt_hdr_mm = Zeroable::zeroed();
+    // SAFETY: `mm` is pinned by `space`'s reference; `rec` and the path
+    // buffer are valid for writes of their sizes.
+    errno(unsafe { ckpt_mm_read(mm, &mut rec, s.path.as_mut_ptr(), PATH_MAX as u32) })?;
+    rec.nr_vmas = s.vmas.len() as u32;
+    let exe_len = rec.exe_len as usize;
+    let exe_padded = ckpt_padded(rec.exe_len) as usize;
+    // The path is followed by zeroes up to the record's padding.
+    s.path.get_mut(exe_len..exe_padded).ok_or(EINVAL)?.fill(0);
+    rec.h = ckpt_hdr {
+        r#type: CKPT_HDR_MM,
+        len: (core::mem::size_of::<ckpt_hdr_mm>() + exe_len) as u32,
+    };
+    w.record(&[rec.as_bytes(), &s.path[..exe_padded]])?;
+
+    for i in 0..s.vmas.len() {
+        let (mut vrec, dump, name_at) = {
+            let v = &s.vmas[i];
+            (v.rec, v.dump, v.name_at)
+        };
+        scan(space, &vrec, dump, s)?;
+        let pages: u64 = s.runs.iter().map(|&(_, n)| u64::from(n)).sum();
+        vrec.dumped = pages * PAGE64;
+        let name_end = name_at + ckpt_padded(vrec.name_len) as usize;
+        let name = s.names.get(name_at..name_end).ok_or(EINVAL)?;
+        vrec.h = ckpt_hdr {
+            r#type: CKPT_HDR_VMA,
+            len: (core::mem::size_of::<ckpt_hdr_vma>() + vrec.name_len as usize) as u32,
+        };
+        w.record(&[vrec.as_bytes(), name])?;
+        for r in 0..s.runs.len() {
+            let (addr, nr) = s.runs[r];
+            write_run(w, space, addr, nr, dump, &mut s.pages)?;
+        }
+    }
+    Ok(())
+}
+
+/// Lists the VMAs of `space` into `s.vmas`, their names into `s.names`
+/// (each padded to 8 with zeroes).
+fn list_vmas(space: &Space, s: &mut Scratch) -> Result {
+    s.vmas.clear();
+    s.names.clear();
+    let mut addr = 0u64;
+    loop {
+        let mut rec: ckpt_hdr_vma = Zeroable::zeroed();
+        let mut dump = DUMP_NONE;
+        // SAFETY: the address space is pinned by `space`; `rec`, `dump` and
+        // the path buffer are valid for writes of their sizes.
+        let found = errno(unsafe {
+            ckpt_vma_next(
+                space.raw(),
+                addr,
+                &mut rec,
+                &mut dump,
+                s.path.as_mut_ptr(),
+                PATH_MAX as u32,
+            )
+        })?;
+        if found == 0 {
+            return Ok(());
+        }
+        let name_at = s.names.len();
+        let len = rec.name_len as usize;
+        s.names
+            .extend_from_slice(s.path.get(..len).ok_or(EINVAL)?, GFP_KERNEL_ACCOUNT)?;
+        s.names.resize(
+            name_at + ckpt_padded(rec.name_len) as usize,
+            0,
+            GFP_KERNEL_ACCOUNT,
+        )?;
+        addr = rec.end;
+        s.vmas
+            .push(Vma { rec, dump, name_at }, GFP_KERNEL_ACCOUNT)?;
+    }
+}
+
+/// The runs of pages of `vma` that are recorded, into `s.runs`.
+fn scan(space: &Space, vma: &ckpt_hdr_vma, dump: u32, s: &mut Scratch) -> Result {
+    s.runs.clear();
+    if dump == DUMP_NONE {
+        return Ok(());
+    }
+    let mut addr = vma.start;
+    while addr < vma.end {
+        // SAFETY: the address space is pinned by `space`.
+        addr = unsafe { ckpt_mm_next_mapped(space.raw(), addr, vma.end) };
+        if addr >= vma.end {
+            break;
+        }
+        let n = ((vma.end - addr) / PAGE64).min(SCAN_PAGES as u64) as u32;
+        let mut present = 0u64;
+        // SAFETY: the address space is pinned by `space`; `[addr, addr + n
+        // pages)` is inside one VMA; `pages` has room for `SCAN_PAGES`
+        // pointers; no buffer: the helper only sets the bitmap.
+        errno(unsafe {
+            ckpt_mm_pages(
+                space.raw(),
+                addr,
+                n,
+                dump,
+                &mut present,
+                core::ptr::null_mut(),
+                s.pages.as_mut_ptr(),
+            )
+        })?;
+        for i in 0..n {
+            if present & (1u64 << i) != 0 {
+                add_page(&mut s.runs, addr + u64::from(i) * PAGE64)?;
+            }
+        }
+        addr += u64::from(n) * PAGE64;
+    }
+    Ok(())
+}
+
+/// Adds the page at `addr` to the last run if it continues it.
+fn add_page(runs: &mut KVVec<(u64, u32)>, addr: u64) -> Result {
+    if let Some(last) = runs.last_mut() {
+        if last.0 + u64::from(last.1) * PAGE64 == addr && last.1 < CKPT_PAGES_MAX {
+            last.1 += 1;
+            return Ok(());
+        }
+    }
+    runs.push((addr, 1), GFP_KERNEL_ACCOUNT)?;
+    Ok(())
+}
+
+/// Writes one PAGES record: `nr` pages from `addr`, read again now. A page
+/// that vanished since the scan (a lazily freed one, `MADV_FREE`) is
+/// recorded as zeroes, which is what it reads as once freed.
+fn write_run(
+    w: &mut Writer<'_>,
+    space: &Space,
+    addr: u64,
+    nr: u32,
+    dump: u32,
+    pages: &mut KVVec<*mut bindings::page>,
+) -> Result {
+    const HEAD: u64 = core::mem::size_of::<ckpt_hdr_pages>() as u64;
+    let at = w.offset() + HEAD;
+    let pad = ((PAGE64 - at % PAGE64) % PAGE64) as u32;
+    let rec = ckpt_hdr_pages {
+        h: ckpt_hdr {
+            r#type: CKPT_HDR_PAGES,
+            len: HEAD as u32 + pad + nr * CKPT_PAGE_SIZE,
+        },
+        addr,
+        nr,
+        pad,
+    };
+    const ZEROES: [u8; PAGE] = [0; PAGE];
+    w.pages_record(
+        &[rec.as_bytes(), &ZEROES[..pad as usize]],
+        nr as usize,
+        |buf, first| {
+            let n = buf.len() / PAGE;
+            let mut present = 0u64;
+            // SAFETY: the address space is pinned by `space`; the pages
+            // are inside the run, so inside one VMA; `buf` has room for `n`
+            // pages and `pages` for `SCAN_PAGES >= n` pointers.
+            errno(unsafe {
+                ckpt_mm_pages(
+                    space.raw(),
+                    addr + first as u64 * PAGE64,
+                    n as u32,
+                    dump,
+                    &mut present,
+                    buf.as_mut_ptr(),
+                    pages.as_mut_ptr(),
+                )
+            })?;
+            Ok(())
+        },
+    )
+}
