@@ -63,6 +63,8 @@ pub const CKPT_HDR_FPU: u32 = 203;
 pub const CKPT_HDR_MM: u32 = 204;
 pub const CKPT_HDR_VMA: u32 = 205;
 pub const CKPT_HDR_PAGES: u32 = 206;
+pub const CKPT_HDR_PROC: u32 = 207;
+pub const CKPT_HDR_FILE: u32 = 208;
 pub const CKPT_HDR_TAIL: u32 = 9001;
 pub const CKPT_HDR_ERROR: u32 = 9999;
 
@@ -163,6 +165,28 @@ pub const CKPT_VMA_STACK: u32 = 3;
 /// A kernel-provided mapping named by the kernel (`[vdso]`, `[vvar]`,
 /// `[vvar_vclock]`, `[uprobes]`...).
 pub const CKPT_VMA_SPECIAL: u32 = 4;
+
+/// Signals with an action in `ckpt_hdr_proc.actions` (1..=64, at index
+/// signal - 1).
+pub const CKPT_NSIG: usize = 64;
+/// Resource limits in `ckpt_hdr_proc.rlimits`, indexed by `RLIMIT_*`.
+pub const CKPT_RLIM_NLIMITS: usize = 16;
+
+/// `ckpt_hdr_file.kind`: a regular file.
+pub const CKPT_FILE_REG: u32 = 1;
+pub const CKPT_FILE_DIR: u32 = 2;
+/// An end of a pipe made by `pipe(2)` (its path reads `pipe:[INODE]`; both
+/// ends share the inode).
+pub const CKPT_FILE_PIPE: u32 = 3;
+/// A named pipe (FIFO) opened by path.
+pub const CKPT_FILE_FIFO: u32 = 4;
+pub const CKPT_FILE_SOCKET: u32 = 5;
+pub const CKPT_FILE_CHR: u32 = 6;
+pub const CKPT_FILE_BLK: u32 = 7;
+/// `eventfd(2)` (`anon_inode:[eventfd]`).
+pub const CKPT_FILE_EVENTFD: u32 = 8;
+/// Anything else (other anonymous inodes, a symlink opened with `O_PATH`).
+pub const CKPT_FILE_OTHER: u32 = 9;
 
 /// Argument of `CKPT_IOC_CHECKPOINT`.
 #[repr(C)]
@@ -457,6 +481,87 @@ pub struct ckpt_hdr_pages {
     pub pad: u32,
 }
 
+/// One signal's action (`struct sigaction` as the kernel keeps it).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ckpt_sigaction {
+    /// `SIG_DFL` (0), `SIG_IGN` (1) or the handler's address.
+    pub handler: u64,
+    /// `SA_*`.
+    pub flags: u64,
+    pub restorer: u64,
+    /// Signals blocked while the handler runs (bit n-1: signal n).
+    pub mask: u64,
+}
+
+/// One resource limit (`struct rlimit64`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ckpt_rlimit {
+    /// `RLIM_INFINITY` is all ones.
+    pub cur: u64,
+    pub max: u64,
+}
+
+/// PROC: what the threads of the process share, but its memory: signal
+/// actions and shared pending signals, resource limits, umask, working and
+/// root directories, and how many FILE records follow. Written only when
+/// the tree is held, for a process that has not exited, after its THREAD
+/// records. Followed by `cwd_len` bytes (the working directory's path,
+/// NUL-terminated, as /proc/PID/cwd reads) and `root_len` bytes (the root
+/// directory's), then by `nr_files` FILE records.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ckpt_hdr_proc {
+    pub h: ckpt_hdr,
+    /// `umask(2)`.
+    pub umask: u32,
+    /// FILE records that follow.
+    pub nr_files: u32,
+    /// Bytes of the two paths after this header, NULs included.
+    pub cwd_len: u32,
+    pub root_len: u32,
+    /// Signals pending for the whole process (`ShdPnd` in
+    /// /proc/PID/status; bit n-1: signal n).
+    pub shared_pending: u64,
+    /// `getrlimit(2)` for `RLIMIT_CPU` (0) ... `RLIMIT_RTTIME` (15).
+    pub rlimits: [ckpt_rlimit; CKPT_RLIM_NLIMITS],
+    /// `actions[n - 1]`: the action of signal n.
+    pub actions: [ckpt_sigaction; CKPT_NSIG],
+}
+
+/// FILE: one open file descriptor, in ascending `fd` order. Followed by
+/// `path_len` bytes: its path as `readlink /proc/PID/fd/FD` reads,
+/// NUL-terminated (`pipe:[INODE]`, `socket:[INODE]`, `anon_inode:[eventfd]`
+/// for those).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ckpt_hdr_file {
+    pub h: ckpt_hdr,
+    pub fd: i32,
+    /// `CKPT_FILE_*`.
+    pub kind: u32,
+    /// The `flags` line of /proc/PID/fdinfo/FD: the open file's flags, with
+    /// `O_CLOEXEC` when the descriptor has close-on-exec.
+    pub flags: u32,
+    /// The descriptor has close-on-exec (1) or not (0).
+    pub cloexec: u32,
+    /// The file position (`pos` in fdinfo).
+    pub pos: i64,
+    /// Inode and device of the file (for a pipe: the pipe's inode, the same
+    /// for both of its ends).
+    pub ino: u64,
+    /// The open file description, numbered from 1 in the order first met
+    /// in the image: descriptors (of one process or several) with the same
+    /// `id` share one open file (its position and flags), as after `dup(2)`
+    /// or `fork(2)`.
+    pub id: u32,
+    pub dev_major: u32,
+    pub dev_minor: u32,
+    /// Bytes of the path after this header.
+    pub path_len: u32,
+}
+
 /// TAIL: the last record of a complete image.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -579,6 +684,10 @@ const _: () = {
     assert!(size_of::<ckpt_hdr_mm>() == 624);
     assert!(size_of::<ckpt_hdr_vma>() == 72);
     assert!(size_of::<ckpt_hdr_pages>() == 24);
+    assert!(size_of::<ckpt_sigaction>() == 32);
+    assert!(size_of::<ckpt_rlimit>() == 16);
+    assert!(size_of::<ckpt_hdr_proc>() == 2336);
+    assert!(size_of::<ckpt_hdr_file>() == 56);
     assert!(size_of::<ckpt_hdr_tail>() == 24);
     assert!(size_of::<ckpt_hdr_error>() == 80);
 };

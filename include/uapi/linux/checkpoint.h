@@ -118,6 +118,10 @@
 
 #define CKPT_HDR_PAGES 206
 
+#define CKPT_HDR_PROC 207
+
+#define CKPT_HDR_FILE 208
+
 #define CKPT_HDR_TAIL 9001
 
 #define CKPT_HDR_ERROR 9999
@@ -316,6 +320,51 @@
  * `[vvar_vclock]`, `[uprobes]`...).
  */
 #define CKPT_VMA_SPECIAL 4
+
+/**
+ * Signals with an action in `ckpt_hdr_proc.actions` (1..=64, at index
+ * signal - 1).
+ */
+#define CKPT_NSIG 64
+
+/**
+ * Resource limits in `ckpt_hdr_proc.rlimits`, indexed by `RLIMIT_*`.
+ */
+#define CKPT_RLIM_NLIMITS 16
+
+/**
+ * `ckpt_hdr_file.kind`: a regular file.
+ */
+#define CKPT_FILE_REG 1
+
+#define CKPT_FILE_DIR 2
+
+/**
+ * An end of a pipe made by `pipe(2)` (its path reads `pipe:[INODE]`; both
+ * ends share the inode).
+ */
+#define CKPT_FILE_PIPE 3
+
+/**
+ * A named pipe (FIFO) opened by path.
+ */
+#define CKPT_FILE_FIFO 4
+
+#define CKPT_FILE_SOCKET 5
+
+#define CKPT_FILE_CHR 6
+
+#define CKPT_FILE_BLK 7
+
+/**
+ * `eventfd(2)` (`anon_inode:[eventfd]`).
+ */
+#define CKPT_FILE_EVENTFD 8
+
+/**
+ * Anything else (other anonymous inodes, a symlink opened with `O_PATH`).
+ */
+#define CKPT_FILE_OTHER 9
 
 /**
  * Argument of `CKPT_IOC_CHECKPOINT`.
@@ -732,6 +781,121 @@ struct ckpt_hdr_pages {
    * Zero bytes between this header and the first page (< `CKPT_PAGE_SIZE`).
    */
   __u32 pad;
+};
+
+/**
+ * One signal's action (`struct sigaction` as the kernel keeps it).
+ */
+struct ckpt_sigaction {
+  /**
+   * `SIG_DFL` (0), `SIG_IGN` (1) or the handler's address.
+   */
+  __u64 handler;
+  /**
+   * `SA_*`.
+   */
+  __u64 flags;
+  __u64 restorer;
+  /**
+   * Signals blocked while the handler runs (bit n-1: signal n).
+   */
+  __u64 mask;
+};
+
+/**
+ * One resource limit (`struct rlimit64`).
+ */
+struct ckpt_rlimit {
+  /**
+   * `RLIM_INFINITY` is all ones.
+   */
+  __u64 cur;
+  __u64 max;
+};
+
+/**
+ * PROC: what the threads of the process share, but its memory: signal
+ * actions and shared pending signals, resource limits, umask, working and
+ * root directories, and how many FILE records follow. Written only when
+ * the tree is held, for a process that has not exited, after its THREAD
+ * records. Followed by `cwd_len` bytes (the working directory's path,
+ * NUL-terminated, as /proc/PID/cwd reads) and `root_len` bytes (the root
+ * directory's), then by `nr_files` FILE records.
+ */
+struct ckpt_hdr_proc {
+  struct ckpt_hdr h;
+  /**
+   * `umask(2)`.
+   */
+  __u32 umask;
+  /**
+   * FILE records that follow.
+   */
+  __u32 nr_files;
+  /**
+   * Bytes of the two paths after this header, NULs included.
+   */
+  __u32 cwd_len;
+  __u32 root_len;
+  /**
+   * Signals pending for the whole process (`ShdPnd` in
+   * /proc/PID/status; bit n-1: signal n).
+   */
+  __u64 shared_pending;
+  /**
+   * `getrlimit(2)` for `RLIMIT_CPU` (0) ... `RLIMIT_RTTIME` (15).
+   */
+  struct ckpt_rlimit rlimits[CKPT_RLIM_NLIMITS];
+  /**
+   * `actions[n - 1]`: the action of signal n.
+   */
+  struct ckpt_sigaction actions[CKPT_NSIG];
+};
+
+/**
+ * FILE: one open file descriptor, in ascending `fd` order. Followed by
+ * `path_len` bytes: its path as `readlink /proc/PID/fd/FD` reads,
+ * NUL-terminated (`pipe:[INODE]`, `socket:[INODE]`, `anon_inode:[eventfd]`
+ * for those).
+ */
+struct ckpt_hdr_file {
+  struct ckpt_hdr h;
+  __s32 fd;
+  /**
+   * `CKPT_FILE_*`.
+   */
+  __u32 kind;
+  /**
+   * The `flags` line of /proc/PID/fdinfo/FD: the open file's flags, with
+   * `O_CLOEXEC` when the descriptor has close-on-exec.
+   */
+  __u32 flags;
+  /**
+   * The descriptor has close-on-exec (1) or not (0).
+   */
+  __u32 cloexec;
+  /**
+   * The file position (`pos` in fdinfo).
+   */
+  __s64 pos;
+  /**
+   * Inode and device of the file (for a pipe: the pipe's inode, the same
+   * for both of its ends).
+   */
+  __u64 ino;
+  /**
+   * The open file description, numbered from 1 in the order first met
+   * in the image: descriptors (of one process or several) with the same
+   * `id` share one open file (its position and flags), as after `dup(2)`
+   * or `fork(2)`.
+   */
+  __u32 id;
+  __u32 dev_major;
+  __u32 dev_minor;
+  /**
+   * Bytes of the path after this header.
+   */
+  __u32 path_len;
 };
 
 /**
