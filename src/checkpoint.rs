@@ -55,6 +55,7 @@ mod ktask;
 mod layout;
 mod memory;
 mod policy;
+mod process;
 mod snapshot;
 mod stats;
 mod tree;

@@ -33,6 +33,7 @@ use crate::{
     kfile,
     ktask,
     memory,
+    process,
     snapshot::Snapshot,
     stats::Stats, //
 };
@@ -363,12 +364,19 @@ fn write_body(w: &mut Writer<'_>, snap: &Snapshot) -> Result {
                 w.record(&[th.fpu.as_bytes(), state])?;
             }
         }
-        if let Some(Some(space)) = snap.spaces.get(pos) {
-            let s = match scratch {
-                Some(ref mut s) => s,
-                None => scratch.insert(memory::Scratch::new()?),
+        if let Some(Some(held)) = snap.held.get(pos) {
+            let (files, s) = match scratch {
+                Some((ref mut f, ref mut s)) => (f, s),
+                None => {
+                    let (f, s) =
+                        scratch.insert((process::OpenFiles::new()?, memory::Scratch::new()?));
+                    (f, s)
+                }
             };
-            memory::write(w, space, s)?;
+            process::write(w, &held.thread, files)?;
+            if let Some(space) = &held.space {
+                memory::write(w, space, s)?;
+            }
         }
     }
     Ok(())

@@ -4,7 +4,7 @@
 //! address order, and after each VMA the PAGES records of its contents.
 //!
 //! The snapshot takes a reference on each held process's address space
-//! (`Space::of`); the writer, which holds no task reference, reads it
+//! (`Space::of`); the writer, which holds no lock, reads it
 //! through that reference while it writes, VMA by VMA:
 //!
 //!   1. the VMA list, one `find_vma()` per mapping (src/mm.c), each name

@@ -5,8 +5,8 @@
 //!
 //! The tasks are read in fork order (near their order in memory) and each
 //! one's records stored at its DFS position. Once it is taken, the task
-//! references can be dropped: writing, which may wait on a slow reader,
-//! holds none.
+//! references can be dropped, but one live thread per held process and its
+//! address space (`Held`), which the writer reads files and memory from.
 //!
 //! Each process's threads are read right after the process was checked:
 //! ids, and, when the tree is held (not `CKPT_F_RUNNING`), registers,
@@ -68,7 +68,7 @@ pub(crate) struct ThreadRecords {
 /// What the image records of the tree, read from the tasks in one pass
 /// (each task's memory is visited once, and every check passed before
 /// anything is written). The task references can be dropped once it is
-/// taken: writing, which may wait on a slow reader, holds none.
+/// taken, but those in `held`.
 pub(crate) struct Snapshot {
     /// The PIDS entries, in DFS order.
     pub(crate) pids: KVVec<ckpt_pids>,
@@ -81,10 +81,18 @@ pub(crate) struct Snapshot {
     pub(crate) first_thread: KVVec<u32>,
     /// The FPU states, one after the other.
     pub(crate) fpu_state: KVVec<u8>,
-    /// `spaces[pos]`: the address space of the process at DFS position
-    /// `pos`, when the tree is held and the process has one; read while the
-    /// image is written.
-    pub(crate) spaces: KVVec<Option<Space>>,
+    /// `held[pos]`: for the process at DFS position `pos`, when the tree
+    /// is held and the process has a live thread, that thread and its
+    /// address space, read while the image is written.
+    pub(crate) held: KVVec<Option<Held>>,
+}
+
+/// A held process, for the records the writer reads (PROC, FILE, MM...).
+pub(crate) struct Held {
+    /// Its first live thread (an exited leader has no files and no fs).
+    pub(crate) thread: ARef<Task>,
+    /// Its address space, if it has one.
+    pub(crate) space: Option<Space>,
 }
 
 impl Snapshot {
@@ -112,14 +120,15 @@ pub(crate) fn take(
     let mut pids: KVVec<ckpt_pids> = stats.zeroed(n)?;
     let mut tasks: KVVec<ckpt_hdr_task> = stats.zeroed(n)?;
     let mut first_thread: KVVec<u32> = stats.zeroed(n)?;
-    let mut spaces: KVVec<Option<Space>> = stats.vec(n)?;
+    let mut held: KVVec<Option<Held>> = stats.vec(n)?;
     for _ in 0..n {
-        spaces.push(None, GFP_KERNEL_ACCOUNT)?;
+        held.push(None, GFP_KERNEL_ACCOUNT)?;
     }
     let mut threads = Threads {
         ns: ns.as_ptr(),
         regs: checker.wants_held(),
         refs: KVVec::new(),
+        live: None,
         recs: stats.vec(n)?,
         fpu_state: KVVec::new(),
     };
@@ -168,8 +177,9 @@ pub(crate) fn take(
         let mut task = task_record(t, &fields, entry.vpid, &mut ids);
         *first_thread.get_mut(pos).ok_or(EINVAL)? = threads.recs.len() as u32;
         task.nr_threads = threads.take(t)?;
-        if threads.regs {
-            *spaces.get_mut(pos).ok_or(EINVAL)? = Space::of(t);
+        if let Some(thread) = threads.live.take() {
+            let space = Space::of(t);
+            *held.get_mut(pos).ok_or(EINVAL)? = Some(Held { thread, space });
         }
         *tasks.get_mut(pos).ok_or(EINVAL)? = task;
         *pids.get_mut(pos).ok_or(EINVAL)? = entry;
@@ -180,7 +190,7 @@ pub(crate) fn take(
         threads: threads.recs,
         first_thread,
         fpu_state: threads.fpu_state,
-        spaces,
+        held,
     })
 }
 
@@ -192,6 +202,8 @@ struct Threads {
     regs: bool,
     /// The threads of the process being read (kept for its allocation).
     refs: KVVec<ARef<Task>>,
+    /// Its first live thread, when `regs`.
+    live: Option<ARef<Task>>,
     recs: KVVec<ThreadRecords>,
     fpu_state: KVVec<u8>,
 }
@@ -209,10 +221,14 @@ impl Threads {
         let refs = core::mem::take(&mut self.refs);
         let before = self.recs.len();
         let mut res = Ok(());
+        self.live = None;
         for (k, th) in refs.iter().enumerate() {
             res = self.read(th, k == 0);
             if res.is_err() {
                 break;
+            }
+            if self.regs && self.live.is_none() && ktask::life(th) == Life::Live {
+                self.live = Some(th.clone());
             }
         }
         self.refs = refs;

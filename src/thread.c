@@ -38,6 +38,7 @@ int ckpt_thread_nspid(struct task_struct *t, struct pid_namespace *root_ns,
 unsigned int ckpt_fpu_size(struct task_struct *t, u32 *kind);
 int ckpt_thread_read(struct task_struct *t, struct ckpt_hdr_thread *rec,
 		     struct ckpt_hdr_fpu *fh, void *fpu);
+struct sighand_struct *ckpt_lock_sighand(struct task_struct *t, unsigned long *flags);
 
 /* The record stores what PTRACE_GETREGS returns, byte for byte. */
 static_assert(sizeof(struct user_regs_struct) == sizeof(struct ckpt_user_regs));
@@ -138,6 +139,29 @@ static bool fsgs_from_ldt(struct task_struct *t)
 }
 
 /*
+ * lock_task_sighand(), which is not exported: t's siglock, held on return
+ * (unlock with spin_unlock_irqrestore(&sh->siglock, *flags)), or NULL if t
+ * has released its signal handlers (it has been reaped).
+ */
+struct sighand_struct *ckpt_lock_sighand(struct task_struct *t, unsigned long *flags)
+{
+	struct sighand_struct *sh;
+
+	rcu_read_lock();
+	for (;;) {
+		sh = rcu_dereference(t->sighand);
+		if (!sh)
+			break;
+		spin_lock_irqsave(&sh->siglock, *flags);
+		if (likely(sh == rcu_access_pointer(t->sighand)))
+			break;
+		spin_unlock_irqrestore(&sh->siglock, *flags);
+	}
+	rcu_read_unlock();
+	return sh;
+}
+
+/*
  * Fills rec's held, signal, tid-address, robust-list, rseq and register
  * fields, and fh + fpu (ckpt_fpu_size() bytes) with t's FPU state, all read
  * under t's siglock while t is held.
@@ -165,20 +189,9 @@ int ckpt_thread_read(struct task_struct *t, struct ckpt_hdr_thread *rec,
 	if (size != fh->size || kind != fh->kind)
 		return -ENODATA;
 
-	/* lock_task_sighand(), which is not exported. */
-	rcu_read_lock();
-	for (;;) {
-		sh = rcu_dereference(t->sighand);
-		if (!sh) {
-			rcu_read_unlock();
-			return -ESRCH;
-		}
-		spin_lock_irqsave(&sh->siglock, flags);
-		if (likely(sh == rcu_access_pointer(t->sighand)))
-			break;
-		spin_unlock_irqrestore(&sh->siglock, flags);
-	}
-	rcu_read_unlock();
+	sh = ckpt_lock_sighand(t, &flags);
+	if (!sh)
+		return -ESRCH;
 
 	err = -ESRCH;
 	if ((t->flags & PF_EXITING) || t->exit_state)

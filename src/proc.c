@@ -1,0 +1,182 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * What the threads of a process share, for its PROC and FILE records
+ * (src/process.rs declares these functions and decides the rest: the
+ * order, the open-file ids, the records).
+ *
+ * C, because the kernel leaves no other way here: the siglock (see
+ * src/thread.c), task_lock(), get_fs_pwd()/get_fs_root() and
+ * close_on_exec() are inline, and sighand_struct, signal_struct,
+ * fs_struct and the fd table have no Rust accessors.
+ */
+#include <linux/dcache.h>
+#include <linux/err.h>
+#include <linux/eventfd.h>
+#include <linux/fdtable.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/fs_struct.h>
+#include <linux/kdev_t.h>
+#include <linux/path.h>
+#include <linux/resource.h>
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
+#include <linux/sched/task.h>
+#include <uapi/linux/magic.h>
+
+/* The one format definition (src/format.rs), as scripts/gen-header emits it. */
+#include "../include/uapi/linux/checkpoint.h"
+
+struct sighand_struct *ckpt_lock_sighand(struct task_struct *t, unsigned long *flags);
+int ckpt_proc_read(struct task_struct *t, struct ckpt_hdr_proc *rec, char *buf, unsigned int len);
+struct file *ckpt_file_next(struct task_struct *t, unsigned int *fd, bool *cloexec);
+int ckpt_file_read(struct file *f, bool cloexec, struct ckpt_hdr_file *rec, char *buf,
+		   unsigned int len);
+
+static_assert(_NSIG == CKPT_NSIG);
+static_assert(RLIM_NLIMITS == CKPT_RLIM_NLIMITS);
+
+/*
+ * `path`'s name into `buf` (`len` bytes) at its start, NUL-terminated;
+ * returns the bytes with the NUL, or -errno (-ENAMETOOLONG).
+ */
+static int path_into(const struct path *path, char *buf, unsigned int len)
+{
+	char *p = d_path(path, buf, len);
+	int n;
+
+	if (IS_ERR(p))
+		return PTR_ERR(p);
+	n = strlen(p) + 1;
+	memmove(buf, p, n);
+	return n;
+}
+
+/*
+ * Fills the PROC record of process t (all but its header and nr_files) and
+ * `buf` (`len` bytes) with the working directory's path then the root's.
+ * Returns 0, -ESRCH if t has exited, or -errno.
+ */
+int ckpt_proc_read(struct task_struct *t, struct ckpt_hdr_proc *rec, char *buf, unsigned int len)
+{
+	struct sighand_struct *sh;
+	struct path cwd, root;
+	unsigned long flags;
+	int i, n;
+
+	sh = ckpt_lock_sighand(t, &flags);
+	if (!sh)
+		return -ESRCH;
+	for (i = 0; i < _NSIG; i++) {
+		const struct sigaction *sa = &sh->action[i].sa;
+
+		rec->actions[i].handler = (unsigned long)sa->sa_handler;
+		rec->actions[i].flags = sa->sa_flags;
+#ifdef __ARCH_HAS_SA_RESTORER
+		rec->actions[i].restorer = (unsigned long)sa->sa_restorer;
+#endif
+		rec->actions[i].mask = sa->sa_mask.sig[0];
+	}
+	rec->shared_pending = t->signal->shared_pending.signal.sig[0];
+	for (i = 0; i < RLIM_NLIMITS; i++) {
+		rec->rlimits[i].cur = t->signal->rlim[i].rlim_cur;
+		rec->rlimits[i].max = t->signal->rlim[i].rlim_max;
+	}
+	spin_unlock_irqrestore(&sh->siglock, flags);
+
+	task_lock(t);
+	if (!t->fs) {
+		task_unlock(t);
+		return -ESRCH;
+	}
+	rec->umask = t->fs->umask;
+	get_fs_pwd(t->fs, &cwd);
+	get_fs_root(t->fs, &root);
+	task_unlock(t);
+
+	n = path_into(&cwd, buf, len);
+	if (n >= 0) {
+		rec->cwd_len = n;
+		n = path_into(&root, buf + n, len - n);
+		if (n >= 0)
+			rec->root_len = n;
+	}
+	path_put(&cwd);
+	path_put(&root);
+	return n < 0 ? n : 0;
+}
+
+/*
+ * The open file at the lowest descriptor >= *fd of t, referenced (fput()
+ * it), with *fd set to its descriptor and *cloexec to its close-on-exec
+ * bit; NULL when there is none.
+ */
+struct file *ckpt_file_next(struct task_struct *t, unsigned int *fd, bool *cloexec)
+{
+	struct file *f = fget_task_next(t, fd);
+
+	*cloexec = false;
+	if (f) {
+		task_lock(t);
+		if (t->files) {
+			spin_lock(&t->files->file_lock);
+			*cloexec = close_on_exec(*fd, t->files);
+			spin_unlock(&t->files->file_lock);
+		}
+		task_unlock(t);
+	}
+	return f;
+}
+
+static u32 file_kind(struct file *f)
+{
+	const struct inode *inode = file_inode(f);
+	umode_t mode = inode->i_mode;
+	struct eventfd_ctx *ctx;
+
+	if (S_ISREG(mode))
+		return CKPT_FILE_REG;
+	if (S_ISDIR(mode))
+		return CKPT_FILE_DIR;
+	if (S_ISFIFO(mode))
+		return inode->i_sb->s_magic == PIPEFS_MAGIC ? CKPT_FILE_PIPE : CKPT_FILE_FIFO;
+	if (S_ISSOCK(mode))
+		return CKPT_FILE_SOCKET;
+	if (S_ISCHR(mode))
+		return CKPT_FILE_CHR;
+	if (S_ISBLK(mode))
+		return CKPT_FILE_BLK;
+	/* eventfd's file_operations are static: ask eventfd itself. */
+	ctx = eventfd_ctx_fileget(f);
+	if (!IS_ERR(ctx)) {
+		eventfd_ctx_put(ctx);
+		return CKPT_FILE_EVENTFD;
+	}
+	return CKPT_FILE_OTHER;
+}
+
+/*
+ * Fills the FILE record of open file f (all but its header, fd and id), of
+ * a descriptor with close-on-exec `cloexec`, and `buf` (`len` bytes) with
+ * its path. Returns 0 or -errno.
+ */
+int ckpt_file_read(struct file *f, bool cloexec, struct ckpt_hdr_file *rec, char *buf,
+		   unsigned int len)
+{
+	const struct inode *inode = file_inode(f);
+	int n;
+
+	rec->kind = file_kind(f);
+	/* as /proc/PID/fdinfo/FD prints it (fs/proc/fd.c, seq_show()) */
+	rec->flags = f->f_flags | (cloexec ? O_CLOEXEC : 0);
+	rec->cloexec = cloexec;
+	rec->pos = f->f_pos;
+	rec->ino = inode->i_ino;
+	rec->dev_major = MAJOR(inode->i_sb->s_dev);
+	rec->dev_minor = MINOR(inode->i_sb->s_dev);
+	n = path_into(&f->f_path, buf, len);
+	if (n < 0)
+		return n;
+	rec->path_len = n;
+	return 0;
+}

@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! What the threads of a process share, but its memory: its PROC record
+//! (signal actions, shared pending signals, rlimits, umask, cwd, root) and
+//! one FILE record per open descriptor, read by the writer from the first
+//! live thread of each held process (src/proc.c reads the fields).
+//!
+//! Open files are numbered in the order the image first meets them: the
+//! descriptors that share one open file description (after `dup(2)`, or
+//! inherited through `fork(2)`) get the same `id`. The module keeps a
+//! reference on each numbered file until the image is written, so that no
+//! numbered file can be freed and its memory reused by another one while
+//! the image is written (its address is the key).
+
+use kernel::{
+    bindings,
+    fs::File,
+    prelude::*,
+    rbtree::RBTree,
+    sync::aref::ARef,
+    task::Task,
+    transmute::AsBytes, //
+};
+
+use crate::{
+    format::*,
+    image::Writer,
+    ktask, //
+};
+
+// SAFETY: `repr(C)` structs of integers and integer arrays with no padding
+// (asserted in format.rs): every byte is initialised.
+unsafe impl AsBytes for ckpt_hdr_proc {}
+// SAFETY: as above.
+unsafe impl AsBytes for ckpt_hdr_file {}
+// SAFETY: integers and integer arrays only: all zeroes is a valid value.
+unsafe impl Zeroable for ckpt_hdr_proc {}
+// SAFETY: as above.
+unsafe impl Zeroable for ckpt_hdr_file {}
+
+/// Room for two paths (`PATH_MAX` each).
+const PATHS: usize = 2 * 4096;
+
+// Only pointers cross: the lint looks through them at task_struct, which
+// holds empty (zero-sized) C structs, and would warn.
+#[allow(improper_ctypes)]
+extern "C" {
+    fn ckpt_proc_read(
+        t: *mut bindings::task_struct,
+        rec: *mut ckpt_hdr_proc,
+        buf: *mut u8,
+        len: u32,
+    ) -> i32;
+    fn ckpt_file_next(
+        t: *mut bindings::task_struct,
+        fd: *mut u32,
+        cloexec: *mut bool,
+    ) -> *mut bindings::file;
+    fn ckpt_file_read(
+        f: *mut bindings::file,
+        cloexec: bool,
+        rec: *mut ckpt_hdr_file,
+        buf: *mut u8,
+        len: u32,
+    ) -> i32;
+}
+
+fn errno(r: i32) -> Result {
+    if r < 0 {
+        Err(Error::from_errno(r))
+    } else {
+        Ok(())
+    }
+}
+
+/// The open files met so far in the image, by address: their `id` and a
+/// reference.
+pub(crate) struct OpenFiles {
+    ids: RBTree<usize, (u32, ARef<File>)>,
+    /// The last id given.
+    last: u32,
+    /// FILE records of the process being written, their paths in `paths`.
+    recs: KVVec<(ckpt_hdr_file, usize)>,
+    paths: KVVec<u8>,
+    buf: KVVec<u8>,
+}
+
+impl OpenFiles {
+    pub(crate) fn new() -> Result<Self> {
+        let mut buf = KVVec::new();
+        buf.resize(PATHS, 0, GFP_KERNEL_ACCOUNT)?;
+        Ok(Self {
+            ids: RBTree::new(),
+            last: 0,
+            recs: KVVec::new(),
+            paths: KVVec::new(),
+            buf,
+        })
+    }
+
+    /// The id of open file `f`, numbering it if it is new (then the
+    /// reference moves into the table).
+    fn id(&mut self, f: ARef<File>) -> Result<u32> {
+        let key = core::ptr::from_ref::<File>(&f) as usize;
+        if let Some(&(id, _)) = self.ids.get(&key) {
+            return Ok(id);
+        }
+        let id = self.last + 1;
+        self.ids
+            .try_create_and_insert(key, (id, f), GFP_KERNEL_ACCOUNT)?;
+        self.last = id;
+        Ok(id)
+    }
+}
+
+/// Writes the PROC record of the process whose live thread is `t`, then
+/// its FILE records.
+pub(crate) fn write(w: &mut Writer<'_>, t: &Task, files: &mut OpenFiles) -> Result {
+    list_files(t, files)?;
+    let mut rec: ckpt_hdr_proc = Zeroable::zeroed();
+    // SAFETY: `t` is a valid task (a reference is held); `rec` and `buf`
+    // are valid for writes of their sizes.
+    errno(unsafe {
+        ckpt_proc_read(
+            ktask::raw(t),
+            &mut rec,
+            files.buf.as_mut_ptr(),
+            PATHS as u32,
+        )
+    })?;
+    rec.nr_files = files.recs.len() as u32;
+    let len = (rec.cwd_len + rec.root_len) as usize;
+    let padded = ckpt_padded(len as u32) as usize;
+    files.buf.get_mut(len..padded).ok_or(EINVAL)?.fill(0);
+    rec.h = ckpt_hdr {
+        r#type: CKPT_HDR_PROC,
+        len: (core::mem::size_of::<ckpt_hdr_proc>() + len) as u32,
+    };
+    w.record(&[rec.as_bytes(), &files.buf[..padded]])?;
+    for (frec, at) in files.recs.iter() {
+        let end = at + ckpt_padded(frec.path_len) as usize;
+        w.record(&[frec.as_bytes(), files.paths.get(*at..end).ok_or(EINVAL)?])?;
+    }
+    Ok(())
+}
+
+/// The FILE records of `t`'s descriptors, in ascending order, into
+/// `files.recs` (paths padded to 8 with zeroes in `files.paths`).
+fn list_files(t: &Task, files: &mut OpenFiles) -> Result {
+    files.recs.clear();
+    files.paths.clear();
+    let mut fd = 0u32;
+    loop {
+        let mut cloexec = false;
+        // SAFETY: `t` is a valid task (a reference is held).
+        let f = unsafe { ckpt_file_next(ktask::raw(t), &mut fd, &mut cloexec) };
+        let Some(f) = core::ptr::NonNull::new(f) else {
+            return Ok(());
+        };
+        // SAFETY: `f` carries a reference taken for us (`fget_task_next()`),
+        // which the `ARef` owns and drops with `fput()`.
+        let f = unsafe { ARef::from_raw(f.cast::<File>()) };
+        let mut rec: ckpt_hdr_file = Zeroable::zeroed();
+        // SAFETY: `f` is a valid file (referenced); `rec` and `buf` are
+        // valid for writes of their sizes.
+        errno(unsafe {
+            ckpt_file_read(
+                f.as_ptr(),
+                cloexec,
+                &mut rec,
+                files.buf.as_mut_ptr(),
+                PATHS as u32,
+            )
+        })?;
+        rec.h = ckpt_hdr {
+            r#type: CKPT_HDR_FILE,
+            len: (core::mem::size_of::<ckpt_hdr_file>() + rec.path_len as usize) as u32,
+        };
+        rec.fd = fd as i32;
+        rec.id = files.id(f)?;
+        let at = files.paths.len();
+        let n = rec.path_len as usize;
+        files
+            .paths
+            .extend_from_slice(files.buf.get(..n).ok_or(EINVAL)?, GFP_KERNEL_ACCOUNT)?;
+        files.paths.resize(
+            at + ckpt_padded(rec.path_len) as usize,
+            0,
+            GFP_KERNEL_ACCOUNT,
+        )?;
+        files.recs.push((rec, at), GFP_KERNEL_ACCOUNT)?;
+        fd += 1;
+    }
+}
