@@ -5,9 +5,10 @@
 //! of panicking, so a caller's mistake can never crash the decoder.
 
 use crate::format::{
-    ckpt_hdr, ckpt_hdr_error, ckpt_hdr_fpu, ckpt_hdr_head, ckpt_hdr_pids, ckpt_hdr_tail,
-    ckpt_hdr_task, ckpt_hdr_thread, ckpt_hdr_tree, ckpt_pids, ckpt_user_regs, CKPT_COMM_LEN,
-    CKPT_NS_LEVELS, CKPT_REASON_LEN, CKPT_RELEASE_LEN,
+    ckpt_hdr, ckpt_hdr_error, ckpt_hdr_fpu, ckpt_hdr_head, ckpt_hdr_mm, ckpt_hdr_pages,
+    ckpt_hdr_pids, ckpt_hdr_tail, ckpt_hdr_task, ckpt_hdr_thread, ckpt_hdr_tree, ckpt_hdr_vma,
+    ckpt_pids, ckpt_user_regs, CKPT_AUXV_WORDS, CKPT_COMM_LEN, CKPT_NS_LEVELS, CKPT_REASON_LEN,
+    CKPT_RELEASE_LEN,
 };
 
 /// A little-endian field reader over one record (or entry).
@@ -192,6 +193,57 @@ pub(crate) fn read_fpu(b: &[u8]) -> ckpt_hdr_fpu {
     }
 }
 
+pub(crate) fn read_mm(b: &[u8]) -> ckpt_hdr_mm {
+    let mut f = Fields::new(b);
+    ckpt_hdr_mm {
+        h: f.hdr(),
+        start_code: f.u64(),
+        end_code: f.u64(),
+        start_data: f.u64(),
+        end_data: f.u64(),
+        start_brk: f.u64(),
+        brk: f.u64(),
+        start_stack: f.u64(),
+        arg_start: f.u64(),
+        arg_end: f.u64(),
+        env_start: f.u64(),
+        env_end: f.u64(),
+        personality: f.u32(),
+        nr_vmas: f.u32(),
+        exe_len: f.u32(),
+        reserved: f.u32(),
+        auxv: core::array::from_fn::<u64, CKPT_AUXV_WORDS, _>(|_| f.u64()),
+    }
+}
+
+pub(crate) fn read_vma(b: &[u8]) -> ckpt_hdr_vma {
+    let mut f = Fields::new(b);
+    ckpt_hdr_vma {
+        h: f.hdr(),
+        start: f.u64(),
+        end: f.u64(),
+        offset: f.u64(),
+        ino: f.u64(),
+        dumped: f.u64(),
+        prot: f.u32(),
+        flags: f.u32(),
+        kind: f.u32(),
+        dev_major: f.u32(),
+        dev_minor: f.u32(),
+        name_len: f.u32(),
+    }
+}
+
+pub(crate) fn read_pages(b: &[u8]) -> ckpt_hdr_pages {
+    let mut f = Fields::new(b);
+    ckpt_hdr_pages {
+        h: f.hdr(),
+        addr: f.u64(),
+        nr: f.u32(),
+        pad: f.u32(),
+    }
+}
+
 pub(crate) fn read_tail(b: &[u8]) -> ckpt_hdr_tail {
     let mut f = Fields::new(b);
     ckpt_hdr_tail {
@@ -277,6 +329,70 @@ mod tests {
         assert_eq!(REG_NAMES[16], "rip");
         assert_eq!(v[16], t.regs.rip);
         assert_eq!(v[19], t.regs.rsp);
+    }
+
+    #[test]
+    fn memory_fields_at_their_offsets() {
+        use core::mem::offset_of;
+        // Every u64 of an MM record holds its own offset; the u32s too.
+        let mut b = vec![0u8; size_of::<ckpt_hdr_mm>()];
+        for o in (8..b.len()).step_by(8) {
+            b[o..o + 8].copy_from_slice(&(o as u64).to_le_bytes());
+        }
+        let p = offset_of!(ckpt_hdr_mm, personality);
+        for (k, o) in (p..p + 16).step_by(4).enumerate() {
+            b[o..o + 4].copy_from_slice(&(k as u32 + 1).to_le_bytes());
+        }
+        let m = read_mm(&b);
+        assert_eq!(m.start_code, offset_of!(ckpt_hdr_mm, start_code) as u64);
+        assert_eq!(m.env_end, offset_of!(ckpt_hdr_mm, env_end) as u64);
+        assert_eq!(
+            (m.personality, m.nr_vmas, m.exe_len, m.reserved),
+            (1, 2, 3, 4)
+        );
+        let a = offset_of!(ckpt_hdr_mm, auxv) as u64;
+        assert_eq!(m.auxv[0], a);
+        assert_eq!(
+            m.auxv[CKPT_AUXV_WORDS - 1],
+            a + 8 * (CKPT_AUXV_WORDS as u64 - 1)
+        );
+        // VMA: the u64s hold their offsets, the u32s 1..=6.
+        let mut b = vec![0u8; size_of::<ckpt_hdr_vma>()];
+        for o in (8..48).step_by(8) {
+            b[o..o + 8].copy_from_slice(&(o as u64).to_le_bytes());
+        }
+        for (k, o) in (48..72).step_by(4).enumerate() {
+            b[o..o + 4].copy_from_slice(&(k as u32 + 1).to_le_bytes());
+        }
+        let v = read_vma(&b);
+        assert_eq!(
+            [v.start, v.end, v.offset, v.ino, v.dumped],
+            [
+                offset_of!(ckpt_hdr_vma, start) as u64,
+                offset_of!(ckpt_hdr_vma, end) as u64,
+                offset_of!(ckpt_hdr_vma, offset) as u64,
+                offset_of!(ckpt_hdr_vma, ino) as u64,
+                offset_of!(ckpt_hdr_vma, dumped) as u64,
+            ]
+        );
+        assert_eq!(
+            [
+                v.prot,
+                v.flags,
+                v.kind,
+                v.dev_major,
+                v.dev_minor,
+                v.name_len
+            ],
+            [1, 2, 3, 4, 5, 6]
+        );
+        assert_eq!(offset_of!(ckpt_hdr_vma, name_len), 68);
+        let mut b = vec![0u8; size_of::<ckpt_hdr_pages>()];
+        b[8..16].copy_from_slice(&0x7f00_0000_1000u64.to_le_bytes());
+        b[16..20].copy_from_slice(&3u32.to_le_bytes());
+        b[20..24].copy_from_slice(&40u32.to_le_bytes());
+        let p = read_pages(&b);
+        assert_eq!((p.addr, p.nr, p.pad), (0x7f00_0000_1000, 3, 40));
     }
 
     #[test]

@@ -5,31 +5,38 @@
 //! * a [`DecodeError`] stops the pass: the bytes cannot be read as the
 //!   record grammar (HEAD, TREE, PIDS..., then per task TASK and its
 //!   THREAD records, each optionally followed by one FPU record, then
-//!   TAIL; or an ERROR after the HEAD) with the exact record sizes;
+//!   optionally an MM record followed by VMA records, each followed by
+//!   PAGES records; then TAIL; or an ERROR after the HEAD) with the exact
+//!   record sizes;
 //! * a [`VerifyError`] is any other broken rule (magic, version, counts,
 //!   CRC, the tree's shape, a task's THREAD count, a THREAD with registers
-//!   but no FPU record...). The pass records the first one and goes on,
-//!   so that [`decode`] still returns what a damaged image holds.
+//!   but no FPU record, a VMA out of order, PAGES outside their VMA...).
+//!   The pass records the first one and goes on, so that [`decode`] still
+//!   returns what a damaged image holds.
 //!
 //! Nothing is allocated from a count in the image: vectors grow as records
-//! are read, and their initial capacity is bounded by the bytes left.
+//! are read, and their initial capacity is bounded by the bytes left. Page
+//! contents are never copied: a [`PageRun`] holds where they are in the
+//! image (images can hold gigabytes of pages).
 
 use std::fmt;
 
 use core::mem::{offset_of, size_of};
 
 use crate::bytes::{
-    cstr, read_error, read_fpu, read_hdr, read_head, read_pids, read_pids_hdr, read_tail,
-    read_task, read_thread, read_tree, REG_NAMES,
+    cstr, read_error, read_fpu, read_hdr, read_head, read_mm, read_pages, read_pids, read_pids_hdr,
+    read_tail, read_task, read_thread, read_tree, read_vma, REG_NAMES,
 };
 use crate::format::{
-    ckpt_crc32, ckpt_hdr, ckpt_hdr_error, ckpt_hdr_fpu, ckpt_hdr_head, ckpt_hdr_pids,
-    ckpt_hdr_tail, ckpt_hdr_task, ckpt_hdr_thread, ckpt_hdr_tree, ckpt_pids, ckpt_user_regs,
-    CKPT_ALIGN, CKPT_COMM_LEN, CKPT_FORMAT_VERSION, CKPT_FPU_FXSAVE, CKPT_FPU_XSAVE,
-    CKPT_HDR_ERROR, CKPT_HDR_FPU, CKPT_HDR_HEAD, CKPT_HDR_PIDS, CKPT_HDR_TAIL, CKPT_HDR_TASK,
-    CKPT_HDR_THREAD, CKPT_HDR_TREE, CKPT_HEAD_MAGIC, CKPT_HELD_NONE, CKPT_HELD_VFORK,
-    CKPT_NO_PARENT, CKPT_NS_LEVELS, CKPT_PIDS_CHUNK, CKPT_RELEASE_LEN, CKPT_RESTART_INSIDE,
-    CKPT_RESTART_NONE, CKPT_TAIL_MAGIC, CKPT_THREAD_REGS,
+    ckpt_crc32, ckpt_hdr, ckpt_hdr_error, ckpt_hdr_fpu, ckpt_hdr_head, ckpt_hdr_mm, ckpt_hdr_pages,
+    ckpt_hdr_pids, ckpt_hdr_tail, ckpt_hdr_task, ckpt_hdr_thread, ckpt_hdr_tree, ckpt_hdr_vma,
+    ckpt_pids, ckpt_user_regs, CKPT_ALIGN, CKPT_COMM_LEN, CKPT_FORMAT_VERSION, CKPT_FPU_FXSAVE,
+    CKPT_FPU_XSAVE, CKPT_HDR_ERROR, CKPT_HDR_FPU, CKPT_HDR_HEAD, CKPT_HDR_MM, CKPT_HDR_PAGES,
+    CKPT_HDR_PIDS, CKPT_HDR_TAIL, CKPT_HDR_TASK, CKPT_HDR_THREAD, CKPT_HDR_TREE, CKPT_HDR_VMA,
+    CKPT_HEAD_MAGIC, CKPT_HELD_NONE, CKPT_HELD_VFORK, CKPT_NO_PARENT, CKPT_NS_LEVELS,
+    CKPT_PAGES_MAX, CKPT_PAGE_SIZE, CKPT_PIDS_CHUNK, CKPT_RELEASE_LEN, CKPT_RESTART_INSIDE,
+    CKPT_RESTART_NONE, CKPT_TAIL_MAGIC, CKPT_THREAD_REGS, CKPT_VMA_EXEC, CKPT_VMA_MAYEXEC,
+    CKPT_VMA_READ, CKPT_VMA_SHARED, CKPT_VMA_SPECIAL, CKPT_VMA_WRITE,
 };
 
 const HDR_SIZE: usize = size_of::<ckpt_hdr>();
@@ -40,8 +47,24 @@ const PIDS_SIZE: usize = size_of::<ckpt_pids>();
 const TASK_SIZE: usize = size_of::<ckpt_hdr_task>();
 const THREAD_SIZE: usize = size_of::<ckpt_hdr_thread>();
 const FPU_HDR_SIZE: usize = size_of::<ckpt_hdr_fpu>();
+const MM_SIZE: usize = size_of::<ckpt_hdr_mm>();
+const VMA_SIZE: usize = size_of::<ckpt_hdr_vma>();
+const PAGES_HDR_SIZE: usize = size_of::<ckpt_hdr_pages>();
 const TAIL_SIZE: usize = size_of::<ckpt_hdr_tail>();
 const ERROR_SIZE: usize = size_of::<ckpt_hdr_error>();
+/// `CKPT_PAGE_SIZE` as a `u64`, for address arithmetic.
+const PAGE: u64 = CKPT_PAGE_SIZE as u64;
+
+/// The end of the x86-64 user half (4-level paging): every VMA lies in
+/// `[0, USER_ADDR_END)`. (The kernel's `TASK_SIZE_MAX` is 4 KiB lower, so
+/// no VMA of a real image ends at it; `[vsyscall]`, at 0xffffffffff600000,
+/// is a gate area, not a VMA of the mm, and is never recorded.)
+pub const USER_ADDR_END: u64 = 0x0000_8000_0000_0000;
+/// Every `ckpt_hdr_vma.prot` bit the format defines.
+pub const VMA_PROT_ALL: u32 = CKPT_VMA_READ | CKPT_VMA_WRITE | CKPT_VMA_EXEC;
+/// Every `ckpt_hdr_vma.flags` bit the format defines (`CKPT_VMA_SHARED`
+/// .. `CKPT_VMA_MAYEXEC`, bits 0..=10).
+pub const VMA_FLAGS_ALL: u32 = (CKPT_VMA_MAYEXEC << 1) - CKPT_VMA_SHARED;
 
 /// The size of a `CKPT_FPU_FXSAVE` state (`struct user_fxsr_struct`).
 pub const FXSAVE_SIZE: u32 = 512;
@@ -68,6 +91,9 @@ pub fn record_name(r#type: u32) -> Option<&'static str> {
         CKPT_HDR_TASK => "TASK",
         CKPT_HDR_THREAD => "THREAD",
         CKPT_HDR_FPU => "FPU",
+        CKPT_HDR_MM => "MM",
+        CKPT_HDR_VMA => "VMA",
+        CKPT_HDR_PAGES => "PAGES",
         CKPT_HDR_TAIL => "TAIL",
         CKPT_HDR_ERROR => "ERROR",
         _ => return None,
@@ -84,6 +110,25 @@ impl fmt::Display for TypeName {
             None => write!(f, "type {}", self.0),
         }
     }
+}
+
+/// Displays where the first NUL of an `n`-byte string is: "its first NUL
+/// is at byte k" or "it has no NUL".
+struct NulAt(Option<usize>, u32);
+
+impl fmt::Display for NulAt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(k) => write!(f, "its first NUL is at byte {k} of {}", self.1),
+            None => write!(f, "it has no NUL"),
+        }
+    }
+}
+
+/// The length of a PAGES record with this `nr` and `pad` (in `u64`: no
+/// overflow).
+fn pages_len_of(nr: u32, pad: u32) -> u64 {
+    PAGES_HDR_SIZE as u64 + u64::from(pad) + u64::from(nr) * PAGE
 }
 
 /// Displays "record N (TYPE)": the last complete record of a partial image
@@ -117,7 +162,8 @@ impl Record {
     }
 }
 
-/// One task: its PIDS entry and, once read, its TASK and THREAD records.
+/// One task: its PIDS entry and, once read, its TASK and THREAD records,
+/// and its MM, VMA and PAGES records.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Task {
     /// Index in DFS order (the PIDS entry's index).
@@ -131,6 +177,12 @@ pub struct Task {
     /// The THREAD records read after the TASK record, in order (the leader
     /// first), each with its FPU record.
     pub threads: Vec<Thread>,
+    /// The MM record after the THREAD records: `None` for a process without
+    /// an address space (a zombie), or if the image ended before it.
+    pub mm: Option<Mm>,
+    /// The VMA records after the MM record, in order, each with its PAGES
+    /// records (empty without an MM record).
+    pub vmas: Vec<Vma>,
 }
 
 impl Task {
@@ -143,6 +195,117 @@ impl Task {
     /// `EXIT_ZOMBIE` or `EXIT_DEAD`? `None` without a TASK record.
     pub fn zombie(&self) -> Option<bool> {
         self.task.map(|t| t.exit_state & EXIT_ZOMBIE_OR_DEAD != 0)
+    }
+
+    /// Bytes of memory contents recorded in the PAGES records of all its
+    /// VMAs.
+    pub fn recorded(&self) -> u64 {
+        self.vmas.iter().map(Vma::recorded).sum()
+    }
+}
+
+/// One MM record: a process's address space.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mm {
+    /// Byte offset of the record.
+    pub offset: usize,
+    pub hdr: ckpt_hdr_mm,
+    /// The `exe_len` bytes after the header, as they are (the path and its
+    /// NUL in a valid image).
+    pub exe_bytes: Vec<u8>,
+}
+
+impl Mm {
+    /// The executable's path (text up to the first NUL), or `None` if the
+    /// record has none (`exe_len` 0).
+    pub fn exe(&self) -> Option<String> {
+        (!self.exe_bytes.is_empty()).then(|| cstr(&self.exe_bytes))
+    }
+
+    /// The auxiliary vector as (type, value) pairs, up to its `AT_NULL`
+    /// (excluded), or all 32 pairs if it has none.
+    pub fn auxv(&self) -> Vec<(u64, u64)> {
+        self.hdr
+            .auxv
+            .chunks_exact(2)
+            .map(|p| (p[0], p[1]))
+            .take_while(|&(t, _)| t != 0)
+            .collect()
+    }
+}
+
+/// One VMA record (a line of /proc/PID/maps) and the PAGES records after
+/// it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Vma {
+    /// Byte offset of the record (the mapping's file offset is
+    /// `hdr.offset`).
+    pub offset: usize,
+    pub hdr: ckpt_hdr_vma,
+    /// The `name_len` bytes after the header, as they are (the name and its
+    /// NUL in a valid image).
+    pub name_bytes: Vec<u8>,
+    /// Its PAGES records, in order.
+    pub pages: Vec<PageRun>,
+}
+
+impl Vma {
+    /// The name as maps prints it (a file's path, `[heap]`, `[stack]`,
+    /// `[vdso]`...; text up to the first NUL), `""` if it has none.
+    pub fn name(&self) -> String {
+        cstr(&self.name_bytes)
+    }
+
+    /// The permissions as maps prints them: `r`, `w`, `x` or `-`, then `s`
+    /// (shared) or `p` (private).
+    pub fn perms(&self) -> String {
+        crate::text::vma_perms(self.hdr.prot, self.hdr.flags)
+    }
+
+    /// The device as maps prints it, `MM:mm` in hex (`00:00` if none).
+    pub fn dev(&self) -> String {
+        format!("{:02x}:{:02x}", self.hdr.dev_major, self.hdr.dev_minor)
+    }
+
+    /// Bytes of contents in its PAGES records.
+    pub fn recorded(&self) -> u64 {
+        self.pages.iter().map(PageRun::bytes).sum()
+    }
+}
+
+/// One PAGES record: `nr` pages of its VMA from `addr`. The contents stay
+/// in the image: [`PageRun::data`] is where they start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageRun {
+    /// Byte offset of the record.
+    pub offset: usize,
+    pub hdr: ckpt_hdr_pages,
+    /// Byte offset in the image of the first page's contents (the record's
+    /// offset + 24 + `pad`; a multiple of `CKPT_PAGE_SIZE` in a valid
+    /// image).
+    pub data: usize,
+}
+
+impl PageRun {
+    /// The user address of the first page.
+    pub fn addr(&self) -> u64 {
+        self.hdr.addr
+    }
+
+    /// Pages in the run.
+    pub fn nr(&self) -> u32 {
+        self.hdr.nr
+    }
+
+    /// Bytes of contents: `nr` pages.
+    pub fn bytes(&self) -> u64 {
+        u64::from(self.hdr.nr) * PAGE
+    }
+
+    /// Where the contents are in the image: `image_bytes[run.data_range()]`
+    /// (the range lies inside the record, which the decoder checked).
+    pub fn data_range(&self) -> core::ops::Range<usize> {
+        self.data..self.data + self.hdr.nr as usize * CKPT_PAGE_SIZE as usize
     }
 }
 
@@ -234,6 +397,28 @@ impl fmt::Display for ThreadRef {
     }
 }
 
+/// Names a VMA in messages: "VMA k of task i (start-end)" (k from 0, the
+/// lowest; the addresses in hex as maps prints them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VmaRef {
+    /// The task's index.
+    pub task: usize,
+    /// The VMA's position among its task's VMA records.
+    pub vma: usize,
+    pub start: u64,
+    pub end: u64,
+}
+
+impl fmt::Display for VmaRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "VMA {} of task {} ({:x}-{:x})",
+            self.vma, self.task, self.start, self.end
+        )
+    }
+}
+
 /// A decoded image (possibly partial: ended by an ERROR record).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Image {
@@ -291,6 +476,11 @@ impl Image {
     /// THREAD records read, in all.
     pub fn threads_nr(&self) -> usize {
         self.tasks.iter().map(|t| t.threads.len()).sum()
+    }
+
+    /// Bytes of memory contents recorded in PAGES records, in all.
+    pub fn recorded(&self) -> u64 {
+        self.tasks.iter().map(Task::recorded).sum()
     }
 }
 
@@ -351,6 +541,19 @@ pub enum DecodeErrorKind {
     FpuShort { len: u32 },
     /// An FPU record whose length is not its header plus `size`.
     FpuLength { len: u32, size: u32 },
+    /// An MM record too short for its own header.
+    MmShort { len: u32 },
+    /// An MM record whose length is not its header plus `exe_len`.
+    MmLength { len: u32, exe_len: u32 },
+    /// A VMA record too short for its own header.
+    VmaShort { len: u32 },
+    /// A VMA record whose length is not its header plus `name_len`.
+    VmaLength { len: u32, name_len: u32 },
+    /// A PAGES record too short for its own header.
+    PagesShort { len: u32 },
+    /// A PAGES record whose length is not its header plus `pad` plus `nr`
+    /// pages.
+    PagesLength { len: u32, nr: u32, pad: u32 },
 }
 
 impl fmt::Display for DecodeErrorKind {
@@ -384,7 +587,7 @@ impl fmt::Display for DecodeErrorKind {
                     (Some(t), Some(l)) => write!(
                         f,
                         "{} {} record of {l} bytes, {present} present",
-                        if t == CKPT_HDR_ERROR || t == CKPT_HDR_FPU {
+                        if matches!(t, CKPT_HDR_ERROR | CKPT_HDR_FPU | CKPT_HDR_MM) {
                             "an"
                         } else {
                             "a"
@@ -459,6 +662,34 @@ impl fmt::Display for DecodeErrorKind {
                 f,
                 "FPU record length {len} does not match its {size} bytes of state (expected {})",
                 FPU_HDR_SIZE as u64 + u64::from(size)
+            ),
+            MmShort { len } => write!(
+                f,
+                "MM record length {len} is shorter than its {MM_SIZE}-byte header"
+            ),
+            MmLength { len, exe_len } => write!(
+                f,
+                "MM record length {len} does not match its exe_len {exe_len} (expected {})",
+                MM_SIZE as u64 + u64::from(exe_len)
+            ),
+            VmaShort { len } => write!(
+                f,
+                "VMA record length {len} is shorter than its {VMA_SIZE}-byte header"
+            ),
+            VmaLength { len, name_len } => write!(
+                f,
+                "VMA record length {len} does not match its name_len {name_len} (expected {})",
+                VMA_SIZE as u64 + u64::from(name_len)
+            ),
+            PagesShort { len } => write!(
+                f,
+                "PAGES record length {len} is shorter than its {PAGES_HDR_SIZE}-byte header"
+            ),
+            PagesLength { len, nr, pad } => write!(
+                f,
+                "PAGES record length {len} does not match its pad {pad} and {nr} pages \
+                 (expected {PAGES_HDR_SIZE} + pad + nr * {CKPT_PAGE_SIZE} = {})",
+                pages_len_of(nr, pad)
             ),
         }
     }
@@ -627,6 +858,111 @@ pub enum VerifyErrorKind {
         thread: ThreadRef,
         xfeatures: u64,
         expected: u64,
+    },
+    /// An MM record's exe path (`exe_len` bytes) is not one NUL-terminated
+    /// string: `nul` is the position of its first NUL (`None`: it has none).
+    MmExeNotTerminated {
+        index: usize,
+        exe_len: u32,
+        nul: Option<usize>,
+    },
+    /// A task whose MM record is followed by another number of VMA records
+    /// than its `nr_vmas`.
+    VmaCount {
+        index: usize,
+        nr_vmas: u32,
+        found: usize,
+    },
+    /// A VMA's `start` or `end` (`field`) is not a multiple of
+    /// `CKPT_PAGE_SIZE`.
+    VmaUnaligned {
+        vma: VmaRef,
+        field: &'static str,
+        value: u64,
+    },
+    /// A VMA whose `end` is not after its `start`.
+    VmaEmpty {
+        vma: VmaRef,
+    },
+    /// A VMA not below [`USER_ADDR_END`] (`field` is `start` or `end`).
+    VmaNotUser {
+        vma: VmaRef,
+        field: &'static str,
+        value: u64,
+    },
+    /// A VMA that starts before the end of the one before it (out of
+    /// order, or overlapping it).
+    VmaOrder {
+        vma: VmaRef,
+        prev_end: u64,
+    },
+    /// `prot` has bits that are not `CKPT_VMA_READ/WRITE/EXEC`.
+    VmaProt {
+        vma: VmaRef,
+        prot: u32,
+    },
+    /// `flags` has bits that are not `CKPT_VMA_*` flags.
+    VmaFlags {
+        vma: VmaRef,
+        flags: u32,
+    },
+    /// `kind` is not a `CKPT_VMA_ANON` .. `CKPT_VMA_SPECIAL` value.
+    VmaKind {
+        vma: VmaRef,
+        kind: u32,
+    },
+    /// A VMA's name (`name_len` bytes) is not one NUL-terminated string:
+    /// `nul` is the position of its first NUL (`None`: it has none).
+    VmaNameNotTerminated {
+        vma: VmaRef,
+        name_len: u32,
+        nul: Option<usize>,
+    },
+    /// A VMA whose PAGES records hold another number of bytes (`found`)
+    /// than its `dumped`.
+    VmaDumped {
+        vma: VmaRef,
+        dumped: u64,
+        found: u64,
+    },
+    /// A PAGES record with `nr` not in 1..=`CKPT_PAGES_MAX`.
+    PagesNr {
+        vma: VmaRef,
+        nr: u32,
+    },
+    /// A PAGES record with `pad` of `CKPT_PAGE_SIZE` or more.
+    PagesPadTooLong {
+        vma: VmaRef,
+        pad: u32,
+    },
+    /// A PAGES record whose `pad` bytes are not all zero.
+    PagesPadNotZero {
+        vma: VmaRef,
+    },
+    /// A PAGES record whose first page (at image offset `data`) is not at a
+    /// multiple of `CKPT_PAGE_SIZE`.
+    PagesMisaligned {
+        vma: VmaRef,
+        data: usize,
+        pad: u32,
+    },
+    /// A PAGES `addr` that is not a multiple of `CKPT_PAGE_SIZE`.
+    PagesUnaligned {
+        vma: VmaRef,
+        addr: u64,
+    },
+    /// A PAGES run `[addr, addr + nr pages)` not inside its VMA.
+    PagesOutside {
+        vma: VmaRef,
+        addr: u64,
+        nr: u32,
+    },
+    /// A PAGES run that starts before the end of the run before it in the
+    /// same VMA (out of order, or overlapping it).
+    PagesOrder {
+        vma: VmaRef,
+        addr: u64,
+        prev_end: u64,
     },
     /// The padding after a record whose length is not a multiple of
     /// `CKPT_ALIGN` is not zero.
@@ -813,6 +1149,105 @@ impl fmt::Display for VerifyErrorKind {
                 f,
                 "FPU record of {thread} has xfeatures {xfeatures:#x}, expected {expected:#x} \
                  (0 for fxsave; XSTATE_BV, the XSAVE header's first word, for xsave)"
+            ),
+            MmExeNotTerminated {
+                index,
+                exe_len,
+                nul,
+            } => write!(
+                f,
+                "MM record of task {index}: its exe path ({exe_len} bytes) is not a \
+                 NUL-terminated string ({}; exe_len counts the path and its one NUL)",
+                NulAt(*nul, *exe_len)
+            ),
+            VmaCount {
+                index,
+                nr_vmas,
+                found,
+            } => write!(
+                f,
+                "MM record of task {index} has nr_vmas {nr_vmas}, but {found} VMA records follow it"
+            ),
+            VmaUnaligned { vma, field, value } => write!(
+                f,
+                "{vma} has {field} {value:#x}, not a multiple of the page size ({CKPT_PAGE_SIZE})"
+            ),
+            VmaEmpty { vma } => write!(
+                f,
+                "{vma} is empty or reversed: its end {:#x} is not after its start {:#x}",
+                vma.end, vma.start
+            ),
+            VmaNotUser { vma, field, value } => write!(
+                f,
+                "{vma} has {field} {value:#x}, outside the user address space \
+                 (a VMA lies below {USER_ADDR_END:#x}; [vsyscall] is never recorded)"
+            ),
+            VmaOrder { vma, prev_end } => write!(
+                f,
+                "{vma} starts before {prev_end:#x}, the end of the VMA before it \
+                 (VMAs are in ascending address order and do not overlap)"
+            ),
+            VmaProt { vma, prot } => write!(
+                f,
+                "{vma} has unknown prot bits {prot:#x} (known: {VMA_PROT_ALL:#x}, \
+                 CKPT_VMA_READ/WRITE/EXEC)"
+            ),
+            VmaFlags { vma, flags } => write!(
+                f,
+                "{vma} has unknown flags {:#x} in {flags:#x} (known: {VMA_FLAGS_ALL:#x}, \
+                 CKPT_VMA_SHARED .. CKPT_VMA_MAYEXEC)",
+                flags & !VMA_FLAGS_ALL
+            ),
+            VmaKind { vma, kind } => write!(
+                f,
+                "{vma} has unknown kind {kind} (known: 0..={CKPT_VMA_SPECIAL}: \
+                 anon, file, heap, stack, special)"
+            ),
+            VmaNameNotTerminated { vma, name_len, nul } => write!(
+                f,
+                "{vma}: its name ({name_len} bytes) is not a NUL-terminated string \
+                 ({}; name_len counts the name and its one NUL)",
+                NulAt(*nul, *name_len)
+            ),
+            VmaDumped { vma, dumped, found } => write!(
+                f,
+                "{vma} has dumped {dumped} bytes, but the PAGES records after it hold {found}"
+            ),
+            PagesNr { vma, nr } => write!(
+                f,
+                "PAGES record of {vma} has nr {nr} (must be 1..={CKPT_PAGES_MAX})"
+            ),
+            PagesPadTooLong { vma, pad } => write!(
+                f,
+                "PAGES record of {vma} has pad {pad} (must be less than {CKPT_PAGE_SIZE})"
+            ),
+            PagesPadNotZero { vma } => write!(
+                f,
+                "PAGES record of {vma}: its pad bytes (before the first page) are not zero"
+            ),
+            PagesMisaligned { vma, data, pad } => write!(
+                f,
+                "PAGES record of {vma}: its first page is at image offset {data}, not a \
+                 multiple of {CKPT_PAGE_SIZE} (pad {pad} does not align it)"
+            ),
+            PagesUnaligned { vma, addr } => write!(
+                f,
+                "PAGES record of {vma} has addr {addr:#x}, not a multiple of the page size \
+                 ({CKPT_PAGE_SIZE})"
+            ),
+            PagesOutside { vma, addr, nr } => write!(
+                f,
+                "PAGES record of {vma}: its {nr} pages from {addr:#x} are not inside the VMA"
+            ),
+            PagesOrder {
+                vma,
+                addr,
+                prev_end,
+            } => write!(
+                f,
+                "PAGES record of {vma} starts at {addr:#x}, before {prev_end:#x}, the end of \
+                 the PAGES record before it (runs are in ascending address order and do not \
+                 overlap)"
             ),
             Padding { r#type } => write!(
                 f,
@@ -1043,7 +1478,12 @@ pub const KERNEL_HALF_START: u64 = 0xffff_8000_0000_0000;
 /// * every 32-bit field, alone or in pairs: no 32-bit value is a 64-bit
 ///   address, and two of them side by side legitimately make words such as
 ///   0xffffffff_xxxxxxxx (a `parent` of -1 after a `vsid`) or
-///   0xffffxxxx_8xxxxxxx (a uid of 2^31 before an euid of 0xffff8000).
+///   0xffffxxxx_8xxxxxxx (a uid of 2^31 before an euid of 0xffff8000);
+/// * nothing in THREAD and FPU records (the thread's registers, signal
+///   state and FPU bytes), nor in MM, VMA and PAGES records: their
+///   addresses, auxiliary vector, names and page contents are the
+///   process's own values (a page holds any bytes; the VMA rules keep its
+///   addresses in the user half instead, with their own message).
 pub const KADDR_FIELDS: [KaddrField; 3] = [
     KaddrField {
         record: CKPT_HDR_HEAD,
@@ -1081,7 +1521,7 @@ enum Expect {
     Tail,
 }
 
-/// The task whose THREAD records the pass is reading.
+/// The task whose THREAD, MM, VMA and PAGES records the pass is reading.
 struct Current {
     /// Its index, and the offset of its TASK record.
     index: usize,
@@ -1092,6 +1532,26 @@ struct Current {
     /// The last THREAD, if it has `CKPT_THREAD_REGS` and its FPU record
     /// has not been read yet: its offset and name.
     fpu_due: Option<(usize, ThreadRef)>,
+    /// Set when a record other than a THREAD or FPU ended its THREAD
+    /// records (and their count was checked).
+    threads_done: bool,
+    /// Its MM record, once read: the offset and `nr_vmas`.
+    mm: Option<(usize, u32)>,
+    /// The end of its last VMA (for the order rule).
+    vma_end: Option<u64>,
+    /// The VMA whose PAGES records are being read.
+    vma: Option<CurrentVma>,
+}
+
+/// The VMA whose PAGES records the pass is reading.
+struct CurrentVma {
+    /// The offset of its VMA record, and its name.
+    off: usize,
+    who: VmaRef,
+    dumped: u64,
+    /// Bytes in its PAGES records so far, and the end of the last one.
+    recorded: u64,
+    run_end: Option<u64>,
 }
 
 /// A record length rounded up to `CKPT_ALIGN` (in `usize`: no overflow).
@@ -1211,10 +1671,18 @@ impl<'a> Pass<'a> {
             }))
     }
 
-    /// The FPU record at `off` (header and state, without its padding) and
-    /// the bytes it takes with its padding. Its length need not be a
-    /// multiple of `CKPT_ALIGN`; it must be its header plus `size`.
-    fn fpu_body(&self, off: usize, h: ckpt_hdr) -> Result<(&'a [u8], usize), DecodeError> {
+    /// The record at `off` of a type whose length need not be a multiple
+    /// of `CKPT_ALIGN` (FPU, MM, VMA, PAGES: a header of `min` bytes, then
+    /// as many bytes as it says), without its padding, and the bytes it
+    /// takes with its padding. `short` is the error for a length under
+    /// `min`; the caller checks the length against the header.
+    fn unpadded_body(
+        &self,
+        off: usize,
+        h: ckpt_hdr,
+        min: usize,
+        short: DecodeErrorKind,
+    ) -> Result<(&'a [u8], usize), DecodeError> {
         let err = |kind| DecodeError { offset: off, kind };
         let left = self.b.len().saturating_sub(off);
         let len = h.len as usize;
@@ -1224,8 +1692,8 @@ impl<'a> Pass<'a> {
                 len: h.len,
             }));
         }
-        if len < FPU_HDR_SIZE {
-            return Err(err(DecodeErrorKind::FpuShort { len: h.len }));
+        if len < min {
+            return Err(err(short));
         }
         let extent = padded(len);
         let past_end = DecodeErrorKind::PastEnd {
@@ -1237,11 +1705,32 @@ impl<'a> Pass<'a> {
             return Err(err(past_end));
         }
         let rec = self.b.get(off..off + len).ok_or(err(past_end))?;
+        Ok((rec, extent))
+    }
+
+    /// The FPU record at `off` (header and state, without its padding) and
+    /// the bytes it takes with its padding. Its length need not be a
+    /// multiple of `CKPT_ALIGN`; it must be its header plus `size`.
+    fn fpu_body(&self, off: usize, h: ckpt_hdr) -> Result<(&'a [u8], usize), DecodeError> {
+        let short = DecodeErrorKind::FpuShort { len: h.len };
+        let (rec, extent) = self.unpadded_body(off, h, FPU_HDR_SIZE, short)?;
         let size = read_fpu(rec).size;
         if u64::from(size) + FPU_HDR_SIZE as u64 != u64::from(h.len) {
-            return Err(err(DecodeErrorKind::FpuLength { len: h.len, size }));
+            return Err(DecodeError {
+                offset: off,
+                kind: DecodeErrorKind::FpuLength { len: h.len, size },
+            });
         }
         Ok((rec, extent))
+    }
+
+    /// Flags non-zero padding between the end of a record (`off + len`)
+    /// and the end of its extent.
+    fn padding(&mut self, off: usize, len: usize, extent: usize, r#type: u32) {
+        let pad = self.b.get(off + len..off + extent).unwrap_or(&[]);
+        if pad.iter().any(|&x| x != 0) {
+            self.flag(off + len, VerifyErrorKind::Padding { r#type });
+        }
     }
 
     /// As [`Self::body`], and the record must be exactly `size` bytes.
@@ -1339,21 +1828,29 @@ fn read_head_record(pass: &mut Pass<'_>) -> Result<ckpt_hdr_head, DecodeError> {
 
 /// What the task section expects next (for messages): the FPU record a
 /// thread with registers needs, the THREAD records its task still lacks,
-/// the next TASK, or the TAIL.
+/// the PAGES records its VMA still lacks, the VMA records its MM still
+/// lacks, the next TASK, or the TAIL. (An MM record may also come after
+/// the THREAD records: it is optional, so it is not named.)
 fn tasks_expect(
     img: &Image,
     cur: Option<&Current>,
     tasks_seen: usize,
     tasks_nr: u32,
 ) -> &'static str {
+    let task = cur.and_then(|c| img.tasks.get(c.index));
     match cur {
         None => "TASK",
         Some(c) if c.fpu_due.is_some() => "FPU",
         Some(c)
-            if img.tasks.get(c.index).map_or(0, |t| t.threads.len()) < c.nr_threads as usize =>
+            if c.mm.is_none() && task.map_or(0, |t| t.threads.len()) < c.nr_threads as usize =>
         {
             "THREAD"
         }
+        Some(Current { vma: Some(v), .. }) if v.recorded < v.dumped => "PAGES",
+        Some(Current {
+            mm: Some((_, nr_vmas)),
+            ..
+        }) if task.map_or(0, |t| t.vmas.len()) < *nr_vmas as usize => "VMA",
         _ if tasks_seen < tasks_nr as usize => "TASK",
         _ => "TAIL",
     }
@@ -1438,8 +1935,10 @@ fn read_rest(pass: &mut Pass<'_>, img: &mut Image) -> Result<(), DecodeError> {
             Expect::Pids => h.r#type == CKPT_HDR_PIDS,
             Expect::Tasks => match h.r#type {
                 CKPT_HDR_TASK => tasks_seen < tasks_nr as usize,
-                CKPT_HDR_THREAD => cur.is_some(),
+                CKPT_HDR_THREAD | CKPT_HDR_MM => cur.as_ref().is_some_and(|c| c.mm.is_none()),
                 CKPT_HDR_FPU => last == Some(CKPT_HDR_THREAD),
+                CKPT_HDR_VMA => cur.as_ref().is_some_and(|c| c.mm.is_some()),
+                CKPT_HDR_PAGES => cur.as_ref().is_some_and(|c| c.vma.is_some()),
                 CKPT_HDR_TAIL => tasks_seen >= tasks_nr as usize,
                 _ => false,
             },
@@ -1462,16 +1961,29 @@ fn read_rest(pass: &mut Pass<'_>, img: &mut Image) -> Result<(), DecodeError> {
             CKPT_HDR_TASK => fixed(h, TASK_SIZE),
             CKPT_HDR_THREAD => fixed(h, THREAD_SIZE),
             CKPT_HDR_FPU => fpu_len(pass.b.get(off..).unwrap_or(&[]), h),
+            CKPT_HDR_MM => mm_len(pass.b.get(off..).unwrap_or(&[]), h),
+            CKPT_HDR_VMA => vma_len(pass.b.get(off..).unwrap_or(&[]), h),
+            CKPT_HDR_PAGES => pages_len(pass.b.get(off..).unwrap_or(&[]), h),
             _ => fixed(h, TAIL_SIZE),
         };
         pass.torn(off, h, whole, records, last)?;
         // In the task section, a record other than an FPU ends the thread
-        // before it, and a TASK or the TAIL ends the task before it.
+        // before it; one other than a THREAD or FPU (MM, VMA, PAGES, TASK,
+        // TAIL) ends the task's THREAD records; one other than PAGES ends
+        // the VMA before it; a TASK or the TAIL ends the task before it.
         if matches!(expect, Expect::Tasks) && h.r#type != CKPT_HDR_FPU {
             if let Some((toff, thread)) = cur.as_mut().and_then(|c| c.fpu_due.take()) {
                 pass.flag(toff, VerifyErrorKind::FpuMissing { thread });
             }
-            if h.r#type != CKPT_HDR_THREAD {
+            if let Some(c) = cur.as_mut() {
+                if h.r#type != CKPT_HDR_THREAD {
+                    end_threads(pass, img, c);
+                }
+                if h.r#type != CKPT_HDR_PAGES {
+                    end_vma(pass, c);
+                }
+            }
+            if matches!(h.r#type, CKPT_HDR_TASK | CKPT_HDR_TAIL) {
                 if let Some(c) = cur.take() {
                     end_task(pass, img, &c);
                 }
@@ -1544,6 +2056,10 @@ fn read_rest(pass: &mut Pass<'_>, img: &mut Image) -> Result<(), DecodeError> {
                     vpid: t.vpid,
                     nr_threads: t.nr_threads,
                     fpu_due: None,
+                    threads_done: false,
+                    mm: None,
+                    vma_end: None,
+                    vma: None,
                 });
                 tasks_seen += 1;
                 (rec, rec.len())
@@ -1597,13 +2113,114 @@ fn read_rest(pass: &mut Pass<'_>, img: &mut Image) -> Result<(), DecodeError> {
                         });
                     }
                 }
-                let pad = pass.b.get(off + rec.len()..off + extent).unwrap_or(&[]);
-                if pad.iter().any(|&x| x != 0) {
-                    pass.flag(
-                        off + rec.len(),
-                        VerifyErrorKind::Padding { r#type: h.r#type },
-                    );
+                pass.padding(off, rec.len(), extent, h.r#type);
+                (rec, extent)
+            }
+            CKPT_HDR_MM => {
+                let short = DecodeErrorKind::MmShort { len: h.len };
+                let (rec, extent) = pass.unpadded_body(off, h, MM_SIZE, short)?;
+                let m = read_mm(rec);
+                if u64::from(h.len) != MM_SIZE as u64 + u64::from(m.exe_len) {
+                    return Err(DecodeError {
+                        offset: off,
+                        kind: DecodeErrorKind::MmLength {
+                            len: h.len,
+                            exe_len: m.exe_len,
+                        },
+                    });
                 }
+                let exe = rec.get(MM_SIZE..).unwrap_or(&[]);
+                if let Some(c) = cur.as_mut() {
+                    check_mm(pass, off, &m, exe, c.index);
+                    c.mm = Some((off, m.nr_vmas));
+                    if let Some(task) = img.tasks.get_mut(c.index) {
+                        task.mm = Some(Mm {
+                            offset: off,
+                            hdr: m,
+                            exe_bytes: exe.to_vec(),
+                        });
+                    }
+                }
+                pass.padding(off, rec.len(), extent, h.r#type);
+                (rec, extent)
+            }
+            CKPT_HDR_VMA => {
+                let short = DecodeErrorKind::VmaShort { len: h.len };
+                let (rec, extent) = pass.unpadded_body(off, h, VMA_SIZE, short)?;
+                let v = read_vma(rec);
+                if u64::from(h.len) != VMA_SIZE as u64 + u64::from(v.name_len) {
+                    return Err(DecodeError {
+                        offset: off,
+                        kind: DecodeErrorKind::VmaLength {
+                            len: h.len,
+                            name_len: v.name_len,
+                        },
+                    });
+                }
+                let name = rec.get(VMA_SIZE..).unwrap_or(&[]);
+                if let Some(c) = cur.as_mut() {
+                    if let Some(task) = img.tasks.get_mut(c.index) {
+                        let who = VmaRef {
+                            task: c.index,
+                            vma: task.vmas.len(),
+                            start: v.start,
+                            end: v.end,
+                        };
+                        check_vma(pass, off, &v, name, who, c.vma_end);
+                        c.vma_end = Some(v.end);
+                        c.vma = Some(CurrentVma {
+                            off,
+                            who,
+                            dumped: v.dumped,
+                            recorded: 0,
+                            run_end: None,
+                        });
+                        task.vmas.push(Vma {
+                            offset: off,
+                            hdr: v,
+                            name_bytes: name.to_vec(),
+                            pages: Vec::new(),
+                        });
+                    }
+                }
+                pass.padding(off, rec.len(), extent, h.r#type);
+                (rec, extent)
+            }
+            CKPT_HDR_PAGES => {
+                let short = DecodeErrorKind::PagesShort { len: h.len };
+                let (rec, extent) = pass.unpadded_body(off, h, PAGES_HDR_SIZE, short)?;
+                let p = read_pages(rec);
+                if u64::from(h.len) != pages_len_of(p.nr, p.pad) {
+                    return Err(DecodeError {
+                        offset: off,
+                        kind: DecodeErrorKind::PagesLength {
+                            len: h.len,
+                            nr: p.nr,
+                            pad: p.pad,
+                        },
+                    });
+                }
+                // The length checks bound `pad` by the record.
+                let data = off + PAGES_HDR_SIZE + p.pad as usize;
+                let pad = rec.get(PAGES_HDR_SIZE..data - off).unwrap_or(&[]);
+                if let Some(v) = cur.as_mut().and_then(|c| c.vma.as_mut()) {
+                    check_pages(pass, off, &p, pad, data, v);
+                    let run = PageRun {
+                        offset: off,
+                        hdr: p,
+                        data,
+                    };
+                    v.recorded = v.recorded.saturating_add(run.bytes());
+                    v.run_end = Some(p.addr.saturating_add(run.bytes()));
+                    if let Some(vma) = img
+                        .tasks
+                        .get_mut(v.who.task)
+                        .and_then(|t| t.vmas.last_mut())
+                    {
+                        vma.pages.push(run);
+                    }
+                }
+                pass.padding(off, rec.len(), extent, h.r#type);
                 (rec, extent)
             }
             _ => {
@@ -1661,9 +2278,13 @@ fn read_rest(pass: &mut Pass<'_>, img: &mut Image) -> Result<(), DecodeError> {
     }
 }
 
-/// The end of a task's THREAD records: their number must be its
+/// The end of a task's THREAD records (once): their number must be its
 /// `nr_threads` (0 was flagged at its TASK record).
-fn end_task(pass: &mut Pass<'_>, img: &Image, c: &Current) {
+fn end_threads(pass: &mut Pass<'_>, img: &Image, c: &mut Current) {
+    if c.threads_done {
+        return;
+    }
+    c.threads_done = true;
     let found = img.tasks.get(c.index).map_or(0, |t| t.threads.len());
     if c.nr_threads != 0 && found != c.nr_threads as usize {
         pass.flag(
@@ -1672,6 +2293,203 @@ fn end_task(pass: &mut Pass<'_>, img: &Image, c: &Current) {
                 index: c.index,
                 nr_threads: c.nr_threads,
                 found,
+            },
+        );
+    }
+}
+
+/// The end of a VMA's PAGES records: they must hold its `dumped` bytes.
+fn end_vma(pass: &mut Pass<'_>, c: &mut Current) {
+    if let Some(v) = c.vma.take() {
+        if v.recorded != v.dumped {
+            pass.flag(
+                v.off,
+                VerifyErrorKind::VmaDumped {
+                    vma: v.who,
+                    dumped: v.dumped,
+                    found: v.recorded,
+                },
+            );
+        }
+    }
+}
+
+/// The end of a task (its THREAD records and VMA were ended before): the
+/// number of VMA records after its MM record must be its `nr_vmas`.
+fn end_task(pass: &mut Pass<'_>, img: &Image, c: &Current) {
+    if let Some((mm_off, nr_vmas)) = c.mm {
+        let found = img.tasks.get(c.index).map_or(0, |t| t.vmas.len());
+        if found != nr_vmas as usize {
+            pass.flag(
+                mm_off,
+                VerifyErrorKind::VmaCount {
+                    index: c.index,
+                    nr_vmas,
+                    found,
+                },
+            );
+        }
+    }
+}
+
+/// The first NUL of `b`, if `b` is not one NUL-terminated string (its only
+/// NUL its last byte): `Some(first NUL)`, or `Some(None)` if it has none.
+fn bad_cstring(b: &[u8]) -> Option<Option<usize>> {
+    let nul = b.iter().position(|&x| x == 0);
+    (nul != Some(b.len().wrapping_sub(1))).then_some(nul)
+}
+
+/// The rules of one MM record (header `m`, `exe` its bytes after the
+/// header, at `off`), of task `index`. Its addresses and auxiliary vector
+/// are the process's own values: no rule, and no kernel-address scan.
+fn check_mm(pass: &mut Pass<'_>, off: usize, m: &ckpt_hdr_mm, exe: &[u8], index: usize) {
+    if m.reserved != 0 {
+        pass.flag(
+            off,
+            VerifyErrorKind::Reserved {
+                record: "MM",
+                value: m.reserved,
+            },
+        );
+    }
+    if !exe.is_empty() {
+        if let Some(nul) = bad_cstring(exe) {
+            pass.flag(
+                off,
+                VerifyErrorKind::MmExeNotTerminated {
+                    index,
+                    exe_len: m.exe_len,
+                    nul,
+                },
+            );
+        }
+    }
+}
+
+/// The rules of one VMA record (header `v`, `name` its bytes after the
+/// header, at `off`); `prev_end` is the end of the VMA before it in its
+/// task. Its offset, inode and device are the mapping's own values.
+fn check_vma(
+    pass: &mut Pass<'_>,
+    off: usize,
+    v: &ckpt_hdr_vma,
+    name: &[u8],
+    vma: VmaRef,
+    prev_end: Option<u64>,
+) {
+    use VerifyErrorKind::*;
+    for (field, value) in [("start", v.start), ("end", v.end)] {
+        if !value.is_multiple_of(PAGE) {
+            pass.flag(off, VmaUnaligned { vma, field, value });
+        }
+    }
+    if v.end <= v.start {
+        pass.flag(off, VmaEmpty { vma });
+    }
+    if v.start >= USER_ADDR_END {
+        pass.flag(
+            off,
+            VmaNotUser {
+                vma,
+                field: "start",
+                value: v.start,
+            },
+        );
+    } else if v.end > USER_ADDR_END {
+        pass.flag(
+            off,
+            VmaNotUser {
+                vma,
+                field: "end",
+                value: v.end,
+            },
+        );
+    }
+    if let Some(prev_end) = prev_end.filter(|&p| v.start < p) {
+        pass.flag(off, VmaOrder { vma, prev_end });
+    }
+    if v.prot & !VMA_PROT_ALL != 0 {
+        pass.flag(off, VmaProt { vma, prot: v.prot });
+    }
+    if v.flags & !VMA_FLAGS_ALL != 0 {
+        pass.flag(
+            off,
+            VmaFlags {
+                vma,
+                flags: v.flags,
+            },
+        );
+    }
+    if v.kind > CKPT_VMA_SPECIAL {
+        pass.flag(off, VmaKind { vma, kind: v.kind });
+    }
+    if !name.is_empty() {
+        if let Some(nul) = bad_cstring(name) {
+            pass.flag(
+                off,
+                VmaNameNotTerminated {
+                    vma,
+                    name_len: v.name_len,
+                    nul,
+                },
+            );
+        }
+    }
+}
+
+/// The rules of one PAGES record (header `p`, at `off`, its `pad` bytes,
+/// its first page at image offset `data`) of the VMA `v`. The contents
+/// are the process's memory: no rule, and no kernel-address scan.
+fn check_pages(
+    pass: &mut Pass<'_>,
+    off: usize,
+    p: &ckpt_hdr_pages,
+    pad: &[u8],
+    data: usize,
+    v: &CurrentVma,
+) {
+    use VerifyErrorKind::*;
+    let vma = v.who;
+    if !(1..=CKPT_PAGES_MAX).contains(&p.nr) {
+        pass.flag(off, PagesNr { vma, nr: p.nr });
+    }
+    if p.pad >= CKPT_PAGE_SIZE {
+        pass.flag(off, PagesPadTooLong { vma, pad: p.pad });
+    }
+    if pad.iter().any(|&x| x != 0) {
+        pass.flag(off, PagesPadNotZero { vma });
+    }
+    if !data.is_multiple_of(CKPT_PAGE_SIZE as usize) {
+        pass.flag(
+            off,
+            PagesMisaligned {
+                vma,
+                data,
+                pad: p.pad,
+            },
+        );
+    }
+    if !p.addr.is_multiple_of(PAGE) {
+        pass.flag(off, PagesUnaligned { vma, addr: p.addr });
+    }
+    let end = p.addr.checked_add(u64::from(p.nr) * PAGE);
+    if p.addr < vma.start || end.is_none_or(|e| e > vma.end) {
+        pass.flag(
+            off,
+            PagesOutside {
+                vma,
+                addr: p.addr,
+                nr: p.nr,
+            },
+        );
+    }
+    if let Some(prev_end) = v.run_end.filter(|&e| p.addr < e) {
+        pass.flag(
+            off,
+            PagesOrder {
+                vma,
+                addr: p.addr,
+                prev_end,
             },
         );
     }
@@ -1874,6 +2692,48 @@ fn fpu_len(rest: &[u8], h: ckpt_hdr) -> Option<usize> {
     Some(padded(h.len as usize))
 }
 
+/// The bytes a whole MM record with this header takes (padding included),
+/// if `h.len` covers its header and agrees with its `exe_len` when the
+/// input (`rest`, from the record's start) holds it.
+fn mm_len(rest: &[u8], h: ckpt_hdr) -> Option<usize> {
+    let extra = (h.len as usize).checked_sub(MM_SIZE)?;
+    let o = offset_of!(ckpt_hdr_mm, exe_len);
+    if let Some(w) = rest.get(o..o + 4) {
+        let exe_len = u32::from_le_bytes(w.try_into().ok()?);
+        if exe_len as usize != extra {
+            return None;
+        }
+    }
+    Some(padded(h.len as usize))
+}
+
+/// The same for a VMA record and its `name_len`.
+fn vma_len(rest: &[u8], h: ckpt_hdr) -> Option<usize> {
+    let extra = (h.len as usize).checked_sub(VMA_SIZE)?;
+    let o = offset_of!(ckpt_hdr_vma, name_len);
+    if let Some(w) = rest.get(o..o + 4) {
+        let name_len = u32::from_le_bytes(w.try_into().ok()?);
+        if name_len as usize != extra {
+            return None;
+        }
+    }
+    Some(padded(h.len as usize))
+}
+
+/// The same for a PAGES record, its `nr` and `pad`.
+fn pages_len(rest: &[u8], h: ckpt_hdr) -> Option<usize> {
+    if (h.len as usize) < PAGES_HDR_SIZE {
+        return None;
+    }
+    if rest.len() >= PAGES_HDR_SIZE {
+        let p = read_pages(rest);
+        if pages_len_of(p.nr, p.pad) != u64::from(h.len) {
+            return None;
+        }
+    }
+    Some(padded(h.len as usize))
+}
+
 /// The length of a whole PIDS record with this header, if `h.len` is one a
 /// PIDS record can have (1..=256 entries) and agrees with its `nr` when the
 /// input (`rest`, from the record's start) holds it.
@@ -1949,6 +2809,8 @@ fn read_pids_record<'a>(
             task: None,
             pids_offset: eoff,
             threads: Vec::new(),
+            mm: None,
+            vmas: Vec::new(),
         });
     }
     Ok(rec)
@@ -2050,6 +2912,51 @@ mod tests {
                 f.name
             );
         }
+    }
+
+    /// `nr` above `CKPT_PAGES_MAX` (a record of almost 4 GiB: no test
+    /// image holds one) is refused by the rule itself.
+    #[test]
+    fn pages_nr_bounds() {
+        let vma = VmaRef {
+            task: 0,
+            vma: 0,
+            start: 0,
+            end: USER_ADDR_END,
+        };
+        let cur = CurrentVma {
+            off: 0,
+            who: vma,
+            dumped: u64::MAX,
+            recorded: 0,
+            run_end: None,
+        };
+        let verdict = |nr: u32| {
+            let mut pass = Pass {
+                b: &[],
+                violation: None,
+            };
+            let p = ckpt_hdr_pages {
+                h: ckpt_hdr::default(),
+                addr: 0x1000,
+                nr,
+                pad: 0,
+            };
+            check_pages(&mut pass, 4072, &p, &[], 4096, &cur);
+            pass.violation.map(|v| v.kind)
+        };
+        assert_eq!(verdict(1), None);
+        assert_eq!(verdict(CKPT_PAGES_MAX), None);
+        assert_eq!(
+            verdict(CKPT_PAGES_MAX + 1),
+            Some(VerifyErrorKind::PagesNr {
+                vma,
+                nr: CKPT_PAGES_MAX + 1
+            })
+        );
+        assert_eq!(verdict(0), Some(VerifyErrorKind::PagesNr { vma, nr: 0 }));
+        // the largest record fits its 32-bit len
+        assert!(pages_len_of(CKPT_PAGES_MAX, CKPT_PAGE_SIZE - 1) <= u64::from(u32::MAX));
     }
 
     #[test]

@@ -3,13 +3,19 @@
 //! The schema is documented in README.md and is stable: fields may be added,
 //! never renamed or removed. Mirror structs keep the shared format structs
 //! free of serde.
+//!
+//! Absent records: every key is always present. A record the image does
+//! not hold is `null` (the TASK fields of a task the image ended before,
+//! `regs` and `fpu` of a thread without registers, `mm` of a process
+//! without an address space, a zombie); a list of records it does not
+//! hold is `[]` (`threads`, `vmas`).
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::bytes::{cstr, reg_values, REG_NAMES};
 use crate::format::{ckpt_user_regs, CKPT_FPU_FXSAVE, CKPT_FPU_XSAVE};
-use crate::image::{Fpu, Image, Task, Thread};
-use crate::text::{held_name, name_or_unknown, restart_name};
+use crate::image::{Fpu, Image, Mm, Task, Thread, Vma};
+use crate::text::{held_name, name_or_unknown, restart_name, vma_kind_name};
 
 #[derive(serde::Serialize)]
 struct JsonImage<'a> {
@@ -64,6 +70,65 @@ struct JsonTask {
     /// The leader's (first THREAD's) nspid; `null` without THREAD records.
     nspid: Option<Vec<i32>>,
     threads: Vec<JsonThread>,
+    /// The MM record; `null` for a process without an address space (a
+    /// zombie), or if the image ended before it.
+    mm: Option<JsonMm>,
+    /// The VMA records, in address order; `[]` without an MM record.
+    vmas: Vec<JsonVma>,
+}
+
+#[derive(serde::Serialize)]
+struct JsonMm {
+    start_code: u64,
+    end_code: u64,
+    start_data: u64,
+    end_data: u64,
+    start_brk: u64,
+    brk: u64,
+    start_stack: u64,
+    arg_start: u64,
+    arg_end: u64,
+    env_start: u64,
+    env_end: u64,
+    personality: u32,
+    nr_vmas: u32,
+    /// The executable's path; `null` if the record has none (`exe_len` 0).
+    exe: Option<String>,
+    /// `[type, value]` pairs up to `AT_NULL` (not included).
+    auxv: Vec<[u64; 2]>,
+}
+
+/// One VMA: the columns of its /proc/PID/maps line, and what the image
+/// holds of it.
+#[derive(serde::Serialize)]
+struct JsonVma {
+    start: u64,
+    end: u64,
+    /// `rwxp` as maps prints it.
+    perms: String,
+    /// The file offset in bytes.
+    offset: u64,
+    /// `MM:mm` in hex, as maps prints it.
+    dev: String,
+    inode: u64,
+    /// The name maps prints (`""` for anonymous memory).
+    path: String,
+    /// anon, file, heap, stack, special (unknown(N) if invalid).
+    kind: String,
+    /// `CKPT_VMA_*` flag bits.
+    flags: u32,
+    /// Bytes of contents recorded (the sum of its PAGES runs).
+    dumped: u64,
+    pages: Vec<JsonPages>,
+}
+
+/// One PAGES record: `nr` pages from `addr`, their contents at byte
+/// `data` of the image.
+#[derive(serde::Serialize)]
+struct JsonPages {
+    addr: u64,
+    nr: u32,
+    data: usize,
 }
 
 #[derive(serde::Serialize)]
@@ -201,6 +266,52 @@ fn thread(t: &Thread) -> JsonThread {
     }
 }
 
+fn mm(m: &Mm) -> JsonMm {
+    let h = &m.hdr;
+    JsonMm {
+        start_code: h.start_code,
+        end_code: h.end_code,
+        start_data: h.start_data,
+        end_data: h.end_data,
+        start_brk: h.start_brk,
+        brk: h.brk,
+        start_stack: h.start_stack,
+        arg_start: h.arg_start,
+        arg_end: h.arg_end,
+        env_start: h.env_start,
+        env_end: h.env_end,
+        personality: h.personality,
+        nr_vmas: h.nr_vmas,
+        exe: m.exe(),
+        auxv: m.auxv().into_iter().map(|(t, v)| [t, v]).collect(),
+    }
+}
+
+fn vma(v: &Vma) -> JsonVma {
+    let h = &v.hdr;
+    JsonVma {
+        start: h.start,
+        end: h.end,
+        perms: v.perms(),
+        offset: h.offset,
+        dev: v.dev(),
+        inode: h.ino,
+        path: v.name(),
+        kind: name_or_unknown(vma_kind_name(h.kind), h.kind),
+        flags: h.flags,
+        dumped: h.dumped,
+        pages: v
+            .pages
+            .iter()
+            .map(|p| JsonPages {
+                addr: p.addr(),
+                nr: p.nr(),
+                data: p.data,
+            })
+            .collect(),
+    }
+}
+
 fn task(t: &Task) -> JsonTask {
     let k = t.task;
     JsonTask {
@@ -229,6 +340,8 @@ fn task(t: &Task) -> JsonTask {
         zombie: t.zombie(),
         nspid: t.threads.first().map(|l| l.nspid().to_vec()),
         threads: t.threads.iter().map(thread).collect(),
+        mm: t.mm.as_ref().map(mm),
+        vmas: t.vmas.iter().map(vma).collect(),
     }
 }
 

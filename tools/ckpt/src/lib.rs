@@ -4,7 +4,8 @@
 //! `src/format.rs`, which this crate compiles as [`format`]. On top of it:
 //!
 //! * [`decode`] parses an image into an [`Image`] (never panics, never
-//!   allocates more than the input can hold);
+//!   allocates more than the input can hold, never copies page contents:
+//!   a [`PageRun`] says where they are in the input);
 //! * [`verify`] checks every rule of the format and reports the first
 //!   violation with its byte offset;
 //! * [`analyze`] does both in one pass and keeps whatever decoded, for tools
@@ -34,6 +35,7 @@ pub mod text;
 pub use bytes::{reg_values, REG_NAMES};
 pub use image::{
     analyze, decode, looks_like_kaddr, record_name, verify, Analysis, DecodeError, DecodeErrorKind,
-    Fpu, Image, KaddrField, Record, Summary, Task, Thread, ThreadRef, VerifyError, VerifyErrorKind,
-    FXSAVE_SIZE, KADDR_FIELDS, KERNEL_HALF_START, XSAVE_MIN_SIZE,
+    Fpu, Image, KaddrField, Mm, PageRun, Record, Summary, Task, Thread, ThreadRef, VerifyError,
+    VerifyErrorKind, Vma, VmaRef, FXSAVE_SIZE, KADDR_FIELDS, KERNEL_HALF_START, USER_ADDR_END,
+    VMA_FLAGS_ALL, VMA_PROT_ALL, XSAVE_MIN_SIZE,
 };

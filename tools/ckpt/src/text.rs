@@ -57,6 +57,102 @@ pub fn restart_name(restart: u32) -> Option<&'static str> {
     })
 }
 
+/// The permissions of a VMA as /proc/PID/maps prints them: `r`, `w`, `x`
+/// or `-` from `prot`, then `s` (`CKPT_VMA_SHARED` in `flags`) or `p`.
+pub fn vma_perms(prot: u32, flags: u32) -> String {
+    use crate::format::*;
+    let bit = |b: u32, c: char| if prot & b != 0 { c } else { '-' };
+    let mut s = String::with_capacity(4);
+    s.push(bit(CKPT_VMA_READ, 'r'));
+    s.push(bit(CKPT_VMA_WRITE, 'w'));
+    s.push(bit(CKPT_VMA_EXEC, 'x'));
+    s.push(if flags & CKPT_VMA_SHARED != 0 {
+        's'
+    } else {
+        'p'
+    });
+    s
+}
+
+/// The name of a `CKPT_VMA_*` kind (`"anon"`, `"file"`, `"heap"`,
+/// `"stack"`, `"special"`).
+pub fn vma_kind_name(kind: u32) -> Option<&'static str> {
+    use crate::format::*;
+    Some(match kind {
+        CKPT_VMA_ANON => "anon",
+        CKPT_VMA_FILE => "file",
+        CKPT_VMA_HEAP => "heap",
+        CKPT_VMA_STACK => "stack",
+        CKPT_VMA_SPECIAL => "special",
+        _ => return None,
+    })
+}
+
+/// The names of the `CKPT_VMA_*` flags set in `flags`, in bit order
+/// (`"shared"`, `"growsdown"`, ...); unknown bits are left out.
+pub fn vma_flag_names(flags: u32) -> Vec<&'static str> {
+    use crate::format::*;
+    [
+        (CKPT_VMA_SHARED, "shared"),
+        (CKPT_VMA_GROWSDOWN, "growsdown"),
+        (CKPT_VMA_LOCKED, "locked"),
+        (CKPT_VMA_HUGETLB, "hugetlb"),
+        (CKPT_VMA_IO, "io"),
+        (CKPT_VMA_DONTDUMP, "dontdump"),
+        (CKPT_VMA_DONTFORK, "dontfork"),
+        (CKPT_VMA_WIPEONFORK, "wipeonfork"),
+        (CKPT_VMA_MAYREAD, "mayread"),
+        (CKPT_VMA_MAYWRITE, "maywrite"),
+        (CKPT_VMA_MAYEXEC, "mayexec"),
+    ]
+    .iter()
+    .filter(|(b, _)| flags & b != 0)
+    .map(|&(_, n)| n)
+    .collect()
+}
+
+/// The name of an auxiliary vector entry type (`"AT_PAGESZ"`), for the
+/// ones Linux x86-64 passes.
+pub fn auxv_name(t: u64) -> Option<&'static str> {
+    Some(match t {
+        0 => "AT_NULL",
+        1 => "AT_IGNORE",
+        2 => "AT_EXECFD",
+        3 => "AT_PHDR",
+        4 => "AT_PHENT",
+        5 => "AT_PHNUM",
+        6 => "AT_PAGESZ",
+        7 => "AT_BASE",
+        8 => "AT_FLAGS",
+        9 => "AT_ENTRY",
+        11 => "AT_UID",
+        12 => "AT_EUID",
+        13 => "AT_GID",
+        14 => "AT_EGID",
+        15 => "AT_PLATFORM",
+        16 => "AT_HWCAP",
+        17 => "AT_CLKTCK",
+        23 => "AT_SECURE",
+        24 => "AT_BASE_PLATFORM",
+        25 => "AT_RANDOM",
+        26 => "AT_HWCAP2",
+        27 => "AT_RSEQ_FEATURE_SIZE",
+        28 => "AT_RSEQ_ALIGN",
+        29 => "AT_HWCAP3",
+        30 => "AT_HWCAP4",
+        31 => "AT_EXECFN",
+        32 => "AT_SYSINFO",
+        33 => "AT_SYSINFO_EHDR",
+        51 => "AT_MINSIGSTKSZ",
+        _ => return None,
+    })
+}
+
+/// A byte count in KiB, rounded up (`0 KiB` only for 0).
+pub fn kib(bytes: u64) -> String {
+    format!("{} KiB", bytes.div_ceil(1024))
+}
+
 /// A name from `held_name` or `restart_name`, or `"unknown(N)"` for a
 /// value the format does not define (an invalid image still decodes).
 pub fn name_or_unknown(name: Option<&'static str>, v: u32) -> String {
@@ -171,6 +267,36 @@ mod tests {
                 "unknown(6)"
             ]
         );
+    }
+
+    #[test]
+    fn vma_names() {
+        use crate::format::*;
+        assert_eq!(vma_perms(CKPT_VMA_READ | CKPT_VMA_EXEC, 0), "r-xp");
+        assert_eq!(
+            vma_perms(CKPT_VMA_READ | CKPT_VMA_WRITE, CKPT_VMA_SHARED),
+            "rw-s"
+        );
+        assert_eq!(vma_perms(0, CKPT_VMA_GROWSDOWN), "---p");
+        assert_eq!(vma_perms(7, 0), "rwxp");
+        let kinds: Vec<_> = (0..6)
+            .map(|k| name_or_unknown(vma_kind_name(k), k))
+            .collect();
+        assert_eq!(
+            kinds,
+            ["anon", "file", "heap", "stack", "special", "unknown(5)"]
+        );
+        assert_eq!(
+            vma_flag_names(CKPT_VMA_SHARED | CKPT_VMA_MAYREAD | 1 << 20),
+            ["shared", "mayread"]
+        );
+        assert_eq!(vma_flag_names(0x7ff).len(), 11);
+        assert_eq!(auxv_name(6), Some("AT_PAGESZ"));
+        assert_eq!(auxv_name(33), Some("AT_SYSINFO_EHDR"));
+        assert_eq!(auxv_name(10), None);
+        assert_eq!(kib(0), "0 KiB");
+        assert_eq!(kib(1), "1 KiB");
+        assert_eq!(kib(8192), "8 KiB");
     }
 
     #[test]

@@ -888,6 +888,8 @@ fn json_schema_is_stable() {
         "zombie",
         "nspid",
         "threads",
+        "mm",
+        "vmas",
     ];
     task_keys.sort();
     assert_eq!(keys(&v["tasks"][0]), task_keys);
@@ -981,6 +983,10 @@ fn json_schema_is_stable() {
     assert!(v["tasks"][1]["zombie"].is_null());
     assert!(v["tasks"][1]["nspid"].is_null());
     assert_eq!(v["tasks"][1]["threads"], serde_json::json!([]));
+    // no MM record: mm null, vmas [] (absent records are null, absent
+    // lists empty; see tests/memory.rs for the MM and VMA objects)
+    assert!(v["tasks"][0]["mm"].is_null());
+    assert_eq!(v["tasks"][0]["vmas"], serde_json::json!([]));
 }
 
 /// A CRC of 0xffff8000 or more makes the TAIL's last word (records, crc32)

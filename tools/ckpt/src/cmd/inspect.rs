@@ -7,11 +7,14 @@ use std::path::Path;
 
 use ckpt::format::{
     CKPT_ABI_VERSION, CKPT_ARCH_X86_64, CKPT_FORMAT_VERSION, CKPT_FPU_FXSAVE, CKPT_FPU_XSAVE,
-    CKPT_HDR_ERROR, CKPT_HDR_FPU, CKPT_HDR_HEAD, CKPT_HDR_PIDS, CKPT_HDR_TAIL, CKPT_HDR_TASK,
-    CKPT_HDR_THREAD, CKPT_HDR_TREE, CKPT_THREAD_REGS,
+    CKPT_HDR_ERROR, CKPT_HDR_FPU, CKPT_HDR_HEAD, CKPT_HDR_MM, CKPT_HDR_PAGES, CKPT_HDR_PIDS,
+    CKPT_HDR_TAIL, CKPT_HDR_TASK, CKPT_HDR_THREAD, CKPT_HDR_TREE, CKPT_HDR_VMA, CKPT_THREAD_REGS,
 };
-use ckpt::text::{cstr, format_time_ns, held_name, name_or_unknown, restart_name, state_name};
-use ckpt::{reg_values, Fpu, Image, Task, Thread, REG_NAMES};
+use ckpt::text::{
+    auxv_name, cstr, format_time_ns, held_name, kib, name_or_unknown, restart_name, state_name,
+    vma_flag_names, vma_kind_name,
+};
+use ckpt::{reg_values, Fpu, Image, Mm, PageRun, Task, Thread, Vma, REG_NAMES};
 
 use super::checkpoint::{open_device, DEVICE};
 use super::sys::{errno_name, io_msg, ioctl_version};
@@ -79,8 +82,29 @@ fn threads_line(t: &Task) -> Option<String> {
     Some(format!("{count}: {}", list.join("; ")))
 }
 
+/// The line under a task that sums up its memory: `memory: N VMAs, X KiB
+/// recorded, exe PATH` (`K of N VMAs` if the image has fewer VMA records
+/// than `nr_vmas`; `no exe` without one), or `None` without an MM record
+/// (a zombie).
+fn memory_line(t: &Task) -> Option<String> {
+    let m = t.mm.as_ref()?;
+    let n = t.vmas.len();
+    let count = if m.hdr.nr_vmas as usize == n {
+        format!("{n} VMA{}", if n == 1 { "" } else { "s" })
+    } else {
+        format!("{n} of {} VMAs", m.hdr.nr_vmas)
+    };
+    let exe = m
+        .exe()
+        .map_or_else(|| "no exe".to_string(), |e| format!("exe {e}"));
+    Some(format!(
+        "memory: {count}, {} recorded, {exe}",
+        kib(t.recorded())
+    ))
+}
+
 /// The tree, `pstree -p` style: one line per task, and under it one line
-/// that sums up its threads.
+/// that sums up its threads and one that sums up its memory.
 fn render_tree(s: &mut String, img: &Image) {
     let n = img.tasks.len();
     let mut kids: Vec<Vec<usize>> = vec![Vec::new(); n];
@@ -116,8 +140,8 @@ fn render_tree(s: &mut String, img: &Image) {
                 prefix + if last { "   " } else { "|  " }
             }
         };
-        if let Some(line) = threads_line(t) {
-            let bar = if ks.is_empty() { "   " } else { "|  " };
+        let bar = if ks.is_empty() { "   " } else { "|  " };
+        for line in [threads_line(t), memory_line(t)].into_iter().flatten() {
             outln!(s, "{child_prefix}{bar} {line}");
         }
         for (j, &k) in ks.iter().enumerate().rev() {
@@ -277,13 +301,89 @@ fn render_fpu(s: &mut String, f: &Fpu) {
     }
 }
 
+/// The fields of an MM record: the bounds, the exe and the auxiliary
+/// vector (one pair a line, up to `AT_NULL`).
+fn render_mm(s: &mut String, m: &Mm) {
+    let h = &m.hdr;
+    for (name, v) in [
+        ("start_code", h.start_code),
+        ("end_code", h.end_code),
+        ("start_data", h.start_data),
+        ("end_data", h.end_data),
+        ("start_brk", h.start_brk),
+        ("brk", h.brk),
+        ("start_stack", h.start_stack),
+        ("arg_start", h.arg_start),
+        ("arg_end", h.arg_end),
+        ("env_start", h.env_start),
+        ("env_end", h.env_end),
+    ] {
+        outln!(s, "  {name:<14} {v:#x}");
+    }
+    outln!(s, "  personality    {:#x}", h.personality);
+    outln!(s, "  nr_vmas        {}", h.nr_vmas);
+    outln!(s, "  exe_len        {}", h.exe_len);
+    outln!(s, "  reserved       {}", h.reserved);
+    match m.exe() {
+        Some(e) => outln!(s, "  exe            {e:?}"),
+        None => outln!(s, "  exe            (none)"),
+    }
+    for (t, v) in m.auxv() {
+        let name = auxv_name(t).map_or_else(|| format!("type {t}"), str::to_string);
+        outln!(s, "  auxv           {name:<16} {v:#x}");
+    }
+}
+
+/// The fields of a VMA record, the first line as /proc/PID/maps prints
+/// the mapping.
+fn render_vma(s: &mut String, v: &Vma) {
+    let h = &v.hdr;
+    outln!(
+        s,
+        "  maps           {:08x}-{:08x} {} {:08x} {} {} {}",
+        h.start,
+        h.end,
+        v.perms(),
+        h.offset,
+        v.dev(),
+        h.ino,
+        v.name()
+    );
+    outln!(s, "  prot           {:#x}", h.prot);
+    let flags = vma_flag_names(h.flags);
+    if flags.is_empty() {
+        outln!(s, "  flags          {:#x}", h.flags);
+    } else {
+        outln!(s, "  flags          {:#x} ({})", h.flags, flags.join(", "));
+    }
+    outln!(
+        s,
+        "  kind           {} ({})",
+        h.kind,
+        name_or_unknown(vma_kind_name(h.kind), h.kind)
+    );
+    outln!(s, "  name_len       {}", h.name_len);
+    outln!(s, "  dumped         {} ({})", h.dumped, kib(h.dumped));
+}
+
+/// The fields of a PAGES record, and where its contents are.
+fn render_pages(s: &mut String, p: &PageRun) {
+    outln!(s, "  addr           {:#x}", p.addr());
+    outln!(s, "  nr             {} ({})", p.nr(), kib(p.bytes()));
+    outln!(s, "  pad            {}", p.hdr.pad);
+    outln!(s, "  data           at offset {}", p.data);
+}
+
 /// Every record and every field, one block per record.
 fn render_records(s: &mut String, img: &Image) {
     let mut pids_k = 0usize;
     let mut entry = 0usize;
     let mut task_k = 0usize;
-    // The THREAD records of task task_k - 1 read so far.
+    // The THREAD and VMA records of task task_k - 1 read so far, and the
+    // PAGES records of its VMA vma_k - 1.
     let mut thread_k = 0usize;
+    let mut vma_k = 0usize;
+    let mut pages_k = 0usize;
     for r in &img.records {
         outln!(
             s,
@@ -361,6 +461,7 @@ fn render_records(s: &mut String, img: &Image) {
                 }
                 task_k += 1;
                 thread_k = 0;
+                vma_k = 0;
             }
             CKPT_HDR_THREAD => {
                 let task = task_k.saturating_sub(1);
@@ -382,6 +483,36 @@ fn render_records(s: &mut String, img: &Image) {
                     outln!(s, "  (task {task}, thread {th})");
                     render_fpu(s, f);
                 }
+            }
+            CKPT_HDR_MM => {
+                let task = task_k.saturating_sub(1);
+                if let Some(m) = img.tasks.get(task).and_then(|t| t.mm.as_ref()) {
+                    outln!(s, "  (task {task})");
+                    render_mm(s, m);
+                }
+            }
+            CKPT_HDR_VMA => {
+                let task = task_k.saturating_sub(1);
+                if let Some(v) = img.tasks.get(task).and_then(|t| t.vmas.get(vma_k)) {
+                    outln!(s, "  (task {task}, vma {vma_k})");
+                    render_vma(s, v);
+                }
+                vma_k += 1;
+                pages_k = 0;
+            }
+            CKPT_HDR_PAGES => {
+                let task = task_k.saturating_sub(1);
+                let vma = vma_k.saturating_sub(1);
+                if let Some(p) = img
+                    .tasks
+                    .get(task)
+                    .and_then(|t| t.vmas.get(vma))
+                    .and_then(|v| v.pages.get(pages_k))
+                {
+                    outln!(s, "  (task {task}, vma {vma})");
+                    render_pages(s, p);
+                }
+                pages_k += 1;
             }
             CKPT_HDR_TAIL => {
                 if let Some(t) = &img.tail {

@@ -53,6 +53,207 @@ pub mod fpu {
     pub const XSTATE_BV: usize = 512;
 }
 
+/// Offsets in an MM record.
+pub mod mm {
+    pub const LEN: usize = 624;
+    /// start_code .. env_end: 11 u64 from here.
+    pub const BOUNDS: usize = 8;
+    pub const PERSONALITY: usize = 96;
+    pub const NR_VMAS: usize = 100;
+    pub const EXE_LEN: usize = 104;
+    pub const RESERVED: usize = 108;
+    pub const AUXV: usize = 112;
+    pub const AUXV_WORDS: usize = 64;
+}
+
+/// Offsets in a VMA record.
+pub mod vma {
+    pub const LEN: usize = 72;
+    pub const START: usize = 8;
+    pub const END: usize = 16;
+    pub const OFFSET: usize = 24;
+    pub const INO: usize = 32;
+    pub const DUMPED: usize = 40;
+    pub const PROT: usize = 48;
+    pub const FLAGS: usize = 52;
+    pub const KIND: usize = 56;
+    pub const DEV_MAJOR: usize = 60;
+    pub const DEV_MINOR: usize = 64;
+    pub const NAME_LEN: usize = 68;
+}
+
+/// Offsets in a PAGES record.
+pub mod pages {
+    pub const HDR: usize = 24;
+    pub const ADDR: usize = 8;
+    pub const NR: usize = 16;
+    pub const PAD: usize = 20;
+    pub const PAGE: usize = 4096;
+}
+
+/// One VMA to encode, with its PAGES runs.
+#[derive(Clone, Debug)]
+pub struct VmaSpec {
+    pub start: u64,
+    pub end: u64,
+    pub offset: u64,
+    pub ino: u64,
+    pub dev: (u32, u32),
+    pub prot: u32,
+    pub flags: u32,
+    pub kind: u32,
+    /// The name without its NUL (the encoder adds it); `None`: no name.
+    pub name: Option<Vec<u8>>,
+    /// (addr, nr) of each PAGES record; `dumped` is their sum.
+    pub runs: Vec<(u64, u32)>,
+}
+
+impl VmaSpec {
+    /// An anonymous private read-write mapping without recorded pages.
+    pub fn anon(start: u64, pages: u64) -> VmaSpec {
+        VmaSpec {
+            start,
+            end: start + pages * 4096,
+            offset: 0,
+            ino: 0,
+            dev: (0, 0),
+            prot: CKPT_VMA_READ | CKPT_VMA_WRITE,
+            flags: CKPT_VMA_MAYREAD | CKPT_VMA_MAYWRITE | CKPT_VMA_MAYEXEC,
+            kind: CKPT_VMA_ANON,
+            name: None,
+            runs: Vec::new(),
+        }
+    }
+
+    pub fn dumped(&self) -> u64 {
+        self.runs.iter().map(|&(_, n)| u64::from(n) * 4096).sum()
+    }
+}
+
+/// The byte at index `i` of the recorded page at user address `addr`:
+/// the page is little-endian u64 words `0xffff_8880_0000_0000 | (addr +
+/// 8k)`, every one of which looks like a kernel pointer (a process's
+/// memory may hold any bytes).
+pub fn page_byte(addr: u64, i: usize) -> u8 {
+    let word = 0xffff_8880_0000_0000u64 | (addr + (i & !7) as u64);
+    word.to_le_bytes()[i & 7]
+}
+
+/// An address space to encode.
+#[derive(Clone, Debug)]
+pub struct MmSpec {
+    /// start_code, end_code, start_data, end_data, start_brk, brk,
+    /// start_stack, arg_start, arg_end, env_start, env_end.
+    pub bounds: [u64; 11],
+    pub personality: u32,
+    /// The path without its NUL (the encoder adds it); `None`: no exe.
+    pub exe: Option<Vec<u8>>,
+    /// (type, value) pairs; the encoder ends them with AT_NULL.
+    pub auxv: Vec<(u64, u64)>,
+    pub vmas: Vec<VmaSpec>,
+}
+
+impl MmSpec {
+    /// A process's address space as maps shows one, values from `seed`:
+    /// its executable (text, data), a heap with two PAGES runs, an
+    /// anonymous mapping without pages, a shared file mapping, the vdso and
+    /// a stack with one run (7 pages recorded; with `light`, only the
+    /// heap's first page).
+    pub fn typical(seed: u64, light: bool) -> MmSpec {
+        let base = 0x5555_5555_0000u64 + seed * 0x10_0000;
+        let heap = base + 0x10_0000;
+        let lib = 0x7f00_0000_0000u64 + seed * 0x100_0000;
+        let stack = 0x7ffd_0000_0000u64 - seed * 0x10_0000;
+        let file = |start: u64, pages: u64, offset: u64, prot: u32, name: &str| VmaSpec {
+            offset,
+            ino: 1_234_567 + seed,
+            dev: (0xfd, 1),
+            prot,
+            flags: CKPT_VMA_MAYREAD | CKPT_VMA_MAYWRITE | CKPT_VMA_MAYEXEC,
+            kind: CKPT_VMA_FILE,
+            name: Some(name.as_bytes().to_vec()),
+            ..VmaSpec::anon(start, pages)
+        };
+        let exe = format!("/usr/bin/prog-{seed}");
+        let mut text = file(base, 2, 0, CKPT_VMA_READ | CKPT_VMA_EXEC, &exe);
+        text.flags &= !CKPT_VMA_MAYWRITE;
+        let mut data = file(
+            base + 0x2000,
+            1,
+            0x2000,
+            CKPT_VMA_READ | CKPT_VMA_WRITE,
+            &exe,
+        );
+        let mut heap_vma = VmaSpec {
+            kind: CKPT_VMA_HEAP,
+            name: Some(b"[heap]".to_vec()),
+            ..VmaSpec::anon(heap, 4)
+        };
+        let mut shared = file(
+            lib,
+            2,
+            0x1000,
+            CKPT_VMA_READ,
+            "/dev/shm/ckpt test (deleted)",
+        );
+        shared.flags |= CKPT_VMA_SHARED;
+        let vdso = VmaSpec {
+            prot: CKPT_VMA_READ | CKPT_VMA_EXEC,
+            flags: CKPT_VMA_MAYREAD | CKPT_VMA_MAYEXEC | CKPT_VMA_DONTDUMP,
+            kind: CKPT_VMA_SPECIAL,
+            name: Some(b"[vdso]".to_vec()),
+            ..VmaSpec::anon(lib + 0x10_0000, 2)
+        };
+        let mut stack_vma = VmaSpec {
+            flags: CKPT_VMA_GROWSDOWN | CKPT_VMA_MAYREAD | CKPT_VMA_MAYWRITE | CKPT_VMA_MAYEXEC,
+            kind: CKPT_VMA_STACK,
+            name: Some(b"[stack]".to_vec()),
+            ..VmaSpec::anon(stack - 0x4000, 4)
+        };
+        if light {
+            heap_vma.runs = vec![(heap, 1)];
+        } else {
+            data.runs = vec![(base + 0x2000, 1)];
+            heap_vma.runs = vec![(heap, 2), (heap + 0x3000, 1)];
+            shared.runs = vec![(lib + 0x1000, 1)];
+            stack_vma.runs = vec![(stack - 0x2000, 2)];
+        }
+        MmSpec {
+            bounds: [
+                base,
+                base + 0x1800,
+                base + 0x2000,
+                base + 0x2400,
+                heap,
+                heap + 0x4000,
+                stack - 0x100,
+                stack - 0x800,
+                stack - 0x700,
+                stack - 0x700,
+                stack - 0x10,
+            ],
+            personality: 0,
+            exe: Some(exe.into_bytes()),
+            auxv: vec![
+                (33, lib + 0x10_0000), // AT_SYSINFO_EHDR
+                (16, 0x178b_fbff),     // AT_HWCAP
+                (6, 4096),             // AT_PAGESZ
+                (3, base + 0x40),      // AT_PHDR
+                (9, base + 0x1000),    // AT_ENTRY
+                (23, 0),               // AT_SECURE
+                (25, stack - 0x200),   // AT_RANDOM
+                (31, stack - 0x20),    // AT_EXECFN
+            ],
+            vmas: vec![text, data, heap_vma, shared, vdso, stack_vma],
+        }
+    }
+
+    /// Pages recorded in all.
+    pub fn pages(&self) -> u64 {
+        self.vmas.iter().map(|v| v.dumped() / 4096).sum()
+    }
+}
+
 /// An FPU record to encode.
 #[derive(Clone, Debug)]
 pub struct FpuSpec {
@@ -207,6 +408,9 @@ pub struct Node {
     pub comm: Vec<u8>,
     /// Its THREAD records (`nr_threads` is their number), the leader first.
     pub threads: Vec<ThreadSpec>,
+    /// Its MM record and the VMA and PAGES records after it (`None`: no
+    /// address space, as a zombie).
+    pub mm: Option<MmSpec>,
 }
 
 /// A whole image to encode.
@@ -273,6 +477,7 @@ impl Spec {
                     start_time_ns: 1_000_000 * c as u64 + 12_345,
                     comm: format!("task-{c}").into_bytes(),
                     threads: default_threads(c, pid_of(c), if c % 2 == 0 { 0x104 } else { 0x8 }),
+                    mm: None,
                 }
             })
             .collect();
@@ -294,6 +499,17 @@ impl Spec {
         self
     }
 
+    /// The same tree, each task (but a zombie) with an address space:
+    /// `MmSpec::typical(its index, light)`.
+    pub fn with_memory(mut self, light: bool) -> Spec {
+        for (i, n) in self.nodes.iter_mut().enumerate() {
+            if n.exit_state & 0x30 == 0 {
+                n.mm = Some(MmSpec::typical(i as u64, light));
+            }
+        }
+        self
+    }
+
     /// The number of records before the TAIL.
     pub fn records_nr(&self) -> usize {
         2 + self.nodes.len().div_ceil(CKPT_PIDS_CHUNK as usize)
@@ -306,6 +522,9 @@ impl Spec {
                         .iter()
                         .map(|t| 1 + usize::from(t.fpu.is_some()))
                         .sum::<usize>()
+                        + n.mm.as_ref().map_or(0, |m| {
+                            1 + m.vmas.iter().map(|v| 1 + v.runs.len()).sum::<usize>()
+                        })
                 })
                 .sum::<usize>()
     }
@@ -470,8 +689,86 @@ pub fn fpu_record(f: &FpuSpec) -> Vec<u8> {
     r
 }
 
-/// Every record of the image except the TAIL, in order (an FPU record
-/// with its padding).
+/// A record of `len` bytes (not counting its padding) padded with zeros
+/// to a multiple of 8.
+fn unpadded(t: u32, len: usize) -> Vec<u8> {
+    let mut r = hdr(t, len.div_ceil(8) * 8);
+    put_u32(&mut r, 4, len as u32);
+    r
+}
+
+/// An MM record (its exe path and NUL after it), padded.
+pub fn mm_record(m: &MmSpec) -> Vec<u8> {
+    let exe: Vec<u8> = m
+        .exe
+        .as_ref()
+        .map(|e| [e.as_slice(), &[0]].concat())
+        .unwrap_or_default();
+    let mut r = unpadded(CKPT_HDR_MM, mm::LEN + exe.len());
+    for (i, &b) in m.bounds.iter().enumerate() {
+        put_u64(&mut r, mm::BOUNDS + 8 * i, b);
+    }
+    put_u32(&mut r, mm::PERSONALITY, m.personality);
+    put_u32(&mut r, mm::NR_VMAS, m.vmas.len() as u32);
+    put_u32(&mut r, mm::EXE_LEN, exe.len() as u32);
+    for (i, &(t, v)) in m.auxv.iter().enumerate() {
+        put_u64(&mut r, mm::AUXV + 16 * i, t);
+        put_u64(&mut r, mm::AUXV + 16 * i + 8, v);
+    }
+    r[mm::LEN..mm::LEN + exe.len()].copy_from_slice(&exe);
+    r
+}
+
+/// A VMA record (its name and NUL after it), padded.
+pub fn vma_record(v: &VmaSpec) -> Vec<u8> {
+    let name: Vec<u8> = v
+        .name
+        .as_ref()
+        .map(|e| [e.as_slice(), &[0]].concat())
+        .unwrap_or_default();
+    let mut r = unpadded(CKPT_HDR_VMA, vma::LEN + name.len());
+    put_u64(&mut r, vma::START, v.start);
+    put_u64(&mut r, vma::END, v.end);
+    put_u64(&mut r, vma::OFFSET, v.offset);
+    put_u64(&mut r, vma::INO, v.ino);
+    put_u64(&mut r, vma::DUMPED, v.dumped());
+    put_u32(&mut r, vma::PROT, v.prot);
+    put_u32(&mut r, vma::FLAGS, v.flags);
+    put_u32(&mut r, vma::KIND, v.kind);
+    put_u32(&mut r, vma::DEV_MAJOR, v.dev.0);
+    put_u32(&mut r, vma::DEV_MINOR, v.dev.1);
+    put_u32(&mut r, vma::NAME_LEN, name.len() as u32);
+    r[vma::LEN..vma::LEN + name.len()].copy_from_slice(&name);
+    r
+}
+
+/// The `pad` that puts the first page of a PAGES record at image offset
+/// `at` on a 4096-byte boundary.
+pub fn pages_pad(at: usize) -> usize {
+    (pages::PAGE - (at + pages::HDR) % pages::PAGE) % pages::PAGE
+}
+
+/// A PAGES record of `nr` pages from `addr` at image offset `at`: the pad
+/// that aligns its first page, then the pages (see `page_byte`).
+pub fn pages_record(at: usize, addr: u64, nr: u32) -> Vec<u8> {
+    let pad = pages_pad(at);
+    let len = pages::HDR + pad + nr as usize * pages::PAGE;
+    let mut r = unpadded(CKPT_HDR_PAGES, len);
+    put_u64(&mut r, pages::ADDR, addr);
+    put_u32(&mut r, pages::NR, nr);
+    put_u32(&mut r, pages::PAD, pad as u32);
+    for p in 0..nr as usize {
+        let o = pages::HDR + pad + p * pages::PAGE;
+        let a = addr + (p * pages::PAGE) as u64;
+        for (i, b) in r[o..o + pages::PAGE].iter_mut().enumerate() {
+            *b = page_byte(a, i);
+        }
+    }
+    r
+}
+
+/// Every record of the image except the TAIL, in order (an FPU, MM or VMA
+/// record with its padding; a PAGES record with its pad and pages).
 pub fn records(spec: &Spec) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     let mut h = hdr(CKPT_HDR_HEAD, 120);
@@ -525,6 +822,16 @@ pub fn records(spec: &Spec) -> Vec<Vec<u8>> {
             out.push(thread_record(t));
             if let Some(f) = &t.fpu {
                 out.push(fpu_record(f));
+            }
+        }
+        if let Some(m) = &e.mm {
+            out.push(mm_record(m));
+            for v in &m.vmas {
+                out.push(vma_record(v));
+                for &(addr, nr) in &v.runs {
+                    let at: usize = out.iter().map(Vec::len).sum();
+                    out.push(pages_record(at, addr, nr));
+                }
             }
         }
     }

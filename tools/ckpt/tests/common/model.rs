@@ -1,6 +1,10 @@
 //! A reference checker: tests/ckpt_image.h's `ckpt_image_parse()` ported
 //! statement by statement (plus the `reserved`-is-zero rules the tool adds),
 //! used as an oracle: `ckpt::verify` must accept exactly what this accepts.
+//! The MM, VMA and PAGES rules (`check_mm`, `check_vma`, `check_pages` and
+//! the task section's states for them) are written here from the format's
+//! definition, ahead of the C parser: a strict state machine, where the
+//! tool's decoder reads leniently and counts afterwards.
 
 use ckpt::format::*;
 
@@ -115,6 +119,124 @@ fn check_fpu(r: &[u8], state: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
+/// The address space of the task being read.
+#[derive(Default)]
+struct MemState {
+    /// An MM record was read; VMA records it still announces.
+    mm: bool,
+    vmas_left: u32,
+    /// The end of the last VMA.
+    prev_end: Option<u64>,
+    /// The last VMA: start, end, dumped, bytes in its PAGES so far, the
+    /// end of its last run.
+    vma: Option<(u64, u64, u64, u64, Option<u64>)>,
+}
+
+impl MemState {
+    fn vma_complete(&self) -> bool {
+        self.vma.is_none_or(|(_, _, dumped, got, _)| got == dumped)
+    }
+    fn complete(&self) -> bool {
+        !self.mm || (self.vmas_left == 0 && self.vma_complete())
+    }
+}
+
+/// Is `b` (not empty) one NUL-terminated string: its first NUL its last
+/// byte?
+fn one_cstring(b: &[u8]) -> bool {
+    b.iter().position(|&x| x == 0) == Some(b.len() - 1)
+}
+
+/// The rules of one MM record `r` (its whole length `hl`).
+fn check_mm(r: &[u8], hl: usize) -> Result<u32, String> {
+    if hl < 624 {
+        return Err("short mm".into());
+    }
+    let exe_len = u32_at(r, 104) as usize;
+    if hl != 624 + exe_len {
+        return Err("mm len".into());
+    }
+    if u32_at(r, 108) != 0 {
+        return Err("mm reserved".into());
+    }
+    if exe_len > 0 && !one_cstring(&r[624..]) {
+        return Err("exe".into());
+    }
+    Ok(u32_at(r, 100))
+}
+
+/// The rules of one VMA record `r` (its whole length `hl`), after a VMA
+/// ending at `prev_end`: (start, end, dumped).
+fn check_vma(r: &[u8], hl: usize, prev_end: Option<u64>) -> Result<(u64, u64, u64), String> {
+    if hl < 72 {
+        return Err("short vma".into());
+    }
+    let name_len = u32_at(r, 68) as usize;
+    if hl != 72 + name_len {
+        return Err("vma len".into());
+    }
+    let (start, end, dumped) = (u64_at(r, 8), u64_at(r, 16), u64_at(r, 40));
+    let (prot, flags, kind) = (u32_at(r, 48), u32_at(r, 52), u32_at(r, 56));
+    if start % 4096 != 0 || end % 4096 != 0 {
+        return Err("vma align".into());
+    }
+    if end <= start {
+        return Err("vma empty".into());
+    }
+    if start >= 0x8000_0000_0000 || end > 0x8000_0000_0000 {
+        return Err("vma not user".into());
+    }
+    if prev_end.is_some_and(|p| start < p) {
+        return Err("vma order".into());
+    }
+    if prot & !7 != 0 || flags & !0x7ff != 0 || kind > 4 {
+        return Err("vma prot/flags/kind".into());
+    }
+    if name_len > 0 && !one_cstring(&r[72..]) {
+        return Err("vma name".into());
+    }
+    Ok((start, end, dumped))
+}
+
+/// The rules of one PAGES record `r` at image offset `off` (its whole
+/// length `hl`) of the VMA `[start, end)` whose last run ends at
+/// `run_end`: the run's (addr, bytes).
+fn check_pages(
+    r: &[u8],
+    off: usize,
+    hl: usize,
+    (start, end): (u64, u64),
+    run_end: Option<u64>,
+) -> Result<(u64, u64), String> {
+    if hl < 24 {
+        return Err("short pages".into());
+    }
+    let (addr, nr, pad) = (u64_at(r, 8), u32_at(r, 16), u32_at(r, 20) as usize);
+    let bytes = u64::from(nr) * 4096;
+    if hl as u64 != 24 + pad as u64 + bytes {
+        return Err("pages len".into());
+    }
+    if nr == 0 || nr > CKPT_PAGES_MAX {
+        return Err("pages nr".into());
+    }
+    if pad >= 4096 || r[24..24 + pad].iter().any(|&x| x != 0) {
+        return Err("pages pad".into());
+    }
+    if !(off + 24 + pad).is_multiple_of(4096) {
+        return Err("pages alignment".into());
+    }
+    if addr % 4096 != 0 {
+        return Err("pages addr".into());
+    }
+    if addr < start || addr.checked_add(bytes).is_none_or(|e| e > end) {
+        return Err("pages outside".into());
+    }
+    if run_end.is_some_and(|e| addr < e) {
+        return Err("pages order".into());
+    }
+    Ok((addr, bytes))
+}
+
 #[derive(Clone, Copy)]
 struct Pids {
     vpid: i32,
@@ -141,6 +263,7 @@ pub fn parse(buf: &[u8]) -> Result<(), String> {
     // The TASK records' (vpid, nr_threads), and the task section's state.
     let mut tasks: Vec<(i32, u32)> = Vec::new();
     let (mut threads_seen, mut fpu_due) = (0u32, false);
+    let mut mem = MemState::default();
     if !size.is_multiple_of(8) {
         return Err("size".into());
     }
@@ -159,7 +282,12 @@ pub fn parse(buf: &[u8]) -> Result<(), String> {
         if hl < 8 || extent > size - off {
             return Err("bad len".into());
         }
-        if !hl.is_multiple_of(8) && ht != CKPT_HDR_FPU {
+        if !hl.is_multiple_of(8)
+            && !matches!(
+                ht,
+                CKPT_HDR_FPU | CKPT_HDR_MM | CKPT_HDR_VMA | CKPT_HDR_PAGES
+            )
+        {
             return Err("pad".into());
         }
         if buf[off + hl..off + extent].iter().any(|&x| x != 0) {
@@ -241,8 +369,9 @@ pub fn parse(buf: &[u8]) -> Result<(), String> {
                 }
             }
             St::Task => {
-                let task_done =
+                let threads_done =
                     tasks_seen > 0 && !fpu_due && threads_seen == tasks[tasks_seen - 1].1;
+                let task_done = threads_done && mem.complete();
                 if fpu_due {
                     if ht != CKPT_HDR_FPU || hl < 24 {
                         return Err("not fpu".into());
@@ -252,7 +381,7 @@ pub fn parse(buf: &[u8]) -> Result<(), String> {
                     }
                     check_fpu(r, &r[24..])?;
                     fpu_due = false;
-                } else if ht == CKPT_HDR_THREAD && tasks_seen > 0 && !task_done {
+                } else if ht == CKPT_HDR_THREAD && tasks_seen > 0 && !threads_done && !mem.mm {
                     if hl != 472 {
                         return Err("thread len".into());
                     }
@@ -283,18 +412,40 @@ pub fn parse(buf: &[u8]) -> Result<(), String> {
                     tasks.push((i32_at(r, 84), nr_threads));
                     threads_seen = 0;
                     tasks_seen += 1;
+                    mem = MemState::default();
+                } else if ht == CKPT_HDR_MM && threads_done && !mem.mm {
+                    mem.vmas_left = check_mm(r, hl)?;
+                    mem.mm = true;
+                } else if ht == CKPT_HDR_VMA && mem.mm && mem.vmas_left > 0 && mem.vma_complete() {
+                    let (start, end, dumped) = check_vma(r, hl, mem.prev_end)?;
+                    mem.vmas_left -= 1;
+                    mem.prev_end = Some(end);
+                    mem.vma = Some((start, end, dumped, 0, None));
+                } else if ht == CKPT_HDR_PAGES && !mem.vma_complete() {
+                    let Some((start, end, dumped, got, run_end)) = mem.vma else {
+                        return Err("pages without vma".into());
+                    };
+                    let (addr, bytes) = check_pages(r, off, hl, (start, end), run_end)?;
+                    if got + bytes > dumped {
+                        return Err("pages beyond dumped".into());
+                    }
+                    mem.vma = Some((start, end, dumped, got + bytes, Some(addr + bytes)));
                 } else {
                     return Err("out of place".into());
                 }
             }
             St::Done => {}
         }
+        let next = off + extent;
+        // the last task's MM record may still follow its THREAD records
+        let mm_next = !mem.mm && size - next >= 8 && u32_at(buf, next) == CKPT_HDR_MM;
         if st == St::Task
             && tasks_seen == tasks_nr as usize
             && !fpu_due
             && threads_seen == tasks[tasks_seen - 1].1
+            && mem.complete()
+            && !mm_next
         {
-            let next = off + extent;
             if size - next < 24 {
                 return Err("no tail".into());
             }
