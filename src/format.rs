@@ -533,7 +533,7 @@ pub struct ckpt_hdr_proc {
 /// FILE: one open file descriptor, in ascending `fd` order. Followed by
 /// `path_len` bytes: its path as `readlink /proc/PID/fd/FD` reads,
 /// NUL-terminated (`pipe:[INODE]`, `socket:[INODE]`, `anon_inode:[eventfd]`
-/// for those).
+/// for those), then by `buffered` bytes of pipe contents.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ckpt_hdr_file {
@@ -560,6 +560,12 @@ pub struct ckpt_hdr_file {
     pub dev_minor: u32,
     /// Bytes of the path after this header.
     pub path_len: u32,
+    /// For the first FILE record of a pipe or FIFO in the image (by pipe,
+    /// whichever end): the bytes buffered in it, which follow the path (0 on
+    /// the pipe's other records and for other files).
+    pub buffered: u32,
+    /// Zero.
+    pub reserved: u32,
 }
 
 /// TAIL: the last record of a complete image.
@@ -687,7 +693,7 @@ const _: () = {
     assert!(size_of::<ckpt_sigaction>() == 32);
     assert!(size_of::<ckpt_rlimit>() == 16);
     assert!(size_of::<ckpt_hdr_proc>() == 2336);
-    assert!(size_of::<ckpt_hdr_file>() == 56);
+    assert!(size_of::<ckpt_hdr_file>() == 64);
     assert!(size_of::<ckpt_hdr_tail>() == 24);
     assert!(size_of::<ckpt_hdr_error>() == 80);
 };

@@ -191,6 +191,9 @@ impl<'a> Writer<'a> {
         if self.used + len > BUF_SIZE {
             self.flush()?;
         }
+        if len > BUF_SIZE {
+            return self.big_record(parts);
+        }
         for part in parts {
             let end = self.used + part.len();
             self.buf
@@ -199,6 +202,33 @@ impl<'a> Writer<'a> {
                 .copy_from_slice(part);
             self.used = end;
         }
+        self.records += 1;
+        Ok(())
+    }
+
+    /// Appends a record larger than the buffer (a FILE record with a full
+    /// pipe's contents), the buffer being empty: through the buffer, a
+    /// flush each time it fills, as `pages_record` does.
+    fn big_record(&mut self, parts: &[&[u8]]) -> Result {
+        self.open = Some(self.end);
+        for part in parts {
+            let mut rest = *part;
+            while !rest.is_empty() {
+                if self.used == BUF_SIZE {
+                    self.flush()?;
+                }
+                let n = rest.len().min(BUF_SIZE - self.used);
+                self.buf
+                    .get_mut(self.used..self.used + n)
+                    .ok_or(EINVAL)?
+                    .copy_from_slice(&rest[..n]);
+                self.used += n;
+                rest = &rest[n..];
+            }
+        }
+        self.flush()?;
+        self.open = None;
+        self.complete = self.end;
         self.records += 1;
         Ok(())
     }

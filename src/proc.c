@@ -17,7 +17,9 @@
 #include <linux/fs.h>
 #include <linux/fs_struct.h>
 #include <linux/kdev_t.h>
+#include <linux/highmem.h>
 #include <linux/path.h>
+#include <linux/pipe_fs_i.h>
 #include <linux/resource.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
@@ -32,6 +34,8 @@ int ckpt_proc_read(struct task_struct *t, struct ckpt_hdr_proc *rec, char *buf, 
 struct file *ckpt_file_next(struct task_struct *t, unsigned int *fd, bool *cloexec);
 int ckpt_file_read(struct file *f, bool cloexec, struct ckpt_hdr_file *rec, char *buf,
 		   unsigned int len);
+void *ckpt_file_pipe(struct file *f);
+long ckpt_pipe_read(void *p, void *buf, size_t len);
 
 static_assert(_NSIG == CKPT_NSIG);
 static_assert(RLIM_NLIMITS == CKPT_RLIM_NLIMITS);
@@ -179,4 +183,54 @@ int ckpt_file_read(struct file *f, bool cloexec, struct ckpt_hdr_file *rec, char
 		return n;
 	rec->path_len = n;
 	return 0;
+}
+
+/*
+ * The pipe behind open file f (an end of a pipe, or an opened FIFO), or
+ * NULL. It lives as long as f is open (get_pipe_info() is not exported).
+ */
+void *ckpt_file_pipe(struct file *f)
+{
+	struct inode *inode = file_inode(f);
+
+	if (!S_ISFIFO(inode->i_mode))
+		return NULL;
+	return READ_ONCE(inode->i_pipe);
+}
+
+/*
+ * The bytes buffered in pipe p (from ckpt_file_pipe()), under its lock:
+ * with `buf` NULL, how many; else copies them into `buf` and returns how
+ * many, or -ENOSPC if there are more than `len` now (written meanwhile by
+ * a process outside the tree). -EOPNOTSUPP for a notification pipe.
+ */
+long ckpt_pipe_read(void *p, void *buf, size_t len)
+{
+	struct pipe_inode_info *pipe = p;
+	unsigned int slot, head, tail;
+	size_t n = 0;
+
+	if (pipe_has_watch_queue(pipe))
+		return -EOPNOTSUPP;
+	pipe_lock(pipe);
+	head = pipe->head;
+	tail = pipe->tail;
+	for (slot = tail; slot != head; slot++) {
+		struct pipe_buffer *b = pipe_buf(pipe, slot);
+
+		if (buf) {
+			void *src;
+
+			if (b->len > len - n) {
+				n = -ENOSPC;
+				break;
+			}
+			src = kmap_local_page(b->page);
+			memcpy(buf + n, src + b->offset, b->len);
+			kunmap_local(src);
+		}
+		n += b->len;
+	}
+	pipe_unlock(pipe);
+	return n;
 }

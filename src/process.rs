@@ -14,6 +14,7 @@
 
 use kernel::{
     bindings,
+    ffi::c_void,
     fs::File,
     prelude::*,
     rbtree::RBTree,
@@ -63,6 +64,8 @@ extern "C" {
         buf: *mut u8,
         len: u32,
     ) -> i32;
+    fn ckpt_file_pipe(f: *mut bindings::file) -> *mut c_void;
+    fn ckpt_pipe_read(p: *mut c_void, buf: *mut u8, len: usize) -> isize;
 }
 
 fn errno(r: i32) -> Result {
@@ -77,9 +80,13 @@ fn errno(r: i32) -> Result {
 /// reference.
 pub(crate) struct OpenFiles {
     ids: RBTree<usize, (u32, ARef<File>)>,
+    /// The pipes whose contents are recorded, by address (each lives as
+    /// long as a file in `ids` is open on it).
+    pipes: RBTree<usize, ()>,
     /// The last id given.
     last: u32,
-    /// FILE records of the process being written, their paths in `paths`.
+    /// FILE records of the process being written; what follows each (its
+    /// path, its pipe's contents, padding) in `paths`, from the offset given.
     recs: KVVec<(ckpt_hdr_file, usize)>,
     paths: KVVec<u8>,
     buf: KVVec<u8>,
@@ -91,6 +98,7 @@ impl OpenFiles {
         buf.resize(PATHS, 0, GFP_KERNEL_ACCOUNT)?;
         Ok(Self {
             ids: RBTree::new(),
+            pipes: RBTree::new(),
             last: 0,
             recs: KVVec::new(),
             paths: KVVec::new(),
@@ -138,7 +146,7 @@ pub(crate) fn write(w: &mut Writer<'_>, t: &Task, files: &mut OpenFiles) -> Resu
     };
     w.record(&[rec.as_bytes(), &files.buf[..padded]])?;
     for (frec, at) in files.recs.iter() {
-        let end = at + ckpt_padded(frec.path_len) as usize;
+        let end = at + ckpt_padded(frec.path_len + frec.buffered) as usize;
         w.record(&[frec.as_bytes(), files.paths.get(*at..end).ok_or(EINVAL)?])?;
     }
     Ok(())
@@ -172,23 +180,57 @@ fn list_files(t: &Task, files: &mut OpenFiles) -> Result {
                 PATHS as u32,
             )
         })?;
-        rec.h = ckpt_hdr {
-            r#type: CKPT_HDR_FILE,
-            len: (core::mem::size_of::<ckpt_hdr_file>() + rec.path_len as usize) as u32,
-        };
         rec.fd = fd as i32;
-        rec.id = files.id(f)?;
         let at = files.paths.len();
         let n = rec.path_len as usize;
         files
             .paths
             .extend_from_slice(files.buf.get(..n).ok_or(EINVAL)?, GFP_KERNEL_ACCOUNT)?;
-        files.paths.resize(
-            at + ckpt_padded(rec.path_len) as usize,
-            0,
-            GFP_KERNEL_ACCOUNT,
-        )?;
+        // SAFETY: `f` is a valid file (referenced).
+        let pipe = unsafe { ckpt_file_pipe(f.as_ptr()) };
+        if !pipe.is_null() && files.pipes.get(&(pipe as usize)).is_none() {
+            rec.buffered = pipe_contents(pipe, &mut files.paths)?;
+            files
+                .pipes
+                .try_create_and_insert(pipe as usize, (), GFP_KERNEL_ACCOUNT)?;
+        }
+        let tail = rec.path_len + rec.buffered;
+        files
+            .paths
+            .resize(at + ckpt_padded(tail) as usize, 0, GFP_KERNEL_ACCOUNT)?;
+        rec.h = ckpt_hdr {
+            r#type: CKPT_HDR_FILE,
+            len: (core::mem::size_of::<ckpt_hdr_file>() as u32)
+                .checked_add(tail)
+                .ok_or(EFBIG)?,
+        };
+        rec.id = files.id(f)?;
         files.recs.push((rec, at), GFP_KERNEL_ACCOUNT)?;
         fd += 1;
     }
+}
+
+/// Appends the bytes buffered in `pipe` to `out`; returns how many. Tried
+/// a few times if a writer outside the tree adds bytes meanwhile, then
+/// `EBUSY`.
+fn pipe_contents(pipe: *mut c_void, out: &mut KVVec<u8>) -> Result<u32> {
+    let at = out.len();
+    for _ in 0..4 {
+        // SAFETY: `pipe` lives as long as the referenced file on it; no
+        // buffer: only counts the bytes.
+        let n = unsafe { ckpt_pipe_read(pipe, core::ptr::null_mut(), 0) };
+        let n = usize::try_from(n).map_err(|_| Error::from_errno(n as i32))?;
+        out.resize(at + n, 0, GFP_KERNEL_ACCOUNT)?;
+        // SAFETY: as above; `out[at..]` has room for `n` bytes.
+        let got = unsafe { ckpt_pipe_read(pipe, out.as_mut_ptr().add(at), n) };
+        if got == ENOSPC.to_errno() as isize {
+            out.truncate(at);
+            continue;
+        }
+        let got = usize::try_from(got).map_err(|_| Error::from_errno(got as i32))?;
+        out.truncate(at + got);
+        return u32::try_from(got).map_err(|_| EFBIG);
+    }
+    out.truncate(at);
+    Err(EBUSY)
 }

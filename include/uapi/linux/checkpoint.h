@@ -856,7 +856,7 @@ struct ckpt_hdr_proc {
  * FILE: one open file descriptor, in ascending `fd` order. Followed by
  * `path_len` bytes: its path as `readlink /proc/PID/fd/FD` reads,
  * NUL-terminated (`pipe:[INODE]`, `socket:[INODE]`, `anon_inode:[eventfd]`
- * for those).
+ * for those), then by `buffered` bytes of pipe contents.
  */
 struct ckpt_hdr_file {
   struct ckpt_hdr h;
@@ -896,6 +896,16 @@ struct ckpt_hdr_file {
    * Bytes of the path after this header.
    */
   __u32 path_len;
+  /**
+   * For the first FILE record of a pipe or FIFO in the image (by pipe,
+   * whichever end): the bytes buffered in it, which follow the path (0 on
+   * the pipe's other records and for other files).
+   */
+  __u32 buffered;
+  /**
+   * Zero.
+   */
+  __u32 reserved;
 };
 
 /**
