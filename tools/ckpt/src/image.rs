@@ -30,13 +30,14 @@ use crate::bytes::{
 use crate::format::{
     ckpt_crc32, ckpt_hdr, ckpt_hdr_error, ckpt_hdr_fpu, ckpt_hdr_head, ckpt_hdr_mm, ckpt_hdr_pages,
     ckpt_hdr_pids, ckpt_hdr_tail, ckpt_hdr_task, ckpt_hdr_thread, ckpt_hdr_tree, ckpt_hdr_vma,
-    ckpt_pids, ckpt_user_regs, CKPT_ALIGN, CKPT_COMM_LEN, CKPT_FORMAT_VERSION, CKPT_FPU_FXSAVE,
-    CKPT_FPU_XSAVE, CKPT_HDR_ERROR, CKPT_HDR_FPU, CKPT_HDR_HEAD, CKPT_HDR_MM, CKPT_HDR_PAGES,
-    CKPT_HDR_PIDS, CKPT_HDR_TAIL, CKPT_HDR_TASK, CKPT_HDR_THREAD, CKPT_HDR_TREE, CKPT_HDR_VMA,
-    CKPT_HEAD_MAGIC, CKPT_HELD_NONE, CKPT_HELD_VFORK, CKPT_NO_PARENT, CKPT_NS_LEVELS,
+    ckpt_pids, ckpt_user_regs, CKPT_ALIGN, CKPT_AUXV_WORDS, CKPT_COMM_LEN, CKPT_FORMAT_VERSION,
+    CKPT_FPU_FXSAVE, CKPT_FPU_XSAVE, CKPT_HDR_ERROR, CKPT_HDR_FPU, CKPT_HDR_HEAD, CKPT_HDR_MM,
+    CKPT_HDR_PAGES, CKPT_HDR_PIDS, CKPT_HDR_TAIL, CKPT_HDR_TASK, CKPT_HDR_THREAD, CKPT_HDR_TREE,
+    CKPT_HDR_VMA, CKPT_HEAD_MAGIC, CKPT_HELD_NONE, CKPT_HELD_VFORK, CKPT_NO_PARENT, CKPT_NS_LEVELS,
     CKPT_PAGES_MAX, CKPT_PAGE_SIZE, CKPT_PIDS_CHUNK, CKPT_RELEASE_LEN, CKPT_RESTART_INSIDE,
-    CKPT_RESTART_NONE, CKPT_TAIL_MAGIC, CKPT_THREAD_REGS, CKPT_VMA_EXEC, CKPT_VMA_MAYEXEC,
-    CKPT_VMA_READ, CKPT_VMA_SHARED, CKPT_VMA_SPECIAL, CKPT_VMA_WRITE,
+    CKPT_RESTART_NONE, CKPT_TAIL_MAGIC, CKPT_THREAD_REGS, CKPT_VMA_EXEC, CKPT_VMA_HUGETLB,
+    CKPT_VMA_IO, CKPT_VMA_MAYEXEC, CKPT_VMA_READ, CKPT_VMA_SHARED, CKPT_VMA_SPECIAL,
+    CKPT_VMA_WRITE,
 };
 
 const HDR_SIZE: usize = size_of::<ckpt_hdr>();
@@ -866,6 +867,18 @@ pub enum VerifyErrorKind {
         exe_len: u32,
         nul: Option<usize>,
     },
+    /// An MM record's `auxv` has no `AT_NULL` entry (type 0) in its
+    /// `CKPT_AUXV_WORDS` words.
+    MmAuxvNoNull {
+        index: usize,
+    },
+    /// An MM record's `auxv` word `word`, past the type of its `AT_NULL`
+    /// entry (its value and every word after it), is not zero.
+    MmAuxvAfterNull {
+        index: usize,
+        word: usize,
+        value: u64,
+    },
     /// A task whose MM record is followed by another number of VMA records
     /// than its `nr_vmas`.
     VmaCount {
@@ -924,6 +937,13 @@ pub enum VerifyErrorKind {
         vma: VmaRef,
         dumped: u64,
         found: u64,
+    },
+    /// An I/O, PFN or hugetlb mapping (`CKPT_VMA_IO`, `CKPT_VMA_HUGETLB`)
+    /// whose `dumped` is not zero: the format records no contents of those.
+    VmaContentsNotRecorded {
+        vma: VmaRef,
+        flags: u32,
+        dumped: u64,
     },
     /// A PAGES record with `nr` not in 1..=`CKPT_PAGES_MAX`.
     PagesNr {
@@ -1160,6 +1180,16 @@ impl fmt::Display for VerifyErrorKind {
                  NUL-terminated string ({}; exe_len counts the path and its one NUL)",
                 NulAt(*nul, *exe_len)
             ),
+            MmAuxvNoNull { index } => write!(
+                f,
+                "MM record of task {index}: its auxv has no AT_NULL entry (type 0) in its \
+                 {CKPT_AUXV_WORDS} words"
+            ),
+            MmAuxvAfterNull { index, word, value } => write!(
+                f,
+                "MM record of task {index}: auxv word {word} is {value:#x} after the AT_NULL \
+                 entry's type (the AT_NULL value and every word after it are 0)"
+            ),
             VmaCount {
                 index,
                 nr_vmas,
@@ -1212,6 +1242,16 @@ impl fmt::Display for VerifyErrorKind {
             VmaDumped { vma, dumped, found } => write!(
                 f,
                 "{vma} has dumped {dumped} bytes, but the PAGES records after it hold {found}"
+            ),
+            VmaContentsNotRecorded { vma, flags, dumped } => write!(
+                f,
+                "{vma} is {} mapping (flags {flags:#x}) but has dumped {dumped}: the contents \
+                 of I/O, PFN and hugetlb mappings are not recorded",
+                if flags & CKPT_VMA_IO != 0 {
+                    "an I/O or PFN"
+                } else {
+                    "a hugetlb"
+                }
             ),
             PagesNr { vma, nr } => write!(
                 f,
@@ -2364,6 +2404,23 @@ fn check_mm(pass: &mut Pass<'_>, off: usize, m: &ckpt_hdr_mm, exe: &[u8], index:
             );
         }
     }
+    // The kernel's saved_auxv: (type, value) pairs up to AT_NULL (0, 0),
+    // then zero words.
+    match (0..CKPT_AUXV_WORDS).step_by(2).find(|&k| m.auxv[k] == 0) {
+        None => pass.flag(off, VerifyErrorKind::MmAuxvNoNull { index }),
+        Some(k) => {
+            if let Some(word) = (k + 1..CKPT_AUXV_WORDS).find(|&w| m.auxv[w] != 0) {
+                pass.flag(
+                    off,
+                    VerifyErrorKind::MmAuxvAfterNull {
+                        index,
+                        word,
+                        value: m.auxv[word],
+                    },
+                );
+            }
+        }
+    }
 }
 
 /// The rules of one VMA record (header `v`, `name` its bytes after the
@@ -2422,6 +2479,16 @@ fn check_vma(
     }
     if v.kind > CKPT_VMA_SPECIAL {
         pass.flag(off, VmaKind { vma, kind: v.kind });
+    }
+    if v.flags & (CKPT_VMA_IO | CKPT_VMA_HUGETLB) != 0 && v.dumped != 0 {
+        pass.flag(
+            off,
+            VmaContentsNotRecorded {
+                vma,
+                flags: v.flags,
+                dumped: v.dumped,
+            },
+        );
     }
     if !name.is_empty() {
         if let Some(nul) = bad_cstring(name) {

@@ -347,7 +347,7 @@ fn user_values_that_look_like_kernel_addresses_verify() {
     verify(&b).unwrap_or_else(|e| panic!("{e}"));
     assert!(model::parse(&b).is_ok());
     let img = decode(&b).unwrap();
-    // 31 pairs, no AT_NULL: all of them; the 32nd pair is AT_NULL
+    // 31 pairs, then the AT_NULL pair
     assert_eq!(img.tasks[0].mm.as_ref().unwrap().auxv().len(), 31);
     // a [vsyscall]-like VMA is refused as outside the user half, not as a
     // kernel-address leak
@@ -428,6 +428,50 @@ fn mm_rules() {
         }
     );
     assert!(msg.contains("its first NUL is at byte 4 of 16"), "{msg}");
+    // auxv: 32 pairs without AT_NULL; a word set after it
+    let (b, at) = with_record(CKPT_HDR_MM, 0, |r| {
+        for w in 0..mm::AUXV_WORDS {
+            put_u64_at(r, mm::AUXV + 8 * w, w as u64 + 1);
+        }
+    });
+    let (off, kind, msg) = violation(&b);
+    assert_eq!(
+        (off, kind),
+        (at, VerifyErrorKind::MmAuxvNoNull { index: 0 })
+    );
+    assert_eq!(
+        msg,
+        format!("offset {at}: MM record of task 0: its auxv has no AT_NULL entry (type 0) in its 64 words")
+    );
+    // (the encoder writes 8 pairs: AT_NULL's type is word 16)
+    for (word, value) in [(17usize, 5u64), (40, 1), (63, u64::MAX)] {
+        let (b, at) = with_record(CKPT_HDR_MM, 1, |r| {
+            put_u64_at(r, mm::AUXV + 8 * word, value)
+        });
+        let (off, kind, msg) = violation(&b);
+        assert_eq!(
+            (off, kind),
+            (
+                at,
+                VerifyErrorKind::MmAuxvAfterNull {
+                    index: 1,
+                    word,
+                    value
+                }
+            )
+        );
+        assert_eq!(
+            msg,
+            format!(
+                "offset {at}: MM record of task 1: auxv word {word} is {value:#x} after the \
+                 AT_NULL entry's type (the AT_NULL value and every word after it are 0)"
+            )
+        );
+    }
+    // no pairs at all (AT_NULL first) is fine
+    let mut s = spec();
+    s.nodes[0].mm.as_mut().unwrap().auxv.clear();
+    verify(&encode(&s)).unwrap_or_else(|e| panic!("{e}"));
 }
 
 #[test]
@@ -653,10 +697,12 @@ fn vma_prot_flags_kind_name() {
     let (_, kind, msg) = violation(&b);
     assert_eq!(kind, VerifyErrorKind::VmaKind { vma: who, kind: 5 });
     assert!(msg.ends_with("has unknown kind 5 (known: 0..=4: anon, file, heap, stack, special)"));
-    // every known value verifies
+    // every known value verifies (on the text, which records no pages:
+    // CKPT_VMA_IO and CKPT_VMA_HUGETLB allow none)
     for (field, v) in [(vma::PROT, 7), (vma::FLAGS, 0x7ff), (vma::KIND, 4)] {
-        let (b, _) = with_record(CKPT_HDR_VMA, 2, |r| put_u32(r, field, v));
+        let (b, _) = with_record(CKPT_HDR_VMA, 0, |r| put_u32(r, field, v));
         verify(&b).unwrap_or_else(|e| panic!("{e}"));
+        assert!(model::parse(&b).is_ok());
     }
     // the name: "[heap]" and its NUL, 7 bytes
     let (b, at) = with_record(CKPT_HDR_VMA, 2, |r| r[vma::LEN + 6] = b'!');
@@ -700,6 +746,45 @@ fn vma_prot_flags_kind_name() {
             }
         )
     );
+}
+
+/// The contents of I/O, PFN and hugetlb mappings are not recorded.
+#[test]
+fn no_contents_for_io_and_hugetlb() {
+    for (flag, what) in [
+        (CKPT_VMA_IO, "an I/O or PFN"),
+        (CKPT_VMA_HUGETLB, "a hugetlb"),
+    ] {
+        let mut s = spec();
+        s.nodes[0].mm.as_mut().unwrap().vmas[2].flags |= flag;
+        let flags = s.nodes[0].mm.as_ref().unwrap().vmas[2].flags;
+        let at = offset_in(&s, CKPT_HDR_VMA, 2);
+        let (off, kind, msg) = violation(&encode(&s));
+        assert_eq!(
+            (off, kind),
+            (
+                at,
+                VerifyErrorKind::VmaContentsNotRecorded {
+                    vma: vma_of(&s, 0, 2),
+                    flags,
+                    dumped: 3 * 4096
+                }
+            )
+        );
+        assert_eq!(
+            msg,
+            format!(
+                "offset {at}: VMA 2 of task 0 (555555650000-555555654000) is {what} mapping \
+                 (flags {flags:#x}) but has dumped 12288: the contents of I/O, PFN and hugetlb \
+                 mappings are not recorded"
+            )
+        );
+        // without contents: fine
+        s.nodes[0].mm.as_mut().unwrap().vmas[2].runs.clear();
+        let b = encode(&s);
+        verify(&b).unwrap_or_else(|e| panic!("{e}"));
+        assert!(model::parse(&b).is_ok());
+    }
 }
 
 #[test]

@@ -162,6 +162,13 @@ fn check_mm(r: &[u8], hl: usize) -> Result<u32, String> {
     if exe_len > 0 && !one_cstring(&r[624..]) {
         return Err("exe".into());
     }
+    let auxv = |w: usize| u64_at(r, 112 + 8 * w);
+    let Some(k) = (0..64).step_by(2).find(|&k| auxv(k) == 0) else {
+        return Err("auxv without AT_NULL".into());
+    };
+    if (k + 1..64).any(|w| auxv(w) != 0) {
+        return Err("auxv after AT_NULL".into());
+    }
     Ok(u32_at(r, 100))
 }
 
@@ -191,6 +198,9 @@ fn check_vma(r: &[u8], hl: usize, prev_end: Option<u64>) -> Result<(u64, u64, u6
     }
     if prot & !7 != 0 || flags & !0x7ff != 0 || kind > 4 {
         return Err("vma prot/flags/kind".into());
+    }
+    if flags & (CKPT_VMA_IO | CKPT_VMA_HUGETLB) != 0 && dumped != 0 {
+        return Err("contents of an I/O or hugetlb mapping".into());
     }
     if name_len > 0 && !one_cstring(&r[72..]) {
         return Err("vma name".into());
