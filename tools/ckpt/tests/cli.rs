@@ -249,6 +249,85 @@ fn decode_text_and_json() {
     assert_eq!(v["tasks"][0]["threads"][0]["held"], "stopped");
 }
 
+/// A process with an address space has a memory line under its thread
+/// line; a zombie without one has none.
+#[test]
+fn show_memory() {
+    let mut spec = Spec::chain(3).with_memory(false);
+    spec.nodes[2].exit_state = 0x20;
+    spec.nodes[2].mm = None;
+    spec.nodes[1].mm.as_mut().unwrap().exe = None;
+    let b = encode(&spec);
+    let f = Scratch::new("show-memory.img", &b);
+    let o = ckpt(&["show", f.path()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let expected = format!(
+        "\
+task-0(1000) T uid=1000
+|   1 thread: 1000 held=stopped restart=none rip=0x401000 rsp=0x7ffd00000000
+|   memory: 6 VMAs, 28 KiB recorded, exe /usr/bin/prog-0
+`- task-1(1007) t uid=1001
+   |   1 thread: 1007 held=traced restart=restartsys rip=0x401020 rsp=0x7ffcffffe000
+   |   memory: 6 VMAs, 28 KiB recorded, no exe
+   `- task-2(1014) Z uid=1002
+          2 threads: 1014 held=stopped restart=restartnointr rip=0x401040 rsp=0x7ffcffffc000; \
+1015 held=none restart=none (no registers)
+3 tasks, depth 3, {} bytes, kernel 7.3.0-ckpt, taken 2023-11-14 22:13:20 UTC
+",
+        b.len()
+    );
+    assert_eq!(stdout(&o), expected);
+    // an image that ends (ERROR) after three of task 0's VMAs
+    let r = records(&spec);
+    let keep = nth_record(&r, ckpt::format::CKPT_HDR_VMA, 3);
+    let b = encode_with_error(&spec, keep, 28, "no space left on device");
+    let f = Scratch::new("show-memory-partial.img", &b);
+    let o = ckpt(&["show", f.path()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains("\n|   memory: 3 of 6 VMAs, 16 KiB recorded, exe /usr/bin/prog-0\n"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn decode_memory_records() {
+    let b = encode(&Spec::chain(1).with_memory(false));
+    let f = Scratch::new("dec-memory.img", &b);
+    let o = ckpt(&["decode", f.path()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let t = stdout(&o);
+    for needle in [
+        ": MM (type 204, len 640)\n  (task 0)\n  start_code     0x555555550000\n",
+        "  nr_vmas        6\n  exe_len        16\n  reserved       0\n  exe            \"/usr/bin/prog-0\"\n",
+        "  auxv           AT_SYSINFO_EHDR  0x7f0000100000\n",
+        "  auxv           AT_PAGESZ        0x1000\n",
+        ": VMA (type 205, len 88)\n  (task 0, vma 0)\n  maps           555555550000-555555552000 r-xp \
+         00000000 fd:01 1234567 /usr/bin/prog-0\n  prot           0x5\n  flags          0x500 \
+         (mayread, mayexec)\n  kind           1 (file)\n  name_len       16\n  dumped         0 (0 KiB)\n",
+        "  maps           555555650000-555555654000 rw-p 00000000 00:00 0 [heap]\n",
+        "  maps           7f0000000000-7f0000002000 r--s 00001000 fd:01 1234567 /dev/shm/ckpt test (deleted)\n",
+        "  flags          0x702 (growsdown, mayread, maywrite, mayexec)\n  kind           3 (stack)\n",
+        "  dumped         12288 (12 KiB)\n",
+        ": PAGES (type 206, len 12208)\n  (task 0, vma 2)\n  addr           0x555555650000\n  \
+         nr             2 (8 KiB)\n  pad            3992\n  data           at offset 12288\n",
+    ] {
+        assert!(t.contains(needle), "missing {needle:?} in\n{t}");
+    }
+    let o = ckpt(&["decode", "--json", f.path()]);
+    assert_eq!(o.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("valid JSON");
+    assert_eq!(v["tasks"][0]["mm"]["exe"], "/usr/bin/prog-0");
+    assert_eq!(v["tasks"][0]["vmas"][2]["path"], "[heap]");
+    assert_eq!(v["tasks"][0]["vmas"][2]["pages"][0]["data"], 12288);
+    let o = ckpt(&["verify", f.path()]);
+    assert_eq!(
+        stdout(&o),
+        format!("{}: valid image, 1 tasks, {} bytes\n", f.path(), b.len())
+    );
+}
+
 /// The JSON keeps every u64 exact (serde_json writes u64 as integers):
 /// registers above 2^53 come out digit for digit.
 #[test]

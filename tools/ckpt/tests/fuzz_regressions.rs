@@ -64,7 +64,9 @@ fn seeds() {
 /// CKPT_WRITE_SEEDS): valid images of several shapes, and partial ones cut
 /// at record boundaries and inside records of every type, or ended by an
 /// ERROR record. Inputs the fuzzer runs are at most 8192 bytes: the small
-/// tree (6 KB, every record type) fits whole.
+/// tree (6 KB, every record type but MM, VMA and PAGES) fits whole, and so
+/// do MM and VMA records without pages; an image with a page does not
+/// (see `valid-memory-one-page`), its cuts do.
 #[test]
 #[ignore]
 fn write_seeds() {
@@ -117,4 +119,37 @@ fn write_seeds() {
     let second = 120 + 16 + 16 + 256 * 24;
     write("flat-257-first-chunk", &flat[..second]);
     write("flat-257-torn-second-chunk", &flat[..second + 24]);
+    // MM and VMA records without pages (every VMA kind, names padded)
+    let mut bare = Spec::chain(2).light().with_memory(true);
+    for n in &mut bare.nodes {
+        for v in &mut n.mm.as_mut().unwrap().vmas {
+            v.runs.clear();
+        }
+    }
+    write("valid-memory-no-pages", &encode(&bare));
+    // one page: the smallest image with a PAGES record takes 8216 bytes
+    // (its page at 4096..8192, then the TAIL), past the fuzzer's default
+    // 8192-byte inputs, which keep its first 8192 (a torn TAIL)
+    let mut one = Spec::chain(1).light().with_memory(true);
+    one.nodes[0].mm.as_mut().unwrap().vmas.truncate(3);
+    let b = encode(&one);
+    assert_eq!(b.len(), 8216);
+    write("valid-memory-one-page", &b);
+    let r = records(&one);
+    let at = |ty: u32, n: usize| offset_of_record(&r, nth_record(&r, ty, n));
+    use ckpt::format::{CKPT_HDR_MM, CKPT_HDR_PAGES, CKPT_HDR_VMA};
+    let pages = at(CKPT_HDR_PAGES, 0);
+    write("memory-no-mm", &b[..at(CKPT_HDR_MM, 0)]);
+    write("memory-no-vma", &b[..at(CKPT_HDR_VMA, 0)]);
+    write("memory-no-pages", &b[..pages]);
+    write("memory-torn-mm", &b[..at(CKPT_HDR_MM, 0) + 300]);
+    write("memory-torn-vma", &b[..at(CKPT_HDR_VMA, 1) + 40]);
+    write("memory-torn-pages-header", &b[..pages + 16]);
+    write("memory-torn-pages-pad", &b[..pages + 100]);
+    write("memory-torn-page", &b[..4096 + 1000]);
+    write("memory-no-tail", &b[..b.len() - 24]);
+    write(
+        "memory-enospc",
+        &encode_with_error(&one, nth_record(&r, CKPT_HDR_PAGES, 0), 28, "no space left"),
+    );
 }

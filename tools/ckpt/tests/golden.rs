@@ -58,6 +58,16 @@ fn builtin_images() -> Vec<(String, Vec<u8>)> {
         ("builtin:binary-7".into(), encode(&Spec::binary(7))),
         ("builtin:random-12".into(), encode(&Spec::random(42, 12))),
         ("builtin:flat-257".into(), encode(&Spec::flat(257).light())),
+        // MM, VMA and PAGES records: one page (12 KiB, every byte checked)
+        // and a tree with 7 pages a process (sampled)
+        (
+            "builtin:memory-light".into(),
+            encode(&Spec::chain(1).light().with_memory(true)),
+        ),
+        (
+            "builtin:memory".into(),
+            encode(&Spec::binary(3).with_memory(false)),
+        ),
     ]
 }
 

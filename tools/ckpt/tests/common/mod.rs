@@ -252,6 +252,90 @@ impl MmSpec {
     pub fn pages(&self) -> u64 {
         self.vmas.iter().map(|v| v.dumped() / 4096).sum()
     }
+
+    /// A valid address space with values from `seed` that a module can
+    /// write: any bounds, personality and auxv values (kernel-looking ones
+    /// included), an exe and names of any bytes but NUL (or none), any
+    /// file offsets, inodes and devices, any known prot, flags and kind;
+    /// up to 5 VMAs of 1..=6 pages at random gaps in the user half, each
+    /// with some of its pages recorded in runs (none for CKPT_VMA_IO and
+    /// CKPT_VMA_HUGETLB), split at random.
+    pub fn random(seed: u64) -> MmSpec {
+        let mut x = seed ^ 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 11) ^ (x << 21)
+        };
+        let word = |next: &mut dyn FnMut() -> u64| match next() % 5 {
+            0 => 0,
+            1 => u64::MAX,
+            2 => 0xffff_8000_0000_0000 | (next() % (1 << 40)),
+            3 => 0xffff_ffff_ff60_0000,
+            _ => next(),
+        };
+        let text = |next: &mut dyn FnMut() -> u64| -> Option<Vec<u8>> {
+            (!next().is_multiple_of(4)).then(|| {
+                let n = (next() % 40) as usize;
+                (0..n).map(|_| 1 + (next() % 255) as u8).collect()
+            })
+        };
+        let bounds = std::array::from_fn(|_| word(&mut next));
+        let personality = next() as u32;
+        let exe = text(&mut next);
+        let auxv = (0..next() % 32)
+            .map(|_| (1 + next() % u64::MAX, word(&mut next)))
+            .collect();
+        let mut vmas = Vec::new();
+        let mut addr = (next() % (1 << 30)) * 4096;
+        for _ in 0..next() % 6 {
+            let pages = 1 + next() % 6;
+            addr += (next() % 3) * 4096 * (1 + next() % 1000);
+            if addr + pages * 4096 > 0x7fff_ffff_f000 {
+                break;
+            }
+            let flags = (next() % 0x800) as u32;
+            let mut runs: Vec<(u64, u32)> = Vec::new();
+            if flags & (CKPT_VMA_IO | CKPT_VMA_HUGETLB) == 0 {
+                let mask = next();
+                for p in 0..pages {
+                    if mask >> p & 1 == 0 {
+                        continue;
+                    }
+                    let a = addr + p * 4096;
+                    match runs.last_mut() {
+                        Some((s, n))
+                            if *s + u64::from(*n) * 4096 == a && mask >> (p + 8) & 1 == 0 =>
+                        {
+                            *n += 1
+                        }
+                        _ => runs.push((a, 1)),
+                    }
+                }
+            }
+            vmas.push(VmaSpec {
+                start: addr,
+                end: addr + pages * 4096,
+                offset: word(&mut next),
+                ino: word(&mut next),
+                dev: (next() as u32, next() as u32),
+                prot: (next() % 8) as u32,
+                flags,
+                kind: (next() % 5) as u32,
+                name: text(&mut next),
+                runs,
+            });
+            addr += pages * 4096;
+        }
+        MmSpec {
+            bounds,
+            personality,
+            exe,
+            auxv,
+            vmas,
+        }
+    }
 }
 
 /// An FPU record to encode.
