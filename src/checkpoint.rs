@@ -173,7 +173,7 @@ fn checkpoint(args: &ckpt_args) -> Result<usize> {
     if delay > 0 {
         fsleep(Delta::from_micros(delay.into()));
     }
-    let mut checker = policy::Checker::new(&tree.tasks[0], args.flags);
+    let mut checker = policy::Checker::new(args.flags);
     let snap = snapshot::take(&tree, &ns, &mut checker, &mut stats)?;
     if args.flags & CKPT_F_RUNNING == 0 {
         // Every task was held when it was read; the tree must still be the

@@ -225,9 +225,11 @@ pub(crate) fn is_held(t: &Task) -> bool {
     held(t) != CKPT_HELD_NONE
 }
 
-/// Is the process `t` still held: some thread alive, and every live
-/// thread held and not exiting (`Checker::check`'s rule, without the
-/// permission part)?
+/// Is the process `t` still held: every live thread held and not exiting,
+/// and some thread alive unless it is a zombie (`Checker::check`'s rule,
+/// without the permission part)? A zombie stays one while its parent in
+/// the tree is held; the root's parent may reap it, which the confirmation
+/// sees as the root leaving the list.
 pub(crate) fn still_held(guard: &rcu::Guard, t: &Task) -> bool {
     let mut live = false;
     all_threads(guard, t, |th| match life(th) {
@@ -237,7 +239,7 @@ pub(crate) fn still_held(guard: &rcu::Guard, t: &Task) -> bool {
             live = true;
             is_held(th)
         }
-    }) && live
+    }) && (live || u64::from(fields(t).exit_state as u32) == kconst(KernelConst::ExitZombie))
 }
 
 // Only pointers cross: the lint looks through them at task_struct, which
@@ -280,13 +282,6 @@ pub(crate) fn pid_nr_ns(t: &Task, kind: PidType, ns: &PidNamespace) -> i32 {
     unsafe { bindings::__task_pid_nr_ns(raw(t), kind as bindings::pid_type, ns.as_ptr()) }
 }
 
-/// The pid namespace of the task's pid, compared by address only.
-pub(crate) fn active_pid_ns(t: &Task) -> *const bindings::pid_namespace {
-    let _guard = rcu::read_lock();
-    // SAFETY: `t` is valid; `task_active_pid_ns()` reads `thread_pid` under the
-    // RCU lock we hold and may return NULL for a task past `release_task()`.
-    unsafe { bindings::task_active_pid_ns(raw(t)) }
-}
 
 /// Looks up the process `nr` in the caller's pid namespace, with a reference.
 pub(crate) fn find_process(nr: i32) -> Option<ARef<Task>> {

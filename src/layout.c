@@ -97,6 +97,7 @@ const unsigned long ckpt_c_consts[] = {
 	S_IFMT,
 	S_IFREG,
 	TASK_DUMPABLE_OWNER,
+	EXIT_ZOMBIE,
 };
 const unsigned long ckpt_c_consts_nr = ARRAY_SIZE(ckpt_c_consts);
 

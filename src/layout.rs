@@ -168,10 +168,11 @@ pub(crate) enum KernelConst {
     SIfmt,
     SIfreg,
     DumpableOwner,
+    ExitZombie,
 }
 
 impl KernelConst {
-    const COUNT: usize = 10;
+    const COUNT: usize = 11;
 }
 
 pub(crate) fn kconst(k: KernelConst) -> u64 {

@@ -8,11 +8,15 @@
 //!
 //!   * `EPERM`:  a kernel thread; or, for any thread of the process, what
 //!     `ptrace(PTRACE_ATTACH)` would refuse by the rules a module can
-//!     reproduce (`Checker::may_access`); or the task is in another pid
-//!     namespace than the root. Checked first, so that a caller learns
-//!     nothing else about a task it may not checkpoint.
+//!     reproduce (`Checker::may_access`). Checked first, so that a caller
+//!     learns nothing else about a task it may not checkpoint.
 //!   * `EAGAIN`: a live thread of the process is exiting (`PF_EXITING`), or
-//!     no thread is live (a zombie).
+//!     no thread is live and the process is not a zombie (being reaped).
+//!
+//! A zombie is recorded (its TASK has its exit code and signal); so is a
+//! task in a pid namespace nested in the root's (every descendant of the
+//! root is in the root's namespace or one below it, so it has ids there;
+//! its THREAD records have its ids at every level).
 //!   * `EBUSY`:  a live thread is neither stopped (SIGSTOP), traced nor
 //!     frozen, unless `CKPT_F_RUNNING` was given.
 //!
@@ -72,16 +76,14 @@ pub(crate) struct Checker {
     /// (the namespace is static and the caller's credentials are fixed for
     /// the call, so the answer cannot change).
     init_privileged: Option<bool>,
-    root_ns: *const bindings::pid_namespace,
     flags: u64,
 }
 
 impl Checker {
-    pub(crate) fn new(root: &Task, flags: u64) -> Self {
+    pub(crate) fn new(flags: u64) -> Self {
         Self {
             caller: ktask::caller(),
             init_privileged: None,
-            root_ns: ktask::active_pid_ns(root),
             flags,
         }
     }
@@ -162,13 +164,11 @@ impl Checker {
         if let Some(why) = denied {
             return Err(refuse(EPERM, why));
         }
-        if ktask::active_pid_ns(t) != self.root_ns {
-            return Err(refuse(
-                EPERM,
-                "task is in another pid namespace than the root",
-            ));
-        }
-        if exiting || live == 0 {
+        // A zombie (all its threads exited, not yet reaped: its parent in
+        // the tree is held, so it stays one) is recorded; a task on its way
+        // to be one, or being reaped (`EXIT_DEAD`), is not yet a state.
+        let zombie = live == 0 && f.exit_state as u64 == kconst(KernelConst::ExitZombie);
+        if exiting || (live == 0 && !zombie) {
             return Err(refuse(EAGAIN, "task is exiting or dead"));
         }
         if busy {

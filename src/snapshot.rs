@@ -174,6 +174,11 @@ pub(crate) fn take(
             vsid: ktask::pid_nr_ns(t, PidType::Sid, ns),
             parent,
         };
+        if entry.vpid == 0 {
+            // Not in the root's pid namespace nor below it (a descendant
+            // cannot be: `CLONE_NEWPID` and `setns()` only go down).
+            return Err(EPERM);
+        }
         let mut task = task_record(t, &fields, entry.vpid, &mut ids);
         *first_thread.get_mut(pos).ok_or(EINVAL)? = threads.recs.len() as u32;
         task.nr_threads = threads.take(t)?;

@@ -266,10 +266,30 @@ SLOW_TEST(root_is_init_of_child_pid_namespace)
 	tree_free(t);
 }
 
-SLOW_TEST(task_in_nested_pid_namespace_is_eperm)
+/* The two ids of the NSpid line of /proc/PID/status; 0 or -1. */
+static int nspid2(pid_t pid, int *outer, int *inner)
+{
+	char path[64], line[256];
+	FILE *f;
+	int r = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (r && fgets(line, sizeof(line), f))
+		if (sscanf(line, "NSpid: %d %d", outer, inner) == 2)
+			r = 0;
+	fclose(f);
+	return r;
+}
+
+SLOW_TEST(task_in_nested_pid_namespace_is_recorded_with_ids_per_level)
 {
 	/* root -> child that unshares a pid namespace -> grandchild inside it */
 	pid_t all[3];
+	struct ckpt_image img;
+	int outer = 0, inner = 0;
 
 	become_reaper();
 	all[0] = fork();
@@ -293,10 +313,21 @@ SLOW_TEST(task_in_nested_pid_namespace_is_eperm)
 	for (int i = 0; i < 3; i++)
 		kill(all[i], SIGSTOP);
 	ASSERT_EQ(0, wait_state(all, 3, 'T', 60000));
-	EXPECT_EQ(-EPERM, ckpt_checkpoint(all[0], sink(), 0));
-	/* the middle task alone is fine: it is in our namespace... */
-	/* ...but its child is not, so it is refused as well */
-	EXPECT_EQ(-EPERM, ckpt_checkpoint(all[1], sink(), 0));
+	ASSERT_EQ(3, ckpt_to_image(all[0], 0, &img)) TH_LOG("%s", img.why);
+	/* DFS order: the grandchild last; in the root's namespace, then as
+	 * the init of its own (NSpid in /proc/PID/status: "PID 1") */
+	EXPECT_EQ(all[2], img.pids[2].vpid);
+	EXPECT_EQ(1u, img.threads[0][0].levels);
+	EXPECT_EQ(1u, img.threads[1][0].levels);
+	EXPECT_EQ(2u, img.threads[2][0].levels);
+	EXPECT_EQ(all[2], img.threads[2][0].nspid[0]);
+	EXPECT_EQ(1, img.threads[2][0].nspid[1]);
+	ASSERT_EQ(0, nspid2(all[2], &outer, &inner));
+	EXPECT_EQ(all[2], outer);
+	EXPECT_EQ(img.threads[2][0].nspid[1], inner);
+	ckpt_image_free(&img);
+	/* the middle task alone too: its child is below its namespace */
+	EXPECT_EQ(2, ckpt_checkpoint(all[1], sink(), 0));
 	reap_all(all, 3);
 }
 
@@ -460,10 +491,12 @@ SLOW_TEST(cgroup_frozen_tree_is_accepted)
 	rmdir(dir);
 }
 
-SLOW_TEST(task_exited_after_sigstop_is_eagain)
+SLOW_TEST(zombie_is_recorded_with_its_exit_status)
 {
 	struct tree *t = small_tree();
+	struct ckpt_image img;
 	pid_t victim;
+	int found = 0;
 
 	ASSERT_NE(NULL, t);
 	ASSERT_EQ(0, tree_stop(t));
@@ -471,7 +504,20 @@ SLOW_TEST(task_exited_after_sigstop_is_eagain)
 	victim = t->pid[t->n - 1];
 	kill(victim, SIGKILL);
 	ASSERT_EQ(0, wait_state(&victim, 1, 'Z', 60000));
-	EXPECT_EQ(-EAGAIN, ckpt_checkpoint(t->pid[0], sink(), 0));
+	ASSERT_EQ(t->n, ckpt_to_image(t->pid[0], 0, &img)) TH_LOG("%s", img.why);
+	for (uint32_t i = 0; i < img.tasks_nr; i++) {
+		if (img.pids[i].vpid != victim)
+			continue;
+		found++;
+		EXPECT_EQ(0x20u, img.tasks[i].exit_state);	/* EXIT_ZOMBIE */
+		EXPECT_EQ(SIGKILL, img.tasks[i].exit_code);	/* a wait status */
+		EXPECT_EQ(SIGCHLD, img.tasks[i].exit_signal);
+		/* nothing but its ids and exit: no files, no memory */
+		EXPECT_EQ(NULL, img.proc[i]);
+		EXPECT_EQ(NULL, img.mm[i]);
+	}
+	EXPECT_EQ(1, found);
+	ckpt_image_free(&img);
 	tree_kill(t);
 	tree_free(t);
 }
