@@ -282,7 +282,6 @@ pub(crate) fn pid_nr_ns(t: &Task, kind: PidType, ns: &PidNamespace) -> i32 {
     unsafe { bindings::__task_pid_nr_ns(raw(t), kind as bindings::pid_type, ns.as_ptr()) }
 }
 
-
 /// Looks up the process `nr` in the caller's pid namespace, with a reference.
 pub(crate) fn find_process(nr: i32) -> Option<ARef<Task>> {
     let guard = rcu::read_lock();
