@@ -1,0 +1,392 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * What the threads of a process share, in the image: its PROC record
+ * (signal actions, pending signals, rlimits, umask, cwd, root) and its
+ * FILE records, compared with what the kernel itself reports in /proc for
+ * the same stopped processes: /proc/PID/status (SigBlk, SigIgn, SigCgt,
+ * SigPnd, ShdPnd, Umask), /proc/PID/limits, /proc/PID/cwd and root,
+ * /proc/PID/fd and fdinfo.
+ *
+ * Runs as root in the guest with rust_ckpt loaded.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <inttypes.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include "kselftest_harness.h"
+#include "ckpt_lib.h"
+
+#define PIPE_BYTES "hello, pipe"
+#define FILE_BYTES "0123456789"
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+}
+
+/*
+ * The subject: signal state, limits, umask, cwd and a set of open files,
+ * then a child that inherits them, both stopped. Reports its child's pid
+ * on `report`.
+ */
+static void __attribute__((noreturn)) subject(const char *dir, int report)
+{
+	struct sigaction sa = { .sa_handler = on_usr1, .sa_flags = SA_RESTART };
+	struct rlimit nofile = { 100, 200 }, core = { 0, RLIM_INFINITY };
+	sigset_t block;
+	int p[2], sv[2], fd;
+	pid_t c;
+
+	sigemptyset(&sa.sa_mask);
+	sigaddset(&sa.sa_mask, SIGUSR2);
+	if (sigaction(SIGUSR1, &sa, NULL) || signal(SIGINT, SIG_IGN) == SIG_ERR)
+		_exit(10);
+	sigemptyset(&block);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGTERM);
+	sigprocmask(SIG_BLOCK, &block, NULL);
+	raise(SIGHUP);			/* pending for this thread */
+	kill(getpid(), SIGTERM);	/* pending for the process */
+	if (setrlimit(RLIMIT_NOFILE, &nofile) || setrlimit(RLIMIT_CORE, &core))
+		_exit(11);
+	umask(027);
+	if (chdir(dir))
+		_exit(12);
+	/* fds 3, 4: a pipe with bytes in it; 20: its write end again */
+	if (pipe(p) || p[0] != 3 || p[1] != 4 || dup2(p[1], 20) != 20)
+		_exit(13);
+	if (write(p[1], PIPE_BYTES, strlen(PIPE_BYTES)) != (ssize_t)strlen(PIPE_BYTES))
+		_exit(14);
+	/* 5: a regular file, appending, written; 6: close-on-exec, at 3 */
+	fd = open("data", O_RDWR | O_CREAT | O_APPEND, 0600);
+	if (fd != 5 || write(fd, FILE_BYTES, 10) != 10)
+		_exit(15);
+	fd = open("data", O_RDONLY | O_CLOEXEC);
+	if (fd != 6 || lseek(fd, 3, SEEK_SET) != 3)
+		_exit(16);
+	/* 7: a directory, 8: an eventfd, 9 and 10: a socket pair */
+	if (open(".", O_RDONLY | O_DIRECTORY) != 7 || eventfd(3, 0) != 8)
+		_exit(17);
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) || sv[0] != 9)
+		_exit(18);
+	c = fork();
+	if (c == 0) {
+		/* the child inherits every descriptor, and closes one */
+		close(5);
+		raise(SIGSTOP);
+		for (;;)
+			pause();
+	}
+	if (write(report, &c, sizeof(c)) != sizeof(c))
+		_exit(19);
+	raise(SIGSTOP);
+	for (;;)
+		pause();
+}
+
+/* The hexadecimal mask of /proc/PID/status's line `key` (e.g. "SigIgn:"). */
+static int status_mask(pid_t pid, const char *key, uint64_t *v)
+{
+	char path[64], line[256];
+	size_t n = strlen(key);
+	int r = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (r && fgets(line, sizeof(line), f))
+		if (!strncmp(line, key, n) && sscanf(line + n, "%" SCNx64, v) == 1)
+			r = 0;
+	fclose(f);
+	return r;
+}
+
+/* readlink of /proc/PID/`what` into `out`. */
+static int proc_link(pid_t pid, const char *what, char *out, size_t len)
+{
+	char path[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, what);
+	n = readlink(path, out, len - 1);
+	if (n < 0)
+		return -1;
+	out[n] = 0;
+	return 0;
+}
+
+/* pos and flags of /proc/PID/fdinfo/FD. */
+static int fdinfo(pid_t pid, int fd, long long *pos, unsigned int *flags)
+{
+	char path[64], line[256];
+	int got = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, fd);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		got += sscanf(line, "pos: %lld", pos) == 1;
+		got += sscanf(line, "flags: %o", flags) == 1;
+	}
+	fclose(f);
+	return got == 2 ? 0 : -1;
+}
+
+/* The soft and hard limits of the line of /proc/PID/limits that starts
+ * with `name` ("unlimited" is RLIM_INFINITY). */
+static int proc_limit(pid_t pid, const char *name, uint64_t *cur, uint64_t *max)
+{
+	char path[64], line[256], a[32], b[32];
+	size_t n = strlen(name);
+	int r = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/limits", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (r && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, name, n) || sscanf(line + 26, "%31s %31s", a, b) != 2)
+			continue;
+		*cur = strcmp(a, "unlimited") ? strtoull(a, NULL, 10) : UINT64_MAX;
+		*max = strcmp(b, "unlimited") ? strtoull(b, NULL, 10) : UINT64_MAX;
+		r = 0;
+	}
+	fclose(f);
+	return r;
+}
+
+FIXTURE(subject) {
+	char dir[64];
+	pid_t pid[2];		/* the subject, its child */
+	uint8_t *buf;
+	struct ckpt_image img;
+};
+
+FIXTURE_SETUP(subject)
+{
+	int report[2];
+
+	strcpy(self->dir, "/tmp/proc_test.XXXXXX");
+	ASSERT_NE(NULL, mkdtemp(self->dir));
+	ASSERT_EQ(0, pipe(report));
+	/* the subject's descriptors start at 3 */
+	ASSERT_EQ(0, dup2(report[1], 30) < 0);
+	ASSERT_EQ(0, dup2(report[0], 31) < 0);
+	close(report[0]);
+	close(report[1]);
+	self->pid[0] = fork();
+	ASSERT_LE(0, self->pid[0]);
+	if (self->pid[0] == 0) {
+		for (int fd = 3; fd < 30; fd++)
+			close(fd);
+		close(31);
+		subject(self->dir, 30);
+	}
+	close(30);
+	ASSERT_EQ(sizeof(pid_t), read(31, &self->pid[1], sizeof(pid_t)));
+	close(31);
+	ASSERT_EQ(0, wait_state(self->pid, 2, 'T', 60000));
+	ASSERT_EQ(2, ckpt_to_image_buf(self->pid[0], 0, &self->img, &self->buf)) TH_LOG("%s", self->img.why);
+}
+
+FIXTURE_TEARDOWN(subject)
+{
+	char path[96];
+
+	ckpt_image_free(&self->img);
+	free(self->buf);
+	reap_all(self->pid, 2);
+	snprintf(path, sizeof(path), "%s/data", self->dir);
+	unlink(path);
+	rmdir(self->dir);
+}
+
+TEST_F(subject, signals_equal_proc_status)
+{
+	for (int i = 0; i < 2; i++) {
+		const struct ckpt_proc *pr = self->img.proc[i];
+		const struct ckpt_thread *th = &self->img.threads[i][0];
+		uint64_t ign = 0, cgt = 0, v;
+
+		ASSERT_NE(NULL, pr);
+		for (int s = 0; s < CKPT_NSIG; s++) {
+			ign |= (uint64_t)(pr->actions[s].handler == 1) << s;
+			cgt |= (uint64_t)(pr->actions[s].handler > 1) << s;
+		}
+		ASSERT_EQ(0, status_mask(self->pid[i], "SigIgn:", &v));
+		EXPECT_EQ(v, ign);
+		ASSERT_EQ(0, status_mask(self->pid[i], "SigCgt:", &v));
+		EXPECT_EQ(v, cgt);
+		ASSERT_EQ(0, status_mask(self->pid[i], "ShdPnd:", &v));
+		EXPECT_EQ(v, pr->shared_pending);
+		ASSERT_EQ(0, status_mask(self->pid[i], "SigBlk:", &v));
+		EXPECT_EQ(v, th->blocked);
+		ASSERT_EQ(0, status_mask(self->pid[i], "SigPnd:", &v));
+		EXPECT_EQ(v, th->pending);
+	}
+	/* and what the subject set up, to know the comparison saw it */
+	{
+		const struct ckpt_proc *pr = self->img.proc[0];
+		const struct ckpt_sigaction *usr1 = &pr->actions[SIGUSR1 - 1];
+
+		EXPECT_EQ((uint64_t)(uintptr_t)on_usr1, usr1->handler);
+		EXPECT_NE(0, usr1->flags & SA_RESTART);
+		EXPECT_EQ(1ULL << (SIGUSR2 - 1), usr1->mask);
+		EXPECT_EQ(1u, pr->actions[SIGINT - 1].handler);
+		EXPECT_EQ(1ULL << (SIGTERM - 1), pr->shared_pending);
+		EXPECT_EQ(1ULL << (SIGHUP - 1), self->img.threads[0][0].pending);
+	}
+}
+
+TEST_F(subject, rlimits_umask_cwd_root_equal_proc)
+{
+	static const char *const names[CKPT_RLIM_NLIMITS] = {
+		"Max cpu time", "Max file size", "Max data size", "Max stack size",
+		"Max core file size", "Max resident set", "Max processes",
+		"Max open files", "Max locked memory", "Max address space",
+		"Max file locks", "Max pending signals", "Max msgqueue size",
+		"Max nice priority", "Max realtime priority", "Max realtime timeout",
+	};
+
+	for (int i = 0; i < 2; i++) {
+		const struct ckpt_proc *pr = self->img.proc[i];
+		char link[4096];
+		uint64_t v;
+
+		ASSERT_NE(NULL, pr);
+		for (int r = 0; r < CKPT_RLIM_NLIMITS; r++) {
+			uint64_t cur, max;
+
+			ASSERT_EQ(0, proc_limit(self->pid[i], names[r], &cur, &max)) TH_LOG("%s", names[r]);
+			EXPECT_EQ(cur, pr->rlimits[r].cur) TH_LOG("%s", names[r]);
+			EXPECT_EQ(max, pr->rlimits[r].max) TH_LOG("%s", names[r]);
+		}
+		ASSERT_EQ(0, status_mask(self->pid[i], "Umask:", &v));
+		/* printed in octal: read as hex, 0027 reads 0x27 */
+		EXPECT_EQ(v, (uint64_t)((pr->umask & 7) | (pr->umask >> 3 & 7) << 4 | (pr->umask >> 6 & 7) << 8));
+		ASSERT_EQ(0, proc_link(self->pid[i], "cwd", link, sizeof(link)));
+		EXPECT_STREQ(link, pr->cwd);
+		ASSERT_EQ(0, proc_link(self->pid[i], "root", link, sizeof(link)));
+		EXPECT_STREQ(link, pr->root);
+	}
+	EXPECT_EQ(027u, self->img.proc[0]->umask);
+	EXPECT_STREQ(self->dir, self->img.proc[0]->cwd);
+	EXPECT_EQ(100u, self->img.proc[0]->rlimits[RLIMIT_NOFILE].cur);
+}
+
+TEST_F(subject, files_equal_proc_fd_and_fdinfo)
+{
+	for (int i = 0; i < 2; i++) {
+		const struct ckpt_proc *pr = self->img.proc[i];
+		char path[64];
+		int n = 0;
+		DIR *d;
+		struct dirent *e;
+
+		ASSERT_NE(NULL, pr);
+		snprintf(path, sizeof(path), "/proc/%d/fd", self->pid[i]);
+		d = opendir(path);
+		ASSERT_NE(NULL, d);
+		while ((e = readdir(d)))
+			n += e->d_name[0] != '.';
+		closedir(d);
+		/* every descriptor, and no other */
+		EXPECT_EQ((uint32_t)n, pr->nr_files);
+		for (uint32_t k = 0; k < pr->nr_files; k++) {
+			const struct ckpt_file *f = &pr->files[k];
+			char link[4096], fdname[16];
+			long long pos;
+			unsigned int flags;
+
+			if (k)
+				EXPECT_LT(pr->files[k - 1].fd, f->fd);
+			snprintf(fdname, sizeof(fdname), "fd/%d", f->fd);
+			ASSERT_EQ(0, proc_link(self->pid[i], fdname, link, sizeof(link)));
+			EXPECT_STREQ(link, f->path);
+			ASSERT_EQ(0, fdinfo(self->pid[i], f->fd, &pos, &flags));
+			EXPECT_EQ(pos, f->pos) TH_LOG("fd %d", f->fd);
+			EXPECT_EQ(flags, f->flags) TH_LOG("fd %d", f->fd);
+			EXPECT_EQ(!!(flags & O_CLOEXEC), f->cloexec);
+		}
+	}
+}
+
+/* The file at descriptor `fd` of process `i`, or NULL. */
+static const struct ckpt_file *file_at(const struct ckpt_image *img, int i, int fd)
+{
+	for (uint32_t k = 0; k < img->proc[i]->nr_files; k++)
+		if (img->proc[i]->files[k].fd == fd)
+			return &img->proc[i]->files[k];
+	return NULL;
+}
+
+TEST_F(subject, kinds_sharing_and_pipe_bytes)
+{
+	const struct ckpt_file *f[32] = { NULL };
+	char path[64], got[64] = "";
+	int with_bytes = 0, fd;
+
+	for (fd = 0; fd < 32; fd++)
+		f[fd] = file_at(&self->img, 0, fd);
+	for (fd = 3; fd <= 10; fd++) {
+		ASSERT_NE(NULL, f[fd]) TH_LOG("fd %d", fd);
+	}
+	ASSERT_NE(NULL, f[20]);
+	EXPECT_EQ((uint32_t)CKPT_FILE_PIPE, f[3]->kind);
+	EXPECT_EQ((uint32_t)CKPT_FILE_PIPE, f[4]->kind);
+	EXPECT_EQ((uint32_t)CKPT_FILE_REG, f[5]->kind);
+	EXPECT_EQ((uint32_t)CKPT_FILE_REG, f[6]->kind);
+	EXPECT_EQ((uint32_t)CKPT_FILE_DIR, f[7]->kind);
+	EXPECT_EQ((uint32_t)CKPT_FILE_EVENTFD, f[8]->kind);
+	EXPECT_EQ((uint32_t)CKPT_FILE_SOCKET, f[9]->kind);
+	/* the pipe's two ends are paired by their inode, not their open file */
+	EXPECT_EQ(f[3]->ino, f[4]->ino);
+	EXPECT_NE(f[3]->id, f[4]->id);
+	/* dup2: one open file */
+	EXPECT_EQ(f[4]->id, f[20]->id);
+	EXPECT_NE(f[5]->id, f[6]->id);
+	EXPECT_EQ(10, f[5]->pos);
+	EXPECT_EQ(3, f[6]->pos);
+	EXPECT_EQ(1u, f[6]->cloexec);
+	EXPECT_NE(0u, f[5]->flags & O_APPEND);
+	/* the child: inherited descriptors share the parent's open files */
+	EXPECT_EQ(NULL, file_at(&self->img, 1, 5));
+	for (fd = 3; fd <= 10; fd++) {
+		const struct ckpt_file *g = file_at(&self->img, 1, fd);
+
+		if (fd == 5)
+			continue;
+		ASSERT_NE(NULL, g) TH_LOG("fd %d", fd);
+		EXPECT_EQ(f[fd]->id, g->id) TH_LOG("fd %d", fd);
+	}
+	/* the pipe's bytes, once in the image, on its first record */
+	for (int i = 0; i < 2; i++)
+		for (uint32_t k = 0; k < self->img.proc[i]->nr_files; k++) {
+			const struct ckpt_file *g = &self->img.proc[i]->files[k];
+
+			if (!g->buffered)
+				continue;
+			with_bytes++;
+			EXPECT_EQ(f[3]->ino, g->ino);
+			ASSERT_EQ(strlen(PIPE_BYTES), g->buffered);
+			EXPECT_EQ(0, memcmp(PIPE_BYTES, g->data, g->buffered));
+		}
+	EXPECT_EQ(1, with_bytes);
+	EXPECT_NE(0u, f[3]->buffered);
+	/* and the pipe still has them: recording did not consume them */
+	snprintf(path, sizeof(path), "/proc/%d/fd/3", self->pid[0]);
+	fd = open(path, O_RDONLY | O_NONBLOCK);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ((ssize_t)strlen(PIPE_BYTES), read(fd, got, sizeof(got)));
+	close(fd);
+}
+
+TEST_HARNESS_MAIN
