@@ -156,14 +156,7 @@ impl<'a> Writer<'a> {
             self.flush()?;
         }
         self.open = Some(self.end + self.used as i64);
-        for part in head {
-            let end = self.used + part.len();
-            self.buf
-                .get_mut(self.used..end)
-                .ok_or(EINVAL)?
-                .copy_from_slice(part);
-            self.used = end;
-        }
+        self.put(head)?;
         if self.offset() % PAGE as u64 != 0 {
             return Err(EINVAL);
         }
@@ -194,6 +187,13 @@ impl<'a> Writer<'a> {
         if len > BUF_SIZE {
             return self.big_record(parts);
         }
+        self.put(parts)?;
+        self.records += 1;
+        Ok(())
+    }
+
+    /// Copies `parts` into the buffer, which has room for them.
+    fn put(&mut self, parts: &[&[u8]]) -> Result {
         for part in parts {
             let end = self.used + part.len();
             self.buf
@@ -202,7 +202,6 @@ impl<'a> Writer<'a> {
                 .copy_from_slice(part);
             self.used = end;
         }
-        self.records += 1;
         Ok(())
     }
 

@@ -42,6 +42,8 @@ int ckpt_mm_read(struct mm_struct *mm, struct ckpt_hdr_mm *rec, char *exe, unsig
 int ckpt_vma_next(struct mm_struct *mm, u64 addr, struct ckpt_hdr_vma *rec, u32 *dump,
 		  char *name, unsigned int len);
 u64 ckpt_mm_next_mapped(struct mm_struct *mm, u64 addr, u64 end);
+/* src/proc.c */
+int ckpt_path_into(const struct path *path, char *buf, unsigned int len);
 int ckpt_mm_pages(struct mm_struct *mm, u64 addr, unsigned int nr, u32 dump, u64 *present,
 		  void *buf, struct page **pages);
 
@@ -69,22 +71,6 @@ struct mm_struct *ckpt_process_mm(struct task_struct *leader)
 	}
 	rcu_read_unlock();
 	return mm;
-}
-
-/*
- * `path`'s name into `buf` (`len` bytes) at its start, NUL-terminated;
- * returns the bytes with the NUL, or -errno (-ENAMETOOLONG).
- */
-static int path_into(const struct path *path, char *buf, unsigned int len)
-{
-	char *p = d_path(path, buf, len);
-	int n;
-
-	if (IS_ERR(p))
-		return PTR_ERR(p);
-	n = strlen(p) + 1;
-	memmove(buf, p, n);
-	return n;
 }
 
 /* Copies a NUL-terminated `s` into `buf`; returns the bytes with the NUL. */
@@ -128,7 +114,7 @@ int ckpt_mm_read(struct mm_struct *mm, struct ckpt_hdr_mm *rec, char *exe, unsig
 	f = get_file_rcu(&mm->exe_file);
 	rcu_read_unlock();
 	if (f) {
-		n = path_into(&f->f_path, exe, len);
+		n = ckpt_path_into(&f->f_path, exe, len);
 		fput(f);
 		if (n < 0)
 			return n;
@@ -173,7 +159,7 @@ static int vma_name(struct vm_area_struct *vma, struct ckpt_hdr_vma *rec, u32 *d
 			*dump = CKPT_DUMP_ALL;
 		else
 			*dump = CKPT_DUMP_NONE;
-		return path_into(file_user_path(vma->vm_file), name, len);
+		return ckpt_path_into(file_user_path(vma->vm_file), name, len);
 	}
 	*dump = CKPT_DUMP_ALL;
 	special = vma->vm_ops && vma->vm_ops->name ? vma->vm_ops->name(vma) : NULL;

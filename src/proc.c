@@ -36,15 +36,17 @@ int ckpt_file_read(struct file *f, bool cloexec, struct ckpt_hdr_file *rec, char
 		   unsigned int len);
 void *ckpt_file_pipe(struct file *f);
 long ckpt_pipe_read(void *p, void *buf, size_t len);
+int ckpt_path_into(const struct path *path, char *buf, unsigned int len);
 
 static_assert(_NSIG == CKPT_NSIG);
 static_assert(RLIM_NLIMITS == CKPT_RLIM_NLIMITS);
 
 /*
- * `path`'s name into `buf` (`len` bytes) at its start, NUL-terminated;
+ * `path`'s name into `buf` (`len` bytes) at its start, NUL-terminated (also
+ * for src/mm.c);
  * returns the bytes with the NUL, or -errno (-ENAMETOOLONG).
  */
-static int path_into(const struct path *path, char *buf, unsigned int len)
+int ckpt_path_into(const struct path *path, char *buf, unsigned int len)
 {
 	char *p = d_path(path, buf, len);
 	int n;
@@ -98,10 +100,10 @@ int ckpt_proc_read(struct task_struct *t, struct ckpt_hdr_proc *rec, char *buf, 
 	get_fs_root(t->fs, &root);
 	task_unlock(t);
 
-	n = path_into(&cwd, buf, len);
+	n = ckpt_path_into(&cwd, buf, len);
 	if (n >= 0) {
 		rec->cwd_len = n;
-		n = path_into(&root, buf + n, len - n);
+		n = ckpt_path_into(&root, buf + n, len - n);
 		if (n >= 0)
 			rec->root_len = n;
 	}
@@ -178,7 +180,7 @@ int ckpt_file_read(struct file *f, bool cloexec, struct ckpt_hdr_file *rec, char
 	rec->ino = inode->i_ino;
 	rec->dev_major = MAJOR(inode->i_sb->s_dev);
 	rec->dev_minor = MINOR(inode->i_sb->s_dev);
-	n = path_into(&f->f_path, buf, len);
+	n = ckpt_path_into(&f->f_path, buf, len);
 	if (n < 0)
 		return n;
 	rec->path_len = n;
