@@ -752,22 +752,26 @@ TEST_F_TIMEOUT(stopped, image_appended_at_file_position, 300)
 TEST_F_TIMEOUT(stopped, pipe_output_streams_whole_image, 300)
 {
 	int p[2];
-	uint8_t *buf = malloc(1 << 20);
-	size_t n = 0;
+	size_t n = 0, room = 1 << 20;
+	uint8_t *buf = malloc(room);
 	ssize_t k;
 	struct ckpt_image img;
 	pid_t reader;
 
 	ASSERT_EQ(0, pipe(p));
-	/* a slow reader in another process: the module loops over short writes */
+	/* a slow reader in another process: the module loops over short writes
+	 * (small reads at first, then larger: the image has the tree's memory) */
 	reader = fork();
 	if (reader == 0) {
 		close(p[1]);
-		while ((k = read(p[0], buf + n, 100)) > 0) {
+		while (buf && (k = read(p[0], buf + n, n < 65536 ? 100 : room - n)) > 0) {
 			n += (size_t)k;
-			usleep(100);
+			if (n < 65536)
+				usleep(100);
+			if (n == room)
+				buf = realloc(buf, room *= 2);
 		}
-		_exit(ckpt_image_parse(buf, n, &img) ? 0 : 1);
+		_exit(buf && ckpt_image_parse(buf, n, &img) ? 0 : 1);
 	}
 	close(p[0]);
 	EXPECT_EQ(self->t->n, ckpt_ioctl(self->dev, self->t->pid[0], p[1], 0));
