@@ -5,10 +5,11 @@
 //! of panicking, so a caller's mistake can never crash the decoder.
 
 use crate::format::{
-    ckpt_hdr, ckpt_hdr_error, ckpt_hdr_fpu, ckpt_hdr_head, ckpt_hdr_mm, ckpt_hdr_pages,
-    ckpt_hdr_pids, ckpt_hdr_tail, ckpt_hdr_task, ckpt_hdr_thread, ckpt_hdr_tree, ckpt_hdr_vma,
-    ckpt_pids, ckpt_user_regs, CKPT_AUXV_WORDS, CKPT_COMM_LEN, CKPT_NS_LEVELS, CKPT_REASON_LEN,
-    CKPT_RELEASE_LEN,
+    ckpt_hdr, ckpt_hdr_error, ckpt_hdr_file, ckpt_hdr_fpu, ckpt_hdr_head, ckpt_hdr_mm,
+    ckpt_hdr_pages, ckpt_hdr_pids, ckpt_hdr_proc, ckpt_hdr_tail, ckpt_hdr_task, ckpt_hdr_thread,
+    ckpt_hdr_tree, ckpt_hdr_vma, ckpt_pids, ckpt_rlimit, ckpt_sigaction, ckpt_user_regs,
+    CKPT_AUXV_WORDS, CKPT_COMM_LEN, CKPT_NSIG, CKPT_NS_LEVELS, CKPT_REASON_LEN, CKPT_RELEASE_LEN,
+    CKPT_RLIM_NLIMITS,
 };
 
 /// A little-endian field reader over one record (or entry).
@@ -37,6 +38,10 @@ impl<'a> Fields<'a> {
 
     pub(crate) fn i32(&mut self) -> i32 {
         i32::from_le_bytes(self.array())
+    }
+
+    pub(crate) fn i64(&mut self) -> i64 {
+        i64::from_le_bytes(self.array())
     }
 
     pub(crate) fn u64(&mut self) -> u64 {
@@ -244,6 +249,47 @@ pub(crate) fn read_pages(b: &[u8]) -> ckpt_hdr_pages {
     }
 }
 
+pub(crate) fn read_proc(b: &[u8]) -> ckpt_hdr_proc {
+    let mut f = Fields::new(b);
+    ckpt_hdr_proc {
+        h: f.hdr(),
+        umask: f.u32(),
+        nr_files: f.u32(),
+        cwd_len: f.u32(),
+        root_len: f.u32(),
+        shared_pending: f.u64(),
+        rlimits: core::array::from_fn::<_, CKPT_RLIM_NLIMITS, _>(|_| ckpt_rlimit {
+            cur: f.u64(),
+            max: f.u64(),
+        }),
+        actions: core::array::from_fn::<_, CKPT_NSIG, _>(|_| ckpt_sigaction {
+            handler: f.u64(),
+            flags: f.u64(),
+            restorer: f.u64(),
+            mask: f.u64(),
+        }),
+    }
+}
+
+pub(crate) fn read_file(b: &[u8]) -> ckpt_hdr_file {
+    let mut f = Fields::new(b);
+    ckpt_hdr_file {
+        h: f.hdr(),
+        fd: f.i32(),
+        kind: f.u32(),
+        flags: f.u32(),
+        cloexec: f.u32(),
+        pos: f.i64(),
+        ino: f.u64(),
+        id: f.u32(),
+        dev_major: f.u32(),
+        dev_minor: f.u32(),
+        path_len: f.u32(),
+        buffered: f.u32(),
+        reserved: f.u32(),
+    }
+}
+
 pub(crate) fn read_tail(b: &[u8]) -> ckpt_hdr_tail {
     let mut f = Fields::new(b);
     ckpt_hdr_tail {
@@ -393,6 +439,60 @@ mod tests {
         b[20..24].copy_from_slice(&40u32.to_le_bytes());
         let p = read_pages(&b);
         assert_eq!((p.addr, p.nr, p.pad), (0x7f00_0000_1000, 3, 40));
+    }
+
+    #[test]
+    fn proc_and_file_fields_at_their_offsets() {
+        use core::mem::offset_of;
+        // PROC: every u64 from shared_pending on holds its own offset.
+        let mut b = vec![0u8; size_of::<ckpt_hdr_proc>()];
+        for (k, o) in (8..24).step_by(4).enumerate() {
+            b[o..o + 4].copy_from_slice(&(k as u32 + 1).to_le_bytes());
+        }
+        for o in (24..b.len()).step_by(8) {
+            b[o..o + 8].copy_from_slice(&(o as u64).to_le_bytes());
+        }
+        let p = read_proc(&b);
+        assert_eq!((p.umask, p.nr_files, p.cwd_len, p.root_len), (1, 2, 3, 4));
+        assert_eq!(p.shared_pending, 24);
+        let r = offset_of!(ckpt_hdr_proc, rlimits) as u64;
+        assert_eq!((p.rlimits[0].cur, p.rlimits[0].max), (r, r + 8));
+        assert_eq!(p.rlimits[CKPT_RLIM_NLIMITS - 1].max, r + 16 * 16 - 8);
+        let a = offset_of!(ckpt_hdr_proc, actions) as u64;
+        let last = &p.actions[CKPT_NSIG - 1];
+        assert_eq!(p.actions[0].handler, a);
+        assert_eq!(
+            [last.handler, last.flags, last.restorer, last.mask],
+            [
+                a + 63 * 32,
+                a + 63 * 32 + 8,
+                a + 63 * 32 + 16,
+                a + 63 * 32 + 24
+            ]
+        );
+        assert_eq!(last.mask, b.len() as u64 - 8);
+        // FILE: the u32s 1.., pos and ino distinctive.
+        let mut b = vec![0u8; size_of::<ckpt_hdr_file>()];
+        for (k, o) in (8..24).chain(40..64).step_by(4).enumerate() {
+            b[o..o + 4].copy_from_slice(&(k as u32 + 1).to_le_bytes());
+        }
+        b[24..32].copy_from_slice(&(-5i64).to_le_bytes());
+        b[32..40].copy_from_slice(&0x1234_5678_9abcu64.to_le_bytes());
+        let f = read_file(&b);
+        assert_eq!((f.fd, f.kind, f.flags, f.cloexec), (1, 2, 3, 4));
+        assert_eq!((f.pos, f.ino), (-5, 0x1234_5678_9abc));
+        assert_eq!(
+            (
+                f.id,
+                f.dev_major,
+                f.dev_minor,
+                f.path_len,
+                f.buffered,
+                f.reserved
+            ),
+            (5, 6, 7, 8, 9, 10)
+        );
+        assert_eq!(offset_of!(ckpt_hdr_file, reserved), 60);
     }
 
     #[test]

@@ -5,39 +5,44 @@
 //! * a [`DecodeError`] stops the pass: the bytes cannot be read as the
 //!   record grammar (HEAD, TREE, PIDS..., then per task TASK and its
 //!   THREAD records, each optionally followed by one FPU record, then
-//!   optionally an MM record followed by VMA records, each followed by
-//!   PAGES records; then TAIL; or an ERROR after the HEAD) with the exact
-//!   record sizes;
+//!   optionally a PROC record followed by FILE records, then optionally an
+//!   MM record followed by VMA records, each followed by PAGES records;
+//!   then TAIL; or an ERROR after the HEAD) with the exact record sizes;
 //! * a [`VerifyError`] is any other broken rule (magic, version, counts,
 //!   CRC, the tree's shape, a task's THREAD count, a THREAD with registers
-//!   but no FPU record, a VMA out of order, PAGES outside their VMA...).
+//!   but no FPU record, FILE records out of fd order, a VMA out of order,
+//!   PAGES outside their VMA...).
 //!   The pass records the first one and goes on, so that [`decode`] still
 //!   returns what a damaged image holds.
 //!
 //! Nothing is allocated from a count in the image: vectors grow as records
 //! are read, and their initial capacity is bounded by the bytes left. Page
-//! contents are never copied: a [`PageRun`] holds where they are in the
-//! image (images can hold gigabytes of pages).
+//! contents and the bytes buffered in pipes are never copied: a
+//! [`PageRun`] and a [`FileRec`] hold where they are in the image (images
+//! can hold gigabytes of pages).
 
+use std::collections::HashMap;
 use std::fmt;
 
 use core::mem::{offset_of, size_of};
 
 use crate::bytes::{
-    cstr, read_error, read_fpu, read_hdr, read_head, read_mm, read_pages, read_pids, read_pids_hdr,
-    read_tail, read_task, read_thread, read_tree, read_vma, REG_NAMES,
+    cstr, read_error, read_file, read_fpu, read_hdr, read_head, read_mm, read_pages, read_pids,
+    read_pids_hdr, read_proc, read_tail, read_task, read_thread, read_tree, read_vma, REG_NAMES,
 };
 use crate::format::{
-    ckpt_crc32, ckpt_hdr, ckpt_hdr_error, ckpt_hdr_fpu, ckpt_hdr_head, ckpt_hdr_mm, ckpt_hdr_pages,
-    ckpt_hdr_pids, ckpt_hdr_tail, ckpt_hdr_task, ckpt_hdr_thread, ckpt_hdr_tree, ckpt_hdr_vma,
-    ckpt_pids, ckpt_user_regs, CKPT_ALIGN, CKPT_AUXV_WORDS, CKPT_COMM_LEN, CKPT_FORMAT_VERSION,
-    CKPT_FPU_FXSAVE, CKPT_FPU_XSAVE, CKPT_HDR_ERROR, CKPT_HDR_FPU, CKPT_HDR_HEAD, CKPT_HDR_MM,
-    CKPT_HDR_PAGES, CKPT_HDR_PIDS, CKPT_HDR_TAIL, CKPT_HDR_TASK, CKPT_HDR_THREAD, CKPT_HDR_TREE,
-    CKPT_HDR_VMA, CKPT_HEAD_MAGIC, CKPT_HELD_NONE, CKPT_HELD_VFORK, CKPT_NO_PARENT, CKPT_NS_LEVELS,
+    ckpt_crc32, ckpt_hdr, ckpt_hdr_error, ckpt_hdr_file, ckpt_hdr_fpu, ckpt_hdr_head, ckpt_hdr_mm,
+    ckpt_hdr_pages, ckpt_hdr_pids, ckpt_hdr_proc, ckpt_hdr_tail, ckpt_hdr_task, ckpt_hdr_thread,
+    ckpt_hdr_tree, ckpt_hdr_vma, ckpt_pids, ckpt_rlimit, ckpt_sigaction, ckpt_user_regs,
+    CKPT_ALIGN, CKPT_AUXV_WORDS, CKPT_COMM_LEN, CKPT_FILE_FIFO, CKPT_FILE_OTHER, CKPT_FILE_PIPE,
+    CKPT_FILE_REG, CKPT_FORMAT_VERSION, CKPT_FPU_FXSAVE, CKPT_FPU_XSAVE, CKPT_HDR_ERROR,
+    CKPT_HDR_FILE, CKPT_HDR_FPU, CKPT_HDR_HEAD, CKPT_HDR_MM, CKPT_HDR_PAGES, CKPT_HDR_PIDS,
+    CKPT_HDR_PROC, CKPT_HDR_TAIL, CKPT_HDR_TASK, CKPT_HDR_THREAD, CKPT_HDR_TREE, CKPT_HDR_VMA,
+    CKPT_HEAD_MAGIC, CKPT_HELD_NONE, CKPT_HELD_VFORK, CKPT_NO_PARENT, CKPT_NSIG, CKPT_NS_LEVELS,
     CKPT_PAGES_MAX, CKPT_PAGE_SIZE, CKPT_PIDS_CHUNK, CKPT_RELEASE_LEN, CKPT_RESTART_INSIDE,
-    CKPT_RESTART_NONE, CKPT_TAIL_MAGIC, CKPT_THREAD_REGS, CKPT_VMA_EXEC, CKPT_VMA_HUGETLB,
-    CKPT_VMA_IO, CKPT_VMA_MAYEXEC, CKPT_VMA_READ, CKPT_VMA_SHARED, CKPT_VMA_SPECIAL,
-    CKPT_VMA_WRITE,
+    CKPT_RESTART_NONE, CKPT_RLIM_NLIMITS, CKPT_TAIL_MAGIC, CKPT_THREAD_REGS, CKPT_VMA_EXEC,
+    CKPT_VMA_HUGETLB, CKPT_VMA_IO, CKPT_VMA_MAYEXEC, CKPT_VMA_READ, CKPT_VMA_SHARED,
+    CKPT_VMA_SPECIAL, CKPT_VMA_WRITE,
 };
 
 const HDR_SIZE: usize = size_of::<ckpt_hdr>();
@@ -51,6 +56,8 @@ const FPU_HDR_SIZE: usize = size_of::<ckpt_hdr_fpu>();
 const MM_SIZE: usize = size_of::<ckpt_hdr_mm>();
 const VMA_SIZE: usize = size_of::<ckpt_hdr_vma>();
 const PAGES_HDR_SIZE: usize = size_of::<ckpt_hdr_pages>();
+const PROC_SIZE: usize = size_of::<ckpt_hdr_proc>();
+const FILE_SIZE: usize = size_of::<ckpt_hdr_file>();
 const TAIL_SIZE: usize = size_of::<ckpt_hdr_tail>();
 const ERROR_SIZE: usize = size_of::<ckpt_hdr_error>();
 /// `CKPT_PAGE_SIZE` as a `u64`, for address arithmetic.
@@ -66,6 +73,12 @@ pub const VMA_PROT_ALL: u32 = CKPT_VMA_READ | CKPT_VMA_WRITE | CKPT_VMA_EXEC;
 /// Every `ckpt_hdr_vma.flags` bit the format defines (`CKPT_VMA_SHARED`
 /// .. `CKPT_VMA_MAYEXEC`, bits 0..=10).
 pub const VMA_FLAGS_ALL: u32 = (CKPT_VMA_MAYEXEC << 1) - CKPT_VMA_SHARED;
+
+/// `O_CLOEXEC` on x86-64 (as `<fcntl.h>` has it): a FILE record's `flags`
+/// (fdinfo's) has it exactly when its `cloexec` is 1.
+pub const O_CLOEXEC: u32 = 0o2_000_000;
+/// The largest `ckpt_hdr_proc.umask`: a umask holds permission bits only.
+pub const UMASK_MAX: u32 = 0o777;
 
 /// The size of a `CKPT_FPU_FXSAVE` state (`struct user_fxsr_struct`).
 pub const FXSAVE_SIZE: u32 = 512;
@@ -95,6 +108,8 @@ pub fn record_name(r#type: u32) -> Option<&'static str> {
         CKPT_HDR_MM => "MM",
         CKPT_HDR_VMA => "VMA",
         CKPT_HDR_PAGES => "PAGES",
+        CKPT_HDR_PROC => "PROC",
+        CKPT_HDR_FILE => "FILE",
         CKPT_HDR_TAIL => "TAIL",
         CKPT_HDR_ERROR => "ERROR",
         _ => return None,
@@ -121,6 +136,7 @@ impl fmt::Display for NulAt {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
             Some(k) => write!(f, "its first NUL is at byte {k} of {}", self.1),
+            None if self.1 == 0 => write!(f, "it is empty"),
             None => write!(f, "it has no NUL"),
         }
     }
@@ -164,7 +180,7 @@ impl Record {
 }
 
 /// One task: its PIDS entry and, once read, its TASK and THREAD records,
-/// and its MM, VMA and PAGES records.
+/// its PROC and FILE records, and its MM, VMA and PAGES records.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Task {
     /// Index in DFS order (the PIDS entry's index).
@@ -178,7 +194,14 @@ pub struct Task {
     /// The THREAD records read after the TASK record, in order (the leader
     /// first), each with its FPU record.
     pub threads: Vec<Thread>,
-    /// The MM record after the THREAD records: `None` for a process without
+    /// The PROC record after the THREAD records: `None` for a process that
+    /// was not held (a checkpoint with `CKPT_F_RUNNING`) or has no live
+    /// thread (a zombie), or if the image ended before it.
+    pub proc: Option<Proc>,
+    /// The FILE records after the PROC record, in order (ascending fd in a
+    /// valid image; empty without a PROC record).
+    pub files: Vec<FileRec>,
+    /// The MM record after the THREAD (and FILE) records: `None` for a process without
     /// an address space (a zombie), or if the image ended before it.
     pub mm: Option<Mm>,
     /// The VMA records after the MM record, in order, each with its PAGES
@@ -203,6 +226,160 @@ impl Task {
     pub fn recorded(&self) -> u64 {
         self.vmas.iter().map(Vma::recorded).sum()
     }
+
+    /// Its FILE records of a pipe or a FIFO (`CKPT_FILE_PIPE`,
+    /// `CKPT_FILE_FIFO`): descriptors, not pipes (two ends of one pipe
+    /// count twice).
+    pub fn pipes(&self) -> usize {
+        self.files.iter().filter(|f| f.is_pipe()).count()
+    }
+}
+
+/// One PROC record: what the threads of a process share but its memory
+/// (signal actions and shared pending signals, resource limits, umask,
+/// working and root directories), and how many FILE records follow.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Proc {
+    /// Byte offset of the record.
+    pub offset: usize,
+    pub hdr: ckpt_hdr_proc,
+    /// The `cwd_len` bytes after the header, as they are (the path and its
+    /// NUL in a valid image).
+    pub cwd_bytes: Vec<u8>,
+    /// The `root_len` bytes after them, likewise.
+    pub root_bytes: Vec<u8>,
+}
+
+impl Proc {
+    /// `umask(2)`.
+    pub fn umask(&self) -> u32 {
+        self.hdr.umask
+    }
+
+    /// The FILE records it announces.
+    pub fn nr_files(&self) -> u32 {
+        self.hdr.nr_files
+    }
+
+    /// Signals pending for the whole process (bit n-1: signal n).
+    pub fn shared_pending(&self) -> u64 {
+        self.hdr.shared_pending
+    }
+
+    /// The working directory (text up to the first NUL).
+    pub fn cwd(&self) -> String {
+        cstr(&self.cwd_bytes)
+    }
+
+    /// The root directory (text up to the first NUL).
+    pub fn root(&self) -> String {
+        cstr(&self.root_bytes)
+    }
+
+    /// The resource limits, indexed by `RLIMIT_*` (`RLIM_INFINITY` is
+    /// `u64::MAX`); `ckpt::text::RLIMIT_NAMES` names them.
+    pub fn rlimits(&self) -> &[ckpt_rlimit; CKPT_RLIM_NLIMITS] {
+        &self.hdr.rlimits
+    }
+
+    /// The signal actions: `actions()[n - 1]` is signal n's.
+    pub fn actions(&self) -> &[ckpt_sigaction; CKPT_NSIG] {
+        &self.hdr.actions
+    }
+
+    /// (signal, action) of every signal whose action is not all zero (not
+    /// `SIG_DFL` without flags, restorer or mask), in signal order.
+    pub fn set_actions(&self) -> impl Iterator<Item = (u32, &ckpt_sigaction)> {
+        (1u32..)
+            .zip(self.hdr.actions.iter())
+            .filter(|(_, a)| **a != ckpt_sigaction::default())
+    }
+
+    /// The signals whose handler is `SIG_IGN` (1), bit n-1 for signal n
+    /// (`SigIgn` in /proc/PID/status).
+    pub fn ignored(&self) -> u64 {
+        self.handler_mask(|h| h == 1)
+    }
+
+    /// The signals with a handler (neither `SIG_DFL` nor `SIG_IGN`), bit
+    /// n-1 for signal n (`SigCgt` in /proc/PID/status).
+    pub fn caught(&self) -> u64 {
+        self.handler_mask(|h| h > 1)
+    }
+
+    fn handler_mask(&self, f: impl Fn(u64) -> bool) -> u64 {
+        self.hdr
+            .actions
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| f(a.handler))
+            .fold(0, |m, (i, _)| m | 1 << i)
+    }
+}
+
+/// One FILE record: an open file descriptor. The bytes buffered in a pipe
+/// stay in the image: [`FileRec::data_range`] is where they are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileRec {
+    /// Byte offset of the record.
+    pub offset: usize,
+    pub hdr: ckpt_hdr_file,
+    /// The `path_len` bytes after the header, as they are (the path and its
+    /// NUL in a valid image).
+    pub path_bytes: Vec<u8>,
+    /// Byte offset in the image of the `buffered` bytes (right after the
+    /// path).
+    pub data: usize,
+}
+
+impl FileRec {
+    pub fn fd(&self) -> i32 {
+        self.hdr.fd
+    }
+
+    /// `CKPT_FILE_*`.
+    pub fn kind(&self) -> u32 {
+        self.hdr.kind
+    }
+
+    /// Its path as `readlink /proc/PID/fd/FD` reads (text up to the first
+    /// NUL): `pipe:[INODE]`, `socket:[INODE]`, `anon_inode:[eventfd]`...
+    pub fn path(&self) -> String {
+        cstr(&self.path_bytes)
+    }
+
+    /// Does the descriptor have close-on-exec (`cloexec` not 0)?
+    pub fn cloexec(&self) -> bool {
+        self.hdr.cloexec != 0
+    }
+
+    /// The device as /proc/PID/maps prints one, `MM:mm` in hex.
+    pub fn dev(&self) -> String {
+        format!("{:02x}:{:02x}", self.hdr.dev_major, self.hdr.dev_minor)
+    }
+
+    /// Is it an end of a pipe or a FIFO?
+    pub fn is_pipe(&self) -> bool {
+        is_pipe_kind(self.hdr.kind)
+    }
+
+    /// Bytes buffered in the pipe that follow the path (on the first FILE
+    /// record of a pipe in the image; 0 on the others).
+    pub fn buffered(&self) -> u32 {
+        self.hdr.buffered
+    }
+
+    /// Where the buffered bytes are in the image:
+    /// `image_bytes[file.data_range()]` (inside the record, which the
+    /// decoder checked).
+    pub fn data_range(&self) -> core::ops::Range<usize> {
+        self.data..self.data + self.hdr.buffered as usize
+    }
+}
+
+/// Is this `CKPT_FILE_*` kind a pipe's (`CKPT_FILE_PIPE`, `CKPT_FILE_FIFO`)?
+fn is_pipe_kind(kind: u32) -> bool {
+    kind == CKPT_FILE_PIPE || kind == CKPT_FILE_FIFO
 }
 
 /// One MM record: a process's address space.
@@ -420,6 +597,27 @@ impl fmt::Display for VmaRef {
     }
 }
 
+/// Names a FILE record in messages: "FILE k of task i (fd N)" (k from 0,
+/// its position among its task's FILE records).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileRef {
+    /// The task's index.
+    pub task: usize,
+    /// The record's position among its task's FILE records.
+    pub file: usize,
+    pub fd: i32,
+}
+
+impl fmt::Display for FileRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "FILE {} of task {} (fd {})",
+            self.file, self.task, self.fd
+        )
+    }
+}
+
 /// A decoded image (possibly partial: ended by an ERROR record).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Image {
@@ -555,6 +753,24 @@ pub enum DecodeErrorKind {
     /// A PAGES record whose length is not its header plus `pad` plus `nr`
     /// pages.
     PagesLength { len: u32, nr: u32, pad: u32 },
+    /// A PROC record too short for its own header.
+    ProcShort { len: u32 },
+    /// A PROC record whose length is not its header plus `cwd_len` plus
+    /// `root_len`.
+    ProcLength {
+        len: u32,
+        cwd_len: u32,
+        root_len: u32,
+    },
+    /// A FILE record too short for its own header.
+    FileShort { len: u32 },
+    /// A FILE record whose length is not its header plus `path_len` plus
+    /// `buffered`.
+    FileLength {
+        len: u32,
+        path_len: u32,
+        buffered: u32,
+    },
 }
 
 impl fmt::Display for DecodeErrorKind {
@@ -691,6 +907,34 @@ impl fmt::Display for DecodeErrorKind {
                 "PAGES record length {len} does not match its pad {pad} and {nr} pages \
                  (expected {PAGES_HDR_SIZE} + pad + nr * {CKPT_PAGE_SIZE} = {})",
                 pages_len_of(nr, pad)
+            ),
+            ProcShort { len } => write!(
+                f,
+                "PROC record length {len} is shorter than its {PROC_SIZE}-byte header"
+            ),
+            ProcLength {
+                len,
+                cwd_len,
+                root_len,
+            } => write!(
+                f,
+                "PROC record length {len} does not match its cwd_len {cwd_len} and root_len \
+                 {root_len} (expected {PROC_SIZE} + cwd_len + root_len = {})",
+                PROC_SIZE as u64 + u64::from(cwd_len) + u64::from(root_len)
+            ),
+            FileShort { len } => write!(
+                f,
+                "FILE record length {len} is shorter than its {FILE_SIZE}-byte header"
+            ),
+            FileLength {
+                len,
+                path_len,
+                buffered,
+            } => write!(
+                f,
+                "FILE record length {len} does not match its path_len {path_len} and buffered \
+                 {buffered} (expected {FILE_SIZE} + path_len + buffered = {})",
+                FILE_SIZE as u64 + u64::from(path_len) + u64::from(buffered)
             ),
         }
     }
@@ -983,6 +1227,89 @@ pub enum VerifyErrorKind {
         vma: VmaRef,
         addr: u64,
         prev_end: u64,
+    },
+    /// A PROC record's cwd or root path (`field`, `len` bytes) is not one
+    /// NUL-terminated string: `nul` is the position of its first NUL
+    /// (`None`: it has none, or it is empty).
+    ProcPathNotTerminated {
+        index: usize,
+        field: &'static str,
+        len: u32,
+        nul: Option<usize>,
+    },
+    /// A PROC record's `umask` has bits above [`UMASK_MAX`].
+    ProcUmask {
+        index: usize,
+        umask: u32,
+    },
+    /// A task whose PROC record is followed by another number of FILE
+    /// records than its `nr_files`.
+    FileCount {
+        index: usize,
+        nr_files: u32,
+        found: usize,
+    },
+    /// A FILE record with a negative `fd`.
+    FileFdNegative {
+        file: FileRef,
+    },
+    /// A FILE record whose `fd` is not above the `fd` of the FILE record
+    /// before it in its task (ascending, each descriptor once).
+    FileFdOrder {
+        file: FileRef,
+        prev_fd: i32,
+    },
+    /// `kind` is not a `CKPT_FILE_REG` .. `CKPT_FILE_OTHER` value.
+    FileKind {
+        file: FileRef,
+        kind: u32,
+    },
+    /// `cloexec` is neither 0 nor 1.
+    FileCloexec {
+        file: FileRef,
+        cloexec: u32,
+    },
+    /// `flags` has [`O_CLOEXEC`] but `cloexec` is 0, or lacks it but
+    /// `cloexec` is 1.
+    FileCloexecFlags {
+        file: FileRef,
+        cloexec: u32,
+        flags: u32,
+    },
+    /// `id` is 0 (open file descriptions are numbered from 1).
+    FileIdZero {
+        file: FileRef,
+    },
+    /// `id` is more than one above the highest id before it in the image
+    /// (`max_seen`): ids are numbered in the order first met.
+    FileIdSkipped {
+        file: FileRef,
+        id: u32,
+        max_seen: u32,
+    },
+    /// A FILE record's path (`path_len` bytes) is not one NUL-terminated
+    /// string: `nul` is the position of its first NUL (`None`: it has
+    /// none, or it is empty).
+    FilePathNotTerminated {
+        file: FileRef,
+        path_len: u32,
+        nul: Option<usize>,
+    },
+    /// Bytes buffered in a file that is not a pipe or a FIFO.
+    FileBufferedKind {
+        file: FileRef,
+        kind: u32,
+        buffered: u32,
+    },
+    /// Bytes buffered on a FILE record of a pipe (or FIFO) that an earlier
+    /// FILE record of the image (`first`) already names (same device and
+    /// inode): only a pipe's first record carries its contents.
+    FileBufferedAgain {
+        file: FileRef,
+        buffered: u32,
+        dev: (u32, u32),
+        ino: u64,
+        first: FileRef,
     },
     /// The padding after a record whose length is not a multiple of
     /// `CKPT_ALIGN` is not zero.
@@ -1289,6 +1616,108 @@ impl fmt::Display for VerifyErrorKind {
                  the PAGES record before it (runs are in ascending address order and do not \
                  overlap)"
             ),
+            ProcPathNotTerminated {
+                index,
+                field,
+                len,
+                nul,
+            } => write!(
+                f,
+                "PROC record of task {index}: its {field} path ({len} bytes) is not a \
+                 NUL-terminated string ({}; {field}_len counts the path and its one NUL, \
+                 so it is at least 1)",
+                NulAt(*nul, *len)
+            ),
+            ProcUmask { index, umask } => write!(
+                f,
+                "PROC record of task {index} has umask {umask:#o}, which has bits above \
+                 {UMASK_MAX:#o} (a umask holds permission bits only)"
+            ),
+            FileCount {
+                index,
+                nr_files,
+                found,
+            } => write!(
+                f,
+                "PROC record of task {index} has nr_files {nr_files}, but {found} FILE records \
+                 follow it"
+            ),
+            FileFdNegative { file } => write!(
+                f,
+                "{file} has a negative fd (a descriptor is 0 or more)"
+            ),
+            FileFdOrder { file, prev_fd } => write!(
+                f,
+                "{file} does not come after fd {prev_fd}, the fd of the FILE record before it \
+                 (a process's FILE records are in ascending fd order, each fd once)"
+            ),
+            FileKind { file, kind } => write!(
+                f,
+                "{file} has unknown kind {kind} (known: {CKPT_FILE_REG}..={CKPT_FILE_OTHER}: \
+                 reg, dir, pipe, fifo, socket, chr, blk, eventfd, other)"
+            ),
+            FileCloexec { file, cloexec } => {
+                write!(f, "{file} has cloexec {cloexec} (must be 0 or 1)")
+            }
+            FileCloexecFlags {
+                file,
+                cloexec,
+                flags,
+            } => write!(
+                f,
+                "{file} has cloexec {cloexec} but its flags {} {} O_CLOEXEC ({}): fdinfo's \
+                 flags have O_CLOEXEC exactly when the descriptor has close-on-exec",
+                crate::text::fdinfo_flags(*flags),
+                if flags & O_CLOEXEC != 0 {
+                    "have"
+                } else {
+                    "lack"
+                },
+                crate::text::fdinfo_flags(O_CLOEXEC)
+            ),
+            FileIdZero { file } => write!(
+                f,
+                "{file} has id 0 (open file descriptions are numbered from 1)"
+            ),
+            FileIdSkipped { file, id, max_seen } => write!(
+                f,
+                "{file} has id {id}, but the highest id before it in the image is {max_seen}: \
+                 ids are numbered in the order first met, so a new one is {}",
+                u64::from(*max_seen) + 1
+            ),
+            FilePathNotTerminated {
+                file,
+                path_len,
+                nul,
+            } => write!(
+                f,
+                "{file}: its path ({path_len} bytes) is not a NUL-terminated string ({}; \
+                 path_len counts the path and its one NUL, so it is at least 1)",
+                NulAt(*nul, *path_len)
+            ),
+            FileBufferedKind {
+                file,
+                kind,
+                buffered,
+            } => write!(
+                f,
+                "{file} has {buffered} buffered bytes but is of kind {kind} ({}): only a pipe \
+                 or a FIFO has buffered bytes",
+                crate::text::name_or_unknown(crate::text::file_kind_name(*kind), *kind)
+            ),
+            FileBufferedAgain {
+                file,
+                buffered,
+                dev,
+                ino,
+                first,
+            } => write!(
+                f,
+                "{file} has {buffered} buffered bytes, but its pipe (dev {:02x}:{:02x}, inode \
+                 {ino}) was met before, at {first}: a pipe's bytes are recorded once, on its \
+                 first FILE record in the image",
+                dev.0, dev.1
+            ),
             Padding { r#type } => write!(
                 f,
                 "the padding after the {} record is not zero",
@@ -1520,7 +1949,9 @@ pub const KERNEL_HALF_START: u64 = 0xffff_8000_0000_0000;
 ///   0xffffffff_xxxxxxxx (a `parent` of -1 after a `vsid`) or
 ///   0xffffxxxx_8xxxxxxx (a uid of 2^31 before an euid of 0xffff8000);
 /// * nothing in THREAD and FPU records (the thread's registers, signal
-///   state and FPU bytes), nor in MM, VMA and PAGES records: their
+///   state and FPU bytes), nor in PROC and FILE records (signal handlers
+///   and restorers are user addresses, limits, masks, file positions and
+///   inodes any values), nor in MM, VMA and PAGES records: their
 ///   addresses, auxiliary vector, names and page contents are the
 ///   process's own values (a page holds any bytes; the VMA rules keep its
 ///   addresses in the user half instead, with their own message).
@@ -1561,7 +1992,8 @@ enum Expect {
     Tail,
 }
 
-/// The task whose THREAD, MM, VMA and PAGES records the pass is reading.
+/// The task whose THREAD, PROC, FILE, MM, VMA and PAGES records the pass
+/// is reading.
 struct Current {
     /// Its index, and the offset of its TASK record.
     index: usize,
@@ -1575,6 +2007,13 @@ struct Current {
     /// Set when a record other than a THREAD or FPU ended its THREAD
     /// records (and their count was checked).
     threads_done: bool,
+    /// Its PROC record, once read: the offset and `nr_files`.
+    proc: Option<(usize, u32)>,
+    /// Set when a record other than a FILE ended its FILE records (and
+    /// their count was checked).
+    files_done: bool,
+    /// The fd of its last FILE record (for the order rule).
+    last_fd: Option<i32>,
     /// Its MM record, once read: the offset and `nr_vmas`.
     mm: Option<(usize, u32)>,
     /// The end of its last VMA (for the order rule).
@@ -1712,7 +2151,7 @@ impl<'a> Pass<'a> {
     }
 
     /// The record at `off` of a type whose length need not be a multiple
-    /// of `CKPT_ALIGN` (FPU, MM, VMA, PAGES: a header of `min` bytes, then
+    /// of `CKPT_ALIGN` (FPU, PROC, FILE, MM, VMA, PAGES: a header of `min` bytes, then
     /// as many bytes as it says), without its padding, and the bytes it
     /// takes with its padding. `short` is the error for a length under
     /// `min`; the caller checks the length against the header.
@@ -1868,9 +2307,10 @@ fn read_head_record(pass: &mut Pass<'_>) -> Result<ckpt_hdr_head, DecodeError> {
 
 /// What the task section expects next (for messages): the FPU record a
 /// thread with registers needs, the THREAD records its task still lacks,
-/// the PAGES records its VMA still lacks, the VMA records its MM still
-/// lacks, the next TASK, or the TAIL. (An MM record may also come after
-/// the THREAD records: it is optional, so it is not named.)
+/// the FILE records its PROC still lacks, the PAGES records its VMA still
+/// lacks, the VMA records its MM still lacks, the next TASK, or the TAIL.
+/// (A PROC or an MM record may also come after the THREAD records: they
+/// are optional, so they are not named.)
 fn tasks_expect(
     img: &Image,
     cur: Option<&Current>,
@@ -1882,10 +2322,17 @@ fn tasks_expect(
         None => "TASK",
         Some(c) if c.fpu_due.is_some() => "FPU",
         Some(c)
-            if c.mm.is_none() && task.map_or(0, |t| t.threads.len()) < c.nr_threads as usize =>
+            if c.mm.is_none()
+                && c.proc.is_none()
+                && task.map_or(0, |t| t.threads.len()) < c.nr_threads as usize =>
         {
             "THREAD"
         }
+        Some(Current {
+            proc: Some((_, nr_files)),
+            mm: None,
+            ..
+        }) if task.map_or(0, |t| t.files.len()) < *nr_files as usize => "FILE",
         Some(Current { vma: Some(v), .. }) if v.recorded < v.dumped => "PAGES",
         Some(Current {
             mm: Some((_, nr_vmas)),
@@ -1906,6 +2353,8 @@ fn read_rest(pass: &mut Pass<'_>, img: &mut Image) -> Result<(), DecodeError> {
     let mut cur: Option<Current> = None;
     // Indices of task i-1 and its ancestors, root first (for the DFS rule).
     let mut path: Vec<usize> = Vec::new();
+    // The open file ids and pipes met so far in the image.
+    let mut files_seen = FilesSeen::default();
     loop {
         let records = img.records.len();
         let last = img.records.last().map(|r| r.r#type);
@@ -1975,7 +2424,13 @@ fn read_rest(pass: &mut Pass<'_>, img: &mut Image) -> Result<(), DecodeError> {
             Expect::Pids => h.r#type == CKPT_HDR_PIDS,
             Expect::Tasks => match h.r#type {
                 CKPT_HDR_TASK => tasks_seen < tasks_nr as usize,
-                CKPT_HDR_THREAD | CKPT_HDR_MM => cur.as_ref().is_some_and(|c| c.mm.is_none()),
+                CKPT_HDR_THREAD | CKPT_HDR_PROC => cur
+                    .as_ref()
+                    .is_some_and(|c| c.mm.is_none() && c.proc.is_none()),
+                CKPT_HDR_FILE => cur
+                    .as_ref()
+                    .is_some_and(|c| c.mm.is_none() && c.proc.is_some()),
+                CKPT_HDR_MM => cur.as_ref().is_some_and(|c| c.mm.is_none()),
                 CKPT_HDR_FPU => last == Some(CKPT_HDR_THREAD),
                 CKPT_HDR_VMA => cur.as_ref().is_some_and(|c| c.mm.is_some()),
                 CKPT_HDR_PAGES => cur.as_ref().is_some_and(|c| c.vma.is_some()),
@@ -2001,6 +2456,8 @@ fn read_rest(pass: &mut Pass<'_>, img: &mut Image) -> Result<(), DecodeError> {
             CKPT_HDR_TASK => fixed(h, TASK_SIZE),
             CKPT_HDR_THREAD => fixed(h, THREAD_SIZE),
             CKPT_HDR_FPU => fpu_len(pass.b.get(off..).unwrap_or(&[]), h),
+            CKPT_HDR_PROC => proc_len(pass.b.get(off..).unwrap_or(&[]), h),
+            CKPT_HDR_FILE => file_len(pass.b.get(off..).unwrap_or(&[]), h),
             CKPT_HDR_MM => mm_len(pass.b.get(off..).unwrap_or(&[]), h),
             CKPT_HDR_VMA => vma_len(pass.b.get(off..).unwrap_or(&[]), h),
             CKPT_HDR_PAGES => pages_len(pass.b.get(off..).unwrap_or(&[]), h),
@@ -2008,9 +2465,11 @@ fn read_rest(pass: &mut Pass<'_>, img: &mut Image) -> Result<(), DecodeError> {
         };
         pass.torn(off, h, whole, records, last)?;
         // In the task section, a record other than an FPU ends the thread
-        // before it; one other than a THREAD or FPU (MM, VMA, PAGES, TASK,
-        // TAIL) ends the task's THREAD records; one other than PAGES ends
-        // the VMA before it; a TASK or the TAIL ends the task before it.
+        // before it; one other than a THREAD or FPU (PROC, FILE, MM, VMA,
+        // PAGES, TASK, TAIL) ends the task's THREAD records; one other than
+        // a FILE (MM, TASK, TAIL) ends the FILE records after its PROC; one
+        // other than PAGES ends the VMA before it; a TASK or the TAIL ends
+        // the task before it.
         if matches!(expect, Expect::Tasks) && h.r#type != CKPT_HDR_FPU {
             if let Some((toff, thread)) = cur.as_mut().and_then(|c| c.fpu_due.take()) {
                 pass.flag(toff, VerifyErrorKind::FpuMissing { thread });
@@ -2018,6 +2477,9 @@ fn read_rest(pass: &mut Pass<'_>, img: &mut Image) -> Result<(), DecodeError> {
             if let Some(c) = cur.as_mut() {
                 if h.r#type != CKPT_HDR_THREAD {
                     end_threads(pass, img, c);
+                }
+                if h.r#type != CKPT_HDR_FILE {
+                    end_files(pass, img, c);
                 }
                 if h.r#type != CKPT_HDR_PAGES {
                     end_vma(pass, c);
@@ -2097,6 +2559,9 @@ fn read_rest(pass: &mut Pass<'_>, img: &mut Image) -> Result<(), DecodeError> {
                     nr_threads: t.nr_threads,
                     fpu_due: None,
                     threads_done: false,
+                    proc: None,
+                    files_done: false,
+                    last_fd: None,
                     mm: None,
                     vma_end: None,
                     vma: None,
@@ -2150,6 +2615,80 @@ fn read_rest(pass: &mut Pass<'_>, img: &mut Image) -> Result<(), DecodeError> {
                             offset: off,
                             hdr: f,
                             state: state.to_vec(),
+                        });
+                    }
+                }
+                pass.padding(off, rec.len(), extent, h.r#type);
+                (rec, extent)
+            }
+            CKPT_HDR_PROC => {
+                let short = DecodeErrorKind::ProcShort { len: h.len };
+                let (rec, extent) = pass.unpadded_body(off, h, PROC_SIZE, short)?;
+                let p = read_proc(rec);
+                if u64::from(h.len)
+                    != PROC_SIZE as u64 + u64::from(p.cwd_len) + u64::from(p.root_len)
+                {
+                    return Err(DecodeError {
+                        offset: off,
+                        kind: DecodeErrorKind::ProcLength {
+                            len: h.len,
+                            cwd_len: p.cwd_len,
+                            root_len: p.root_len,
+                        },
+                    });
+                }
+                // The length check bounds both paths by the record.
+                let split = PROC_SIZE + p.cwd_len as usize;
+                let cwd = rec.get(PROC_SIZE..split).unwrap_or(&[]);
+                let root = rec.get(split..).unwrap_or(&[]);
+                if let Some(c) = cur.as_mut() {
+                    check_proc(pass, off, &p, cwd, root, c.index);
+                    c.proc = Some((off, p.nr_files));
+                    if let Some(task) = img.tasks.get_mut(c.index) {
+                        task.proc = Some(Proc {
+                            offset: off,
+                            hdr: p,
+                            cwd_bytes: cwd.to_vec(),
+                            root_bytes: root.to_vec(),
+                        });
+                    }
+                }
+                pass.padding(off, rec.len(), extent, h.r#type);
+                (rec, extent)
+            }
+            CKPT_HDR_FILE => {
+                let short = DecodeErrorKind::FileShort { len: h.len };
+                let (rec, extent) = pass.unpadded_body(off, h, FILE_SIZE, short)?;
+                let f = read_file(rec);
+                if u64::from(h.len)
+                    != FILE_SIZE as u64 + u64::from(f.path_len) + u64::from(f.buffered)
+                {
+                    return Err(DecodeError {
+                        offset: off,
+                        kind: DecodeErrorKind::FileLength {
+                            len: h.len,
+                            path_len: f.path_len,
+                            buffered: f.buffered,
+                        },
+                    });
+                }
+                // The length check bounds the path and the buffered bytes.
+                let data = FILE_SIZE + f.path_len as usize;
+                let path = rec.get(FILE_SIZE..data).unwrap_or(&[]);
+                if let Some(c) = cur.as_mut() {
+                    if let Some(task) = img.tasks.get_mut(c.index) {
+                        let who = FileRef {
+                            task: c.index,
+                            file: task.files.len(),
+                            fd: f.fd,
+                        };
+                        check_file(pass, off, &f, path, who, c.last_fd, &mut files_seen);
+                        c.last_fd = Some(f.fd);
+                        task.files.push(FileRec {
+                            offset: off,
+                            hdr: f,
+                            path_bytes: path.to_vec(),
+                            data: off + data,
                         });
                     }
                 }
@@ -2338,6 +2877,29 @@ fn end_threads(pass: &mut Pass<'_>, img: &Image, c: &mut Current) {
     }
 }
 
+/// The end of a task's FILE records (once, if it has a PROC record): their
+/// number must be its `nr_files`.
+fn end_files(pass: &mut Pass<'_>, img: &Image, c: &mut Current) {
+    let Some((proc_off, nr_files)) = c.proc else {
+        return;
+    };
+    if c.files_done {
+        return;
+    }
+    c.files_done = true;
+    let found = img.tasks.get(c.index).map_or(0, |t| t.files.len());
+    if found != nr_files as usize {
+        pass.flag(
+            proc_off,
+            VerifyErrorKind::FileCount {
+                index: c.index,
+                nr_files,
+                found,
+            },
+        );
+    }
+}
+
 /// The end of a VMA's PAGES records: they must hold its `dumped` bytes.
 fn end_vma(pass: &mut Pass<'_>, c: &mut Current) {
     if let Some(v) = c.vma.take() {
@@ -2377,6 +2939,154 @@ fn end_task(pass: &mut Pass<'_>, img: &Image, c: &Current) {
 fn bad_cstring(b: &[u8]) -> Option<Option<usize>> {
     let nul = b.iter().position(|&x| x == 0);
     (nul != Some(b.len().wrapping_sub(1))).then_some(nul)
+}
+
+/// The rules of one PROC record (header `p`, `cwd` and `root` its paths,
+/// at `off`), of task `index`. Its signal actions, masks and limits are
+/// the process's own values: no rule, and no kernel-address scan.
+fn check_proc(
+    pass: &mut Pass<'_>,
+    off: usize,
+    p: &ckpt_hdr_proc,
+    cwd: &[u8],
+    root: &[u8],
+    index: usize,
+) {
+    use VerifyErrorKind::*;
+    for (field, len, b) in [("cwd", p.cwd_len, cwd), ("root", p.root_len, root)] {
+        if let Some(nul) = bad_cstring(b) {
+            pass.flag(
+                off,
+                ProcPathNotTerminated {
+                    index,
+                    field,
+                    len,
+                    nul,
+                },
+            );
+        }
+    }
+    if p.umask > UMASK_MAX {
+        pass.flag(
+            off,
+            ProcUmask {
+                index,
+                umask: p.umask,
+            },
+        );
+    }
+}
+
+/// What the FILE rules remember across the image: the highest open file
+/// id so far, and the first FILE record of each pipe (by device and
+/// inode).
+#[derive(Default)]
+struct FilesSeen {
+    max_id: u32,
+    pipes: HashMap<(u32, u32, u64), FileRef>,
+}
+
+/// The rules of one FILE record (header `f`, `path` its path, at `off`);
+/// `prev_fd` is the fd of the FILE record before it in its task. Its
+/// position, inode and device are the file's own values.
+fn check_file(
+    pass: &mut Pass<'_>,
+    off: usize,
+    f: &ckpt_hdr_file,
+    path: &[u8],
+    file: FileRef,
+    prev_fd: Option<i32>,
+    seen: &mut FilesSeen,
+) {
+    use VerifyErrorKind::*;
+    if f.fd < 0 {
+        pass.flag(off, FileFdNegative { file });
+    } else if let Some(prev_fd) = prev_fd.filter(|&p| f.fd <= p) {
+        pass.flag(off, FileFdOrder { file, prev_fd });
+    }
+    if !(CKPT_FILE_REG..=CKPT_FILE_OTHER).contains(&f.kind) {
+        pass.flag(off, FileKind { file, kind: f.kind });
+    }
+    if f.cloexec > 1 {
+        pass.flag(
+            off,
+            FileCloexec {
+                file,
+                cloexec: f.cloexec,
+            },
+        );
+    } else if (f.flags & O_CLOEXEC != 0) != (f.cloexec == 1) {
+        pass.flag(
+            off,
+            FileCloexecFlags {
+                file,
+                cloexec: f.cloexec,
+                flags: f.flags,
+            },
+        );
+    }
+    if f.id == 0 {
+        pass.flag(off, FileIdZero { file });
+    } else if u64::from(f.id) > u64::from(seen.max_id) + 1 {
+        pass.flag(
+            off,
+            FileIdSkipped {
+                file,
+                id: f.id,
+                max_seen: seen.max_id,
+            },
+        );
+    }
+    seen.max_id = seen.max_id.max(f.id);
+    if f.reserved != 0 {
+        pass.flag(
+            off,
+            Reserved {
+                record: "FILE",
+                value: f.reserved,
+            },
+        );
+    }
+    if let Some(nul) = bad_cstring(path) {
+        pass.flag(
+            off,
+            FilePathNotTerminated {
+                file,
+                path_len: f.path_len,
+                nul,
+            },
+        );
+    }
+    if !is_pipe_kind(f.kind) {
+        if f.buffered != 0 {
+            pass.flag(
+                off,
+                FileBufferedKind {
+                    file,
+                    kind: f.kind,
+                    buffered: f.buffered,
+                },
+            );
+        }
+        return;
+    }
+    let dev = (f.dev_major, f.dev_minor);
+    match seen.pipes.get(&(dev.0, dev.1, f.ino)) {
+        Some(&first) if f.buffered != 0 => pass.flag(
+            off,
+            FileBufferedAgain {
+                file,
+                buffered: f.buffered,
+                dev,
+                ino: f.ino,
+                first,
+            },
+        ),
+        Some(_) => {}
+        None => {
+            seen.pipes.insert((dev.0, dev.1, f.ino), file);
+        }
+    }
 }
 
 /// The rules of one MM record (header `m`, `exe` its bytes after the
@@ -2774,6 +3484,34 @@ fn mm_len(rest: &[u8], h: ckpt_hdr) -> Option<usize> {
     Some(padded(h.len as usize))
 }
 
+/// The same for a PROC record, its `cwd_len` and `root_len`.
+fn proc_len(rest: &[u8], h: ckpt_hdr) -> Option<usize> {
+    let extra = (h.len as usize).checked_sub(PROC_SIZE)?;
+    let o = offset_of!(ckpt_hdr_proc, cwd_len);
+    if let Some(w) = rest.get(o..o + 8) {
+        let cwd_len = u32::from_le_bytes(w[..4].try_into().ok()?);
+        let root_len = u32::from_le_bytes(w[4..].try_into().ok()?);
+        if u64::from(cwd_len) + u64::from(root_len) != extra as u64 {
+            return None;
+        }
+    }
+    Some(padded(h.len as usize))
+}
+
+/// The same for a FILE record, its `path_len` and `buffered`.
+fn file_len(rest: &[u8], h: ckpt_hdr) -> Option<usize> {
+    let extra = (h.len as usize).checked_sub(FILE_SIZE)?;
+    let o = offset_of!(ckpt_hdr_file, path_len);
+    if let Some(w) = rest.get(o..o + 8) {
+        let path_len = u32::from_le_bytes(w[..4].try_into().ok()?);
+        let buffered = u32::from_le_bytes(w[4..].try_into().ok()?);
+        if u64::from(path_len) + u64::from(buffered) != extra as u64 {
+            return None;
+        }
+    }
+    Some(padded(h.len as usize))
+}
+
 /// The same for a VMA record and its `name_len`.
 fn vma_len(rest: &[u8], h: ckpt_hdr) -> Option<usize> {
     let extra = (h.len as usize).checked_sub(VMA_SIZE)?;
@@ -2876,6 +3614,8 @@ fn read_pids_record<'a>(
             task: None,
             pids_offset: eoff,
             threads: Vec::new(),
+            proc: None,
+            files: Vec::new(),
             mm: None,
             vmas: Vec::new(),
         });

@@ -7,15 +7,18 @@
 //! Absent records: every key is always present. A record the image does
 //! not hold is `null` (the TASK fields of a task the image ended before,
 //! `regs` and `fpu` of a thread without registers, `mm` of a process
-//! without an address space, a zombie); a list of records it does not
-//! hold is `[]` (`threads`, `vmas`).
+//! without an address space, a zombie; `umask`, `cwd`, `root`, `signals`
+//! and `rlimits` of a process without a PROC record); a list of records it
+//! does not hold is `[]` (`threads`, `files`, `vmas`).
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::bytes::{cstr, reg_values, REG_NAMES};
 use crate::format::{ckpt_user_regs, CKPT_FPU_FXSAVE, CKPT_FPU_XSAVE};
-use crate::image::{Fpu, Image, Mm, Task, Thread, Vma};
-use crate::text::{held_name, name_or_unknown, restart_name, vma_kind_name};
+use crate::image::{FileRec, Fpu, Image, Mm, Proc, Task, Thread, Vma};
+use crate::text::{
+    file_kind_name, held_name, name_or_unknown, restart_name, vma_kind_name, RLIMIT_NAMES,
+};
 
 #[derive(serde::Serialize)]
 struct JsonImage<'a> {
@@ -70,11 +73,79 @@ struct JsonTask {
     /// The leader's (first THREAD's) nspid; `null` without THREAD records.
     nspid: Option<Vec<i32>>,
     threads: Vec<JsonThread>,
+    /// From the PROC record: `null` without one (a process not held or
+    /// without a live thread, a zombie).
+    umask: Option<u32>,
+    cwd: Option<String>,
+    root: Option<String>,
+    signals: Option<JsonSignals>,
+    rlimits: Option<JsonRlimits>,
+    /// The FILE records, in fd order; `[]` without a PROC record.
+    files: Vec<JsonFile>,
     /// The MM record; `null` for a process without an address space (a
     /// zombie), or if the image ended before it.
     mm: Option<JsonMm>,
     /// The VMA records, in address order; `[]` without an MM record.
     vmas: Vec<JsonVma>,
+}
+
+/// A process's signal dispositions, as /proc/PID/status sums them up, and
+/// its actions that are not all zero.
+#[derive(serde::Serialize)]
+struct JsonSignals {
+    /// `ShdPnd`: pending for the whole process (bit n-1: signal n).
+    shared_pending: u64,
+    /// `SigIgn`: handler `SIG_IGN`.
+    ignored: u64,
+    /// `SigCgt`: a handler (neither `SIG_DFL` nor `SIG_IGN`).
+    caught: u64,
+    actions: Vec<JsonAction>,
+}
+
+#[derive(serde::Serialize)]
+struct JsonAction {
+    signal: u32,
+    handler: u64,
+    flags: u64,
+    restorer: u64,
+    mask: u64,
+}
+
+/// The resource limits as an object keyed by `RLIMIT_NAMES`, in their
+/// order, each `[cur, max]`.
+struct JsonRlimits([[u64; 2]; RLIMIT_NAMES.len()]);
+
+impl Serialize for JsonRlimits {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(RLIMIT_NAMES.len()))?;
+        for (k, v) in RLIMIT_NAMES.iter().zip(&self.0) {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+/// One open descriptor, as /proc/PID/fd and /proc/PID/fdinfo show it.
+#[derive(serde::Serialize)]
+struct JsonFile {
+    fd: i32,
+    /// reg, dir, pipe, fifo, socket, chr, blk, eventfd, other (unknown(N)
+    /// if invalid).
+    #[serde(rename = "type")]
+    kind: String,
+    /// As readlink /proc/PID/fd/FD reads.
+    path: String,
+    /// fdinfo's `flags` (which it prints in octal).
+    flags: u32,
+    pos: i64,
+    cloexec: bool,
+    /// The open file description: equal ids share one.
+    id: u32,
+    inode: u64,
+    /// `MM:mm` in hex.
+    dev: String,
+    /// Bytes buffered in the pipe, in the image after the path.
+    buffered: u32,
 }
 
 #[derive(serde::Serialize)]
@@ -312,6 +383,47 @@ fn vma(v: &Vma) -> JsonVma {
     }
 }
 
+fn signals(p: &Proc) -> JsonSignals {
+    JsonSignals {
+        shared_pending: p.shared_pending(),
+        ignored: p.ignored(),
+        caught: p.caught(),
+        actions: p
+            .set_actions()
+            .map(|(signal, a)| JsonAction {
+                signal,
+                handler: a.handler,
+                flags: a.flags,
+                restorer: a.restorer,
+                mask: a.mask,
+            })
+            .collect(),
+    }
+}
+
+fn rlimits(p: &Proc) -> JsonRlimits {
+    JsonRlimits(core::array::from_fn(|i| {
+        let r = &p.rlimits()[i];
+        [r.cur, r.max]
+    }))
+}
+
+fn file(f: &FileRec) -> JsonFile {
+    let h = &f.hdr;
+    JsonFile {
+        fd: h.fd,
+        kind: name_or_unknown(file_kind_name(h.kind), h.kind),
+        path: f.path(),
+        flags: h.flags,
+        pos: h.pos,
+        cloexec: f.cloexec(),
+        id: h.id,
+        inode: h.ino,
+        dev: f.dev(),
+        buffered: h.buffered,
+    }
+}
+
 fn task(t: &Task) -> JsonTask {
     let k = t.task;
     JsonTask {
@@ -340,6 +452,12 @@ fn task(t: &Task) -> JsonTask {
         zombie: t.zombie(),
         nspid: t.threads.first().map(|l| l.nspid().to_vec()),
         threads: t.threads.iter().map(thread).collect(),
+        umask: t.proc.as_ref().map(Proc::umask),
+        cwd: t.proc.as_ref().map(Proc::cwd),
+        root: t.proc.as_ref().map(Proc::root),
+        signals: t.proc.as_ref().map(signals),
+        rlimits: t.proc.as_ref().map(rlimits),
+        files: t.files.iter().map(file).collect(),
         mm: t.mm.as_ref().map(mm),
         vmas: t.vmas.iter().map(vma).collect(),
     }

@@ -4,8 +4,9 @@
 //! `src/format.rs`, which this crate compiles as [`format`]. On top of it:
 //!
 //! * [`decode`] parses an image into an [`Image`] (never panics, never
-//!   allocates more than the input can hold, never copies page contents:
-//!   a [`PageRun`] says where they are in the input);
+//!   allocates more than the input can hold, never copies page contents
+//!   or pipe contents: a [`PageRun`] or a [`FileRec`] says where they are
+//!   in the input);
 //! * [`verify`] checks every rule of the format and reports the first
 //!   violation with its byte offset;
 //! * [`analyze`] does both in one pass and keeps whatever decoded, for tools
@@ -35,7 +36,8 @@ pub mod text;
 pub use bytes::{reg_values, REG_NAMES};
 pub use image::{
     analyze, decode, looks_like_kaddr, record_name, verify, Analysis, DecodeError, DecodeErrorKind,
-    Fpu, Image, KaddrField, Mm, PageRun, Record, Summary, Task, Thread, ThreadRef, VerifyError,
-    VerifyErrorKind, Vma, VmaRef, FXSAVE_SIZE, KADDR_FIELDS, KERNEL_HALF_START, USER_ADDR_END,
-    VMA_FLAGS_ALL, VMA_PROT_ALL, XSAVE_MIN_SIZE,
+    FileRec, FileRef, Fpu, Image, KaddrField, Mm, PageRun, Proc, Record, Summary, Task, Thread,
+    ThreadRef, VerifyError, VerifyErrorKind, Vma, VmaRef, FXSAVE_SIZE, KADDR_FIELDS,
+    KERNEL_HALF_START, O_CLOEXEC, UMASK_MAX, USER_ADDR_END, VMA_FLAGS_ALL, VMA_PROT_ALL,
+    XSAVE_MIN_SIZE,
 };

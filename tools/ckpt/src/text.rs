@@ -111,6 +111,116 @@ pub fn vma_flag_names(flags: u32) -> Vec<&'static str> {
     .collect()
 }
 
+/// The name of a `CKPT_FILE_*` kind (`"reg"`, `"dir"`, `"pipe"`,
+/// `"fifo"`, `"socket"`, `"chr"`, `"blk"`, `"eventfd"`, `"other"`).
+pub fn file_kind_name(kind: u32) -> Option<&'static str> {
+    use crate::format::*;
+    Some(match kind {
+        CKPT_FILE_REG => "reg",
+        CKPT_FILE_DIR => "dir",
+        CKPT_FILE_PIPE => "pipe",
+        CKPT_FILE_FIFO => "fifo",
+        CKPT_FILE_SOCKET => "socket",
+        CKPT_FILE_CHR => "chr",
+        CKPT_FILE_BLK => "blk",
+        CKPT_FILE_EVENTFD => "eventfd",
+        CKPT_FILE_OTHER => "other",
+        _ => return None,
+    })
+}
+
+/// The names of the resource limits of `ckpt_hdr_proc.rlimits`, in their
+/// order (`RLIMIT_CPU` (0) ... `RLIMIT_RTTIME` (15)), lower case without
+/// the prefix, as `ckpt decode --json` keys them.
+pub const RLIMIT_NAMES: [&str; crate::format::CKPT_RLIM_NLIMITS] = [
+    "cpu",
+    "fsize",
+    "data",
+    "stack",
+    "core",
+    "rss",
+    "nproc",
+    "nofile",
+    "memlock",
+    "as",
+    "locks",
+    "sigpending",
+    "msgqueue",
+    "nice",
+    "rtprio",
+    "rttime",
+];
+
+/// `RLIM_INFINITY`: a limit of all ones.
+pub const RLIM_INFINITY: u64 = u64::MAX;
+
+/// A limit as /proc/PID/limits prints it: the number, or `unlimited`.
+pub fn rlimit_text(v: u64) -> String {
+    if v == RLIM_INFINITY {
+        "unlimited".to_string()
+    } else {
+        v.to_string()
+    }
+}
+
+/// The name of signal `n` on x86-64 (`"SIGINT"`), `"SIGn"` past 31 (the
+/// real-time signals, which have no fixed names).
+pub fn signal_name(n: u32) -> String {
+    const NAMES: [&str; 31] = [
+        "SIGHUP",
+        "SIGINT",
+        "SIGQUIT",
+        "SIGILL",
+        "SIGTRAP",
+        "SIGABRT",
+        "SIGBUS",
+        "SIGFPE",
+        "SIGKILL",
+        "SIGUSR1",
+        "SIGSEGV",
+        "SIGUSR2",
+        "SIGPIPE",
+        "SIGALRM",
+        "SIGTERM",
+        "SIGSTKFLT",
+        "SIGCHLD",
+        "SIGCONT",
+        "SIGSTOP",
+        "SIGTSTP",
+        "SIGTTIN",
+        "SIGTTOU",
+        "SIGURG",
+        "SIGXCPU",
+        "SIGXFSZ",
+        "SIGVTALRM",
+        "SIGPROF",
+        "SIGWINCH",
+        "SIGIO",
+        "SIGPWR",
+        "SIGSYS",
+    ];
+    match n.checked_sub(1).and_then(|i| NAMES.get(i as usize)) {
+        Some(s) => (*s).to_string(),
+        None => format!("SIG{n}"),
+    }
+}
+
+/// A signal handler as a word: `SIG_DFL` (0), `SIG_IGN` (1) or the
+/// handler's address in hex.
+pub fn handler_text(h: u64) -> String {
+    match h {
+        0 => "SIG_DFL".to_string(),
+        1 => "SIG_IGN".to_string(),
+        a => format!("{a:#x}"),
+    }
+}
+
+/// Open-file flags as /proc/PID/fdinfo prints them: octal with a leading
+/// 0 (`02100002`; `00` for none).
+pub fn fdinfo_flags(flags: u32) -> String {
+    format!("0{flags:o}")
+}
+
 /// The name of an auxiliary vector entry type (`"AT_PAGESZ"`), for the
 /// ones Linux x86-64 passes.
 pub fn auxv_name(t: u64) -> Option<&'static str> {
@@ -297,6 +407,46 @@ mod tests {
         assert_eq!(kib(0), "0 KiB");
         assert_eq!(kib(1), "1 KiB");
         assert_eq!(kib(8192), "8 KiB");
+    }
+
+    #[test]
+    fn proc_and_file_names() {
+        let kinds: Vec<_> = (0..11)
+            .map(|k| name_or_unknown(file_kind_name(k), k))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "unknown(0)",
+                "reg",
+                "dir",
+                "pipe",
+                "fifo",
+                "socket",
+                "chr",
+                "blk",
+                "eventfd",
+                "other",
+                "unknown(10)"
+            ]
+        );
+        assert_eq!(RLIMIT_NAMES[7], "nofile");
+        assert_eq!(RLIMIT_NAMES[9], "as");
+        assert_eq!(RLIMIT_NAMES[15], "rttime");
+        assert_eq!(rlimit_text(u64::MAX), "unlimited");
+        assert_eq!(rlimit_text(1024), "1024");
+        assert_eq!(signal_name(1), "SIGHUP");
+        assert_eq!(signal_name(2), "SIGINT");
+        assert_eq!(signal_name(17), "SIGCHLD");
+        assert_eq!(signal_name(31), "SIGSYS");
+        assert_eq!(signal_name(32), "SIG32");
+        assert_eq!(signal_name(64), "SIG64");
+        assert_eq!(signal_name(0), "SIG0");
+        assert_eq!(handler_text(0), "SIG_DFL");
+        assert_eq!(handler_text(1), "SIG_IGN");
+        assert_eq!(handler_text(0x401000), "0x401000");
+        assert_eq!(fdinfo_flags(0), "00");
+        assert_eq!(fdinfo_flags(0o2100002), "02100002");
     }
 
     #[test]

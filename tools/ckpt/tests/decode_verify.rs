@@ -888,6 +888,12 @@ fn json_schema_is_stable() {
         "zombie",
         "nspid",
         "threads",
+        "umask",
+        "cwd",
+        "root",
+        "signals",
+        "rlimits",
+        "files",
         "mm",
         "vmas",
     ];
@@ -987,6 +993,12 @@ fn json_schema_is_stable() {
     // lists empty; see tests/memory.rs for the MM and VMA objects)
     assert!(v["tasks"][0]["mm"].is_null());
     assert_eq!(v["tasks"][0]["vmas"], serde_json::json!([]));
+    // no PROC record: umask, cwd, root, signals, rlimits null, files []
+    // (see tests/proc_files.rs for the objects)
+    for k in ["umask", "cwd", "root", "signals", "rlimits"] {
+        assert!(v["tasks"][0][k].is_null(), "{k}");
+    }
+    assert_eq!(v["tasks"][0]["files"], serde_json::json!([]));
 }
 
 /// A CRC of 0xffff8000 or more makes the TAIL's last word (records, crc32)

@@ -7,14 +7,16 @@ use std::path::Path;
 
 use ckpt::format::{
     CKPT_ABI_VERSION, CKPT_ARCH_X86_64, CKPT_FORMAT_VERSION, CKPT_FPU_FXSAVE, CKPT_FPU_XSAVE,
-    CKPT_HDR_ERROR, CKPT_HDR_FPU, CKPT_HDR_HEAD, CKPT_HDR_MM, CKPT_HDR_PAGES, CKPT_HDR_PIDS,
-    CKPT_HDR_TAIL, CKPT_HDR_TASK, CKPT_HDR_THREAD, CKPT_HDR_TREE, CKPT_HDR_VMA, CKPT_THREAD_REGS,
+    CKPT_HDR_ERROR, CKPT_HDR_FILE, CKPT_HDR_FPU, CKPT_HDR_HEAD, CKPT_HDR_MM, CKPT_HDR_PAGES,
+    CKPT_HDR_PIDS, CKPT_HDR_PROC, CKPT_HDR_TAIL, CKPT_HDR_TASK, CKPT_HDR_THREAD, CKPT_HDR_TREE,
+    CKPT_HDR_VMA, CKPT_THREAD_REGS,
 };
 use ckpt::text::{
-    auxv_name, cstr, format_time_ns, held_name, kib, name_or_unknown, restart_name, state_name,
-    vma_flag_names, vma_kind_name,
+    auxv_name, cstr, fdinfo_flags, file_kind_name, format_time_ns, handler_text, held_name, kib,
+    name_or_unknown, restart_name, rlimit_text, signal_name, state_name, vma_flag_names,
+    vma_kind_name, RLIMIT_NAMES,
 };
-use ckpt::{reg_values, Fpu, Image, Mm, PageRun, Task, Thread, Vma, REG_NAMES};
+use ckpt::{reg_values, FileRec, Fpu, Image, Mm, PageRun, Proc, Task, Thread, Vma, REG_NAMES};
 
 use super::checkpoint::{open_device, DEVICE};
 use super::sys::{errno_name, io_msg, ioctl_version};
@@ -103,8 +105,29 @@ fn memory_line(t: &Task) -> Option<String> {
     ))
 }
 
+/// The line under a task that sums up its open files: `files: N open (K
+/// pipes), cwd PATH` (`K of N open` if the image has fewer FILE records
+/// than `nr_files`; pipes are the descriptors of pipes and FIFOs), or
+/// `None` without a PROC record (a process not held, a zombie).
+fn files_line(t: &Task) -> Option<String> {
+    let p = t.proc.as_ref()?;
+    let n = t.files.len();
+    let count = if p.nr_files() as usize == n {
+        format!("{n} open")
+    } else {
+        format!("{n} of {} open", p.nr_files())
+    };
+    let pipes = t.pipes();
+    Some(format!(
+        "files: {count} ({pipes} pipe{}), cwd {}",
+        if pipes == 1 { "" } else { "s" },
+        p.cwd()
+    ))
+}
+
 /// The tree, `pstree -p` style: one line per task, and under it one line
-/// that sums up its threads and one that sums up its memory.
+/// that sums up its threads, one that sums up its memory and one that sums
+/// up its open files.
 fn render_tree(s: &mut String, img: &Image) {
     let n = img.tasks.len();
     let mut kids: Vec<Vec<usize>> = vec![Vec::new(); n];
@@ -141,7 +164,10 @@ fn render_tree(s: &mut String, img: &Image) {
             }
         };
         let bar = if ks.is_empty() { "   " } else { "|  " };
-        for line in [threads_line(t), memory_line(t)].into_iter().flatten() {
+        for line in [threads_line(t), memory_line(t), files_line(t)]
+            .into_iter()
+            .flatten()
+        {
             outln!(s, "{child_prefix}{bar} {line}");
         }
         for (j, &k) in ks.iter().enumerate().rev() {
@@ -374,14 +400,78 @@ fn render_pages(s: &mut String, p: &PageRun) {
     outln!(s, "  data           at offset {}", p.data);
 }
 
+/// The fields of a PROC record: the umask, the paths, the shared pending
+/// signals and what /proc/PID/status sums up of the actions, the limits
+/// (as /proc/PID/limits prints them), and every action that is not all
+/// zero, one a line.
+fn render_proc(s: &mut String, p: &Proc) {
+    let h = &p.hdr;
+    outln!(s, "  umask          {:04o}", h.umask);
+    outln!(s, "  nr_files       {}", h.nr_files);
+    outln!(s, "  cwd_len        {}", h.cwd_len);
+    outln!(s, "  root_len       {}", h.root_len);
+    outln!(s, "  cwd            {:?}", p.cwd());
+    outln!(s, "  root           {:?}", p.root());
+    outln!(s, "  shared_pending {:#018x}", h.shared_pending);
+    outln!(s, "  ignored        {:#018x}", p.ignored());
+    outln!(s, "  caught         {:#018x}", p.caught());
+    for (name, r) in RLIMIT_NAMES.iter().zip(p.rlimits()) {
+        outln!(
+            s,
+            "  rlimit {name:<10} {} {}",
+            rlimit_text(r.cur),
+            rlimit_text(r.max)
+        );
+    }
+    for (n, a) in p.set_actions() {
+        outln!(
+            s,
+            "  action {:<10} handler {} flags {:#x} restorer {:#x} mask {:#x}",
+            signal_name(n),
+            handler_text(a.handler),
+            a.flags,
+            a.restorer,
+            a.mask
+        );
+    }
+}
+
+/// The fields of a FILE record (flags in octal, as fdinfo prints them),
+/// and where its buffered bytes are.
+fn render_file(s: &mut String, f: &FileRec) {
+    let h = &f.hdr;
+    outln!(s, "  fd             {}", h.fd);
+    outln!(
+        s,
+        "  kind           {} ({})",
+        h.kind,
+        name_or_unknown(file_kind_name(h.kind), h.kind)
+    );
+    outln!(s, "  flags          {}", fdinfo_flags(h.flags));
+    outln!(s, "  cloexec        {}", h.cloexec);
+    outln!(s, "  pos            {}", h.pos);
+    outln!(s, "  ino            {}", h.ino);
+    outln!(s, "  dev            {}", f.dev());
+    outln!(s, "  id             {}", h.id);
+    outln!(s, "  path_len       {}", h.path_len);
+    outln!(s, "  path           {:?}", f.path());
+    if h.buffered == 0 {
+        outln!(s, "  buffered       0");
+    } else {
+        outln!(s, "  buffered       {} at offset {}", h.buffered, f.data);
+    }
+    outln!(s, "  reserved       {}", h.reserved);
+}
+
 /// Every record and every field, one block per record.
 fn render_records(s: &mut String, img: &Image) {
     let mut pids_k = 0usize;
     let mut entry = 0usize;
     let mut task_k = 0usize;
-    // The THREAD and VMA records of task task_k - 1 read so far, and the
-    // PAGES records of its VMA vma_k - 1.
+    // The THREAD, FILE and VMA records of task task_k - 1 read so far, and
+    // the PAGES records of its VMA vma_k - 1.
     let mut thread_k = 0usize;
+    let mut file_k = 0usize;
     let mut vma_k = 0usize;
     let mut pages_k = 0usize;
     for r in &img.records {
@@ -461,6 +551,7 @@ fn render_records(s: &mut String, img: &Image) {
                 }
                 task_k += 1;
                 thread_k = 0;
+                file_k = 0;
                 vma_k = 0;
             }
             CKPT_HDR_THREAD => {
@@ -483,6 +574,21 @@ fn render_records(s: &mut String, img: &Image) {
                     outln!(s, "  (task {task}, thread {th})");
                     render_fpu(s, f);
                 }
+            }
+            CKPT_HDR_PROC => {
+                let task = task_k.saturating_sub(1);
+                if let Some(p) = img.tasks.get(task).and_then(|t| t.proc.as_ref()) {
+                    outln!(s, "  (task {task})");
+                    render_proc(s, p);
+                }
+            }
+            CKPT_HDR_FILE => {
+                let task = task_k.saturating_sub(1);
+                if let Some(f) = img.tasks.get(task).and_then(|t| t.files.get(file_k)) {
+                    outln!(s, "  (task {task}, file {file_k})");
+                    render_file(s, f);
+                }
+                file_k += 1;
             }
             CKPT_HDR_MM => {
                 let task = task_k.saturating_sub(1);

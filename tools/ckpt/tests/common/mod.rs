@@ -91,6 +91,364 @@ pub mod pages {
     pub const PAGE: usize = 4096;
 }
 
+/// Offsets in a PROC record.
+pub mod proc {
+    pub const LEN: usize = 2336;
+    pub const UMASK: usize = 8;
+    pub const NR_FILES: usize = 12;
+    pub const CWD_LEN: usize = 16;
+    pub const ROOT_LEN: usize = 20;
+    pub const SHARED_PENDING: usize = 24;
+    /// 16 limits of (cur, max), 16 bytes each.
+    pub const RLIMITS: usize = 32;
+    /// 64 actions of (handler, flags, restorer, mask), 32 bytes each,
+    /// signal n at ACTIONS + 32 * (n - 1).
+    pub const ACTIONS: usize = 288;
+}
+
+/// Offsets in a FILE record.
+pub mod file {
+    pub const LEN: usize = 64;
+    pub const FD: usize = 8;
+    pub const KIND: usize = 12;
+    pub const FLAGS: usize = 16;
+    pub const CLOEXEC: usize = 20;
+    pub const POS: usize = 24;
+    pub const INO: usize = 32;
+    pub const ID: usize = 40;
+    pub const DEV_MAJOR: usize = 44;
+    pub const DEV_MINOR: usize = 48;
+    pub const PATH_LEN: usize = 52;
+    pub const BUFFERED: usize = 56;
+    pub const RESERVED: usize = 60;
+}
+
+/// `O_CLOEXEC`, `O_WRONLY`, `O_RDWR`, `O_NONBLOCK`, `O_APPEND`,
+/// `O_LARGEFILE`, `O_DIRECTORY` on x86-64 (as fdinfo prints them, octal).
+pub const O_CLOEXEC: u32 = 0o2000000;
+pub const O_WRONLY: u32 = 0o1;
+pub const O_RDWR: u32 = 0o2;
+pub const O_NONBLOCK: u32 = 0o4000;
+pub const O_APPEND: u32 = 0o2000;
+pub const O_LARGEFILE: u32 = 0o100000;
+pub const O_DIRECTORY: u32 = 0o200000;
+
+/// One open descriptor to encode (a FILE record).
+#[derive(Clone, Debug)]
+pub struct FileSpec {
+    pub fd: i32,
+    pub kind: u32,
+    /// fdinfo's flags (O_CLOEXEC with `cloexec` 1).
+    pub flags: u32,
+    pub cloexec: u32,
+    pub pos: i64,
+    pub ino: u64,
+    pub dev: (u32, u32),
+    pub id: u32,
+    /// The path without its NUL (the encoder adds it).
+    pub path: Vec<u8>,
+    /// The bytes buffered in a pipe, after the path.
+    pub buffered: Vec<u8>,
+}
+
+impl FileSpec {
+    /// A descriptor of kind `kind` and `flags` (`cloexec` from
+    /// O_CLOEXEC in them), nothing buffered, position 0.
+    pub fn new(fd: i32, kind: u32, flags: u32, id: u32, ino: u64, path: &str) -> FileSpec {
+        FileSpec {
+            fd,
+            kind,
+            flags,
+            cloexec: u32::from(flags & O_CLOEXEC != 0),
+            pos: 0,
+            ino,
+            dev: (0, 0),
+            id,
+            path: path.as_bytes().to_vec(),
+            buffered: Vec::new(),
+        }
+    }
+}
+
+/// The file ids and pipes given so far in an image (ids are numbered from
+/// 1 in the order first met; a pipe's bytes go on its first record).
+#[derive(Clone, Debug, Default)]
+pub struct FileIds {
+    pub max_id: u32,
+    pub pipes: std::collections::HashSet<(u32, u32, u64)>,
+}
+
+impl FileIds {
+    /// A new id: one above the highest so far.
+    pub fn new_id(&mut self) -> u32 {
+        self.max_id += 1;
+        self.max_id
+    }
+
+    /// Is this the first record of the pipe `(dev, ino)` (and remember it)?
+    pub fn first_of_pipe(&mut self, dev: (u32, u32), ino: u64) -> bool {
+        self.pipes.insert((dev.0, dev.1, ino))
+    }
+}
+
+/// What a process's threads share, to encode (a PROC record and its FILE
+/// records).
+#[derive(Clone, Debug)]
+pub struct ProcSpec {
+    pub umask: u32,
+    pub shared_pending: u64,
+    /// (cur, max) of RLIMIT_CPU .. RLIMIT_RTTIME.
+    pub rlimits: [(u64, u64); 16],
+    /// (signal, [handler, flags, restorer, mask]); every other action is
+    /// all zero.
+    pub actions: Vec<(u32, [u64; 4])>,
+    /// The paths without their NUL (the encoder adds it).
+    pub cwd: Vec<u8>,
+    pub root: Vec<u8>,
+    pub files: Vec<FileSpec>,
+}
+
+/// `RLIM_INFINITY`.
+pub const INF: u64 = u64::MAX;
+
+impl ProcSpec {
+    /// A process as a shell's child looks, values from `seed`: umask 022,
+    /// the usual limits, SIGINT caught, SIGPIPE ignored, SIGCHLD with
+    /// SA_RESTART and a mask; cwd /home/user-SEED, root /; descriptors 0,
+    /// 1, 2 on the terminal (one open file, `tty` the id every process of
+    /// the image shares), 3 and 4 the ends of a pipe (its 5 bytes "hello"
+    /// buffered on the first), 5 a log file opened O_APPEND|O_CLOEXEC at
+    /// position 1234 + seed, 7 a socket, 9 an eventfd (non-blocking,
+    /// close-on-exec), 10 a directory.
+    pub fn typical(seed: u64, ids: &mut FileIds, tty: &mut Option<u32>) -> ProcSpec {
+        let tty_id = *tty.get_or_insert_with(|| ids.new_id());
+        let pipe_ino = 40_000 + seed;
+        let pipe_dev = (0, 14);
+        let mut files = vec![
+            FileSpec {
+                dev: (0, 25),
+                pos: 0,
+                ..FileSpec::new(
+                    0,
+                    CKPT_FILE_CHR,
+                    O_RDWR | O_LARGEFILE,
+                    tty_id,
+                    3,
+                    "/dev/pts/0",
+                )
+            },
+            FileSpec {
+                dev: (0, 25),
+                ..FileSpec::new(
+                    1,
+                    CKPT_FILE_CHR,
+                    O_RDWR | O_LARGEFILE,
+                    tty_id,
+                    3,
+                    "/dev/pts/0",
+                )
+            },
+            FileSpec {
+                dev: (0, 25),
+                ..FileSpec::new(
+                    2,
+                    CKPT_FILE_CHR,
+                    O_RDWR | O_LARGEFILE,
+                    tty_id,
+                    3,
+                    "/dev/pts/0",
+                )
+            },
+        ];
+        let pipe = format!("pipe:[{pipe_ino}]");
+        let mut rd = FileSpec::new(3, CKPT_FILE_PIPE, O_CLOEXEC, ids.new_id(), pipe_ino, &pipe);
+        rd.dev = pipe_dev;
+        if ids.first_of_pipe(pipe_dev, pipe_ino) {
+            rd.buffered = b"hello".to_vec();
+        }
+        let mut wr = FileSpec::new(4, CKPT_FILE_PIPE, O_WRONLY, ids.new_id(), pipe_ino, &pipe);
+        wr.dev = pipe_dev;
+        files.push(rd);
+        files.push(wr);
+        let mut log = FileSpec::new(
+            5,
+            CKPT_FILE_REG,
+            O_WRONLY | O_APPEND | O_LARGEFILE | O_CLOEXEC,
+            ids.new_id(),
+            1_234_567 + seed,
+            &format!("/tmp/ckpt test {seed}.log"),
+        );
+        log.dev = (0xfd, 1);
+        log.pos = 1234 + seed as i64;
+        files.push(log);
+        let sock = 50_000 + seed;
+        files.push(FileSpec {
+            dev: (0, 8),
+            ..FileSpec::new(
+                7,
+                CKPT_FILE_SOCKET,
+                O_RDWR,
+                ids.new_id(),
+                sock,
+                &format!("socket:[{sock}]"),
+            )
+        });
+        files.push(FileSpec {
+            dev: (0, 15),
+            ..FileSpec::new(
+                9,
+                CKPT_FILE_EVENTFD,
+                O_RDWR | O_NONBLOCK | O_CLOEXEC,
+                ids.new_id(),
+                1045,
+                "anon_inode:[eventfd]",
+            )
+        });
+        files.push(FileSpec {
+            dev: (0xfd, 1),
+            ..FileSpec::new(
+                10,
+                CKPT_FILE_DIR,
+                O_DIRECTORY | O_LARGEFILE,
+                ids.new_id(),
+                2,
+                "/home",
+            )
+        });
+        let mut rlimits = [(INF, INF); 16];
+        rlimits[3] = (8 << 20, INF); // stack
+        rlimits[4] = (0, INF); // core
+        rlimits[6] = (63_432, 63_432); // nproc
+        rlimits[7] = (1024, 524_288); // nofile
+        rlimits[8] = (8 << 20, 8 << 20); // memlock
+        rlimits[11] = (63_432, 63_432); // sigpending
+        rlimits[12] = (819_200, 819_200); // msgqueue
+        rlimits[13] = (0, 0); // nice
+        rlimits[14] = (0, 0); // rtprio
+        let handler = 0x40_2000 + seed * 16;
+        let restorer = 0x7f00_0004_2000 + seed * 0x1000;
+        ProcSpec {
+            umask: 0o022,
+            shared_pending: if seed % 2 == 1 { 1 << 9 } else { 0 },
+            rlimits,
+            actions: vec![
+                (2, [handler, 0x0400_0000, restorer, 0]), // SIGINT: SA_RESTORER
+                (13, [1, 0, 0, 0]),                       // SIGPIPE: SIG_IGN
+                (
+                    17,
+                    [handler + 8, 0x1400_0000, restorer, 1 << 1], // SIGCHLD: SA_RESTART
+                ),
+            ],
+            cwd: format!("/home/user-{seed}").into_bytes(),
+            root: b"/".to_vec(),
+            files,
+        }
+    }
+
+    /// The FILE records of pipes and FIFOs.
+    pub fn pipes(&self) -> usize {
+        self.files
+            .iter()
+            .filter(|f| matches!(f.kind, CKPT_FILE_PIPE | CKPT_FILE_FIFO))
+            .count()
+    }
+
+    /// A valid PROC record and FILE records with values from `seed` that a
+    /// module can write: any umask up to 0777, any shared pending signals,
+    /// limits and actions (handlers, restorers and masks that look like
+    /// kernel addresses included), paths of any bytes but NUL (empty ones
+    /// too); up to 8 descriptors in ascending fd order of any kind, flags
+    /// (O_CLOEXEC as cloexec says), position, inode and device, open file
+    /// ids new or already given in the image (`ids`), pipes and FIFOs
+    /// often of an inode met before, bytes buffered only on a pipe's first
+    /// record.
+    pub fn random(seed: u64, ids: &mut FileIds) -> ProcSpec {
+        let mut x = seed ^ 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (x >> 11) ^ (x << 21)
+        };
+        let word = |next: &mut dyn FnMut() -> u64| match next() % 5 {
+            0 => 0,
+            1 => u64::MAX,
+            2 => 0xffff_8000_0000_0000 | (next() % (1 << 40)),
+            3 => 0xffff_ffff_ff60_0000,
+            _ => next(),
+        };
+        let text = |next: &mut dyn FnMut() -> u64, max: u64| -> Vec<u8> {
+            let n = (next() % max) as usize;
+            (0..n).map(|_| 1 + (next() % 255) as u8).collect()
+        };
+        let umask = (next() % 0o1000) as u32;
+        let shared_pending = word(&mut next);
+        let rlimits = std::array::from_fn(|_| (word(&mut next), word(&mut next)));
+        let mut actions = Vec::new();
+        for n in 1..=64u32 {
+            if next().is_multiple_of(4) {
+                let a = [
+                    word(&mut next),
+                    word(&mut next),
+                    word(&mut next),
+                    word(&mut next),
+                ];
+                actions.push((n, a));
+            }
+        }
+        let cwd = text(&mut next, 40);
+        let root = text(&mut next, 8);
+        let mut files = Vec::new();
+        let mut fd: i64 = -1;
+        for _ in 0..next() % 9 {
+            fd += 1 + (next() % 100) as i64;
+            if fd > i32::MAX as i64 {
+                break;
+            }
+            let kind = 1 + (next() % 9) as u32;
+            let cloexec = (next() % 2) as u32;
+            let flags = (next() as u32 & !O_CLOEXEC) | if cloexec == 1 { O_CLOEXEC } else { 0 };
+            let pipe = matches!(kind, CKPT_FILE_PIPE | CKPT_FILE_FIFO);
+            // pipes from a few inodes, so that one is often met again
+            let (ino, dev) = if pipe {
+                (next() % 4, (0, (next() % 2) as u32))
+            } else {
+                (word(&mut next), (next() as u32, next() as u32))
+            };
+            let id = if ids.max_id > 0 && next().is_multiple_of(3) {
+                1 + (next() % u64::from(ids.max_id)) as u32
+            } else {
+                ids.new_id()
+            };
+            let mut f = FileSpec {
+                fd: fd as i32,
+                kind,
+                flags,
+                cloexec,
+                pos: word(&mut next) as i64,
+                ino,
+                dev,
+                id,
+                path: text(&mut next, 30),
+                buffered: Vec::new(),
+            };
+            if pipe && ids.first_of_pipe(dev, ino) && !next().is_multiple_of(3) {
+                f.buffered = text(&mut next, 20);
+            }
+            files.push(f);
+        }
+        ProcSpec {
+            umask,
+            shared_pending,
+            rlimits,
+            actions,
+            cwd,
+            root,
+            files,
+        }
+    }
+}
+
 /// One VMA to encode, with its PAGES runs.
 #[derive(Clone, Debug)]
 pub struct VmaSpec {
@@ -492,6 +850,9 @@ pub struct Node {
     pub comm: Vec<u8>,
     /// Its THREAD records (`nr_threads` is their number), the leader first.
     pub threads: Vec<ThreadSpec>,
+    /// Its PROC record and the FILE records after it (`None`: not held, or
+    /// no live thread, as a zombie).
+    pub proc: Option<ProcSpec>,
     /// Its MM record and the VMA and PAGES records after it (`None`: no
     /// address space, as a zombie).
     pub mm: Option<MmSpec>,
@@ -561,6 +922,7 @@ impl Spec {
                     start_time_ns: 1_000_000 * c as u64 + 12_345,
                     comm: format!("task-{c}").into_bytes(),
                     threads: default_threads(c, pid_of(c), if c % 2 == 0 { 0x104 } else { 0x8 }),
+                    proc: None,
                     mm: None,
                 }
             })
@@ -594,6 +956,33 @@ impl Spec {
         self
     }
 
+    /// The same tree, each task (but a zombie) with a PROC record and FILE
+    /// records: `ProcSpec::typical(its index)`, ids numbered in DFS order
+    /// (the terminal's open file shared by every process).
+    pub fn with_files(mut self) -> Spec {
+        let mut ids = FileIds::default();
+        let mut tty = None;
+        for (i, n) in self.nodes.iter_mut().enumerate() {
+            if n.exit_state & 0x30 == 0 {
+                n.proc = Some(ProcSpec::typical(i as u64, &mut ids, &mut tty));
+            }
+        }
+        self
+    }
+
+    /// Numbers the open file ids again from 1 in the order first met
+    /// (after FILE or PROC records were taken out), keeping which
+    /// descriptors share one.
+    pub fn renumber_file_ids(&mut self) {
+        let mut map = std::collections::HashMap::new();
+        for n in &mut self.nodes {
+            for f in n.proc.iter_mut().flat_map(|p| &mut p.files) {
+                let next = map.len() as u32 + 1;
+                f.id = *map.entry(f.id).or_insert(next);
+            }
+        }
+    }
+
     /// The number of records before the TAIL.
     pub fn records_nr(&self) -> usize {
         2 + self.nodes.len().div_ceil(CKPT_PIDS_CHUNK as usize)
@@ -606,6 +995,7 @@ impl Spec {
                         .iter()
                         .map(|t| 1 + usize::from(t.fpu.is_some()))
                         .sum::<usize>()
+                        + n.proc.as_ref().map_or(0, |p| 1 + p.files.len())
                         + n.mm.as_ref().map_or(0, |m| {
                             1 + m.vmas.iter().map(|v| 1 + v.runs.len()).sum::<usize>()
                         })
@@ -781,6 +1171,52 @@ fn unpadded(t: u32, len: usize) -> Vec<u8> {
     r
 }
 
+/// A PROC record (its cwd and root paths, each with its NUL), padded.
+pub fn proc_record(p: &ProcSpec) -> Vec<u8> {
+    let len = proc::LEN + p.cwd.len() + 1 + p.root.len() + 1;
+    let mut r = unpadded(CKPT_HDR_PROC, len);
+    put_u32(&mut r, proc::UMASK, p.umask);
+    put_u32(&mut r, proc::NR_FILES, p.files.len() as u32);
+    put_u32(&mut r, proc::CWD_LEN, p.cwd.len() as u32 + 1);
+    put_u32(&mut r, proc::ROOT_LEN, p.root.len() as u32 + 1);
+    put_u64(&mut r, proc::SHARED_PENDING, p.shared_pending);
+    for (i, &(cur, max)) in p.rlimits.iter().enumerate() {
+        put_u64(&mut r, proc::RLIMITS + 16 * i, cur);
+        put_u64(&mut r, proc::RLIMITS + 16 * i + 8, max);
+    }
+    for &(n, a) in &p.actions {
+        for (k, &w) in a.iter().enumerate() {
+            put_u64(&mut r, proc::ACTIONS + 32 * (n as usize - 1) + 8 * k, w);
+        }
+    }
+    let c = proc::LEN;
+    r[c..c + p.cwd.len()].copy_from_slice(&p.cwd);
+    let c = c + p.cwd.len() + 1;
+    r[c..c + p.root.len()].copy_from_slice(&p.root);
+    r
+}
+
+/// A FILE record (its path and NUL, then its buffered bytes), padded.
+pub fn file_record(f: &FileSpec) -> Vec<u8> {
+    let path_len = f.path.len() + 1;
+    let mut r = unpadded(CKPT_HDR_FILE, file::LEN + path_len + f.buffered.len());
+    put_i32(&mut r, file::FD, f.fd);
+    put_u32(&mut r, file::KIND, f.kind);
+    put_u32(&mut r, file::FLAGS, f.flags);
+    put_u32(&mut r, file::CLOEXEC, f.cloexec);
+    put_u64(&mut r, file::POS, f.pos as u64);
+    put_u64(&mut r, file::INO, f.ino);
+    put_u32(&mut r, file::ID, f.id);
+    put_u32(&mut r, file::DEV_MAJOR, f.dev.0);
+    put_u32(&mut r, file::DEV_MINOR, f.dev.1);
+    put_u32(&mut r, file::PATH_LEN, path_len as u32);
+    put_u32(&mut r, file::BUFFERED, f.buffered.len() as u32);
+    r[file::LEN..file::LEN + f.path.len()].copy_from_slice(&f.path);
+    let d = file::LEN + path_len;
+    r[d..d + f.buffered.len()].copy_from_slice(&f.buffered);
+    r
+}
+
 /// An MM record (its exe path and NUL after it), padded.
 pub fn mm_record(m: &MmSpec) -> Vec<u8> {
     let exe: Vec<u8> = m
@@ -851,8 +1287,9 @@ pub fn pages_record(at: usize, addr: u64, nr: u32) -> Vec<u8> {
     r
 }
 
-/// Every record of the image except the TAIL, in order (an FPU, MM or VMA
-/// record with its padding; a PAGES record with its pad and pages).
+/// Every record of the image except the TAIL, in order (an FPU, PROC,
+/// FILE, MM or VMA record with its padding; a PAGES record with its pad
+/// and pages).
 pub fn records(spec: &Spec) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     let mut h = hdr(CKPT_HDR_HEAD, 120);
@@ -906,6 +1343,12 @@ pub fn records(spec: &Spec) -> Vec<Vec<u8>> {
             out.push(thread_record(t));
             if let Some(f) = &t.fpu {
                 out.push(fpu_record(f));
+            }
+        }
+        if let Some(p) = &e.proc {
+            out.push(proc_record(p));
+            for f in &p.files {
+                out.push(file_record(f));
             }
         }
         if let Some(m) = &e.mm {

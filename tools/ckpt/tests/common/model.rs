@@ -1,10 +1,12 @@
 //! A reference checker: tests/ckpt_image.h's `ckpt_image_parse()` ported
-//! statement by statement (plus the `reserved`-is-zero rules the tool adds),
-//! used as an oracle: `ckpt::verify` must accept exactly what this accepts.
-//! The MM, VMA and PAGES rules (`check_mm`, `check_vma`, `check_pages` and
-//! the task section's states for them) are written here from the format's
-//! definition, ahead of the C parser: a strict state machine, where the
-//! tool's decoder reads leniently and counts afterwards.
+//! statement by statement (plus the `reserved`-is-zero rules the tool adds,
+//! and its PROC `umask` rule), used as an oracle: `ckpt::verify` must
+//! accept exactly what this accepts. The MM, VMA and PAGES rules
+//! (`check_mm`, `check_vma`, `check_pages` and the task section's states
+//! for them) were written here from the format's definition, ahead of the
+//! C parser; the PROC and FILE rules (`check_proc`, `check_file`) are the
+//! C parser's `ckpt_check_proc()` and `ckpt_check_file()`: a strict state
+//! machine, where the tool's decoder reads leniently and counts afterwards.
 
 use ckpt::format::*;
 
@@ -141,6 +143,93 @@ impl MemState {
     }
 }
 
+/// The PROC record of the task being read.
+struct ProcState {
+    /// FILE records it still announces, and the fd of the last one.
+    files_left: u32,
+    prev_fd: i32,
+}
+
+/// What the FILE rules remember across the image: the highest id, and
+/// every FILE record read (kind, dev_major, dev_minor, ino).
+#[derive(Default)]
+struct FilesState {
+    max_id: u32,
+    seen: Vec<(u32, u32, u32, u64)>,
+}
+
+fn is_pipe(kind: u32) -> bool {
+    kind == CKPT_FILE_PIPE || kind == CKPT_FILE_FIFO
+}
+
+/// `ckpt_check_proc()`: the rules of one PROC record `r` (its whole
+/// length `hl`), and the tool's umask rule: `nr_files`.
+fn check_proc(r: &[u8], hl: usize) -> Result<u32, String> {
+    if hl < 2336 {
+        return Err("short proc".into());
+    }
+    let (cwd_len, root_len) = (u32_at(r, 16) as usize, u32_at(r, 20) as usize);
+    if hl as u64 != 2336 + cwd_len as u64 + root_len as u64 {
+        return Err("proc len".into());
+    }
+    if cwd_len == 0 || !one_cstring(&r[2336..2336 + cwd_len]) {
+        return Err("cwd".into());
+    }
+    if root_len == 0 || !one_cstring(&r[2336 + cwd_len..]) {
+        return Err("root".into());
+    }
+    if u32_at(r, 8) > 0o777 {
+        return Err("umask".into());
+    }
+    Ok(u32_at(r, 12))
+}
+
+/// `ckpt_check_file()`: the rules of one FILE record `r` (its whole length
+/// `hl`) after a FILE of fd `prev_fd` in its task: its fd.
+fn check_file(r: &[u8], hl: usize, prev_fd: i32, st: &mut FilesState) -> Result<i32, String> {
+    if hl < 64 {
+        return Err("short file".into());
+    }
+    let (path_len, buffered) = (u32_at(r, 52) as usize, u32_at(r, 56));
+    if hl as u64 != 64 + path_len as u64 + u64::from(buffered) {
+        return Err("file len".into());
+    }
+    if path_len == 0 || !one_cstring(&r[64..64 + path_len]) {
+        return Err("path".into());
+    }
+    if u32_at(r, 60) != 0 {
+        return Err("file reserved".into());
+    }
+    let (fd, kind, flags, cloexec) = (i32_at(r, 8), u32_at(r, 12), u32_at(r, 16), u32_at(r, 20));
+    let (ino, id, major, minor) = (u64_at(r, 32), u32_at(r, 40), u32_at(r, 44), u32_at(r, 48));
+    if buffered != 0 && !is_pipe(kind) {
+        return Err("buffered in a file that is no pipe".into());
+    }
+    if buffered != 0
+        && st
+            .seen
+            .iter()
+            .any(|&(k, a, b, i)| is_pipe(k) && i == ino && a == major && b == minor)
+    {
+        return Err("bytes of a pipe already met".into());
+    }
+    if fd < 0 || fd <= prev_fd {
+        return Err("fd order".into());
+    }
+    if !(CKPT_FILE_REG..=CKPT_FILE_OTHER).contains(&kind) {
+        return Err("file kind".into());
+    }
+    if cloexec > 1 || (flags & 0o2000000 == 0) != (cloexec == 0) {
+        return Err("cloexec".into());
+    }
+    if id < 1 || u64::from(id) > u64::from(st.max_id) + 1 {
+        return Err("id".into());
+    }
+    st.max_id = st.max_id.max(id);
+    st.seen.push((kind, major, minor, ino));
+    Ok(fd)
+}
+
 /// Is `b` (not empty) one NUL-terminated string: its first NUL its last
 /// byte?
 fn one_cstring(b: &[u8]) -> bool {
@@ -274,6 +363,8 @@ pub fn parse(buf: &[u8]) -> Result<(), String> {
     let mut tasks: Vec<(i32, u32)> = Vec::new();
     let (mut threads_seen, mut fpu_due) = (0u32, false);
     let mut mem = MemState::default();
+    let mut proc: Option<ProcState> = None;
+    let mut files = FilesState::default();
     if !size.is_multiple_of(8) {
         return Err("size".into());
     }
@@ -295,7 +386,12 @@ pub fn parse(buf: &[u8]) -> Result<(), String> {
         if !hl.is_multiple_of(8)
             && !matches!(
                 ht,
-                CKPT_HDR_FPU | CKPT_HDR_MM | CKPT_HDR_VMA | CKPT_HDR_PAGES
+                CKPT_HDR_FPU
+                    | CKPT_HDR_PROC
+                    | CKPT_HDR_FILE
+                    | CKPT_HDR_MM
+                    | CKPT_HDR_VMA
+                    | CKPT_HDR_PAGES
             )
         {
             return Err("pad".into());
@@ -381,7 +477,8 @@ pub fn parse(buf: &[u8]) -> Result<(), String> {
             St::Task => {
                 let threads_done =
                     tasks_seen > 0 && !fpu_due && threads_seen == tasks[tasks_seen - 1].1;
-                let task_done = threads_done && mem.complete();
+                let files_done = proc.as_ref().is_none_or(|p| p.files_left == 0);
+                let task_done = threads_done && files_done && mem.complete();
                 if fpu_due {
                     if ht != CKPT_HDR_FPU || hl < 24 {
                         return Err("not fpu".into());
@@ -391,7 +488,12 @@ pub fn parse(buf: &[u8]) -> Result<(), String> {
                     }
                     check_fpu(r, &r[24..])?;
                     fpu_due = false;
-                } else if ht == CKPT_HDR_THREAD && tasks_seen > 0 && !threads_done && !mem.mm {
+                } else if ht == CKPT_HDR_THREAD
+                    && tasks_seen > 0
+                    && !threads_done
+                    && !mem.mm
+                    && proc.is_none()
+                {
                     if hl != 472 {
                         return Err("thread len".into());
                     }
@@ -423,7 +525,19 @@ pub fn parse(buf: &[u8]) -> Result<(), String> {
                     threads_seen = 0;
                     tasks_seen += 1;
                     mem = MemState::default();
-                } else if ht == CKPT_HDR_MM && threads_done && !mem.mm {
+                    proc = None;
+                } else if ht == CKPT_HDR_PROC && threads_done && proc.is_none() && !mem.mm {
+                    proc = Some(ProcState {
+                        files_left: check_proc(r, hl)?,
+                        prev_fd: -1,
+                    });
+                } else if ht == CKPT_HDR_FILE && !files_done {
+                    let Some(p) = proc.as_mut() else {
+                        return Err("file without proc".into());
+                    };
+                    p.prev_fd = check_file(r, hl, p.prev_fd, &mut files)?;
+                    p.files_left -= 1;
+                } else if ht == CKPT_HDR_MM && threads_done && files_done && !mem.mm {
                     mem.vmas_left = check_mm(r, hl)?;
                     mem.mm = true;
                 } else if ht == CKPT_HDR_VMA && mem.mm && mem.vmas_left > 0 && mem.vma_complete() {
@@ -447,14 +561,19 @@ pub fn parse(buf: &[u8]) -> Result<(), String> {
             St::Done => {}
         }
         let next = off + extent;
-        // the last task's MM record may still follow its THREAD records
-        let mm_next = !mem.mm && size - next >= 8 && u32_at(buf, next) == CKPT_HDR_MM;
+        // the last task's PROC and MM records may still follow its THREAD
+        // records (its MM its FILE records)
+        let next_type = (size - next >= 8).then(|| u32_at(buf, next));
+        let optional_next = !mem.mm
+            && (next_type == Some(CKPT_HDR_MM)
+                || (proc.is_none() && next_type == Some(CKPT_HDR_PROC)));
         if st == St::Task
             && tasks_seen == tasks_nr as usize
             && !fpu_due
             && threads_seen == tasks[tasks_seen - 1].1
+            && proc.as_ref().is_none_or(|p| p.files_left == 0)
             && mem.complete()
-            && !mm_next
+            && !optional_next
         {
             if size - next < 24 {
                 return Err("no tail".into());
