@@ -328,6 +328,127 @@ fn decode_memory_records() {
     );
 }
 
+/// A process with a PROC record has a files line after its memory line;
+/// one without (a zombie) has none.
+#[test]
+fn show_files() {
+    let mut spec = Spec::chain(3).with_files().with_memory(false);
+    spec.nodes[2].exit_state = 0x20;
+    spec.nodes[2].proc = None;
+    spec.nodes[2].mm = None;
+    spec.nodes[1].mm = None;
+    let p = spec.nodes[1].proc.as_mut().unwrap();
+    p.cwd = b"/".to_vec();
+    p.files
+        .retain(|f| f.kind != ckpt::format::CKPT_FILE_PIPE || f.fd == 3);
+    spec.renumber_file_ids();
+    let b = encode(&spec);
+    let f = Scratch::new("show-files.img", &b);
+    let o = ckpt(&["show", f.path()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let expected = format!(
+        "\
+task-0(1000) T uid=1000
+|   1 thread: 1000 held=stopped restart=none rip=0x401000 rsp=0x7ffd00000000
+|   memory: 6 VMAs, 28 KiB recorded, exe /usr/bin/prog-0
+|   files: 9 open (2 pipes), cwd /home/user-0
+`- task-1(1007) t uid=1001
+   |   1 thread: 1007 held=traced restart=restartsys rip=0x401020 rsp=0x7ffcffffe000
+   |   files: 8 open (1 pipe), cwd /
+   `- task-2(1014) Z uid=1002
+          2 threads: 1014 held=stopped restart=restartnointr rip=0x401040 rsp=0x7ffcffffc000; \
+1015 held=none restart=none (no registers)
+3 tasks, depth 3, {} bytes, kernel 7.3.0-ckpt, taken 2023-11-14 22:13:20 UTC
+",
+        b.len()
+    );
+    assert_eq!(stdout(&o), expected);
+    // an image that ends (ERROR) after four of task 0's FILE records
+    let r = records(&spec);
+    let keep = nth_record(&r, ckpt::format::CKPT_HDR_FILE, 4);
+    let b = encode_with_error(&spec, keep, 28, "no space left on device");
+    let f = Scratch::new("show-files-partial.img", &b);
+    let o = ckpt(&["show", f.path()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stdout(&o).contains(
+            "\n|   1 thread: 1000 held=stopped restart=none rip=0x401000 rsp=0x7ffd00000000\n\
+             |   files: 4 of 9 open (1 pipe), cwd /home/user-0\n`- ?(1007)"
+        ),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
+fn decode_proc_and_file_records() {
+    let b = encode(&Spec::chain(1).light().with_files());
+    let f = Scratch::new("dec-files.img", &b);
+    let o = ckpt(&["decode", f.path()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let t = stdout(&o);
+    for needle in [
+        ": PROC (type 207, len 2351)\n  (task 0)\n  umask          0022\n  nr_files       9\n  \
+         cwd_len        13\n  root_len       2\n  cwd            \"/home/user-0\"\n  \
+         root           \"/\"\n  shared_pending 0x0000000000000000\n  \
+         ignored        0x0000000000001000\n  caught         0x0000000000010002\n  \
+         rlimit cpu        unlimited unlimited\n",
+        "  rlimit stack      8388608 unlimited\n",
+        "  rlimit nofile     1024 524288\n",
+        "  rlimit rttime     unlimited unlimited\n  \
+         action SIGINT     handler 0x402000 flags 0x4000000 restorer 0x7f0000042000 mask 0x0\n  \
+         action SIGPIPE    handler SIG_IGN flags 0x0 restorer 0x0 mask 0x0\n  \
+         action SIGCHLD    handler 0x402008 flags 0x14000000 restorer 0x7f0000042000 mask 0x2\n\
+         offset ",
+        ": FILE (type 208, len 75)\n  (task 0, file 0)\n  fd             0\n  \
+         kind           6 (chr)\n  flags          0100002\n  cloexec        0\n  \
+         pos            0\n  ino            3\n  dev            00:19\n  id             1\n  \
+         path_len       11\n  path           \"/dev/pts/0\"\n  buffered       0\n  \
+         reserved       0\n",
+        "  (task 0, file 3)\n  fd             3\n  kind           3 (pipe)\n  \
+         flags          02000000\n  cloexec        1\n",
+        "  path           \"pipe:[40000]\"\n  buffered       5 at offset ",
+        "  (task 0, file 5)\n  fd             5\n  kind           1 (reg)\n  \
+         flags          02102001\n  cloexec        1\n  pos            1234\n",
+        "  kind           8 (eventfd)\n  flags          02004002\n",
+        "  kind           2 (dir)\n  flags          0300000\n",
+    ] {
+        assert!(t.contains(needle), "missing {needle:?} in\n{t}");
+    }
+    let o = ckpt(&["decode", "--json", f.path()]);
+    assert_eq!(o.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("valid JSON");
+    let task = &v["tasks"][0];
+    assert_eq!(task["cwd"], "/home/user-0");
+    assert_eq!(task["umask"], 18);
+    assert_eq!(task["files"][3]["path"], "pipe:[40000]");
+    assert_eq!(task["files"][3]["buffered"], 5);
+    assert_eq!(task["signals"]["ignored"], 4096);
+    assert_eq!(task["rlimits"]["nofile"], serde_json::json!([1024, 524288]));
+    let o = ckpt(&["verify", f.path()]);
+    assert_eq!(
+        stdout(&o),
+        format!("{}: valid image, 1 tasks, {} bytes\n", f.path(), b.len())
+    );
+    // a broken rule: verify names the FILE
+    let mut r = records(&Spec::chain(1).light().with_files());
+    let k = nth_record(&r, ckpt::format::CKPT_HDR_FILE, 2);
+    put_u32(&mut r[k], file::FD, 1);
+    let at = offset_of_record(&r, k);
+    let f = Scratch::new("dec-files-bad.img", &seal(&r));
+    let o = ckpt(&["verify", f.path()]);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        stdout(&o),
+        format!(
+            "{}: invalid: offset {at}: FILE 2 of task 0 (fd 1) does not come after fd 1, the fd \
+             of the FILE record before it (a process's FILE records are in ascending fd order, \
+             each fd once)\n",
+            f.path()
+        )
+    );
+}
+
 /// The JSON keeps every u64 exact (serde_json writes u64 as integers):
 /// registers above 2^53 come out digit for digit.
 #[test]

@@ -63,10 +63,9 @@ fn seeds() {
 /// The seed corpus (what fuzz/make-seeds writes into the directory named by
 /// CKPT_WRITE_SEEDS): valid images of several shapes, and partial ones cut
 /// at record boundaries and inside records of every type, or ended by an
-/// ERROR record. Inputs the fuzzer runs are at most 8192 bytes: the small
-/// tree (6 KB, every record type but MM, VMA and PAGES) fits whole, and so
-/// do MM and VMA records without pages; an image with a page does not
-/// (see `valid-memory-one-page`), its cuts do.
+/// ERROR record. Inputs the fuzzer runs are at most 65536 bytes
+/// (scripts/fuzz's CKPT_FUZZ_MAX_LEN): every seed fits whole, the ones with
+/// a page (8216 bytes and more) included.
 #[test]
 #[ignore]
 fn write_seeds() {
@@ -128,8 +127,8 @@ fn write_seeds() {
     }
     write("valid-memory-no-pages", &encode(&bare));
     // one page: the smallest image with a PAGES record takes 8216 bytes
-    // (its page at 4096..8192, then the TAIL), past the fuzzer's default
-    // 8192-byte inputs, which keep its first 8192 (a torn TAIL)
+    // (its page at 4096..8192, then the TAIL), past the fuzzer's former
+    // 8192-byte inputs, which kept its first 8192 (a torn TAIL)
     let mut one = Spec::chain(1).light().with_memory(true);
     one.nodes[0].mm.as_mut().unwrap().vmas.truncate(3);
     let b = encode(&one);
@@ -151,5 +150,51 @@ fn write_seeds() {
     write(
         "memory-enospc",
         &encode_with_error(&one, nth_record(&r, CKPT_HDR_PAGES, 0), 28, "no space left"),
+    );
+    // PROC and FILE records: one process (a pipe with 5 bytes buffered,
+    // every kind of the typical process), two sharing the terminal's open
+    // file (ids across processes), and PROC, FILE, MM and a page together
+    use ckpt::format::{CKPT_HDR_FILE, CKPT_HDR_PROC};
+    let files = Spec::chain(1).light().with_files();
+    let b = encode(&files);
+    write("valid-files", &b);
+    write(
+        "valid-files-shared",
+        &encode(&Spec::chain(2).light().with_files()),
+    );
+    let mut both = Spec::chain(1).light().with_files().with_memory(true);
+    both.nodes[0].mm.as_mut().unwrap().vmas.truncate(3);
+    let mb = encode(&both);
+    assert!(mb.len() < 65536, "{}", mb.len());
+    write("valid-files-and-memory", &mb);
+    let mut fifo = Spec::chain(2).light().with_files();
+    for f in &mut fifo.nodes[1].proc.as_mut().unwrap().files {
+        if f.kind == ckpt::format::CKPT_FILE_PIPE {
+            f.kind = ckpt::format::CKPT_FILE_FIFO;
+            f.path = b"/tmp/ckpt fifo".to_vec();
+        }
+    }
+    write("valid-files-fifo", &encode(&fifo));
+    let r = records(&files);
+    let at = |ty: u32, n: usize| offset_of_record(&r, nth_record(&r, ty, n));
+    let proc0 = at(CKPT_HDR_PROC, 0);
+    let pipe = at(CKPT_HDR_FILE, 3);
+    write("files-no-proc", &b[..proc0]);
+    write("files-no-file", &b[..at(CKPT_HDR_FILE, 0)]);
+    write("files-three-files", &b[..pipe]);
+    write("files-torn-proc", &b[..proc0 + 100]);
+    write("files-torn-proc-paths", &b[..proc0 + 2340]);
+    write("files-torn-file", &b[..at(CKPT_HDR_FILE, 1) + 30]);
+    write("files-torn-file-path", &b[..pipe + 70]);
+    write("files-torn-buffered", &b[..pipe + 80]);
+    write("files-no-tail", &b[..b.len() - 24]);
+    write(
+        "files-enospc",
+        &encode_with_error(
+            &files,
+            nth_record(&r, CKPT_HDR_FILE, 3),
+            28,
+            "no space left",
+        ),
     );
 }

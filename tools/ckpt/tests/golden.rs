@@ -68,6 +68,16 @@ fn builtin_images() -> Vec<(String, Vec<u8>)> {
             "builtin:memory".into(),
             encode(&Spec::binary(3).with_memory(false)),
         ),
+        // PROC and FILE records: one process (every byte checked), and a
+        // tree with them and address spaces (sampled)
+        (
+            "builtin:files-light".into(),
+            encode(&Spec::chain(1).light().with_files()),
+        ),
+        (
+            "builtin:files-memory".into(),
+            encode(&Spec::binary(3).with_files().with_memory(true)),
+        ),
     ]
 }
 
