@@ -17,7 +17,8 @@
  *    (the next record is its MM, the next TASK or the TAIL). len =
  *    sizeof(struct ckpt_hdr_proc) + cwd_len + root_len; the cwd and root
  *    paths each one NUL-terminated string (cwd_len, root_len >= 1, the only
- *    NUL the last byte); then exactly nr_files FILE records.
+ *    NUL the last byte); umask only permission bits (<= 0777); then exactly
+ *    nr_files FILE records.
  *  - FILE: len = sizeof(struct ckpt_hdr_file) + path_len + buffered; the
  *    path one NUL-terminated string (path_len >= 1); reserved 0; fd >= 0
  *    and above the previous FILE's fd (ascending); kind CKPT_FILE_REG ...
@@ -442,6 +443,8 @@ static inline bool ckpt_check_proc(struct ckpt_image *img, const uint8_t *rec, u
 		CKPT_FAIL(img, "task %zu: PROC cwd not one NUL-terminated path", task);
 	if (!r.root_len || !ckpt_name_ok(rec + sizeof(r) + r.cwd_len, r.root_len))
 		CKPT_FAIL(img, "task %zu: PROC root not one NUL-terminated path", task);
+	if (r.umask & ~0777u)
+		CKPT_FAIL(img, "task %zu: PROC umask %#o has bits above 0777", task, r.umask);
 	p->umask = r.umask;
 	p->nr_files = r.nr_files;
 	p->shared_pending = r.shared_pending;
