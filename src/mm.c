@@ -36,6 +36,7 @@
 #define CKPT_DUMP_NONE 0	/* nothing: a file has it, or there is no page */
 #define CKPT_DUMP_ALL 1		/* every page that exists */
 #define CKPT_DUMP_ANON 2	/* the pages written since (anonymous copies) */
+#define CKPT_DUMP_PTE 4		/* with a file: only pages with a page table entry */
 
 struct mm_struct *ckpt_process_mm(struct task_struct *leader);
 int ckpt_mm_read(struct mm_struct *mm, struct ckpt_hdr_mm *rec, char *exe, unsigned int len);
@@ -152,11 +153,11 @@ static int vma_name(struct vm_area_struct *vma, struct ckpt_hdr_vma *rec, u32 *d
 	if (vma->vm_file) {
 		rec->kind = CKPT_VMA_FILE;
 		if (!(vma->vm_flags & VM_MAYSHARE))
-			*dump = CKPT_DUMP_ANON;
+			*dump = CKPT_DUMP_ANON | CKPT_DUMP_PTE;
 		else if (file_inode(vma->vm_file)->i_sb->s_magic == TMPFS_MAGIC)
 			/* shared memory (MAP_SHARED|MAP_ANONYMOUS, memfd, shm):
 			 * no file outside memory has its contents */
-			*dump = CKPT_DUMP_ALL;
+			*dump = CKPT_DUMP_ALL | CKPT_DUMP_PTE;
 		else
 			*dump = CKPT_DUMP_NONE;
 		return ckpt_path_into(file_user_path(vma->vm_file), name, len);
@@ -229,6 +230,38 @@ int ckpt_vma_next(struct mm_struct *mm, u64 addr, struct ckpt_hdr_vma *rec, u32 
 }
 
 /*
+ * The PMD entry of `addr` in `mm`, or NULL with *next set to the end of the
+ * range around `addr` that has no page table (or to `end`), or NULL with
+ * *next = addr for a huge PUD (a page that exists). Under the mmap lock:
+ * the upper levels are not freed under it; their values are read once.
+ */
+static pmd_t *pmd_of(struct mm_struct *mm, u64 addr, u64 end, u64 *next)
+{
+	pgd_t *pgd = pgd_offset(mm, addr);
+	p4d_t *p4d;
+	pud_t *pud;
+
+	if (pgd_none(pgdp_get(pgd))) {
+		*next = pgd_addr_end(addr, end);
+		return NULL;
+	}
+	p4d = p4d_offset(pgd, addr);
+	if (p4d_none(p4dp_get(p4d))) {
+		*next = p4d_addr_end(addr, end);
+		return NULL;
+	}
+	pud = pud_offset(p4d, addr);
+	if (pud_none(pudp_get(pud))) {
+		*next = pud_addr_end(addr, end);
+		return NULL;
+	}
+	*next = addr;
+	if (pud_leaf(pudp_get(pud)))
+		return NULL;
+	return pmd_offset(pud, addr);
+}
+
+/*
  * The first address in [addr, end) whose page table is populated down to
  * the PMD level, or `end`: what lies before it holds no page, so a scan
  * skips it without asking for each page. A racy read of the upper levels
@@ -239,37 +272,51 @@ u64 ckpt_mm_next_mapped(struct mm_struct *mm, u64 addr, u64 end)
 	if (mmap_read_lock_killable(mm))
 		return addr;
 	while (addr < end) {
-		pgd_t *pgd = pgd_offset(mm, addr);
-		p4d_t *p4d;
-		pud_t *pud;
-		pmd_t *pmd;
 		u64 next;
+		pmd_t *pmd = pmd_of(mm, addr, end, &next);
 
-		if (pgd_none(pgdp_get(pgd))) {
-			next = pgd_addr_end(addr, end);
-			goto skip;
+		if (!pmd) {
+			if (next == addr)
+				break;
+			addr = next;
+			continue;
 		}
-		p4d = p4d_offset(pgd, addr);
-		if (p4d_none(p4dp_get(p4d))) {
-			next = p4d_addr_end(addr, end);
-			goto skip;
-		}
-		pud = pud_offset(p4d, addr);
-		if (pud_none(pudp_get(pud))) {
-			next = pud_addr_end(addr, end);
-			goto skip;
-		}
-		if (pud_leaf(pudp_get(pud)))
-			break;
-		pmd = pmd_offset(pud, addr);
 		if (!pmd_none(pmdp_get_lockless(pmd)))
 			break;
-		next = pmd_addr_end(addr, end);
-skip:
-		addr = next;
+		addr = pmd_addr_end(addr, end);
 	}
 	mmap_read_unlock(mm);
 	return addr;
+}
+
+/*
+ * Does the page table of `mm` have an entry for `addr` (a page, or a page
+ * swapped out)? Under the mmap lock. What __pte_offset_map() does (it is
+ * not exported): a PTE table can be freed under the mmap read lock (a
+ * khugepaged collapse), but only after an RCU grace period, so it is read
+ * under RCU from a PMD value read once. A huge or changing PMD says yes:
+ * get_user_pages_remote() then decides.
+ */
+static bool pte_populated(struct mm_struct *mm, u64 addr)
+{
+	u64 next;
+	pmd_t *pmd = pmd_of(mm, addr, addr + PAGE_SIZE, &next);
+	pmd_t pmdval;
+	bool yes;
+
+	if (!pmd)
+		return next == addr;
+	rcu_read_lock();
+	pmdval = pmdp_get_lockless(pmd);
+	if (pmd_none(pmdval))
+		yes = false;
+	else if (!pmd_present(pmdval) || pmd_leaf(pmdval))
+		yes = true;
+	else
+		yes = !pte_none(ptep_get_lockless((pte_t *)pmd_page_vaddr(pmdval) +
+						  pte_index(addr)));
+	rcu_read_unlock();
+	return yes;
 }
 
 /*
@@ -294,8 +341,19 @@ int ckpt_mm_pages(struct mm_struct *mm, u64 addr, unsigned int nr, u32 dump, u64
 	if (mmap_read_lock_killable(mm))
 		return -EINTR;
 	while (i < nr) {
+		/*
+		 * FOLL_DUMP skips holes in anonymous memory only: in a file or
+		 * shmem mapping it would fault the page in (read it from the
+		 * file, or allocate a zeroed one), changing the process and the
+		 * image. Ask only for pages that have a page table entry there.
+		 */
+		if ((dump & CKPT_DUMP_PTE) && !pte_populated(mm, addr + (u64)i * PAGE_SIZE)) {
+			pages[i++] = NULL;
+			continue;
+		}
 		/* Without `locked` the lock is never dropped inside. */
-		got = get_user_pages_remote(mm, addr + (u64)i * PAGE_SIZE, nr - i,
+		got = get_user_pages_remote(mm, addr + (u64)i * PAGE_SIZE,
+					    dump & CKPT_DUMP_PTE ? 1 : nr - i,
 					    FOLL_DUMP | FOLL_FORCE, pages + i, NULL);
 		if (got == -EFAULT || got == 0) {
 			/* a hole, the zero page, or no page to give */
@@ -314,8 +372,8 @@ int ckpt_mm_pages(struct mm_struct *mm, u64 addr, unsigned int nr, u32 dump, u64
 	mmap_read_unlock(mm);
 	for (i = 0; i < nr; i++) {
 		struct page *p = pages[i];
-		bool keep = p && (dump == CKPT_DUMP_ALL ||
-				  (dump == CKPT_DUMP_ANON && folio_test_anon(page_folio(p))));
+		bool keep = p && ((dump & CKPT_DUMP_ALL) ||
+				  ((dump & CKPT_DUMP_ANON) && folio_test_anon(page_folio(p))));
 
 		if (keep)
 			*present |= 1ULL << i;

@@ -868,7 +868,7 @@ FIXTURE_TEARDOWN(bare)
 #ifndef FORK_DELAY_US
 #define FORK_DELAY_US 20000
 #endif
-#define KIDS 400
+#define KIDS 200
 
 /*
  * Forks children that stop themselves, up to KIDS, counting its iterations
@@ -892,9 +892,16 @@ static void __attribute__((noreturn)) forker(volatile unsigned long *loops)
 	sched_setscheduler(0, SCHED_FIFO | SCHED_RESET_ON_FORK, &fifo);
 	for (;;) {
 		(*loops)++;
-		if (nk == KIDS)
+		if (nk == KIDS) {
+			/* enough children: sleep, never spin at SCHED_FIFO */
+			usleep(1000);
 			continue;
+		}
 		if (fork() == 0) {
+			/* the images hold every member's memory: keep the
+			 * children's small */
+			if (mem)
+				munmap(mem, len);
 			raise(SIGSTOP);
 			for (;;)
 				pause();
