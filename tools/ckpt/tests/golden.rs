@@ -10,10 +10,11 @@
 //!   claim on every byte, with two corruptions each (xor 0xff, xor 0x01).
 //!
 //! The checks are quadratic in the image size: an image over 16 KiB (a
-//! format-version-2 image of more than about ten tasks, with their THREAD
-//! and FPU records) is checked at every byte of its first and last 2 KiB and
-//! of the first 16 bytes of every record (its header and first fields), and
-//! every 97th byte elsewhere; truncations likewise.
+//! format-version-2 image of more than about ten tasks, or any with memory)
+//! is checked at a bounded number of positions (about 1 GiB of checking per
+//! image, at least 200 positions): its first and last bytes, the first 16
+//! bytes of its records (of every k-th one if there are many), and evenly
+//! spread positions elsewhere; truncations likewise.
 //!
 //! Golden images of an older format version fail the test with "golden
 //! images are format v1: run `make golden`" (the tool reads version 2 only).
@@ -28,6 +29,11 @@ use common::*;
 
 /// Images up to this size are checked at every byte.
 const FULL_CHECK_MAX: usize = 16 * 1024;
+/// Larger ones (images with memory reach megabytes) at as many positions as
+/// keep the bytes checked near this (each position: three checks of the
+/// whole image), but at least `MIN_POSITIONS`.
+const CHECK_BYTES: usize = 1 << 30;
+const MIN_POSITIONS: usize = 200;
 
 fn golden_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
@@ -93,16 +99,22 @@ fn positions(b: &[u8], record_starts: &[usize]) -> Vec<usize> {
     if b.len() <= FULL_CHECK_MAX {
         return (0..b.len()).collect();
     }
-    let mut keep = vec![false; b.len()];
-    for (i, k) in keep.iter_mut().enumerate() {
-        *k = i < 2048 || i + 2048 >= b.len() || i % 97 == 0;
+    // Each position costs three checks of the whole image.
+    let budget = (CHECK_BYTES / (3 * b.len())).max(MIN_POSITIONS);
+    let mut at = std::collections::BTreeSet::new();
+    let edge = 2048.min(budget / 8);
+    at.extend(0..edge);
+    at.extend(b.len() - edge..b.len());
+    // The first 16 bytes of records (header and first fields), of every
+    // k-th record if there are many.
+    let every = (record_starts.len() * 16).div_ceil(budget / 2).max(1);
+    for &s in record_starts.iter().step_by(every) {
+        at.extend(s..(s + 16).min(b.len()));
     }
-    for &s in record_starts {
-        for k in keep.iter_mut().skip(s).take(16) {
-            *k = true;
-        }
-    }
-    (0..b.len()).filter(|&i| keep[i]).collect()
+    // Evenly spread elsewhere (page contents, long records).
+    let step = (b.len() / (budget / 4)).max(1);
+    at.extend((0..b.len()).step_by(step));
+    at.into_iter().collect()
 }
 
 fn check_image(name: &str, b: &[u8]) {

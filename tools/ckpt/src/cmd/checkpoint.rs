@@ -7,7 +7,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use ckpt::format::ckpt_args;
+use ckpt::format::{ckpt_args, CKPT_F_RUNNING};
 
 use super::freeze::{self, Hold};
 use super::sys::{self, errno_name, io_msg};
@@ -31,6 +31,9 @@ pub enum FreezeMode {
     Cgroup,
     /// Do nothing: the tree must already be stopped, traced or frozen.
     None,
+    /// Do not hold the tree (CKPT_F_RUNNING): ids, relations and threads
+    /// only, without registers, files or memory.
+    Running,
 }
 
 pub struct Options {
@@ -205,7 +208,11 @@ fn hold_and_checkpoint(
     let args = ckpt_args {
         pid: o.pid,
         fd: std::os::fd::AsRawFd::as_raw_fd(out),
-        flags: 0,
+        flags: if o.freeze == FreezeMode::Running {
+            CKPT_F_RUNNING
+        } else {
+            0
+        },
         reserved: [0; 4],
     };
     let mut ioctl = || {
@@ -252,7 +259,7 @@ fn hold_and_checkpoint(
             };
             freeze::freeze_cgroup(hold, &dir, o.timeout)?;
         }
-        FreezeMode::None => {}
+        FreezeMode::None | FreezeMode::Running => {}
     }
     ioctl()
 }
@@ -267,7 +274,7 @@ fn ioctl_error(o: &Options, e: &io::Error, reason: Option<String>, left: Leftove
         libc::EBUSY => (
             "the tree is not stopped or frozen, or it changed during the checkpoint".into(),
             match o.freeze {
-                FreezeMode::None => {
+                FreezeMode::None | FreezeMode::Running => {
                     "stop the tree first, or use --freeze signal or --freeze cgroup".into()
                 }
                 FreezeMode::Signal => "retry (a process may have been resumed meanwhile)".into(),
