@@ -340,7 +340,11 @@ fn checkpoint_ioctl(dev: &File, root: i32, out: &File) -> io::Result<i32> {
     let args = ckpt_args {
         pid: root,
         fd: out.as_raw_fd(),
-        flags: 0,
+        // The tree only, as the /proc walk it is compared with: a held
+        // tree's image would also hold every process's registers, files
+        // and memory (CKPT_F_RUNNING leaves them out; the tree is stopped
+        // all the same).
+        flags: CKPT_F_RUNNING,
         reserved: [0; 4],
     };
     ckpt::dev::ioctl_checkpoint(dev, &args)
