@@ -168,13 +168,7 @@ impl<'a> Writer<'a> {
             self.used = n * PAGE;
             done += n;
         }
-        // The buffer starts at a record boundary again (`complete_prefix`
-        // relies on it).
-        self.flush()?;
-        self.open = None;
-        self.complete = self.end;
-        self.records += 1;
-        Ok(())
+        self.close_open_record()
     }
 
     /// Appends one record made of `parts` (our record sizes are multiples
@@ -225,6 +219,13 @@ impl<'a> Writer<'a> {
                 rest = &rest[n..];
             }
         }
+        self.close_open_record()
+    }
+
+    /// Ends a record that went out through several flushes (`open`): the
+    /// last of it is written, so the buffer starts at a record boundary
+    /// again (`complete_prefix` relies on it) and the record is complete.
+    fn close_open_record(&mut self) -> Result {
         self.flush()?;
         self.open = None;
         self.complete = self.end;

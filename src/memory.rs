@@ -22,6 +22,7 @@
 
 use kernel::{
     bindings,
+    error::to_result,
     mm::MmWithUser,
     prelude::*,
     sync::aref::ARef,
@@ -83,14 +84,6 @@ extern "C" {
         buf: *mut u8,
         pages: *mut *mut bindings::page,
     ) -> i32;
-}
-
-fn errno(r: i32) -> Result<i32> {
-    if r < 0 {
-        Err(Error::from_errno(r))
-    } else {
-        Ok(r)
-    }
 }
 
 /// A reference on a process's address space (`mm_users`), for the writer.
@@ -157,7 +150,7 @@ pub(crate) fn write(w: &mut Writer<'_>, space: &Space, s: &mut Scratch) -> Resul
     let mut rec: ckpt_hdr_mm = Zeroable::zeroed();
     // SAFETY: `mm` is pinned by `space`'s reference; `rec` and the path
     // buffer are valid for writes of their sizes.
-    errno(unsafe { ckpt_mm_read(mm, &mut rec, s.path.as_mut_ptr(), PATH_MAX as u32) })?;
+    to_result(unsafe { ckpt_mm_read(mm, &mut rec, s.path.as_mut_ptr(), PATH_MAX as u32) })?;
     rec.nr_vmas = s.vmas.len() as u32;
     let exe_len = rec.exe_len as usize;
     let exe_padded = ckpt_padded(rec.exe_len) as usize;
@@ -203,7 +196,7 @@ fn list_vmas(space: &Space, s: &mut Scratch) -> Result {
         let mut dump = DUMP_NONE;
         // SAFETY: the address space is pinned by `space`; `rec`, `dump` and
         // the path buffer are valid for writes of their sizes.
-        let found = errno(unsafe {
+        let found = unsafe {
             ckpt_vma_next(
                 space.raw(),
                 addr,
@@ -212,7 +205,8 @@ fn list_vmas(space: &Space, s: &mut Scratch) -> Result {
                 s.path.as_mut_ptr(),
                 PATH_MAX as u32,
             )
-        })?;
+        };
+        to_result(found)?;
         if found == 0 {
             return Ok(());
         }
@@ -249,7 +243,7 @@ fn scan(space: &Space, vma: &ckpt_hdr_vma, dump: u32, s: &mut Scratch) -> Result
         // SAFETY: the address space is pinned by `space`; `[addr, addr + n
         // pages)` is inside one VMA; `pages` has room for `SCAN_PAGES`
         // pointers; no buffer: the helper only sets the bitmap.
-        errno(unsafe {
+        to_result(unsafe {
             ckpt_mm_pages(
                 space.raw(),
                 addr,
@@ -315,7 +309,7 @@ fn write_run(
             // SAFETY: the address space is pinned by `space`; the pages
             // are inside the run, so inside one VMA; `buf` has room for `n`
             // pages and `pages` for `SCAN_PAGES >= n` pointers.
-            errno(unsafe {
+            to_result(unsafe {
                 ckpt_mm_pages(
                     space.raw(),
                     addr + first as u64 * PAGE64,

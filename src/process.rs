@@ -14,6 +14,7 @@
 
 use kernel::{
     bindings,
+    error::to_result,
     ffi::c_void,
     fs::File,
     prelude::*,
@@ -68,14 +69,6 @@ extern "C" {
     fn ckpt_pipe_read(p: *mut c_void, buf: *mut u8, len: usize) -> isize;
 }
 
-fn errno(r: i32) -> Result {
-    if r < 0 {
-        Err(Error::from_errno(r))
-    } else {
-        Ok(())
-    }
-}
-
 /// The open files met so far in the image, by address: their `id` and a
 /// reference.
 pub(crate) struct OpenFiles {
@@ -128,7 +121,7 @@ pub(crate) fn write(w: &mut Writer<'_>, t: &Task, files: &mut OpenFiles) -> Resu
     let mut rec: ckpt_hdr_proc = Zeroable::zeroed();
     // SAFETY: `t` is a valid task (a reference is held); `rec` and `buf`
     // are valid for writes of their sizes.
-    errno(unsafe {
+    to_result(unsafe {
         ckpt_proc_read(
             ktask::raw(t),
             &mut rec,
@@ -171,7 +164,7 @@ fn list_files(t: &Task, files: &mut OpenFiles) -> Result {
         let mut rec: ckpt_hdr_file = Zeroable::zeroed();
         // SAFETY: `f` is a valid file (referenced); `rec` and `buf` are
         // valid for writes of their sizes.
-        errno(unsafe {
+        to_result(unsafe {
             ckpt_file_read(
                 f.as_ptr(),
                 cloexec,
