@@ -56,6 +56,7 @@ mod layout;
 mod memory;
 mod policy;
 mod process;
+mod sigq;
 mod snapshot;
 mod stats;
 mod tree;

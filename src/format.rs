@@ -65,6 +65,7 @@ pub const CKPT_HDR_VMA: u32 = 205;
 pub const CKPT_HDR_PAGES: u32 = 206;
 pub const CKPT_HDR_PROC: u32 = 207;
 pub const CKPT_HDR_FILE: u32 = 208;
+pub const CKPT_HDR_SIGQ: u32 = 209;
 pub const CKPT_HDR_TAIL: u32 = 9001;
 pub const CKPT_HDR_ERROR: u32 = 9999;
 
@@ -187,6 +188,14 @@ pub const CKPT_FILE_BLK: u32 = 7;
 pub const CKPT_FILE_EVENTFD: u32 = 8;
 /// Anything else (other anonymous inodes, a symlink opened with `O_PATH`).
 pub const CKPT_FILE_OTHER: u32 = 9;
+
+/// Most queued signals one SIGQ record holds (a longer queue fails the
+/// checkpoint with `EOVERFLOW`).
+pub const CKPT_SIGQ_MAX: u32 = 1 << 20;
+/// `ckpt_hdr_sigq.scope`: the queue of the thread before it.
+pub const CKPT_SIGQ_THREAD: u32 = 0;
+/// `ckpt_hdr_sigq.scope`: the queue of the whole process.
+pub const CKPT_SIGQ_SHARED: u32 = 1;
 
 /// Argument of `CKPT_IOC_CHECKPOINT`.
 #[repr(C)]
@@ -530,6 +539,42 @@ pub struct ckpt_hdr_proc {
     pub actions: [ckpt_sigaction; CKPT_NSIG],
 }
 
+/// SIGQ: signals queued with their values (a `sigqueue(3)` value, the
+/// sender's pid and uid, a fault address...), in the order they wait to be
+/// delivered. After a thread's FPU record: the signals queued for that
+/// thread (`scope` `CKPT_SIGQ_THREAD`); after a PROC record, before its
+/// FILE records: the signals queued for the process (`CKPT_SIGQ_SHARED`).
+/// Written only for a queue that is not empty. Followed by `nr`
+/// `ckpt_siginfo` entries. A pending signal (`pending`, `shared_pending`)
+/// can have no entry: the kernel queues none for `SIGKILL`, nor when it
+/// could not allocate one.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ckpt_hdr_sigq {
+    pub h: ckpt_hdr,
+    /// Entries that follow (at most `CKPT_SIGQ_MAX`).
+    pub nr: u32,
+    /// `CKPT_SIGQ_THREAD` or `CKPT_SIGQ_SHARED`.
+    pub scope: u32,
+}
+
+/// One queued signal: the user ABI's 128-byte `siginfo_t`, as
+/// `PTRACE_PEEKSIGINFO` returns it (`si_signo`, `si_errno`, `si_code`, then
+/// the union at byte 16, whose layout `si_code` selects).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ckpt_siginfo {
+    /// `si_signo`, `si_errno`, `si_code`.
+    pub signo: i32,
+    pub error: i32,
+    pub code: i32,
+    /// The ABI's padding before the union: zero, unless a sender of
+    /// `rt_sigqueueinfo(2)` filled it (it is kept as queued).
+    pub pad: i32,
+    /// The union (`_sifields`), bytes 16 to 127.
+    pub fields: [u64; 14],
+}
+
 /// FILE: one open file descriptor, in ascending `fd` order. Followed by
 /// `path_len` bytes: its path as `readlink /proc/PID/fd/FD` reads,
 /// NUL-terminated (`pipe:[INODE]`, `socket:[INODE]`, `anon_inode:[eventfd]`
@@ -694,6 +739,8 @@ const _: () = {
     assert!(size_of::<ckpt_rlimit>() == 16);
     assert!(size_of::<ckpt_hdr_proc>() == 2336);
     assert!(size_of::<ckpt_hdr_file>() == 64);
+    assert!(size_of::<ckpt_hdr_sigq>() == 16);
+    assert!(size_of::<ckpt_siginfo>() == 128);
     assert!(size_of::<ckpt_hdr_tail>() == 24);
     assert!(size_of::<ckpt_hdr_error>() == 80);
 };

@@ -34,6 +34,7 @@ use crate::{
     ktask,
     memory,
     process,
+    sigq,
     snapshot::Snapshot,
     stats::Stats, //
 };
@@ -392,6 +393,11 @@ fn write_body(w: &mut Writer<'_>, snap: &Snapshot) -> Result {
                     .ok_or(EINVAL)?;
                 // `size` is a multiple of 8 (the regset's unit): no padding.
                 w.record(&[th.fpu.as_bytes(), state])?;
+                let q = snap
+                    .sigq
+                    .get(th.sigq_at..th.sigq_at + th.sigq_nr)
+                    .ok_or(EINVAL)?;
+                sigq::write(w, CKPT_SIGQ_THREAD, q)?;
             }
         }
         if let Some(Some(held)) = snap.held.get(pos) {
@@ -405,7 +411,7 @@ fn write_body(w: &mut Writer<'_>, snap: &Snapshot) -> Result {
             };
             process::write(w, &held.thread, files)?;
             if let Some(space) = &held.space {
-                memory::write(w, space, s)?;
+                memory::write(w, &held.thread, space, s)?;
             }
         }
     }

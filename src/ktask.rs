@@ -34,6 +34,7 @@ use crate::{
     format::{
         ckpt_hdr_fpu,
         ckpt_hdr_thread,
+        ckpt_siginfo,
         CKPT_HELD_NONE, //
     },
     layout::{
@@ -258,6 +259,9 @@ extern "C" {
         rec: *mut ckpt_hdr_thread,
         fh: *mut ckpt_hdr_fpu,
         fpu: *mut c_void,
+        q: *mut ckpt_siginfo,
+        cap: u32,
+        nr: *mut u32,
     ) -> c_int;
     fn ckpt_task_exec_state(
         t: *mut bindings::task_struct,
@@ -569,23 +573,39 @@ pub(crate) fn fpu_size(t: &Task) -> Option<(usize, u32)> {
 }
 
 /// Reads a held thread's registers, signal state and FPU state into `rec`
-/// and `fh` + `fpu`, under its siglock (src/thread.c). `fh.size` and
-/// `fh.kind` must be what [`fpu_size`] said and `fpu` exactly that long.
-/// `EAGAIN`: held but still on a CPU, try again; `EBUSY`: not held;
-/// `ESRCH`: exited.
+/// and `fh` + `fpu`, and the signals queued for it into `q` (as many as
+/// fit), under its siglock (src/thread.c); returns how many are queued.
+/// `fh.size` and `fh.kind` must be what [`fpu_size`] said and `fpu`
+/// exactly that long. `EAGAIN`: held but still on a CPU, try again;
+/// `EBUSY`: not held; `ESRCH`: exited.
 pub(crate) fn thread_read(
     t: &Task,
     rec: &mut ckpt_hdr_thread,
     fh: &mut ckpt_hdr_fpu,
     fpu: &mut [u8],
-) -> Result {
+    q: &mut [ckpt_siginfo],
+) -> Result<u32> {
     if fpu.len() != fh.size as usize {
         return Err(EINVAL);
     }
+    let cap = u32::try_from(q.len()).map_err(|_| EINVAL)?;
+    let mut nr = 0;
     // SAFETY: `t` is valid; `rec` and `fh` are valid records; `fpu` is
     // writable for `fh.size` bytes (checked above), all the helper writes
-    // there (it refuses with `ENODATA` if the thread's size differs).
-    to_result(unsafe { ckpt_thread_read(raw(t), rec, fh, fpu.as_mut_ptr().cast()) })
+    // there (it refuses with `ENODATA` if the thread's size differs); `q`
+    // is writable for `cap` entries, the most the helper copies.
+    to_result(unsafe {
+        ckpt_thread_read(
+            raw(t),
+            rec,
+            fh,
+            fpu.as_mut_ptr().cast(),
+            q.as_mut_ptr(),
+            cap,
+            &mut nr,
+        )
+    })?;
+    Ok(nr)
 }
 
 /// The running kernel's release (`uname -r`), NUL-padded.

@@ -61,6 +61,7 @@ const PATH_MAX: usize = 4096;
 extern "C" {
     fn ckpt_process_mm(leader: *mut bindings::task_struct) -> *mut bindings::mm_struct;
     fn ckpt_mm_read(
+        task: *mut bindings::task_struct,
         mm: *mut bindings::mm_struct,
         rec: *mut ckpt_hdr_mm,
         exe: *mut u8,
@@ -142,15 +143,26 @@ impl Scratch {
     }
 }
 
-/// Writes the MM record of `space`, then its VMAs and their pages.
-pub(crate) fn write(w: &mut Writer<'_>, space: &Space, s: &mut Scratch) -> Result {
+/// Writes the MM record of `space`, then its VMAs and their pages. `thread`
+/// is the process's thread whose personality /proc/PID/personality shows
+/// (the snapshot's first live thread, held like the others).
+pub(crate) fn write(w: &mut Writer<'_>, thread: &Task, space: &Space, s: &mut Scratch) -> Result {
     let mm = space.raw();
     // First: it uses `s.path` for the names.
     list_vmas(space, s)?;
     let mut rec: ckpt_hdr_mm = Zeroable::zeroed();
-    // SAFETY: `mm` is pinned by `space`'s reference; `rec` and the path
-    // buffer are valid for writes of their sizes.
-    to_result(unsafe { ckpt_mm_read(mm, &mut rec, s.path.as_mut_ptr(), PATH_MAX as u32) })?;
+    // SAFETY: `thread` is a valid task for the call (a reference is held);
+    // `mm` is pinned by `space`'s reference; `rec` and the path buffer are
+    // valid for writes of their sizes.
+    to_result(unsafe {
+        ckpt_mm_read(
+            thread.as_ptr(),
+            mm,
+            &mut rec,
+            s.path.as_mut_ptr(),
+            PATH_MAX as u32,
+        )
+    })?;
     rec.nr_vmas = s.vmas.len() as u32;
     let exe_len = rec.exe_len as usize;
     let exe_padded = ckpt_padded(rec.exe_len) as usize;

@@ -39,7 +39,8 @@
 #define CKPT_DUMP_PTE 4		/* with a file: only pages with a page table entry */
 
 struct mm_struct *ckpt_process_mm(struct task_struct *leader);
-int ckpt_mm_read(struct mm_struct *mm, struct ckpt_hdr_mm *rec, char *exe, unsigned int len);
+int ckpt_mm_read(struct task_struct *task, struct mm_struct *mm, struct ckpt_hdr_mm *rec, char *exe,
+		 unsigned int len);
 int ckpt_vma_next(struct mm_struct *mm, u64 addr, struct ckpt_hdr_vma *rec, u32 *dump,
 		  char *name, unsigned int len);
 u64 ckpt_mm_next_mapped(struct mm_struct *mm, u64 addr, u64 end);
@@ -87,9 +88,12 @@ static int name_into(const char *s, char *buf, unsigned int len)
 
 /*
  * Fills the MM record (all but its header and nr_vmas) and `exe` (`len`
- * bytes) with the executable's path; sets rec->exe_len.
+ * bytes) with the executable's path; sets rec->exe_len. `task` is the
+ * process's thread that /proc/PID/personality would show (its leader, or
+ * its first live thread): personality(2) sets the calling thread's only.
  */
-int ckpt_mm_read(struct mm_struct *mm, struct ckpt_hdr_mm *rec, char *exe, unsigned int len)
+int ckpt_mm_read(struct task_struct *task, struct mm_struct *mm, struct ckpt_hdr_mm *rec, char *exe,
+		 unsigned int len)
 {
 	struct file *f;
 	int n = 0;
@@ -109,6 +113,9 @@ int ckpt_mm_read(struct mm_struct *mm, struct ckpt_hdr_mm *rec, char *exe, unsig
 	rec->env_end = mm->env_end;
 	memcpy(rec->auxv, mm->saved_auxv, sizeof(mm->saved_auxv));
 	mmap_read_unlock(mm);
+	/* held still: nothing changes it meanwhile (proc_pid_personality()
+	 * reads it the same way) */
+	rec->personality = READ_ONCE(task->personality);
 
 	/* get_mm_exe_file() is not exported; this is its body. */
 	rcu_read_lock();

@@ -30,7 +30,9 @@
 #include "../include/uapi/linux/checkpoint.h"
 
 struct sighand_struct *ckpt_lock_sighand(struct task_struct *t, unsigned long *flags);
-int ckpt_proc_read(struct task_struct *t, struct ckpt_hdr_proc *rec, char *buf, unsigned int len);
+int ckpt_proc_read(struct task_struct *t, struct ckpt_hdr_proc *rec, char *buf, unsigned int len,
+		   struct ckpt_siginfo *q, u32 cap, u32 *nr);
+u32 ckpt_sigqueue_copy(struct sigpending *p, struct ckpt_siginfo *q, u32 cap);
 struct file *ckpt_file_next(struct task_struct *t, unsigned int *fd, bool *cloexec);
 int ckpt_file_read(struct file *f, bool cloexec, struct ckpt_hdr_file *rec, char *buf,
 		   unsigned int len);
@@ -43,12 +45,14 @@ static_assert(RLIM_NLIMITS == CKPT_RLIM_NLIMITS);
 
 /*
  * `path`'s name into `buf` (`len` bytes) at its start, NUL-terminated (also
- * for src/mm.c);
- * returns the bytes with the NUL, or -errno (-ENAMETOOLONG).
+ * for src/mm.c); returns the bytes with the NUL, or -errno: -ENAMETOOLONG
+ * for a name of PATH_MAX bytes or more with its NUL, as readlink() of
+ * /proc/PID/cwd, /proc/PID/fd/N and /proc/PID/exe fails for those (a
+ * restart could not open it by that name either).
  */
 int ckpt_path_into(const struct path *path, char *buf, unsigned int len)
 {
-	char *p = d_path(path, buf, len);
+	char *p = d_path(path, buf, min(len, PATH_MAX));
 	int n;
 
 	if (IS_ERR(p))
@@ -59,11 +63,14 @@ int ckpt_path_into(const struct path *path, char *buf, unsigned int len)
 }
 
 /*
- * Fills the PROC record of process t (all but its header and nr_files) and
- * `buf` (`len` bytes) with the working directory's path then the root's.
+ * Fills the PROC record of process t (all but its header and nr_files),
+ * `buf` (`len` bytes) with the working directory's path then the root's,
+ * and q (room for `cap`) with the signals queued for the process, *nr set
+ * to how many there are (more than `cap`: call again with more room).
  * Returns 0, -ESRCH if t has exited, or -errno.
  */
-int ckpt_proc_read(struct task_struct *t, struct ckpt_hdr_proc *rec, char *buf, unsigned int len)
+int ckpt_proc_read(struct task_struct *t, struct ckpt_hdr_proc *rec, char *buf, unsigned int len,
+		   struct ckpt_siginfo *q, u32 cap, u32 *nr)
 {
 	struct sighand_struct *sh;
 	struct path cwd, root;
@@ -84,6 +91,7 @@ int ckpt_proc_read(struct task_struct *t, struct ckpt_hdr_proc *rec, char *buf, 
 		rec->actions[i].mask = sa->sa_mask.sig[0];
 	}
 	rec->shared_pending = t->signal->shared_pending.signal.sig[0];
+	*nr = ckpt_sigqueue_copy(&t->signal->shared_pending, q, cap);
 	for (i = 0; i < RLIM_NLIMITS; i++) {
 		rec->rlimits[i].cur = t->signal->rlim[i].rlim_cur;
 		rec->rlimits[i].max = t->signal->rlim[i].rlim_max;

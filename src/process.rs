@@ -27,7 +27,8 @@ use kernel::{
 use crate::{
     format::*,
     image::Writer,
-    ktask, //
+    ktask,
+    sigq, //
 };
 
 // SAFETY: `repr(C)` structs of integers and integer arrays with no padding
@@ -52,6 +53,9 @@ extern "C" {
         rec: *mut ckpt_hdr_proc,
         buf: *mut u8,
         len: u32,
+        q: *mut ckpt_siginfo,
+        cap: u32,
+        nr: *mut u32,
     ) -> i32;
     fn ckpt_file_next(
         t: *mut bindings::task_struct,
@@ -83,6 +87,8 @@ pub(crate) struct OpenFiles {
     recs: KVVec<(ckpt_hdr_file, usize)>,
     paths: KVVec<u8>,
     buf: KVVec<u8>,
+    /// The signals queued for the process being written.
+    sigq: KVVec<ckpt_siginfo>,
 }
 
 impl OpenFiles {
@@ -96,6 +102,7 @@ impl OpenFiles {
             recs: KVVec::new(),
             paths: KVVec::new(),
             buf,
+            sigq: KVVec::new(),
         })
     }
 
@@ -114,20 +121,29 @@ impl OpenFiles {
     }
 }
 
-/// Writes the PROC record of the process whose live thread is `t`, then
-/// its FILE records.
+/// Writes the PROC record of the process whose live thread is `t`, the
+/// SIGQ record of its queued signals, then its FILE records.
 pub(crate) fn write(w: &mut Writer<'_>, t: &Task, files: &mut OpenFiles) -> Result {
     list_files(t, files)?;
     let mut rec: ckpt_hdr_proc = Zeroable::zeroed();
-    // SAFETY: `t` is a valid task (a reference is held); `rec` and `buf`
-    // are valid for writes of their sizes.
-    to_result(unsafe {
-        ckpt_proc_read(
-            ktask::raw(t),
-            &mut rec,
-            files.buf.as_mut_ptr(),
-            PATHS as u32,
-        )
+    let buf = &mut files.buf;
+    sigq::read(&mut files.sigq, 0, |q| {
+        let mut nr = 0;
+        // SAFETY: `t` is a valid task (a reference is held); `rec` and
+        // `buf` are valid for writes of their sizes, `q` for `q.len()`
+        // entries, the most the helper copies.
+        to_result(unsafe {
+            ckpt_proc_read(
+                ktask::raw(t),
+                &mut rec,
+                buf.as_mut_ptr(),
+                PATHS as u32,
+                q.as_mut_ptr(),
+                u32::try_from(q.len()).map_err(|_| EINVAL)?,
+                &mut nr,
+            )
+        })?;
+        Ok(nr)
     })?;
     rec.nr_files = files.recs.len() as u32;
     let len = (rec.cwd_len + rec.root_len) as usize;
@@ -138,6 +154,7 @@ pub(crate) fn write(w: &mut Writer<'_>, t: &Task, files: &mut OpenFiles) -> Resu
         len: (core::mem::size_of::<ckpt_hdr_proc>() + len) as u32,
     };
     w.record(&[rec.as_bytes(), &files.buf[..padded]])?;
+    sigq::write(w, CKPT_SIGQ_SHARED, &files.sigq)?;
     for (frec, at) in files.recs.iter() {
         let end = at + ckpt_padded(frec.path_len + frec.buffered) as usize;
         w.record(&[frec.as_bytes(), files.paths.get(*at..end).ok_or(EINVAL)?])?;

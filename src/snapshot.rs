@@ -40,6 +40,7 @@ use crate::{
         Checker,
         Refusal, //
     },
+    sigq,
     stats::Stats,
     tree::{
         Tree,
@@ -63,6 +64,9 @@ pub(crate) struct ThreadRecords {
     pub(crate) fpu: ckpt_hdr_fpu,
     /// Where its FPU state starts in `Snapshot::fpu_state`.
     pub(crate) fpu_at: usize,
+    /// Where its queued signals start in `Snapshot::sigq`, and how many.
+    pub(crate) sigq_at: usize,
+    pub(crate) sigq_nr: usize,
 }
 
 /// What the image records of the tree, read from the tasks in one pass
@@ -81,6 +85,8 @@ pub(crate) struct Snapshot {
     pub(crate) first_thread: KVVec<u32>,
     /// The FPU states, one after the other.
     pub(crate) fpu_state: KVVec<u8>,
+    /// The threads' queued signals (SIGQ records).
+    pub(crate) sigq: KVVec<ckpt_siginfo>,
     /// `held[pos]`: for the process at DFS position `pos`, when the tree
     /// is held and the process has a live thread, that thread and its
     /// address space, read while the image is written.
@@ -131,6 +137,7 @@ pub(crate) fn take(
         live: None,
         recs: stats.vec(n)?,
         fpu_state: KVVec::new(),
+        sigq: KVVec::new(),
     };
     let mut ids = ktask::IdMapper::new();
     for (i, (t, &pos)) in tree.tasks.iter().zip(tree.dfs.iter()).enumerate() {
@@ -195,6 +202,7 @@ pub(crate) fn take(
         threads: threads.recs,
         first_thread,
         fpu_state: threads.fpu_state,
+        sigq: threads.sigq,
         held,
     })
 }
@@ -211,6 +219,7 @@ struct Threads {
     live: Option<ARef<Task>>,
     recs: KVVec<ThreadRecords>,
     fpu_state: KVVec<u8>,
+    sigq: KVVec<ckpt_siginfo>,
 }
 
 /// How long a held thread may still be on its CPU (finishing its switch
@@ -287,6 +296,7 @@ impl Threads {
         rec.flags = f.flags;
         let mut fpu: ckpt_hdr_fpu = Zeroable::zeroed();
         let fpu_at = self.fpu_state.len();
+        let sigq_at = self.sigq.len();
         if self.regs && ktask::life(th) == Life::Live {
             let (size, kind) = ktask::fpu_size(th).ok_or(EOPNOTSUPP)?;
             if size % CKPT_ALIGN as usize != 0 {
@@ -304,8 +314,11 @@ impl Threads {
             let state = self.fpu_state.get_mut(fpu_at..).ok_or(EINVAL)?;
             let mut tries = 0;
             loop {
-                match ktask::thread_read(th, &mut rec, &mut fpu, state) {
-                    Ok(()) => break,
+                let read = sigq::read(&mut self.sigq, sigq_at, |q| {
+                    ktask::thread_read(th, &mut rec, &mut fpu, state, q)
+                });
+                match read {
+                    Ok(_) => break,
                     Err(e) if e == EAGAIN && tries < ON_CPU_TRIES => {
                         tries += 1;
                         fsleep(ON_CPU_PAUSE);
@@ -324,6 +337,8 @@ impl Threads {
                 thread: rec,
                 fpu,
                 fpu_at,
+                sigq_at,
+                sigq_nr: self.sigq.len() - sigq_at,
             },
             GFP_KERNEL_ACCOUNT,
         )?;

@@ -37,8 +37,35 @@ int ckpt_thread_nspid(struct task_struct *t, struct pid_namespace *root_ns,
 		      struct ckpt_hdr_thread *rec);
 unsigned int ckpt_fpu_size(struct task_struct *t, u32 *kind);
 int ckpt_thread_read(struct task_struct *t, struct ckpt_hdr_thread *rec,
-		     struct ckpt_hdr_fpu *fh, void *fpu);
+		     struct ckpt_hdr_fpu *fh, void *fpu, struct ckpt_siginfo *q, u32 cap, u32 *nr);
 struct sighand_struct *ckpt_lock_sighand(struct task_struct *t, unsigned long *flags);
+u32 ckpt_sigqueue_copy(struct sigpending *p, struct ckpt_siginfo *q, u32 cap);
+
+/* A SIGQ entry is the user ABI's siginfo_t, whose first bytes are the
+ * kernel's (copy_siginfo_to_user() copies those and zeroes the rest). */
+static_assert(sizeof(struct ckpt_siginfo) == sizeof(siginfo_t));
+static_assert(sizeof(kernel_siginfo_t) <= sizeof(struct ckpt_siginfo));
+static_assert(offsetof(struct ckpt_siginfo, fields) == offsetof(siginfo_t, _sifields));
+
+/*
+ * Copies the signals queued on `p` into `q` (room for `cap`) as
+ * PTRACE_PEEKSIGINFO gives them; returns how many are queued (more than
+ * `cap`: only the first `cap` were copied). Under the siglock.
+ */
+u32 ckpt_sigqueue_copy(struct sigpending *p, struct ckpt_siginfo *q, u32 cap)
+{
+	struct sigqueue *e;
+	u32 n = 0;
+
+	list_for_each_entry(e, &p->list, list) {
+		if (n < cap) {
+			memset(&q[n], 0, sizeof(q[n]));
+			memcpy(&q[n], &e->info, sizeof(e->info));
+		}
+		n++;
+	}
+	return n;
+}
 
 /* The record stores what PTRACE_GETREGS returns, byte for byte. */
 static_assert(sizeof(struct user_regs_struct) == sizeof(struct ckpt_user_regs));
@@ -163,8 +190,10 @@ struct sighand_struct *ckpt_lock_sighand(struct task_struct *t, unsigned long *f
 
 /*
  * Fills rec's held, signal, tid-address, robust-list, rseq and register
- * fields, and fh + fpu (ckpt_fpu_size() bytes) with t's FPU state, all read
- * under t's siglock while t is held.
+ * fields, fh + fpu (ckpt_fpu_size() bytes) with t's FPU state, and q (room
+ * for `cap`) with the signals queued for t, *nr set to how many there are
+ * (more than `cap`: call again with more room), all read under t's siglock
+ * while t is held.
  *
  * Returns 0; -EAGAIN if t is held but still on a CPU (its FPU registers may
  * not be saved yet: call again); -EBUSY if t is not held; -ESRCH if it has
@@ -172,7 +201,7 @@ struct sighand_struct *ckpt_lock_sighand(struct task_struct *t, unsigned long *f
  * -ENODATA if the FPU size changed; or an error of regset_get().
  */
 int ckpt_thread_read(struct task_struct *t, struct ckpt_hdr_thread *rec,
-		     struct ckpt_hdr_fpu *fh, void *fpu)
+		     struct ckpt_hdr_fpu *fh, void *fpu, struct ckpt_siginfo *q, u32 cap, u32 *nr)
 {
 	const struct user_regset *regs, *fp;
 	struct sighand_struct *sh;
@@ -221,6 +250,7 @@ int ckpt_thread_read(struct task_struct *t, struct ckpt_hdr_thread *rec,
 
 	rec->blocked = t->blocked.sig[0];
 	rec->pending = t->pending.signal.sig[0];
+	*nr = ckpt_sigqueue_copy(&t->pending, q, cap);
 	rec->sas_ss_sp = t->sas_ss_sp;
 	rec->sas_ss_size = t->sas_ss_size;
 	rec->sas_ss_flags = t->sas_ss_flags;

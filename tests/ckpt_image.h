@@ -85,6 +85,9 @@ struct ckpt_thread {
 	uint32_t fpu_size;
 	uint32_t fpu_kind;		/* CKPT_FPU_* */
 	uint64_t xfeatures;
+	/* Its SIGQ record, if any: the signals queued for it. */
+	uint32_t sigq_nr;
+	const struct ckpt_siginfo *sigq;	/* in the parsed buffer */
 };
 
 /* One open descriptor, from its FILE record. */
@@ -107,6 +110,8 @@ struct ckpt_proc {
 	uint32_t umask;
 	uint32_t nr_files;		/* FILE records the PROC announces */
 	uint64_t shared_pending;
+	uint32_t sigq_nr;		/* its SIGQ record, if any: */
+	const struct ckpt_siginfo *sigq;	/* the process's queued signals */
 	struct ckpt_rlimit rlimits[CKPT_RLIM_NLIMITS];
 	struct ckpt_sigaction actions[CKPT_NSIG];	/* [n - 1]: signal n */
 	const char *cwd, *root;		/* in the parsed buffer */
@@ -423,6 +428,36 @@ static inline bool ckpt_name_ok(const uint8_t *s, uint32_t len)
 #define CKPT_TEST_USER_END 0x0000800000000000ull
 /* O_CLOEXEC in a FILE record's flags (x86-64's value, as <fcntl.h> has it). */
 #define CKPT_TEST_O_CLOEXEC 02000000u
+
+/* A SIGQ record at `rec` (`len` bytes) of `scope`, for pending mask
+ * `pending`: its entries into *q and *nr. */
+static inline bool ckpt_check_sigq(struct ckpt_image *img, const uint8_t *rec, uint32_t len,
+				   uint32_t scope, uint64_t pending, size_t task,
+				   const struct ckpt_siginfo **q, uint32_t *nr)
+{
+	struct ckpt_hdr_sigq h;
+
+	if (len < sizeof(h))
+		CKPT_FAIL(img, "task %zu: SIGQ len %u", task, len);
+	memcpy(&h, rec, sizeof(h));
+	if (h.scope != scope)
+		CKPT_FAIL(img, "task %zu: SIGQ scope %u where %u belongs", task, h.scope, scope);
+	if (h.nr == 0 || h.nr > CKPT_SIGQ_MAX ||
+	    (uint64_t)h.nr * sizeof(struct ckpt_siginfo) + sizeof(h) != len)
+		CKPT_FAIL(img, "task %zu: SIGQ of %u entries in %u bytes", task, h.nr, len);
+	*q = (const struct ckpt_siginfo *)(rec + sizeof(h));
+	*nr = h.nr;
+	for (uint32_t i = 0; i < h.nr; i++) {
+		int sig = (*q)[i].signo;
+
+		if (sig < 1 || sig > CKPT_NSIG)
+			CKPT_FAIL(img, "task %zu: SIGQ entry %u: signal %d", task, i, sig);
+		if (!(pending >> (sig - 1) & 1))
+			CKPT_FAIL(img, "task %zu: SIGQ entry %u: signal %d queued but not pending",
+				  task, i, sig);
+	}
+	return true;
+}
 
 /*
  * The PROC record at `rec` (`len` bytes with its paths) of task `task`: its
@@ -842,6 +877,17 @@ static inline bool ckpt_image_parse(const uint8_t *buf, size_t size, struct ckpt
 				th->fpu_kind = f.kind;
 				th->xfeatures = f.xfeatures;
 				fpu_due = false;
+			} else if (h.type == CKPT_HDR_SIGQ && !proc && threads_seen &&
+				   img->threads[tasks_seen - 1][threads_seen - 1].fpu &&
+				   !img->threads[tasks_seen - 1][threads_seen - 1].sigq) {
+				th = &img->threads[tasks_seen - 1][threads_seen - 1];
+				if (!ckpt_check_sigq(img, buf + off, h.len, CKPT_SIGQ_THREAD, th->pending,
+						     tasks_seen - 1, &th->sigq, &th->sigq_nr))
+					return false;
+			} else if (h.type == CKPT_HDR_SIGQ && proc && !proc->sigq && !proc->files_seen) {
+				if (!ckpt_check_sigq(img, buf + off, h.len, CKPT_SIGQ_SHARED, proc->shared_pending,
+						     tasks_seen - 1, &proc->sigq, &proc->sigq_nr))
+					return false;
 			} else if (pages_due) {
 				const struct ckpt_run *run;
 

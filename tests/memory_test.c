@@ -22,6 +22,7 @@
 #define _GNU_SOURCE
 #include <inttypes.h>
 #include <limits.h>
+#include <sys/personality.h>
 #include <sys/sysmacros.h>
 
 #include "kselftest_harness.h"
@@ -128,6 +129,10 @@ static void __attribute__((noreturn)) memory_child(const char *path)
 	if (!dense)
 		_exit(10);
 	fill(dense, DENSE_SIZE, DENSE_KEY);
+	/* a personality other than the default 0, for the MM record (the flag
+	 * only matters at the next exec) */
+	if (personality(PER_LINUX | ADDR_NO_RANDOMIZE) < 0)
+		_exit(9);
 
 	sparse = map_isolated(SPARSE_SIZE, PROT_READ | PROT_WRITE,
 			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -745,6 +750,7 @@ TEST_F_TIMEOUT(mem, mm_equals_proc_stat_auxv_exe, 600)
 	ASSERT_NE(NULL, pf);
 	EXPECT_EQ(1, fscanf(pf, "%x", &pers));
 	fclose(pf);
+	EXPECT_EQ(PER_LINUX | ADDR_NO_RANDOMIZE, pers);
 	EXPECT_EQ(pers, mm->personality);
 }
 

@@ -12,6 +12,8 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <sys/ptrace.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -20,6 +22,8 @@
 #include "ckpt_lib.h"
 
 #define PIPE_BYTES "hello, pipe"
+#define SHARED_VALUE 101		/* sigqueue() values */
+#define THREAD_VALUE 201
 #define FILE_BYTES "0123456789"
 
 static void on_usr1(int sig)
@@ -50,6 +54,15 @@ static void __attribute__((noreturn)) subject(const char *dir, int report)
 	sigprocmask(SIG_BLOCK, &block, NULL);
 	raise(SIGHUP);			/* pending for this thread */
 	kill(getpid(), SIGTERM);	/* pending for the process */
+	/* queued with values: two for the process, one for this thread */
+	sigemptyset(&block);
+	sigaddset(&block, SIGRTMIN + 1);
+	sigaddset(&block, SIGRTMIN + 2);
+	sigprocmask(SIG_BLOCK, &block, NULL);
+	if (sigqueue(getpid(), SIGRTMIN + 1, (union sigval){ .sival_int = SHARED_VALUE }) ||
+	    sigqueue(getpid(), SIGRTMIN + 1, (union sigval){ .sival_int = SHARED_VALUE + 1 }) ||
+	    pthread_sigqueue(pthread_self(), SIGRTMIN + 2, (union sigval){ .sival_int = THREAD_VALUE }))
+		_exit(20);
 	if (setrlimit(RLIMIT_NOFILE, &nofile) || setrlimit(RLIMIT_CORE, &core))
 		_exit(11);
 	umask(027);
@@ -241,8 +254,9 @@ TEST_F(subject, signals_equal_proc_status)
 		EXPECT_NE(0, usr1->flags & SA_RESTART);
 		EXPECT_EQ(1ULL << (SIGUSR2 - 1), usr1->mask);
 		EXPECT_EQ(1u, pr->actions[SIGINT - 1].handler);
-		EXPECT_EQ(1ULL << (SIGTERM - 1), pr->shared_pending);
-		EXPECT_EQ(1ULL << (SIGHUP - 1), self->img.threads[0][0].pending);
+		EXPECT_EQ(1ULL << (SIGTERM - 1) | 1ULL << (SIGRTMIN + 1 - 1), pr->shared_pending);
+		EXPECT_EQ(1ULL << (SIGHUP - 1) | 1ULL << (SIGRTMIN + 2 - 1),
+			  self->img.threads[0][0].pending);
 	}
 }
 
@@ -387,6 +401,139 @@ TEST_F(subject, kinds_sharing_and_pipe_bytes)
 	ASSERT_LE(0, fd);
 	EXPECT_EQ((ssize_t)strlen(PIPE_BYTES), read(fd, got, sizeof(got)));
 	close(fd);
+}
+
+/* ---- a working directory whose path does not fit PATH_MAX ---------------- */
+
+#define DEEP_LEVELS 20			/* 20 x 251 bytes: over PATH_MAX */
+#define DEEP_NAME_LEN 250
+
+static void deep_name(char name[DEEP_NAME_LEN + 1])
+{
+	memset(name, 'd', DEEP_NAME_LEN);
+	name[DEEP_NAME_LEN] = 0;
+}
+
+/* Removes the chain of DEEP_LEVELS directories under `base`, deepest first
+ * (by descriptors: no path to them fits PATH_MAX). */
+static void remove_deep(const char *base)
+{
+	char name[DEEP_NAME_LEN + 1];
+	int fd[DEEP_LEVELS + 1], n;
+
+	deep_name(name);
+	fd[0] = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	for (n = 0; n < DEEP_LEVELS && fd[n] >= 0; n++)
+		fd[n + 1] = openat(fd[n], name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	for (; n > 0; n--) {
+		if (fd[n] >= 0)
+			close(fd[n]);
+		unlinkat(fd[n - 1], name, AT_REMOVEDIR);
+	}
+	if (fd[0] >= 0)
+		close(fd[0]);
+	rmdir(base);
+}
+
+/* The PROC record holds the cwd's path as /proc/PID/cwd gives it; one that
+ * d_path() cannot fit in PATH_MAX fails the checkpoint with ENAMETOOLONG
+ * (readlink of /proc/PID/cwd fails the same way), an image is not written
+ * with a cut path. */
+/* The queue of `pid` (its thread's, or with PTRACE_PEEKSIGINFO_SHARED its
+ * process's) as ptrace reports it, into `si` (room for `n`); returns how
+ * many, or -errno. `pid` must be ptrace-stopped by the caller. */
+static int peek_queue(pid_t pid, uint32_t flags, siginfo_t *si, int n)
+{
+	struct { uint64_t off; uint32_t flags; int32_t nr; } args = { 0, flags, n };
+	long r = ptrace(PTRACE_PEEKSIGINFO, pid, &args, si);
+
+	return r < 0 ? -errno : (int)r;
+}
+
+/* The SIGQ records hold the queued signals with their values, byte for
+ * byte as PTRACE_PEEKSIGINFO reports them for the same stopped process,
+ * in queue order; a process with nothing queued (the child) has none. */
+TEST_F(subject, queued_signals_equal_ptrace_peeksiginfo)
+{
+	const struct ckpt_thread *th = &self->img.threads[0][0];
+	const struct ckpt_proc *pr = self->img.proc[0];
+	siginfo_t si[8];
+	int n;
+
+	ASSERT_NE(NULL, pr);
+	/* what the subject queued, in order */
+	ASSERT_EQ(2u, th->sigq_nr);
+	EXPECT_EQ(SIGHUP, th->sigq[0].signo);
+	EXPECT_EQ(SI_TKILL, th->sigq[0].code);
+	EXPECT_EQ(SIGRTMIN + 2, th->sigq[1].signo);
+	EXPECT_EQ(SI_QUEUE, th->sigq[1].code);
+	ASSERT_EQ(3u, pr->sigq_nr);
+	EXPECT_EQ(SIGTERM, pr->sigq[0].signo);
+	EXPECT_EQ(SI_USER, pr->sigq[0].code);
+	for (int k = 1; k < 3; k++) {
+		siginfo_t v;
+
+		memcpy(&v, &pr->sigq[k], sizeof(v));
+		EXPECT_EQ(SIGRTMIN + 1, v.si_signo);
+		EXPECT_EQ(SI_QUEUE, v.si_code);
+		EXPECT_EQ(self->pid[0], v.si_pid);
+		EXPECT_EQ(SHARED_VALUE + k - 1, v.si_value.sival_int);
+	}
+	{
+		siginfo_t v;
+
+		memcpy(&v, &th->sigq[1], sizeof(v));
+		EXPECT_EQ(THREAD_VALUE, v.si_value.sival_int);
+	}
+	EXPECT_EQ(0u, self->img.threads[1][0].sigq_nr);
+	EXPECT_EQ(0u, self->img.proc[1]->sigq_nr);
+	/* and what the kernel reports, byte for byte (PTRACE_SEIZE queues no
+	 * SIGSTOP, as PTRACE_ATTACH would) */
+	ASSERT_EQ(0, ptrace(PTRACE_SEIZE, self->pid[0], 0, 0));
+	n = peek_queue(self->pid[0], 0, si, 8);
+	ASSERT_EQ((int)th->sigq_nr, n);
+	for (int k = 0; k < n; k++) {
+		EXPECT_EQ(0, memcmp(&si[k], &th->sigq[k], sizeof(si[k]))) TH_LOG("thread entry %d", k);
+	}
+	n = peek_queue(self->pid[0], PTRACE_PEEKSIGINFO_SHARED, si, 8);
+	ASSERT_EQ((int)pr->sigq_nr, n);
+	for (int k = 0; k < n; k++) {
+		EXPECT_EQ(0, memcmp(&si[k], &pr->sigq[k], sizeof(si[k]))) TH_LOG("process entry %d", k);
+	}
+	ptrace(PTRACE_DETACH, self->pid[0], 0, 0);
+}
+
+TEST(cwd_longer_than_path_max_is_enametoolong)
+{
+	char base[64] = "/tmp/proc_test_deep.XXXXXX", name[DEEP_NAME_LEN + 1], link[64], got[PATH_MAX];
+	int st, fd;
+	pid_t pid;
+
+	ASSERT_NE(NULL, mkdtemp(base));
+	deep_name(name);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		if (chdir(base))
+			_exit(10);
+		for (int i = 0; i < DEEP_LEVELS; i++)
+			if (mkdir(name, 0700) || chdir(name))
+				_exit(11);
+		raise(SIGSTOP);
+		_exit(0);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &st, WUNTRACED));
+	ASSERT_TRUE(WIFSTOPPED(st)) TH_LOG("child ended: status %#x", st);
+	snprintf(link, sizeof(link), "/proc/%d/cwd", pid);
+	EXPECT_EQ(-1, readlink(link, got, sizeof(got)));
+	EXPECT_EQ(ENAMETOOLONG, errno);
+	fd = sink();
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(-ENAMETOOLONG, ckpt_checkpoint(pid, fd, 0));
+	close(fd);
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	remove_deep(base);
 }
 
 TEST_HARNESS_MAIN

@@ -122,6 +122,8 @@
 
 #define CKPT_HDR_FILE 208
 
+#define CKPT_HDR_SIGQ 209
+
 #define CKPT_HDR_TAIL 9001
 
 #define CKPT_HDR_ERROR 9999
@@ -365,6 +367,22 @@
  * Anything else (other anonymous inodes, a symlink opened with `O_PATH`).
  */
 #define CKPT_FILE_OTHER 9
+
+/**
+ * Most queued signals one SIGQ record holds (a longer queue fails the
+ * checkpoint with `EOVERFLOW`).
+ */
+#define CKPT_SIGQ_MAX (1 << 20)
+
+/**
+ * `ckpt_hdr_sigq.scope`: the queue of the thread before it.
+ */
+#define CKPT_SIGQ_THREAD 0
+
+/**
+ * `ckpt_hdr_sigq.scope`: the queue of the whole process.
+ */
+#define CKPT_SIGQ_SHARED 1
 
 /**
  * Argument of `CKPT_IOC_CHECKPOINT`.
@@ -850,6 +868,52 @@ struct ckpt_hdr_proc {
    * `actions[n - 1]`: the action of signal n.
    */
   struct ckpt_sigaction actions[CKPT_NSIG];
+};
+
+/**
+ * SIGQ: signals queued with their values (a `sigqueue(3)` value, the
+ * sender's pid and uid, a fault address...), in the order they wait to be
+ * delivered. After a thread's FPU record: the signals queued for that
+ * thread (`scope` `CKPT_SIGQ_THREAD`); after a PROC record, before its
+ * FILE records: the signals queued for the process (`CKPT_SIGQ_SHARED`).
+ * Written only for a queue that is not empty. Followed by `nr`
+ * `ckpt_siginfo` entries. A pending signal (`pending`, `shared_pending`)
+ * can have no entry: the kernel queues none for `SIGKILL`, nor when it
+ * could not allocate one.
+ */
+struct ckpt_hdr_sigq {
+  struct ckpt_hdr h;
+  /**
+   * Entries that follow (at most `CKPT_SIGQ_MAX`).
+   */
+  __u32 nr;
+  /**
+   * `CKPT_SIGQ_THREAD` or `CKPT_SIGQ_SHARED`.
+   */
+  __u32 scope;
+};
+
+/**
+ * One queued signal: the user ABI's 128-byte `siginfo_t`, as
+ * `PTRACE_PEEKSIGINFO` returns it (`si_signo`, `si_errno`, `si_code`, then
+ * the union at byte 16, whose layout `si_code` selects).
+ */
+struct ckpt_siginfo {
+  /**
+   * `si_signo`, `si_errno`, `si_code`.
+   */
+  __s32 signo;
+  __s32 error;
+  __s32 code;
+  /**
+   * The ABI's padding before the union: zero, unless a sender of
+   * `rt_sigqueueinfo(2)` filled it (it is kept as queued).
+   */
+  __s32 pad;
+  /**
+   * The union (`_sifields`), bytes 16 to 127.
+   */
+  __u64 fields[14];
 };
 
 /**
