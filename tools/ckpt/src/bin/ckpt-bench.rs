@@ -32,6 +32,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use ckpt::format::*;
+use ckpt::Vma;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
@@ -48,6 +49,9 @@ struct Cli {
 enum Cmd {
     /// Run the benchmark.
     Run(RunArgs),
+    /// The memory benchmark: a tree with touched anonymous memory, dumped
+    /// by the module, through /proc/PID/mem and by CRIU, and a memcpy.
+    Mem(MemArgs),
     /// A node of a tree (internal: re-executed every few levels of a chain).
     #[command(hide = true)]
     Node { fd: i32, index: u32 },
@@ -66,7 +70,7 @@ struct RunArgs {
     /// Runs of the /proc collector per tree (default: --reps).
     #[arg(long)]
     proc_reps: Option<usize>,
-    /// Runs of `ckpt checkpoint --freeze signal` per tree.
+    /// Runs of `ckpt checkpoint --freeze signal` per tree (0: none).
     #[arg(long, default_value = "5")]
     e2e_reps: usize,
     /// Seed of the random trees.
@@ -662,8 +666,8 @@ impl Bench<'_> {
 
 fn run(a: &RunArgs) -> Res<()> {
     let (reps, e2e_reps, scratch) = (a.reps, a.e2e_reps, a.scratch.as_path());
-    if reps == 0 || e2e_reps == 0 || a.proc_reps == Some(0) || a.sizes.contains(&0) {
-        return Err("--reps, --e2e-reps and every size must be at least 1".into());
+    if reps == 0 || a.proc_reps == Some(0) || a.sizes.contains(&0) {
+        return Err("--reps, --proc-reps and every size must be at least 1".into());
     }
     // Orphans of the trees come to us, to be reaped.
     // SAFETY: no memory-safety preconditions.
@@ -846,6 +850,546 @@ fn report(rows: &[Row], runs: [usize; 3], csv: &Path) -> Res<()> {
     Ok(())
 }
 
+// ------------------------------------------------------ memory benchmark
+
+#[derive(Args)]
+struct MemArgs {
+    /// Processes in the tree (the root and its children).
+    #[arg(long, default_value = "8")]
+    procs: usize,
+    /// MiB of touched anonymous memory per process.
+    #[arg(long, default_value = "128")]
+    mib: usize,
+    /// Runs of each measurement.
+    #[arg(long, default_value = "3")]
+    reps: usize,
+    /// The criu binary (`none`: skip CRIU).
+    #[arg(long, default_value = "criu")]
+    criu: PathBuf,
+    /// Directory (on a tmpfs) for the images.
+    #[arg(long, default_value = "/tmp/ckpt-bench-mem")]
+    scratch: PathBuf,
+    /// The CSV of the results (one row per method).
+    #[arg(long)]
+    csv: PathBuf,
+    /// Leave the module out (to try the rest where it is not loaded).
+    #[arg(long)]
+    no_module: bool,
+}
+
+const MIB: usize = 1 << 20;
+
+/// The word at `word` of page `page` of process `index`: every page of the
+/// tree distinct (and none a zero page).
+fn pattern(index: usize, page: usize, word: usize) -> u64 {
+    ((index as u64 + 1) << 48) ^ ((page as u64) << 12) ^ word as u64 ^ 0x5a5a_0000_0000_0000
+}
+
+/// A process of the memory tree: maps and touches its memory, reports its
+/// pid on `w`, then waits for signals. Never returns.
+fn mem_node(index: usize, bytes: usize, w: i32) -> ! {
+    // SAFETY: a fresh private anonymous mapping; nothing aliases it.
+    let p = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            bytes,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if p == libc::MAP_FAILED {
+        std::process::exit(2);
+    }
+    // SAFETY: the mapping is `bytes` long, ours alone, and u64-aligned.
+    let words = unsafe { std::slice::from_raw_parts_mut(p.cast::<u64>(), bytes / 8) };
+    for (page, chunk) in words.chunks_mut(4096 / 8).enumerate() {
+        for (i, w) in chunk.iter_mut().enumerate() {
+            *w = pattern(index, page, i);
+        }
+    }
+    // SAFETY: getpid has no preconditions.
+    let pid = unsafe { libc::getpid() }.to_ne_bytes();
+    // SAFETY: writes 4 bytes from a live buffer (atomic on a pipe).
+    if unsafe { libc::write(w, pid.as_ptr().cast(), 4) } != 4 {
+        std::process::exit(3);
+    }
+    // SAFETY: no preconditions.
+    unsafe { libc::close(w) };
+    loop {
+        // SAFETY: no preconditions.
+        unsafe { libc::pause() };
+    }
+}
+
+/// A flat tree of `procs` processes with `mib` MiB of touched memory each,
+/// in a session of its own (no terminal, stdio on /dev/null, no other
+/// descriptor: what CRIU dumps without --shell-job), killed on drop.
+struct MemTree {
+    root: i32,
+    pids: Vec<i32>,
+}
+
+impl MemTree {
+    fn spawn(procs: usize, mib: usize) -> Res<MemTree> {
+        let mut fds = [0i32; 2];
+        // SAFETY: `fds` has room for the two descriptors.
+        if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
+            return Err(os("pipe"));
+        }
+        let (r, w) = (fds[0], fds[1]);
+        // SAFETY: single-threaded; the child runs the node code only.
+        let root = unsafe { libc::fork() };
+        if root < 0 {
+            return Err(os("fork"));
+        }
+        if root == 0 {
+            // SAFETY: plain system calls on descriptors of this process.
+            unsafe {
+                libc::setsid();
+                let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR);
+                for fd in 0..3 {
+                    libc::dup2(null, fd);
+                }
+                libc::dup2(w, 3);
+                libc::close_range(4, u32::MAX, 0);
+            }
+            for i in 1..procs {
+                // SAFETY: as above.
+                match unsafe { libc::fork() } {
+                    0 => mem_node(i, mib * MIB, 3),
+                    -1 => std::process::exit(4),
+                    _ => {}
+                }
+            }
+            mem_node(0, mib * MIB, 3);
+        }
+        // SAFETY: our copy of the write end; the tree has its own.
+        unsafe { libc::close(w) };
+        // SAFETY: `r` is ours alone from here.
+        let mut rf = unsafe { File::from_raw_fd(r) };
+        let mut tree = MemTree {
+            root,
+            pids: Vec::new(),
+        };
+        let mut buf = [0u8; 4];
+        for _ in 0..procs {
+            rf.read_exact(&mut buf)
+                .map_err(|e| format!("the memory tree did not start: {e}"))?;
+            tree.pids.push(i32::from_ne_bytes(buf));
+        }
+        Ok(tree)
+    }
+
+    fn signal(&self, sig: i32) -> Res<()> {
+        // SAFETY: no memory-safety preconditions.
+        if unsafe { libc::kill(-self.root, sig) } != 0 {
+            return Err(os("kill"));
+        }
+        Ok(())
+    }
+
+    /// Waits until every process is in a group stop (state T).
+    fn wait_stopped(&self) -> Res<()> {
+        let t0 = Instant::now();
+        for &pid in &self.pids {
+            loop {
+                let stat = fs::read_to_string(format!("/proc/{pid}/stat"))
+                    .map_err(|e| format!("/proc/{pid}/stat: {e}"))?;
+                let state = stat.rsplit_once(") ").map(|x| x.1.as_bytes()[0]);
+                if state == Some(b'T') {
+                    break;
+                }
+                if t0.elapsed() > Duration::from_secs(120) {
+                    return Err(format!("process {pid} did not stop in 120 s"));
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for MemTree {
+    fn drop(&mut self) {
+        let _ = self.signal(libc::SIGKILL);
+        for _ in 0..self.pids.len() {
+            // SAFETY: a null status pointer is allowed.
+            if unsafe { libc::waitpid(-1, std::ptr::null_mut(), 0) } < 0 {
+                break;
+            }
+        }
+    }
+}
+
+/// Bytes of files under `dir` (not recursive: CRIU's image directory).
+fn dir_bytes(dir: &Path) -> Res<u64> {
+    let mut sum = 0;
+    for e in fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))? {
+        let e = e.map_err(|e| format!("{}: {e}", dir.display()))?;
+        sum += e.metadata().map_err(|e| format!("{e}"))?.len();
+    }
+    Ok(sum)
+}
+
+/// The private writable anonymous mappings of `pid` (the 128 MiB area,
+/// heap, stack, the data of the libraries' anonymous parts): what a
+/// userspace dumper reads through /proc/PID/mem.
+fn anon_areas(pid: i32) -> Res<Vec<(u64, u64)>> {
+    let maps = fs::read_to_string(format!("/proc/{pid}/maps"))
+        .map_err(|e| format!("/proc/{pid}/maps: {e}"))?;
+    let mut out = Vec::new();
+    for line in maps.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let name = f.get(5).copied().unwrap_or("");
+        if f.len() < 5 || !f[1].starts_with("rw") || !f[1].ends_with('p') {
+            continue;
+        }
+        if !(name.is_empty() || name == "[heap]" || name == "[stack]") {
+            continue;
+        }
+        let (a, b) = f[0].split_once('-').ok_or("bad maps line")?;
+        let a = u64::from_str_radix(a, 16).map_err(|e| e.to_string())?;
+        let b = u64::from_str_radix(b, 16).map_err(|e| e.to_string())?;
+        out.push((a, b));
+    }
+    Ok(out)
+}
+
+/// Reads every anonymous area of every process through /proc/PID/mem, 1 MiB
+/// at a time; with `out`, writes what it read there (as a dumper would).
+/// Returns the bytes read.
+fn proc_mem_dump(pids: &[i32], mut out: Option<&mut File>) -> Res<u64> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; MIB];
+    let mut total = 0u64;
+    for &pid in pids {
+        let mem =
+            File::open(format!("/proc/{pid}/mem")).map_err(|e| format!("/proc/{pid}/mem: {e}"))?;
+        for (a, b) in anon_areas(pid)? {
+            let mut at = a;
+            while at < b {
+                let len = ((b - at) as usize).min(MIB);
+                let k = mem
+                    .read_at(&mut buf[..len], at)
+                    .map_err(|e| format!("/proc/{pid}/mem at {at:#x}: {e}"))?;
+                if k == 0 {
+                    return Err(format!("/proc/{pid}/mem at {at:#x}: end of file"));
+                }
+                if let Some(o) = out.as_deref_mut() {
+                    io::Write::write_all(o, &buf[..k]).map_err(|e| format!("write: {e}"))?;
+                }
+                at += k as u64;
+                total += k as u64;
+            }
+        }
+    }
+    Ok(total)
+}
+
+/// Checks the module's image: every process, each with its whole area
+/// recorded with the pattern it wrote (every page's first and last word).
+fn check_mem_image(img: &[u8], procs: usize, bytes: usize) -> Res<u64> {
+    let im = ckpt::decode(img).map_err(|e| format!("the module's image: {e}"))?;
+    if im.tasks.len() != procs {
+        return Err(format!(
+            "{} processes in the image, not {procs}",
+            im.tasks.len()
+        ));
+    }
+    let mut dumped = 0;
+    // Process i of the image is the node of the same pid; the root is node
+    // 0 and its children follow in fork order (pid order).
+    for (i, t) in im.tasks.iter().enumerate() {
+        let area = t
+            .vmas
+            .iter()
+            .find(|v| v.hdr.end - v.hdr.start == bytes as u64 && v.name().is_empty())
+            .ok_or_else(|| format!("process {i}: no {bytes}-byte anonymous VMA"))?;
+        if area.recorded() != bytes as u64 {
+            return Err(format!(
+                "process {i}: {} of its {bytes} bytes recorded",
+                area.recorded()
+            ));
+        }
+        for run in &area.pages {
+            for k in 0..run.nr() as usize {
+                let page = ((run.addr() - area.hdr.start) / 4096) as usize + k;
+                let at = run.data + k * 4096;
+                let word = |j: usize| {
+                    u64::from_ne_bytes(img[at + 8 * j..at + 8 * j + 8].try_into().unwrap())
+                };
+                if word(0) != pattern(i, page, 0) || word(511) != pattern(i, page, 511) {
+                    return Err(format!("process {i}: page {page} differs from its pattern"));
+                }
+            }
+        }
+        dumped += t.vmas.iter().map(Vma::recorded).sum::<u64>();
+    }
+    Ok(dumped)
+}
+
+struct MemRow {
+    name: &'static str,
+    what: String,
+    secs: Dist,
+    image: u64,
+}
+
+fn mem_run(a: &MemArgs) -> Res<()> {
+    if a.reps == 0 || a.procs == 0 || a.mib == 0 {
+        return Err("--reps, --procs and --mib must be at least 1".into());
+    }
+    // SAFETY: no memory-safety preconditions.
+    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
+        return Err(os("PR_SET_CHILD_SUBREAPER"));
+    }
+    let scratch = a.scratch.as_path();
+    let _ = fs::remove_dir_all(scratch);
+    fs::create_dir_all(scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
+    let bytes = a.procs * a.mib * MIB;
+    let mut rows = Vec::new();
+    let secs = |d: Duration| d.as_secs_f64();
+
+    // (d) a plain memcpy of as many bytes, between two touched buffers of
+    // one process's size (the copy repeated once per process).
+    {
+        let src: Vec<u64> = (0..a.mib * MIB / 8)
+            .map(|i| pattern(0, i / 512, i % 512))
+            .collect();
+        let mut dst = vec![1u64; src.len()];
+        let mut v = Vec::new();
+        for _ in 0..a.reps {
+            let t = Instant::now();
+            for _ in 0..a.procs {
+                dst.copy_from_slice(std::hint::black_box(&src));
+                std::hint::black_box(&mut dst);
+            }
+            v.push(secs(t.elapsed()));
+        }
+        rows.push(MemRow {
+            name: "memcpy",
+            what: format!("{} x {} MiB, touched buffers", a.procs, a.mib),
+            secs: dist(v),
+            image: 0,
+        });
+    }
+
+    let t0 = Instant::now();
+    let tree = MemTree::spawn(a.procs, a.mib)?;
+    eprintln!(
+        "ckpt-bench mem: {} processes x {} MiB touched in {:.1} s",
+        a.procs,
+        a.mib,
+        t0.elapsed().as_secs_f64()
+    );
+    tree.signal(libc::SIGSTOP)?;
+    tree.wait_stopped()?;
+
+    // (a) the module: the held tree (flags 0: registers, files, memory).
+    if !a.no_module {
+        mem_module(a, &tree, &mut rows)?;
+    }
+    mem_others(a, &tree, &mut rows)?;
+    drop(tree);
+    mem_report(&rows, a, bytes as u64)
+}
+
+fn mem_module(a: &MemArgs, tree: &MemTree, rows: &mut Vec<MemRow>) -> Res<()> {
+    let scratch = a.scratch.as_path();
+    let secs = |d: Duration| d.as_secs_f64();
+    let dev = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/checkpoint")
+        .map_err(|e| format!("/dev/checkpoint: {e} (is rust_ckpt loaded? are we root?)"))?;
+    let img = scratch.join("module.img");
+    let mut v = Vec::new();
+    let mut image = 0;
+    for rep in 0..a.reps {
+        let out = create(&img)?;
+        let args = ckpt_args {
+            pid: tree.root,
+            fd: out.as_raw_fd(),
+            flags: 0,
+            reserved: [0; 4],
+        };
+        let t = Instant::now();
+        let k = ckpt::dev::ioctl_checkpoint(&dev, &args)
+            .map_err(|e| format!("CKPT_IOC_CHECKPOINT: {e}"))?;
+        v.push(secs(t.elapsed()));
+        if k as usize != a.procs {
+            return Err(format!("the ioctl returned {k} tasks, not {}", a.procs));
+        }
+        drop(out);
+        image = fs::metadata(&img).map_err(|e| e.to_string())?.len();
+        if rep == 0 {
+            let buf = fs::read(&img).map_err(|e| format!("{}: {e}", img.display()))?;
+            let dumped = check_mem_image(&buf, a.procs, a.mib * MIB)?;
+            eprintln!(
+                "ckpt-bench mem: module image {image} bytes, {dumped} bytes of pages, \
+                 every area's pattern checked"
+            );
+        }
+    }
+    let _ = fs::remove_file(&img);
+    rows.push(MemRow {
+        name: "module",
+        what: "CKPT_IOC_CHECKPOINT of the held tree to tmpfs".into(),
+        secs: dist(v),
+        image,
+    });
+    Ok(())
+}
+
+fn mem_others(a: &MemArgs, tree: &MemTree, rows: &mut Vec<MemRow>) -> Res<()> {
+    let scratch = a.scratch.as_path();
+    let secs = |d: Duration| d.as_secs_f64();
+    // (b) /proc/PID/mem: read only, and read + write to a tmpfs file.
+    let mut read_bytes = 0;
+    for write in [false, true] {
+        let mut v = Vec::new();
+        let path = scratch.join("procmem.img");
+        for _ in 0..a.reps {
+            let mut out = if write { Some(create(&path)?) } else { None };
+            let t = Instant::now();
+            read_bytes = proc_mem_dump(&tree.pids, out.as_mut())?;
+            v.push(secs(t.elapsed()));
+        }
+        let _ = fs::remove_file(&path);
+        rows.push(MemRow {
+            name: if write { "procmem+write" } else { "procmem" },
+            what: format!(
+                "pread of /proc/PID/mem, 1 MiB at a time ({read_bytes} bytes){}",
+                if write { ", written to tmpfs" } else { "" }
+            ),
+            secs: dist(v),
+            image: if write { read_bytes } else { 0 },
+        });
+    }
+
+    // (c) criu dump of the same tree (left stopped: --leave-running).
+    if a.criu.as_os_str() != "none" {
+        let dir = scratch.join("criu");
+        let log = scratch.join("criu.log");
+        let mut v = Vec::new();
+        let mut image = 0;
+        for _ in 0..a.reps {
+            let _ = fs::remove_dir_all(&dir);
+            fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            let t = Instant::now();
+            let out = Command::new(&a.criu)
+                .args(["dump", "--leave-running", "-v2", "-t"])
+                .arg(tree.root.to_string())
+                .arg("-D")
+                .arg(&dir)
+                .arg("-o")
+                .arg(&log)
+                .output()
+                .map_err(|e| format!("{}: {e}", a.criu.display()))?;
+            v.push(secs(t.elapsed()));
+            if !out.status.success() {
+                let tail = fs::read_to_string(&log).unwrap_or_default();
+                let tail: Vec<&str> = tail.lines().rev().take(15).collect();
+                let tail: Vec<&str> = tail.into_iter().rev().collect();
+                return Err(format!(
+                    "criu dump failed ({}): {}\n{}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr).trim(),
+                    tail.join("\n")
+                ));
+            }
+            image = dir_bytes(&dir)?;
+            // CRIU leaves a stopped task stopped; make sure of it.
+            tree.signal(libc::SIGSTOP)?;
+            tree.wait_stopped()?;
+        }
+        let _ = fs::remove_dir_all(&dir);
+        let version = Command::new(&a.criu)
+            .arg("--version")
+            .output()
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .split_whitespace()
+                    .nth(1)
+                    .unwrap_or("?")
+                    .to_string()
+            })
+            .unwrap_or_default();
+        rows.push(MemRow {
+            name: "criu",
+            what: format!("criu {version} dump --leave-running to tmpfs"),
+            secs: dist(v),
+            image,
+        });
+    }
+    Ok(())
+}
+
+fn mem_report(rows: &[MemRow], a: &MemArgs, bytes: u64) -> Res<()> {
+    let mbs = |s: f64| bytes as f64 / 1e6 / s;
+    println!(
+        "memory: {} processes x {} MiB of touched anonymous memory ({} bytes), medians \
+         [min..max] of {} runs; MB/s = those bytes / time (1 MB = 10^6 bytes)",
+        a.procs, a.mib, bytes, a.reps
+    );
+    println!(
+        "{:<14} {:>26} {:>9} {:>14} {:>12} {:>10}  what",
+        "method", "seconds", "MB/s", "image_bytes", "per_process", "per_MiB"
+    );
+    let mut csv = String::from(
+        "method,seconds,min_s,max_s,mb_per_s,image_bytes,image_per_process,image_per_mib\n",
+    );
+    for r in rows {
+        let mib = bytes as f64 / MIB as f64;
+        println!(
+            "{:<14} {:>26} {:>9.1} {:>14} {:>12.0} {:>10.0}  {}",
+            r.name,
+            format!("{:.3} [{:.3}..{:.3}]", r.secs.med, r.secs.min, r.secs.max),
+            mbs(r.secs.med),
+            r.image,
+            r.image as f64 / a.procs as f64,
+            r.image as f64 / mib,
+            r.what
+        );
+        csv.push_str(&format!(
+            "{},{:.4},{:.4},{:.4},{:.1},{},{:.0},{:.0}\n",
+            r.name,
+            r.secs.med,
+            r.secs.min,
+            r.secs.max,
+            mbs(r.secs.med),
+            r.image,
+            r.image as f64 / a.procs as f64,
+            r.image as f64 / mib
+        ));
+    }
+    let t = |n: &str| rows.iter().find(|r| r.name == n).map(|r| r.secs.med);
+    if let Some(m) = t("module") {
+        for (other, goal) in [
+            ("criu", "goal: >= 2"),
+            ("memcpy", "goal: module within 3x, i.e. >= 0.33"),
+            ("procmem", ""),
+            ("procmem+write", ""),
+        ] {
+            if let Some(o) = t(other) {
+                println!(
+                    "module vs {other}: {:.2}x the speed (time {other} / time module){}{goal}",
+                    o / m,
+                    if goal.is_empty() { "" } else { "; " }
+                );
+            }
+        }
+    }
+    if let Some(d) = a.csv.parent() {
+        fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
+    }
+    fs::write(&a.csv, csv).map_err(|e| format!("{}: {e}", a.csv.display()))?;
+    println!("{}", a.csv.display());
+    Ok(())
+}
+
 fn main() {
     let cli = Cli::parse();
     let r = match cli.cmd {
@@ -858,6 +1402,7 @@ fn main() {
             }
         }
         Cmd::Run(a) => run(&a),
+        Cmd::Mem(a) => mem_run(&a),
     };
     if let Err(e) = r {
         eprintln!("ckpt-bench: {e}");
