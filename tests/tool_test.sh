@@ -9,10 +9,11 @@ TMP=$(mktemp -d /tmp/ckpt-tool.XXXXXX)
 n=0 failed=0
 ok() { n=$((n + 1)); echo "ok $n $1"; }
 not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n $1"; shift; for l in "$@"; do echo "# $l"; done; }
-check() { # check NAME CMD...
-	local name=$1 out
+check() { # check NAME CMD... (and its time, as a TAP comment)
+	local name=$1 out s=${EPOCHREALTIME/./}
 	shift
 	if out=$("$@" 2>&1); then ok "$name"; else not_ok "$name" "$out"; fi
+	echo "# $name: $(((${EPOCHREALTIME/./} - s) / 1000)) ms"
 }
 
 # Starting a program costs 0.1 to 1 s in the TCG guest (an exec through 9p):
