@@ -237,7 +237,6 @@ fn c_parser_agrees_on_memory() {
         );
         return;
     }
-    use ckpt::format::{CKPT_HDR_MM, CKPT_HDR_PAGES, CKPT_HDR_VMA};
     let mut images: Vec<(String, Vec<u8>)> = Vec::new();
     images.push((
         "binary-5 memory".into(),
@@ -248,24 +247,12 @@ fn c_parser_agrees_on_memory() {
         encode(&Spec::chain(3).with_memory(true)),
     ));
     let base = records(&Spec::chain(2).with_memory(true));
-    for (k, rec) in base.iter().enumerate() {
-        let words: Vec<usize> = match get_u32(rec, 0) {
-            CKPT_HDR_MM => (8..mm::LEN).step_by(4).collect(),
-            CKPT_HDR_VMA => (8..rec.len()).step_by(4).collect(),
-            CKPT_HDR_PAGES => (8..32).step_by(4).collect(),
-            _ => continue,
-        };
-        for w in words {
-            if w + 4 > rec.len() {
-                continue;
-            }
-            for v in [0u32, 1, 7, 8, 0x800, 0x1000, 0x7fff, 0x8000, u32::MAX] {
-                let mut r = base.clone();
-                put_u32(&mut r[k], w, v);
-                images.push((format!("record {k} word {w} = {v:#x}"), seal(&r)));
-            }
-        }
-    }
+    for_each_word_change(
+        &base,
+        memory_header_words,
+        &[0, 1, 7, 8, 0x800, 0x1000, 0x7fff, 0x8000, u32::MAX],
+        |name, b| images.push((name, b)),
+    );
     let verdicts = c_verdicts(&images);
     let mut disagree = Vec::new();
     for ((name, b), c) in images.iter().zip(&verdicts) {
@@ -330,27 +317,23 @@ fn c_parser_agrees_on_proc_and_files() {
     }
     let valid = images.len();
     let base = records(&Spec::chain(2).light().with_files());
-    for (k, rec) in base.iter().enumerate() {
-        let words: Vec<usize> = match get_u32(rec, 0) {
-            CKPT_HDR_PROC => (8..48)
+    let words = |rec: &[u8]| match get_u32(rec, 0) {
+        CKPT_HDR_PROC => Some(
+            (8..48)
                 .step_by(4)
                 .chain((proc::ACTIONS..proc::ACTIONS + 40).step_by(4))
                 .chain(proc::LEN..rec.len() - 4)
                 .collect(),
-            CKPT_HDR_FILE => (8..rec.len()).step_by(4).collect(),
-            _ => continue,
-        };
-        for w in words {
-            if w + 4 > rec.len() {
-                continue;
-            }
-            for v in [0u32, 1, 2, 3, 4, 9, 10, 0o777, 0o1000, 0o2000000, u32::MAX] {
-                let mut r = base.clone();
-                put_u32(&mut r[k], w, v);
-                images.push((format!("record {k} word {w} = {v:#x}"), seal(&r)));
-            }
-        }
-    }
+        ),
+        CKPT_HDR_FILE => Some((8..rec.len()).step_by(4).collect()),
+        _ => None,
+    };
+    for_each_word_change(
+        &base,
+        words,
+        &[0, 1, 2, 3, 4, 9, 10, 0o777, 0o1000, 0o2000000, u32::MAX],
+        |name, b| images.push((name, b)),
+    );
     let verdicts = c_verdicts(&images);
     let mut disagree = Vec::new();
     let mut umask_only = 0;

@@ -849,17 +849,12 @@ fn tree_with_no_tasks() {
 fn json_schema_is_stable() {
     let spec = Spec::binary(5);
     let v: serde_json::Value = serde_json::to_value(decode(&encode(&spec)).unwrap()).expect("json");
-    let keys = |v: &serde_json::Value| -> Vec<String> {
-        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
-        k.sort();
-        k
-    };
     assert_eq!(
-        keys(&v),
+        json_keys(&v),
         ["error", "head", "records", "size", "tail", "tasks", "tasks_nr"]
     );
     assert_eq!(
-        keys(&v["head"]),
+        json_keys(&v["head"]),
         ["arch", "flags", "magic", "release", "reserved", "root_pid", "time_ns", "version"]
     );
     let mut task_keys = vec![
@@ -898,7 +893,7 @@ fn json_schema_is_stable() {
         "vmas",
     ];
     task_keys.sort();
-    assert_eq!(keys(&v["tasks"][0]), task_keys);
+    assert_eq!(json_keys(&v["tasks"][0]), task_keys);
     let mut thread_keys = vec![
         "tid",
         "nspid",
@@ -920,7 +915,7 @@ fn json_schema_is_stable() {
     ];
     thread_keys.sort();
     let t0 = &v["tasks"][0]["threads"][0];
-    assert_eq!(keys(t0), thread_keys);
+    assert_eq!(json_keys(t0), thread_keys);
     // the registers: exactly struct user_regs_struct's fields, in its order
     let regs: Vec<&str> = t0["regs"]
         .as_object()
@@ -941,10 +936,10 @@ fn json_schema_is_stable() {
             "gs_base", "ds", "es", "fs", "gs"
         ]
     );
-    assert_eq!(keys(&t0["sigaltstack"]), ["flags", "size", "sp"]);
-    assert_eq!(keys(&t0["rseq"]), ["addr", "len", "sig"]);
+    assert_eq!(json_keys(&t0["sigaltstack"]), ["flags", "size", "sp"]);
+    assert_eq!(json_keys(&t0["rseq"]), ["addr", "len", "sig"]);
     assert_eq!(
-        keys(&t0["fpu"]),
+        json_keys(&t0["fpu"]),
         ["kind", "mxcsr", "size", "xfeatures", "xmm"]
     );
     assert_eq!(t0["fpu"]["kind"], "fxsave");
@@ -955,8 +950,8 @@ fn json_schema_is_stable() {
     assert_eq!(bare["held"], "none");
     assert_eq!(v["tasks"][0]["zombie"], false);
     assert_eq!(v["tasks"][3]["nspid"], serde_json::json!([1028, 2]));
-    assert_eq!(keys(&v["tail"]), ["crc32", "magic", "records"]);
-    assert_eq!(keys(&v["records"][0]), ["len", "offset", "type"]);
+    assert_eq!(json_keys(&v["tail"]), ["crc32", "magic", "records"]);
+    assert_eq!(json_keys(&v["records"][0]), ["len", "offset", "type"]);
     assert!(v["error"].is_null());
     assert_eq!(v["size"], encode(&spec).len());
     assert_eq!(v["tasks_nr"], 5);
@@ -983,7 +978,7 @@ fn json_schema_is_stable() {
     assert!(v["tail"].is_null());
     assert_eq!(v["error"]["error"], 28);
     assert_eq!(v["error"]["reason"], "full");
-    assert_eq!(keys(&v["error"]), ["error", "reason", "reserved"]);
+    assert_eq!(json_keys(&v["error"]), ["error", "reason", "reserved"]);
     assert_eq!(v["tasks"][0]["uid"], 1000);
     assert!(v["tasks"][1]["uid"].is_null());
     assert!(v["tasks"][1]["zombie"].is_null());

@@ -28,24 +28,13 @@ const STACK: u64 = 0x7ffd_0000_0000;
 
 /// The image of the spec changed by `f`.
 fn with_spec(f: impl FnOnce(&mut Spec)) -> Vec<u8> {
-    let mut s = spec();
-    f(&mut s);
-    encode(&s)
+    changed_image(spec(), f)
 }
 
 /// The records of the spec with the `n`-th record of type `ty` changed by
 /// `f`, sealed; and that record's offset.
 fn with_record(ty: u32, n: usize, f: impl FnOnce(&mut Vec<u8>)) -> (Vec<u8>, usize) {
-    let mut r = records(&spec());
-    let k = nth_record(&r, ty, n);
-    f(&mut r[k]);
-    (seal(&r), offset_of_record(&r, k))
-}
-
-/// The offset of the `n`-th record of type `ty` in the image of `s`.
-fn offset_in(s: &Spec, ty: u32, n: usize) -> usize {
-    let r = records(s);
-    offset_of_record(&r, nth_record(&r, ty, n))
+    changed_record(&spec(), ty, n, f)
 }
 
 /// VMA `k` of task `task` of `s`, as messages name it.
@@ -106,12 +95,7 @@ fn encoder_offsets_are_the_formats() {
 #[test]
 fn round_trip() {
     let s = spec();
-    let b = encode(&s);
-    let img = decode(&b).unwrap();
-    let sum = verify(&b).unwrap_or_else(|e| panic!("{e}"));
-    assert!(model::parse(&b).is_ok());
-    assert_eq!(sum.records as usize, s.records_nr() + 1);
-    assert_eq!(img.records.len(), s.records_nr() + 1);
+    let (b, img) = decode_valid(&s);
     let mut pages_total = 0;
     for (t, n) in img.tasks.iter().zip(&s.nodes) {
         let ms = n.mm.as_ref().unwrap();
@@ -196,8 +180,7 @@ fn mm_is_optional() {
     s.nodes[1].exit_state = 0x20;
     s.nodes[1].mm = None;
     let b = encode(&s);
-    verify(&b).unwrap_or_else(|e| panic!("{e}"));
-    assert!(model::parse(&b).is_ok());
+    assert_valid(&b);
     let img = decode(&b).unwrap();
     assert!(img.tasks[1].mm.is_none() && img.tasks[1].vmas.is_empty());
     assert_eq!(img.tasks[1].zombie(), Some(true));
@@ -209,8 +192,7 @@ fn mm_is_optional() {
     let mut s = spec();
     s.nodes[0].mm = None;
     let b = encode(&s);
-    verify(&b).unwrap_or_else(|e| panic!("{e}"));
-    assert!(model::parse(&b).is_ok());
+    assert_valid(&b);
     // a zombie (the exited leader) with an MM record
     let mut s = spec();
     s.nodes[1].exit_state = 0x20;
@@ -221,8 +203,7 @@ fn mm_is_optional() {
     m.vmas.clear();
     m.exe = None;
     let b = encode(&s);
-    verify(&b).unwrap_or_else(|e| panic!("{e}"));
-    assert!(model::parse(&b).is_ok());
+    assert_valid(&b);
     let img = decode(&b).unwrap();
     assert_eq!(img.tasks[1].mm.as_ref().unwrap().exe(), None);
     let v = serde_json::to_value(&img).unwrap();
@@ -234,14 +215,9 @@ fn mm_is_optional() {
 fn json_keys_and_values() {
     let s = spec();
     let v = serde_json::to_value(decode(&encode(&s)).unwrap()).unwrap();
-    let keys = |v: &serde_json::Value| -> Vec<String> {
-        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
-        k.sort();
-        k
-    };
     let m = &v["tasks"][0]["mm"];
     assert_eq!(
-        keys(m),
+        json_keys(m),
         [
             "arg_end",
             "arg_start",
@@ -273,7 +249,7 @@ fn json_keys_and_values() {
     let vmas = v["tasks"][0]["vmas"].as_array().unwrap();
     assert_eq!(vmas.len(), 6);
     assert_eq!(
-        keys(&vmas[0]),
+        json_keys(&vmas[0]),
         [
             "dev", "dumped", "end", "flags", "inode", "kind", "offset", "pages", "path", "perms",
             "start"
@@ -344,8 +320,7 @@ fn user_values_that_look_like_kernel_addresses_verify() {
     m.vmas[2].ino = 0xffff_8000_0000_0000;
     m.vmas[2].dev = (u32::MAX, u32::MAX);
     let b = encode(&s);
-    verify(&b).unwrap_or_else(|e| panic!("{e}"));
-    assert!(model::parse(&b).is_ok());
+    assert_valid(&b);
     let img = decode(&b).unwrap();
     // 31 pairs, then the AT_NULL pair
     assert_eq!(img.tasks[0].mm.as_ref().unwrap().auxv().len(), 31);
@@ -358,15 +333,14 @@ fn user_values_that_look_like_kernel_addresses_verify() {
     vsyscall.prot = CKPT_VMA_EXEC;
     s.nodes[0].mm.as_mut().unwrap().vmas.push(vsyscall);
     let at = offset_in(&s, CKPT_HDR_VMA, 6);
-    let (off, kind, msg) = violation(&encode(&s));
-    assert_eq!(off, at);
-    assert_eq!(
-        kind,
+    let msg = assert_violation(
+        &encode(&s),
+        at,
         VerifyErrorKind::VmaNotUser {
             vma: vma_of(&s, 0, 6),
             field: "start",
-            value: 0xffff_ffff_ff60_0000
-        }
+            value: 0xffff_ffff_ff60_0000,
+        },
     );
     assert_eq!(
         msg,
@@ -382,16 +356,13 @@ fn user_values_that_look_like_kernel_addresses_verify() {
 fn mm_rules() {
     // reserved
     let (b, at) = with_record(CKPT_HDR_MM, 0, |r| put_u32(r, mm::RESERVED, 5));
-    let (off, kind, msg) = violation(&b);
-    assert_eq!(
-        (off, kind),
-        (
-            at,
-            VerifyErrorKind::Reserved {
-                record: "MM",
-                value: 5
-            }
-        )
+    let msg = assert_violation(
+        &b,
+        at,
+        VerifyErrorKind::Reserved {
+            record: "MM",
+            value: 5,
+        },
     );
     assert_eq!(
         msg,
@@ -399,15 +370,14 @@ fn mm_rules() {
     );
     // the exe path without its NUL
     let (b, at) = with_record(CKPT_HDR_MM, 0, |r| r[mm::LEN + 15] = b'x');
-    let (off, kind, msg) = violation(&b);
-    assert_eq!(off, at);
-    assert_eq!(
-        kind,
+    let msg = assert_violation(
+        &b,
+        at,
         VerifyErrorKind::MmExeNotTerminated {
             index: 0,
             exe_len: 16,
-            nul: None
-        }
+            nul: None,
+        },
     );
     assert_eq!(
         msg,
@@ -434,11 +404,7 @@ fn mm_rules() {
             put_u64_at(r, mm::AUXV + 8 * w, w as u64 + 1);
         }
     });
-    let (off, kind, msg) = violation(&b);
-    assert_eq!(
-        (off, kind),
-        (at, VerifyErrorKind::MmAuxvNoNull { index: 0 })
-    );
+    let msg = assert_violation(&b, at, VerifyErrorKind::MmAuxvNoNull { index: 0 });
     assert_eq!(
         msg,
         format!("offset {at}: MM record of task 0: its auxv has no AT_NULL entry (type 0) in its 64 words")
@@ -448,17 +414,14 @@ fn mm_rules() {
         let (b, at) = with_record(CKPT_HDR_MM, 1, |r| {
             put_u64_at(r, mm::AUXV + 8 * word, value)
         });
-        let (off, kind, msg) = violation(&b);
-        assert_eq!(
-            (off, kind),
-            (
-                at,
-                VerifyErrorKind::MmAuxvAfterNull {
-                    index: 1,
-                    word,
-                    value
-                }
-            )
+        let msg = assert_violation(
+            &b,
+            at,
+            VerifyErrorKind::MmAuxvAfterNull {
+                index: 1,
+                word,
+                value,
+            },
         );
         assert_eq!(
             msg,
@@ -479,17 +442,14 @@ fn vma_count_must_be_nr_vmas() {
     // one VMA more than the record says (task 0: the next TASK ends it)
     let (b, at) = with_record(CKPT_HDR_MM, 0, |r| put_u32(r, mm::NR_VMAS, 5));
     assert!(decode(&b).is_ok(), "the count is a rule, not the grammar");
-    let (off, kind, msg) = violation(&b);
-    assert_eq!(
-        (off, kind),
-        (
-            at,
-            VerifyErrorKind::VmaCount {
-                index: 0,
-                nr_vmas: 5,
-                found: 6
-            }
-        )
+    let msg = assert_violation(
+        &b,
+        at,
+        VerifyErrorKind::VmaCount {
+            index: 0,
+            nr_vmas: 5,
+            found: 6,
+        },
     );
     assert_eq!(
         msg,
@@ -497,50 +457,23 @@ fn vma_count_must_be_nr_vmas() {
     );
     // one fewer (task 1: the TAIL ends it)
     let (b, at) = with_record(CKPT_HDR_MM, 1, |r| put_u32(r, mm::NR_VMAS, 7));
-    let (off, kind, _) = violation(&b);
-    assert_eq!(
-        (off, kind),
-        (
-            at,
-            VerifyErrorKind::VmaCount {
-                index: 1,
-                nr_vmas: 7,
-                found: 6
-            }
-        )
+    assert_violation(
+        &b,
+        at,
+        VerifyErrorKind::VmaCount {
+            index: 1,
+            nr_vmas: 7,
+            found: 6,
+        },
     );
     // the image cut after the MM record and five VMAs: partial, expecting a VMA
-    let mut r = records(&spec());
-    let k = nth_record(&r, CKPT_HDR_VMA, 11);
-    r.truncate(k);
-    let b: Vec<u8> = r.concat();
-    let e = decode(&b).unwrap_err();
-    assert!(matches!(
-        e.kind,
-        DecodeErrorKind::Partial {
-            expected: "VMA",
-            ..
-        }
-    ));
-    assert!(verify(&b).unwrap_err().kind.is_partial());
+    assert_partial_expecting(&cut_before(&spec(), CKPT_HDR_VMA, 11), "VMA");
 }
 
 /// An MM record ends the THREAD records: their count is checked there.
 #[test]
 fn mm_after_too_few_threads() {
-    let (b, at) = with_record(CKPT_HDR_TASK, 0, |r| put_u32(r, 80, 2));
-    let (off, kind, _) = violation(&b);
-    assert_eq!(
-        (off, kind),
-        (
-            at,
-            VerifyErrorKind::ThreadCount {
-                index: 0,
-                nr_threads: 2,
-                found: 1
-            }
-        )
-    );
+    assert_thread_count_checked_after_one_thread(&spec());
 }
 
 #[test]
@@ -617,8 +550,7 @@ fn vma_bounds() {
         .vmas
         .push(VmaSpec::anon(0x7fff_ffff_f000, 1));
     let b = encode(&s);
-    verify(&b).unwrap_or_else(|e| panic!("{e}"));
-    assert!(model::parse(&b).is_ok());
+    assert_valid(&b);
 }
 
 #[test]
@@ -662,16 +594,13 @@ fn vma_prot_flags_kind_name() {
     let s = spec();
     let who = vma_of(&s, 0, 2);
     let (b, at) = with_record(CKPT_HDR_VMA, 2, |r| put_u32(r, vma::PROT, 0x13));
-    let (off, kind, msg) = violation(&b);
-    assert_eq!(
-        (off, kind),
-        (
-            at,
-            VerifyErrorKind::VmaProt {
-                vma: who,
-                prot: 0x13
-            }
-        )
+    let msg = assert_violation(
+        &b,
+        at,
+        VerifyErrorKind::VmaProt {
+            vma: who,
+            prot: 0x13,
+        },
     );
     assert_eq!(
         msg,
@@ -701,22 +630,18 @@ fn vma_prot_flags_kind_name() {
     // CKPT_VMA_IO and CKPT_VMA_HUGETLB allow none)
     for (field, v) in [(vma::PROT, 7), (vma::FLAGS, 0x7ff), (vma::KIND, 4)] {
         let (b, _) = with_record(CKPT_HDR_VMA, 0, |r| put_u32(r, field, v));
-        verify(&b).unwrap_or_else(|e| panic!("{e}"));
-        assert!(model::parse(&b).is_ok());
+        assert_valid(&b);
     }
     // the name: "[heap]" and its NUL, 7 bytes
     let (b, at) = with_record(CKPT_HDR_VMA, 2, |r| r[vma::LEN + 6] = b'!');
-    let (off, kind, msg) = violation(&b);
-    assert_eq!(
-        (off, kind),
-        (
-            at,
-            VerifyErrorKind::VmaNameNotTerminated {
-                vma: who,
-                name_len: 7,
-                nul: None
-            }
-        )
+    let msg = assert_violation(
+        &b,
+        at,
+        VerifyErrorKind::VmaNameNotTerminated {
+            vma: who,
+            name_len: 7,
+            nul: None,
+        },
     );
     assert_eq!(
         msg,
@@ -736,15 +661,12 @@ fn vma_prot_flags_kind_name() {
         assert_eq!(r.len(), 80);
         r[79] = 1;
     });
-    let (off, kind, _) = violation(&b);
-    assert_eq!(
-        (off, kind),
-        (
-            at + 79,
-            VerifyErrorKind::Padding {
-                r#type: CKPT_HDR_VMA
-            }
-        )
+    assert_violation(
+        &b,
+        at + 79,
+        VerifyErrorKind::Padding {
+            r#type: CKPT_HDR_VMA,
+        },
     );
 }
 
@@ -759,17 +681,14 @@ fn no_contents_for_io_and_hugetlb() {
         s.nodes[0].mm.as_mut().unwrap().vmas[2].flags |= flag;
         let flags = s.nodes[0].mm.as_ref().unwrap().vmas[2].flags;
         let at = offset_in(&s, CKPT_HDR_VMA, 2);
-        let (off, kind, msg) = violation(&encode(&s));
-        assert_eq!(
-            (off, kind),
-            (
-                at,
-                VerifyErrorKind::VmaContentsNotRecorded {
-                    vma: vma_of(&s, 0, 2),
-                    flags,
-                    dumped: 3 * 4096
-                }
-            )
+        let msg = assert_violation(
+            &encode(&s),
+            at,
+            VerifyErrorKind::VmaContentsNotRecorded {
+                vma: vma_of(&s, 0, 2),
+                flags,
+                dumped: 3 * 4096,
+            },
         );
         assert_eq!(
             msg,
@@ -782,8 +701,7 @@ fn no_contents_for_io_and_hugetlb() {
         // without contents: fine
         s.nodes[0].mm.as_mut().unwrap().vmas[2].runs.clear();
         let b = encode(&s);
-        verify(&b).unwrap_or_else(|e| panic!("{e}"));
-        assert!(model::parse(&b).is_ok());
+        assert_valid(&b);
     }
 }
 
@@ -794,17 +712,14 @@ fn dumped_must_be_the_pages_recorded() {
     // the heap records 3 pages
     for dumped in [4096u64, 5 * 4096, 3 * 4096 + 1] {
         let (b, at) = with_record(CKPT_HDR_VMA, 2, |r| put_u64_at(r, vma::DUMPED, dumped));
-        let (off, kind, msg) = violation(&b);
-        assert_eq!(
-            (off, kind),
-            (
-                at,
-                VerifyErrorKind::VmaDumped {
-                    vma: who,
-                    dumped,
-                    found: 3 * 4096
-                }
-            )
+        let msg = assert_violation(
+            &b,
+            at,
+            VerifyErrorKind::VmaDumped {
+                vma: who,
+                dumped,
+                found: 3 * 4096,
+            },
         );
         assert_eq!(
             msg,
@@ -862,11 +777,7 @@ fn pages_nr_pad_and_alignment() {
         put_u32(r, 4, n);
         put_u32(r, pages::NR, 0);
     });
-    let (off, kind, msg) = violation(&b);
-    assert_eq!(
-        (off, kind),
-        (at, VerifyErrorKind::PagesNr { vma: heap, nr: 0 })
-    );
+    let msg = assert_violation(&b, at, VerifyErrorKind::PagesNr { vma: heap, nr: 0 });
     assert_eq!(
         msg,
         format!(
@@ -891,11 +802,7 @@ fn pages_nr_pad_and_alignment() {
         assert!(get_u32(r, pages::PAD) > 0);
         r[pages::HDR] = 0xaa;
     });
-    let (off, kind, msg) = violation(&b);
-    assert_eq!(
-        (off, kind),
-        (at, VerifyErrorKind::PagesPadNotZero { vma: heap })
-    );
+    let msg = assert_violation(&b, at, VerifyErrorKind::PagesPadNotZero { vma: heap });
     assert!(msg.ends_with("its pad bytes (before the first page) are not zero"));
     // 8 bytes less pad: the first page 8 bytes before a page boundary
     let (b, at) = with_record(CKPT_HDR_PAGES, 1, |r| {
@@ -1014,8 +921,7 @@ fn pages_addresses() {
         let mut s = spec();
         s.nodes[0].mm.as_mut().unwrap().vmas[2].runs = runs;
         let b = encode(&s);
-        verify(&b).unwrap_or_else(|e| panic!("{e}"));
-        assert!(model::parse(&b).is_ok());
+        assert_valid(&b);
     }
     // the stack's pages at its top
     let mut s = spec();
@@ -1027,7 +933,6 @@ fn pages_addresses() {
 /// errors.
 #[test]
 fn lengths_and_grammar() {
-    type Edit = Box<dyn Fn(&mut Vec<u8>)>;
     let cases: Vec<(u32, usize, Edit, DecodeErrorKind, &str)> = vec![
         (
             CKPT_HDR_MM,
@@ -1080,13 +985,7 @@ fn lengths_and_grammar() {
             "PAGES record length 16 is shorter than its 24-byte header",
         ),
     ];
-    for (ty, n, f, kind, text) in cases {
-        let (b, at) = with_record(ty, n, |r| f(r));
-        let e = decode(&b).unwrap_err();
-        assert_eq!((e.offset, &e.kind), (at, &kind));
-        assert_eq!(e.to_string(), format!("offset {at}: {text}"));
-        assert!(model::parse(&b).is_err());
-    }
+    assert_decode_errors(&spec(), cases);
     // nr that does not match the length
     let (b, at) = with_record(CKPT_HDR_PAGES, 0, |r| put_u32(r, pages::NR, 2));
     let e = decode(&b).unwrap_err();
@@ -1142,19 +1041,7 @@ fn lengths_and_grammar() {
             CKPT_HDR_VMA,
         ),
     ];
-    for (x, expected, ty) in cases {
-        let b = seal(&x);
-        let e = decode(&b).unwrap_err();
-        assert_eq!(
-            e.kind,
-            DecodeErrorKind::Unexpected {
-                expected,
-                r#type: ty
-            },
-            "{e}"
-        );
-        assert!(model::parse(&b).is_err());
-    }
+    assert_out_of_grammar(cases);
 }
 
 /// A file that ends inside a PAGES record (its pages are most of the
@@ -1204,30 +1091,18 @@ fn torn_and_partial_memory() {
         "{e}"
     );
     // at every record boundary: partial, and what was read is kept
-    for (k, r) in img.records.iter().enumerate().skip(1) {
-        let a = ckpt::analyze(&b[..r.offset]);
-        let part = a.partial().unwrap_or_else(|| panic!("{k}"));
-        assert!(part
-            .to_string()
-            .starts_with("partial image: ends after record"));
-        assert_eq!(a.image.unwrap().records.len(), k);
-    }
+    assert_partial_at_every_boundary(&b, &img);
 }
 
 /// An image ended by an ERROR record inside a task's memory decodes, with
 /// the VMAs read so far, and is partial (not a count violation).
 #[test]
 fn error_record_inside_memory() {
-    let s = spec();
-    let r = records(&s);
-    let keep = nth_record(&r, CKPT_HDR_PAGES, 1);
-    let b = encode_with_error(&s, keep, 28, "no space left on device");
+    let b = error_before(&spec(), CKPT_HDR_PAGES, 1);
     let img = decode(&b).unwrap();
     assert_eq!(img.tasks[0].vmas.len(), 3);
     assert_eq!(img.tasks[0].vmas[2].pages.len(), 0);
-    let e = verify(&b).unwrap_err();
-    assert!(e.kind.is_partial(), "{e}");
-    assert!(e.to_string().contains("ends after record"), "{e}");
+    assert_ends_after_record(&b);
 }
 
 /// The reference parser and verify agree on every word of the MM, VMA and
@@ -1235,35 +1110,11 @@ fn error_record_inside_memory() {
 #[test]
 fn every_header_word_agrees_with_the_reference() {
     let base = records(&Spec::chain(2).with_memory(true));
-    let mut accepted = 0;
-    let mut checked = 0;
-    for (k, rec) in base.iter().enumerate() {
-        let words: Vec<usize> = match get_u32(rec, 0) {
-            CKPT_HDR_MM => (8..mm::LEN).step_by(4).collect(),
-            CKPT_HDR_VMA => (8..rec.len()).step_by(4).collect(),
-            CKPT_HDR_PAGES => (8..32).step_by(4).collect(),
-            _ => continue,
-        };
-        for w in words {
-            if w + 4 > rec.len() {
-                continue;
-            }
-            for v in [0u32, 1, 7, 8, 0x800, 0x1000, 0x7fff, 0x8000, u32::MAX] {
-                let mut r = base.clone();
-                put_u32(&mut r[k], w, v);
-                let b = seal(&r);
-                let ok = verify(&b).is_ok();
-                assert_eq!(
-                    ok,
-                    model::parse(&b).is_ok(),
-                    "record {k} word {w} = {v:#x}: verify says {:?}",
-                    verify(&b).map_err(|e| e.to_string())
-                );
-                accepted += usize::from(ok);
-                checked += 1;
-            }
-        }
-    }
+    let (checked, accepted) = words_agree_with_model(
+        &base,
+        memory_header_words,
+        &[0, 1, 7, 8, 0x800, 0x1000, 0x7fff, 0x8000, u32::MAX],
+    );
     assert!(checked > 2000, "{checked}");
     assert!(accepted > 500, "{accepted}");
 }

@@ -22,25 +22,17 @@ fn spec() -> Spec {
 /// The records of the small tree with THREAD `i` changed by `f`, sealed;
 /// and that THREAD's offset.
 fn with_thread(i: usize, f: impl FnOnce(&mut Vec<u8>)) -> (Vec<u8>, usize) {
-    let mut r = records(&spec());
-    let k = nth_record(&r, CKPT_HDR_THREAD, i);
-    f(&mut r[k]);
-    (seal(&r), offset_of_record(&r, k))
+    changed_record(&spec(), CKPT_HDR_THREAD, i, f)
 }
 
 /// The same for FPU record `i`.
 fn with_fpu(i: usize, f: impl FnOnce(&mut Vec<u8>)) -> (Vec<u8>, usize) {
-    let mut r = records(&spec());
-    let k = nth_record(&r, CKPT_HDR_FPU, i);
-    f(&mut r[k]);
-    (seal(&r), offset_of_record(&r, k))
+    changed_record(&spec(), CKPT_HDR_FPU, i, f)
 }
 
 /// The image of the small tree with the spec changed by `f`.
 fn with_spec(f: impl FnOnce(&mut Spec)) -> Vec<u8> {
-    let mut s = spec();
-    f(&mut s);
-    encode(&s)
+    changed_image(spec(), f)
 }
 
 fn who(task: usize, thread: usize, tid: i32) -> ThreadRef {

@@ -1,9 +1,17 @@
-//! Test-only helpers: an image encoder (the library has none) and a
-//! reference checker ported line by line from tests/ckpt_image.h.
+//! Test-only helpers: an image encoder (the library has none), a
+//! reference checker ported line by line from tests/ckpt_image.h, and the
+//! checks the record tests share (checks.rs).
 
+// Every test binary compiles this module with `mod common;` and each uses
+// only some of it: the rest would be dead code in that binary.
 #![allow(dead_code)]
 
+pub mod checks;
 pub mod model;
+
+// (unused, like the rest, in the binaries that need no checks)
+#[allow(unused_imports)]
+pub use checks::*;
 
 use ckpt::format::*;
 
