@@ -6,10 +6,10 @@
 
 use crate::format::{
     ckpt_hdr, ckpt_hdr_error, ckpt_hdr_file, ckpt_hdr_fpu, ckpt_hdr_head, ckpt_hdr_mm,
-    ckpt_hdr_pages, ckpt_hdr_pids, ckpt_hdr_proc, ckpt_hdr_tail, ckpt_hdr_task, ckpt_hdr_thread,
-    ckpt_hdr_tree, ckpt_hdr_vma, ckpt_pids, ckpt_rlimit, ckpt_sigaction, ckpt_user_regs,
-    CKPT_AUXV_WORDS, CKPT_COMM_LEN, CKPT_NSIG, CKPT_NS_LEVELS, CKPT_REASON_LEN, CKPT_RELEASE_LEN,
-    CKPT_RLIM_NLIMITS,
+    ckpt_hdr_pages, ckpt_hdr_pids, ckpt_hdr_proc, ckpt_hdr_sigq, ckpt_hdr_tail, ckpt_hdr_task,
+    ckpt_hdr_thread, ckpt_hdr_tree, ckpt_hdr_vma, ckpt_pids, ckpt_rlimit, ckpt_sigaction,
+    ckpt_siginfo, ckpt_user_regs, CKPT_AUXV_WORDS, CKPT_COMM_LEN, CKPT_NSIG, CKPT_NS_LEVELS,
+    CKPT_REASON_LEN, CKPT_RELEASE_LEN, CKPT_RLIM_NLIMITS,
 };
 
 /// A little-endian field reader over one record (or entry).
@@ -290,6 +290,39 @@ pub(crate) fn read_file(b: &[u8]) -> ckpt_hdr_file {
     }
 }
 
+pub(crate) fn read_sigq(b: &[u8]) -> ckpt_hdr_sigq {
+    let mut f = Fields::new(b);
+    ckpt_hdr_sigq {
+        h: f.hdr(),
+        nr: f.u32(),
+        scope: f.u32(),
+    }
+}
+
+pub(crate) fn read_siginfo(b: &[u8]) -> ckpt_siginfo {
+    let mut f = Fields::new(b);
+    ckpt_siginfo {
+        signo: f.i32(),
+        error: f.i32(),
+        code: f.i32(),
+        pad: f.i32(),
+        fields: core::array::from_fn(|_| f.u64()),
+    }
+}
+
+/// The 128 bytes of a `ckpt_siginfo`, as the image holds them (the
+/// inverse of [`read_siginfo`]).
+pub(crate) fn siginfo_bytes(s: &ckpt_siginfo) -> [u8; 128] {
+    let mut b = [0u8; 128];
+    for (k, v) in [s.signo, s.error, s.code, s.pad].iter().enumerate() {
+        b[4 * k..4 * k + 4].copy_from_slice(&v.to_le_bytes());
+    }
+    for (k, v) in s.fields.iter().enumerate() {
+        b[16 + 8 * k..24 + 8 * k].copy_from_slice(&v.to_le_bytes());
+    }
+    b
+}
+
 pub(crate) fn read_tail(b: &[u8]) -> ckpt_hdr_tail {
     let mut f = Fields::new(b);
     ckpt_hdr_tail {
@@ -493,6 +526,28 @@ mod tests {
             (5, 6, 7, 8, 9, 10)
         );
         assert_eq!(offset_of!(ckpt_hdr_file, reserved), 60);
+    }
+
+    #[test]
+    fn sigq_fields_at_their_offsets() {
+        let mut b = vec![0u8; size_of::<ckpt_hdr_sigq>()];
+        b[8..12].copy_from_slice(&3u32.to_le_bytes());
+        b[12..16].copy_from_slice(&1u32.to_le_bytes());
+        let q = read_sigq(&b);
+        assert_eq!((q.nr, q.scope), (3, 1));
+        // siginfo: the i32s 1..=4, then every u64 holds its own offset
+        let mut b = vec![0u8; size_of::<ckpt_siginfo>()];
+        for (k, o) in (0..16).step_by(4).enumerate() {
+            b[o..o + 4].copy_from_slice(&(k as i32 + 1).to_le_bytes());
+        }
+        for o in (16..b.len()).step_by(8) {
+            b[o..o + 8].copy_from_slice(&(o as u64).to_le_bytes());
+        }
+        let s = read_siginfo(&b);
+        assert_eq!((s.signo, s.error, s.code, s.pad), (1, 2, 3, 4));
+        assert_eq!(s.fields[0], 16);
+        assert_eq!(s.fields[13], 120);
+        assert_eq!(siginfo_bytes(&s).as_slice(), b.as_slice());
     }
 
     #[test]

@@ -4,14 +4,15 @@
 //!
 //! * a [`DecodeError`] stops the pass: the bytes cannot be read as the
 //!   record grammar (HEAD, TREE, PIDS..., then per task TASK and its
-//!   THREAD records, each optionally followed by one FPU record, then
-//!   optionally a PROC record followed by FILE records, then optionally an
-//!   MM record followed by VMA records, each followed by PAGES records;
-//!   then TAIL; or an ERROR after the HEAD) with the exact record sizes;
+//!   THREAD records, each optionally followed by one FPU record and that
+//!   by one SIGQ record, then optionally a PROC record, optionally followed
+//!   by one SIGQ record, then by FILE records, then optionally an MM record
+//!   followed by VMA records, each followed by PAGES records; then TAIL; or
+//!   an ERROR after the HEAD) with the exact record sizes;
 //! * a [`VerifyError`] is any other broken rule (magic, version, counts,
 //!   CRC, the tree's shape, a task's THREAD count, a THREAD with registers
 //!   but no FPU record, FILE records out of fd order, a VMA out of order,
-//!   PAGES outside their VMA...).
+//!   PAGES outside their VMA, a queued signal that is not pending...).
 //!   The pass records the first one and goes on, so that [`decode`] still
 //!   returns what a damaged image holds.
 //!
@@ -28,19 +29,21 @@ use core::mem::{offset_of, size_of};
 
 use crate::bytes::{
     cstr, read_error, read_file, read_fpu, read_hdr, read_head, read_mm, read_pages, read_pids,
-    read_pids_hdr, read_proc, read_tail, read_task, read_thread, read_tree, read_vma, REG_NAMES,
+    read_pids_hdr, read_proc, read_siginfo, read_sigq, read_tail, read_task, read_thread,
+    read_tree, read_vma, siginfo_bytes, REG_NAMES,
 };
 use crate::format::{
     ckpt_crc32, ckpt_hdr, ckpt_hdr_error, ckpt_hdr_file, ckpt_hdr_fpu, ckpt_hdr_head, ckpt_hdr_mm,
-    ckpt_hdr_pages, ckpt_hdr_pids, ckpt_hdr_proc, ckpt_hdr_tail, ckpt_hdr_task, ckpt_hdr_thread,
-    ckpt_hdr_tree, ckpt_hdr_vma, ckpt_pids, ckpt_rlimit, ckpt_sigaction, ckpt_user_regs,
-    CKPT_ALIGN, CKPT_AUXV_WORDS, CKPT_COMM_LEN, CKPT_FILE_FIFO, CKPT_FILE_OTHER, CKPT_FILE_PIPE,
-    CKPT_FILE_REG, CKPT_FORMAT_VERSION, CKPT_FPU_FXSAVE, CKPT_FPU_XSAVE, CKPT_HDR_ERROR,
-    CKPT_HDR_FILE, CKPT_HDR_FPU, CKPT_HDR_HEAD, CKPT_HDR_MM, CKPT_HDR_PAGES, CKPT_HDR_PIDS,
-    CKPT_HDR_PROC, CKPT_HDR_TAIL, CKPT_HDR_TASK, CKPT_HDR_THREAD, CKPT_HDR_TREE, CKPT_HDR_VMA,
-    CKPT_HEAD_MAGIC, CKPT_HELD_NONE, CKPT_HELD_VFORK, CKPT_NO_PARENT, CKPT_NSIG, CKPT_NS_LEVELS,
-    CKPT_PAGES_MAX, CKPT_PAGE_SIZE, CKPT_PIDS_CHUNK, CKPT_RELEASE_LEN, CKPT_RESTART_INSIDE,
-    CKPT_RESTART_NONE, CKPT_RLIM_NLIMITS, CKPT_TAIL_MAGIC, CKPT_THREAD_REGS, CKPT_VMA_EXEC,
+    ckpt_hdr_pages, ckpt_hdr_pids, ckpt_hdr_proc, ckpt_hdr_sigq, ckpt_hdr_tail, ckpt_hdr_task,
+    ckpt_hdr_thread, ckpt_hdr_tree, ckpt_hdr_vma, ckpt_pids, ckpt_rlimit, ckpt_sigaction,
+    ckpt_siginfo, ckpt_user_regs, CKPT_ALIGN, CKPT_AUXV_WORDS, CKPT_COMM_LEN, CKPT_FILE_FIFO,
+    CKPT_FILE_OTHER, CKPT_FILE_PIPE, CKPT_FILE_REG, CKPT_FORMAT_VERSION, CKPT_FPU_FXSAVE,
+    CKPT_FPU_XSAVE, CKPT_HDR_ERROR, CKPT_HDR_FILE, CKPT_HDR_FPU, CKPT_HDR_HEAD, CKPT_HDR_MM,
+    CKPT_HDR_PAGES, CKPT_HDR_PIDS, CKPT_HDR_PROC, CKPT_HDR_SIGQ, CKPT_HDR_TAIL, CKPT_HDR_TASK,
+    CKPT_HDR_THREAD, CKPT_HDR_TREE, CKPT_HDR_VMA, CKPT_HEAD_MAGIC, CKPT_HELD_NONE, CKPT_HELD_VFORK,
+    CKPT_NO_PARENT, CKPT_NSIG, CKPT_NS_LEVELS, CKPT_PAGES_MAX, CKPT_PAGE_SIZE, CKPT_PIDS_CHUNK,
+    CKPT_RELEASE_LEN, CKPT_RESTART_INSIDE, CKPT_RESTART_NONE, CKPT_RLIM_NLIMITS, CKPT_SIGQ_MAX,
+    CKPT_SIGQ_SHARED, CKPT_SIGQ_THREAD, CKPT_TAIL_MAGIC, CKPT_THREAD_REGS, CKPT_VMA_EXEC,
     CKPT_VMA_HUGETLB, CKPT_VMA_IO, CKPT_VMA_MAYEXEC, CKPT_VMA_READ, CKPT_VMA_SHARED,
     CKPT_VMA_SPECIAL, CKPT_VMA_WRITE,
 };
@@ -58,6 +61,8 @@ const VMA_SIZE: usize = size_of::<ckpt_hdr_vma>();
 const PAGES_HDR_SIZE: usize = size_of::<ckpt_hdr_pages>();
 const PROC_SIZE: usize = size_of::<ckpt_hdr_proc>();
 const FILE_SIZE: usize = size_of::<ckpt_hdr_file>();
+const SIGQ_HDR_SIZE: usize = size_of::<ckpt_hdr_sigq>();
+const SIGINFO_SIZE: usize = size_of::<ckpt_siginfo>();
 const TAIL_SIZE: usize = size_of::<ckpt_hdr_tail>();
 const ERROR_SIZE: usize = size_of::<ckpt_hdr_error>();
 /// `CKPT_PAGE_SIZE` as a `u64`, for address arithmetic.
@@ -110,6 +115,7 @@ pub fn record_name(r#type: u32) -> Option<&'static str> {
         CKPT_HDR_PAGES => "PAGES",
         CKPT_HDR_PROC => "PROC",
         CKPT_HDR_FILE => "FILE",
+        CKPT_HDR_SIGQ => "SIGQ",
         CKPT_HDR_TAIL => "TAIL",
         CKPT_HDR_ERROR => "ERROR",
         _ => return None,
@@ -146,6 +152,11 @@ impl fmt::Display for NulAt {
 /// overflow).
 fn pages_len_of(nr: u32, pad: u32) -> u64 {
     PAGES_HDR_SIZE as u64 + u64::from(pad) + u64::from(nr) * PAGE
+}
+
+/// The length of a SIGQ record with `nr` entries (in `u64`: no overflow).
+fn sigq_len_of(nr: u32) -> u64 {
+    SIGQ_HDR_SIZE as u64 + u64::from(nr) * SIGINFO_SIZE as u64
 }
 
 /// Displays "record N (TYPE)": the last complete record of a partial image
@@ -198,6 +209,10 @@ pub struct Task {
     /// was not held (a checkpoint with `CKPT_F_RUNNING`) or has no live
     /// thread (a zombie), or if the image ended before it.
     pub proc: Option<Proc>,
+    /// The SIGQ record after the PROC record (scope `CKPT_SIGQ_SHARED`):
+    /// the signals queued for the whole process; `None` if none are queued
+    /// or without a PROC record.
+    pub shared_sigq: Option<SigQueue>,
     /// The FILE records after the PROC record, in order (ascending fd in a
     /// valid image; empty without a PROC record).
     pub files: Vec<FileRec>,
@@ -232,6 +247,188 @@ impl Task {
     /// count twice).
     pub fn pipes(&self) -> usize {
         self.files.iter().filter(|f| f.is_pipe()).count()
+    }
+
+    /// The signals queued for the whole process (its shared SIGQ record's
+    /// entries; empty without one).
+    pub fn shared_queued(&self) -> &[QueuedSignal] {
+        self.shared_sigq
+            .as_ref()
+            .map_or(&[], |q| q.entries.as_slice())
+    }
+
+    /// Signals queued in all: for the process and for each of its threads.
+    pub fn queued_nr(&self) -> usize {
+        self.shared_queued().len() + self.threads.iter().map(|t| t.queued().len()).sum::<usize>()
+    }
+}
+
+/// One SIGQ record: signals queued with their `siginfo_t`, in the order
+/// they wait to be delivered (a thread's, after its FPU record; or the
+/// whole process's, after its PROC record).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SigQueue {
+    /// Byte offset of the record.
+    pub offset: usize,
+    pub hdr: ckpt_hdr_sigq,
+    /// Its `nr` entries (all of them: the length check bounds them by the
+    /// record).
+    pub entries: Vec<QueuedSignal>,
+}
+
+/// How the union of a `siginfo_t` (`_sifields`, bytes 16..128) is laid
+/// out, as the kernel's `siginfo_layout()` chooses from the signal and
+/// `si_code`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SigLayout {
+    /// `kill(2)` (`SI_USER`), the kernel (`SI_KERNEL`), and codes no other
+    /// layout claims: `si_pid`, `si_uid`.
+    Kill,
+    /// `sigqueue(3)` (`SI_QUEUE`), `tgkill(2)` (`SI_TKILL`), message
+    /// queues, AIO... (negative codes but `SI_TIMER` and `SI_SIGIO`):
+    /// `si_pid`, `si_uid`, `si_value`.
+    Rt,
+    /// A POSIX timer (`SI_TIMER`): `si_timerid`, `si_overrun`, `si_value`.
+    Timer,
+    /// `SIGCHLD` with a `CLD_*` code: `si_pid`, `si_uid`, `si_status`.
+    Chld,
+    /// `SIGILL`, `SIGFPE`, `SIGSEGV`, `SIGBUS`, `SIGTRAP` with a code of
+    /// theirs: `si_addr`.
+    Fault,
+    /// `SIGPOLL` codes (`POLL_*`, `SI_SIGIO`): `si_band`, `si_fd`.
+    Poll,
+    /// `SIGSYS` with a code of its own (seccomp): `si_call_addr`,
+    /// `si_syscall`, `si_arch`.
+    Sys,
+}
+
+/// One queued signal: an entry of a SIGQ record, the user ABI's 128-byte
+/// `siginfo_t`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct QueuedSignal {
+    /// Byte offset of the entry in the image.
+    pub offset: usize,
+    pub info: ckpt_siginfo,
+}
+
+impl QueuedSignal {
+    /// `si_signo`.
+    pub fn signo(&self) -> i32 {
+        self.info.signo
+    }
+
+    /// `si_code`: who sent it (`SI_USER` 0, `SI_QUEUE` -1, `SI_TIMER`
+    /// -2, `SI_TKILL` -6, `SI_KERNEL` 0x80, or a code of the signal's).
+    pub fn code(&self) -> i32 {
+        self.info.code
+    }
+
+    /// `si_errno`.
+    pub fn errno(&self) -> i32 {
+        self.info.error
+    }
+
+    /// The layout of its union, from its signal and code.
+    pub fn layout(&self) -> SigLayout {
+        siginfo_layout(self.info.signo, self.info.code)
+    }
+
+    /// The 32-bit words at bytes 16 and 20 (`si_pid` and `si_uid`,
+    /// `si_timerid` and `si_overrun`...).
+    fn words(&self) -> (i32, u32) {
+        let w = self.info.fields[0];
+        (w as u32 as i32, (w >> 32) as u32)
+    }
+
+    /// The sender's pid (`si_pid`), for the layouts that have one (`Kill`,
+    /// `Rt`, `Chld`).
+    pub fn pid(&self) -> Option<i32> {
+        matches!(
+            self.layout(),
+            SigLayout::Kill | SigLayout::Rt | SigLayout::Chld
+        )
+        .then(|| self.words().0)
+    }
+
+    /// The sender's uid (`si_uid`), likewise.
+    pub fn uid(&self) -> Option<u32> {
+        matches!(
+            self.layout(),
+            SigLayout::Kill | SigLayout::Rt | SigLayout::Chld
+        )
+        .then(|| self.words().1)
+    }
+
+    /// `si_value` (the `sival_ptr` word, which holds `sival_int` in its
+    /// low half), for `Rt` and `Timer`.
+    pub fn value(&self) -> Option<u64> {
+        matches!(self.layout(), SigLayout::Rt | SigLayout::Timer).then_some(self.info.fields[1])
+    }
+
+    /// `si_timerid` and `si_overrun`, for `Timer`.
+    pub fn timer(&self) -> Option<(i32, i32)> {
+        let (id, overrun) = self.words();
+        (self.layout() == SigLayout::Timer).then_some((id, overrun as i32))
+    }
+
+    /// `si_status` (the exit code or the signal), for `Chld`.
+    pub fn status(&self) -> Option<i32> {
+        (self.layout() == SigLayout::Chld).then_some(self.info.fields[1] as u32 as i32)
+    }
+
+    /// `si_addr` (`Fault`) or `si_call_addr` (`Sys`).
+    pub fn addr(&self) -> Option<u64> {
+        matches!(self.layout(), SigLayout::Fault | SigLayout::Sys).then_some(self.info.fields[0])
+    }
+
+    /// `si_band` and `si_fd`, for `Poll`.
+    pub fn poll(&self) -> Option<(i64, i32)> {
+        (self.layout() == SigLayout::Poll).then_some((
+            self.info.fields[0] as i64,
+            self.info.fields[1] as u32 as i32,
+        ))
+    }
+
+    /// The 128 bytes of the entry, as the image holds them.
+    pub fn bytes(&self) -> [u8; SIGINFO_SIZE] {
+        siginfo_bytes(&self.info)
+    }
+}
+
+/// `SI_TIMER`, `SI_SIGIO` and `SI_KERNEL` (the `si_code` values the layout
+/// rule names).
+const SI_TIMER: i32 = -2;
+const SI_SIGIO: i32 = -5;
+const SI_KERNEL: i32 = 0x80;
+
+/// The layout of a `siginfo_t`'s union, as the kernel's
+/// `siginfo_layout()` chooses it.
+pub fn siginfo_layout(signo: i32, code: i32) -> SigLayout {
+    // (signal, the last code of its own, its layout)
+    const OWN: [(i32, i32, SigLayout); 8] = [
+        (4, 11, SigLayout::Fault),  // SIGILL: NSIGILL
+        (5, 6, SigLayout::Fault),   // SIGTRAP: NSIGTRAP
+        (7, 5, SigLayout::Fault),   // SIGBUS: NSIGBUS
+        (8, 15, SigLayout::Fault),  // SIGFPE: NSIGFPE
+        (11, 10, SigLayout::Fault), // SIGSEGV: NSIGSEGV
+        (17, 6, SigLayout::Chld),   // SIGCHLD: NSIGCHLD
+        (29, 6, SigLayout::Poll),   // SIGPOLL: NSIGPOLL
+        (31, 2, SigLayout::Sys),    // SIGSYS: NSIGSYS
+    ];
+    if code > 0 && code < SI_KERNEL {
+        match OWN.iter().find(|(s, _, _)| *s == signo) {
+            Some(&(_, last, layout)) if code <= last => layout,
+            _ if code <= 6 => SigLayout::Poll,
+            _ => SigLayout::Kill,
+        }
+    } else if code == SI_TIMER {
+        SigLayout::Timer
+    } else if code == SI_SIGIO {
+        SigLayout::Poll
+    } else if code < 0 {
+        SigLayout::Rt
+    } else {
+        SigLayout::Kill
     }
 }
 
@@ -487,13 +684,17 @@ impl PageRun {
     }
 }
 
-/// One thread: its THREAD record and, if one followed it, its FPU record.
+/// One thread: its THREAD record and, if one followed it, its FPU record
+/// and its SIGQ record.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Thread {
     /// Byte offset of the THREAD record.
     pub offset: usize,
     pub thread: ckpt_hdr_thread,
     pub fpu: Option<Fpu>,
+    /// The SIGQ record after its FPU record (scope `CKPT_SIGQ_THREAD`): the
+    /// signals queued for this thread; `None` if none are queued.
+    pub sigq: Option<SigQueue>,
 }
 
 impl Thread {
@@ -512,6 +713,12 @@ impl Thread {
     pub fn nspid(&self) -> &[i32] {
         let n = (self.thread.levels as usize).min(CKPT_NS_LEVELS);
         &self.thread.nspid[..n]
+    }
+
+    /// The signals queued for this thread (its SIGQ record's entries;
+    /// empty without one).
+    pub fn queued(&self) -> &[QueuedSignal] {
+        self.sigq.as_ref().map_or(&[], |q| q.entries.as_slice())
     }
 }
 
@@ -615,6 +822,42 @@ impl fmt::Display for FileRef {
             "FILE {} of task {} (fd {})",
             self.file, self.task, self.fd
         )
+    }
+}
+
+/// Names a SIGQ record in messages by the queue its place makes it: "the
+/// SIGQ record of THREAD k of task i (tid T)" (after that thread's FPU
+/// record) or "the shared SIGQ record of task i" (after its PROC record).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SigqRef {
+    Thread(ThreadRef),
+    Shared { task: usize },
+}
+
+impl SigqRef {
+    /// The `scope` a SIGQ record in this place has.
+    pub fn scope(&self) -> u32 {
+        match self {
+            Self::Thread(_) => CKPT_SIGQ_THREAD,
+            Self::Shared { .. } => CKPT_SIGQ_SHARED,
+        }
+    }
+
+    /// The name of the mask its signals must be pending in.
+    fn mask_name(&self) -> &'static str {
+        match self {
+            Self::Thread(_) => "the THREAD's pending",
+            Self::Shared { .. } => "the PROC's shared_pending",
+        }
+    }
+}
+
+impl fmt::Display for SigqRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Thread(t) => write!(f, "SIGQ record of {t}"),
+            Self::Shared { task } => write!(f, "shared SIGQ record of task {task}"),
+        }
     }
 }
 
@@ -771,6 +1014,10 @@ pub enum DecodeErrorKind {
         path_len: u32,
         buffered: u32,
     },
+    /// A SIGQ record too short for its own header.
+    SigqShort { len: u32 },
+    /// A SIGQ record whose length is not its header plus `nr` entries.
+    SigqLength { len: u32, nr: u32 },
 }
 
 impl fmt::Display for DecodeErrorKind {
@@ -935,6 +1182,16 @@ impl fmt::Display for DecodeErrorKind {
                 "FILE record length {len} does not match its path_len {path_len} and buffered \
                  {buffered} (expected {FILE_SIZE} + path_len + buffered = {})",
                 FILE_SIZE as u64 + u64::from(path_len) + u64::from(buffered)
+            ),
+            SigqShort { len } => write!(
+                f,
+                "SIGQ record length {len} is shorter than its {SIGQ_HDR_SIZE}-byte header"
+            ),
+            SigqLength { len, nr } => write!(
+                f,
+                "SIGQ record length {len} does not match its {nr} entries \
+                 (expected {SIGQ_HDR_SIZE} + nr * {SIGINFO_SIZE} = {})",
+                sigq_len_of(nr)
             ),
         }
     }
@@ -1310,6 +1567,34 @@ pub enum VerifyErrorKind {
         dev: (u32, u32),
         ino: u64,
         first: FileRef,
+    },
+    /// A SIGQ record with `nr` not in 1..=`CKPT_SIGQ_MAX` (an empty queue
+    /// has no record).
+    SigqNr {
+        sigq: SigqRef,
+        nr: u32,
+    },
+    /// A SIGQ record whose `scope` is not the one its place gives it
+    /// (`CKPT_SIGQ_THREAD` after an FPU record, `CKPT_SIGQ_SHARED` after a
+    /// PROC record).
+    SigqScope {
+        sigq: SigqRef,
+        scope: u32,
+    },
+    /// A SIGQ entry (`entry`, from 0) whose `signo` is not in
+    /// 1..=`CKPT_NSIG`.
+    SigqSigno {
+        sigq: SigqRef,
+        entry: usize,
+        signo: i32,
+    },
+    /// A SIGQ entry whose signal is not in its queue's pending mask (the
+    /// THREAD's `pending`, the PROC's `shared_pending`).
+    SigqNotPending {
+        sigq: SigqRef,
+        entry: usize,
+        signo: i32,
+        pending: u64,
     },
     /// The padding after a record whose length is not a multiple of
     /// `CKPT_ALIGN` is not zero.
@@ -1718,6 +2003,36 @@ impl fmt::Display for VerifyErrorKind {
                  first FILE record in the image",
                 dev.0, dev.1
             ),
+            SigqNr { sigq, nr } => write!(
+                f,
+                "{sigq} has nr {nr} (must be 1..={CKPT_SIGQ_MAX}: an empty queue has no record)"
+            ),
+            SigqScope { sigq, scope } => write!(
+                f,
+                "{sigq} has scope {scope}, expected {} ({}; {CKPT_SIGQ_THREAD} thread, \
+                 {CKPT_SIGQ_SHARED} shared)",
+                sigq.scope(),
+                match sigq {
+                    SigqRef::Thread(_) => "a SIGQ after a thread's FPU record is its queue",
+                    SigqRef::Shared { .. } => "a SIGQ after a PROC record is the process's queue",
+                }
+            ),
+            SigqSigno { sigq, entry, signo } => write!(
+                f,
+                "{sigq}: entry {entry} has signal {signo} (must be 1..={CKPT_NSIG})"
+            ),
+            SigqNotPending {
+                sigq,
+                entry,
+                signo,
+                pending,
+            } => write!(
+                f,
+                "{sigq}: entry {entry} queues signal {signo} ({}), which is not pending \
+                 ({} is {pending:#x}; a queued signal is pending)",
+                crate::text::signal_name(signo.unsigned_abs()),
+                sigq.mask_name()
+            ),
             Padding { r#type } => write!(
                 f,
                 "the padding after the {} record is not zero",
@@ -1954,7 +2269,11 @@ pub const KERNEL_HALF_START: u64 = 0xffff_8000_0000_0000;
 ///   inodes any values), nor in MM, VMA and PAGES records: their
 ///   addresses, auxiliary vector, names and page contents are the
 ///   process's own values (a page holds any bytes; the VMA rules keep its
-///   addresses in the user half instead, with their own message).
+///   addresses in the user half instead, with their own message);
+/// * nothing in SIGQ records: a queued `siginfo_t` holds what its sender
+///   put there (a `sigqueue(3)` value is any pointer or number, a fault
+///   address any address, and `rt_sigqueueinfo(2)` lets a sender fill the
+///   whole union and the padding).
 pub const KADDR_FIELDS: [KaddrField; 3] = [
     KaddrField {
         record: CKPT_HDR_HEAD,
@@ -2432,6 +2751,9 @@ fn read_rest(pass: &mut Pass<'_>, img: &mut Image) -> Result<(), DecodeError> {
                     .is_some_and(|c| c.mm.is_none() && c.proc.is_some()),
                 CKPT_HDR_MM => cur.as_ref().is_some_and(|c| c.mm.is_none()),
                 CKPT_HDR_FPU => last == Some(CKPT_HDR_THREAD),
+                // a thread's queue right after its FPU record, the
+                // process's right after its PROC record (at most one each)
+                CKPT_HDR_SIGQ => matches!(last, Some(CKPT_HDR_FPU | CKPT_HDR_PROC)),
                 CKPT_HDR_VMA => cur.as_ref().is_some_and(|c| c.mm.is_some()),
                 CKPT_HDR_PAGES => cur.as_ref().is_some_and(|c| c.vma.is_some()),
                 CKPT_HDR_TAIL => tasks_seen >= tasks_nr as usize,
@@ -2461,24 +2783,26 @@ fn read_rest(pass: &mut Pass<'_>, img: &mut Image) -> Result<(), DecodeError> {
             CKPT_HDR_MM => mm_len(pass.b.get(off..).unwrap_or(&[]), h),
             CKPT_HDR_VMA => vma_len(pass.b.get(off..).unwrap_or(&[]), h),
             CKPT_HDR_PAGES => pages_len(pass.b.get(off..).unwrap_or(&[]), h),
+            CKPT_HDR_SIGQ => sigq_len(pass.b.get(off..).unwrap_or(&[]), h),
             _ => fixed(h, TAIL_SIZE),
         };
         pass.torn(off, h, whole, records, last)?;
         // In the task section, a record other than an FPU ends the thread
-        // before it; one other than a THREAD or FPU (PROC, FILE, MM, VMA,
-        // PAGES, TASK, TAIL) ends the task's THREAD records; one other than
-        // a FILE (MM, TASK, TAIL) ends the FILE records after its PROC; one
-        // other than PAGES ends the VMA before it; a TASK or the TAIL ends
-        // the task before it.
+        // before it; one other than a THREAD, FPU or SIGQ (PROC, FILE, MM,
+        // VMA, PAGES, TASK, TAIL) ends the task's THREAD records; one other
+        // than a FILE or SIGQ (MM, TASK, TAIL) ends the FILE records after
+        // its PROC; one other than PAGES ends the VMA before it; a TASK or
+        // the TAIL ends the task before it. (A SIGQ comes only right after
+        // an FPU or a PROC record.)
         if matches!(expect, Expect::Tasks) && h.r#type != CKPT_HDR_FPU {
             if let Some((toff, thread)) = cur.as_mut().and_then(|c| c.fpu_due.take()) {
                 pass.flag(toff, VerifyErrorKind::FpuMissing { thread });
             }
             if let Some(c) = cur.as_mut() {
-                if h.r#type != CKPT_HDR_THREAD {
+                if !matches!(h.r#type, CKPT_HDR_THREAD | CKPT_HDR_SIGQ) {
                     end_threads(pass, img, c);
                 }
-                if h.r#type != CKPT_HDR_FILE {
+                if !matches!(h.r#type, CKPT_HDR_FILE | CKPT_HDR_SIGQ) {
                     end_files(pass, img, c);
                 }
                 if h.r#type != CKPT_HDR_PAGES {
@@ -2588,6 +2912,7 @@ fn read_rest(pass: &mut Pass<'_>, img: &mut Image) -> Result<(), DecodeError> {
                             offset: off,
                             thread: t,
                             fpu: None,
+                            sigq: None,
                         });
                     }
                 }
@@ -2694,6 +3019,73 @@ fn read_rest(pass: &mut Pass<'_>, img: &mut Image) -> Result<(), DecodeError> {
                 }
                 pass.padding(off, rec.len(), extent, h.r#type);
                 (rec, extent)
+            }
+            CKPT_HDR_SIGQ => {
+                let rec = pass.body(off, h)?;
+                if rec.len() < SIGQ_HDR_SIZE {
+                    return Err(DecodeError {
+                        offset: off,
+                        kind: DecodeErrorKind::SigqShort { len: h.len },
+                    });
+                }
+                let q = read_sigq(rec);
+                if let Some(c) = cur.as_ref() {
+                    // The place makes the queue: the thread whose FPU
+                    // record, or the process whose PROC record, precedes.
+                    let task = img.tasks.get_mut(c.index);
+                    let (who, pending, slot) = match task {
+                        Some(t) if last == Some(CKPT_HDR_PROC) => (
+                            SigqRef::Shared { task: c.index },
+                            t.proc.as_ref().map_or(0, Proc::shared_pending),
+                            Some(&mut t.shared_sigq),
+                        ),
+                        Some(t) => {
+                            let k = t.threads.len().saturating_sub(1);
+                            match t.threads.last_mut() {
+                                Some(th) => (
+                                    SigqRef::Thread(ThreadRef {
+                                        task: c.index,
+                                        thread: k,
+                                        tid: th.thread.tid,
+                                    }),
+                                    th.thread.pending,
+                                    Some(&mut th.sigq),
+                                ),
+                                None => (SigqRef::Shared { task: c.index }, 0, None),
+                            }
+                        }
+                        None => (SigqRef::Shared { task: c.index }, 0, None),
+                    };
+                    // nr before the length: a count out of range is named
+                    // even when the record does not hold that many entries.
+                    if !(1..=CKPT_SIGQ_MAX).contains(&q.nr) {
+                        pass.flag(
+                            off,
+                            VerifyErrorKind::SigqNr {
+                                sigq: who,
+                                nr: q.nr,
+                            },
+                        );
+                    }
+                    if u64::from(h.len) != sigq_len_of(q.nr) {
+                        return Err(DecodeError {
+                            offset: off,
+                            kind: DecodeErrorKind::SigqLength {
+                                len: h.len,
+                                nr: q.nr,
+                            },
+                        });
+                    }
+                    let entries = check_sigq(pass, off, rec, &q, who, pending);
+                    if let Some(slot) = slot {
+                        *slot = Some(SigQueue {
+                            offset: off,
+                            hdr: q,
+                            entries,
+                        });
+                    }
+                }
+                (rec, rec.len())
             }
             CKPT_HDR_MM => {
                 let short = DecodeErrorKind::MmShort { len: h.len };
@@ -2975,6 +3367,53 @@ fn check_proc(
             },
         );
     }
+}
+
+/// The rules of one SIGQ record (`rec`, header `q`, at `off`, its length
+/// checked), the queue `sigq` whose signals must be in `pending`; returns
+/// its entries. The entries' values (sender, `sigqueue(3)` value, fault
+/// address, `pad`...) are the senders' own: no rule, and no kernel-address
+/// scan.
+fn check_sigq(
+    pass: &mut Pass<'_>,
+    off: usize,
+    rec: &[u8],
+    q: &ckpt_hdr_sigq,
+    sigq: SigqRef,
+    pending: u64,
+) -> Vec<QueuedSignal> {
+    use VerifyErrorKind::*;
+    if q.scope != sigq.scope() {
+        pass.flag(
+            off,
+            SigqScope {
+                sigq,
+                scope: q.scope,
+            },
+        );
+    }
+    let body = rec.get(SIGQ_HDR_SIZE..).unwrap_or(&[]);
+    let mut entries = Vec::with_capacity(body.len() / SIGINFO_SIZE);
+    for (entry, b) in body.chunks_exact(SIGINFO_SIZE).enumerate() {
+        let eoff = off + SIGQ_HDR_SIZE + entry * SIGINFO_SIZE;
+        let info = read_siginfo(b);
+        let signo = info.signo;
+        if !(1..=CKPT_NSIG as i32).contains(&signo) {
+            pass.flag(eoff, SigqSigno { sigq, entry, signo });
+        } else if pending >> (signo - 1) & 1 == 0 {
+            pass.flag(
+                eoff,
+                SigqNotPending {
+                    sigq,
+                    entry,
+                    signo,
+                    pending,
+                },
+            );
+        }
+        entries.push(QueuedSignal { offset: eoff, info });
+    }
+    entries
 }
 
 /// What the FILE rules remember across the image: the highest open file
@@ -3512,6 +3951,19 @@ fn file_len(rest: &[u8], h: ckpt_hdr) -> Option<usize> {
     Some(padded(h.len as usize))
 }
 
+/// The same for a SIGQ record and its `nr` (any `nr`: a count out of
+/// range is a rule of its own).
+fn sigq_len(rest: &[u8], h: ckpt_hdr) -> Option<usize> {
+    let entries = (h.len as usize).checked_sub(SIGQ_HDR_SIZE)?;
+    if entries % SIGINFO_SIZE != 0 {
+        return None;
+    }
+    if rest.len() >= SIGQ_HDR_SIZE && sigq_len_of(read_sigq(rest).nr) != u64::from(h.len) {
+        return None;
+    }
+    Some(h.len as usize)
+}
+
 /// The same for a VMA record and its `name_len`.
 fn vma_len(rest: &[u8], h: ckpt_hdr) -> Option<usize> {
     let extra = (h.len as usize).checked_sub(VMA_SIZE)?;
@@ -3615,6 +4067,7 @@ fn read_pids_record<'a>(
             pids_offset: eoff,
             threads: Vec::new(),
             proc: None,
+            shared_sigq: None,
             files: Vec::new(),
             mm: None,
             vmas: Vec::new(),
@@ -3764,6 +4217,50 @@ mod tests {
         assert_eq!(verdict(0), Some(VerifyErrorKind::PagesNr { vma, nr: 0 }));
         // the largest record fits its 32-bit len
         assert!(pages_len_of(CKPT_PAGES_MAX, CKPT_PAGE_SIZE - 1) <= u64::from(u32::MAX));
+    }
+
+    #[test]
+    fn siginfo_layouts() {
+        use SigLayout::*;
+        let cases = [
+            ((10, 0), Kill),   // kill(2)
+            ((9, 0x80), Kill), // SI_KERNEL
+            ((10, -1), Rt),    // sigqueue(3)
+            ((34, -6), Rt),    // tgkill(2)
+            ((34, -4), Rt),    // SI_ASYNCIO
+            ((14, -2), Timer), // SI_TIMER
+            ((29, -5), Poll),  // SI_SIGIO
+            ((17, 1), Chld),   // CLD_EXITED
+            ((17, 6), Chld),   // CLD_CONTINUED
+            ((17, 7), Kill),   // past NSIGCHLD
+            ((11, 1), Fault),  // SEGV_MAPERR
+            ((7, 5), Fault),   // BUS_MCEERR_AO
+            ((7, 6), Poll),    // past NSIGBUS, a SIGPOLL code
+            ((8, 15), Fault),  // past NSIGFPE's 14
+            ((31, 1), Sys),    // SYS_SECCOMP
+            ((29, 1), Poll),   // POLL_IN
+            ((10, 3), Poll),   // another signal with a POLL_ code
+            ((10, 7), Kill),   // nothing claims it
+        ];
+        for ((signo, code), layout) in cases {
+            assert_eq!(siginfo_layout(signo, code), layout, "{signo} {code}");
+        }
+        let q = QueuedSignal {
+            offset: 0,
+            info: ckpt_siginfo {
+                signo: 17,
+                code: 2,
+                fields: core::array::from_fn(|i| [7 | 5 << 32, 9][..].get(i).copied().unwrap_or(0)),
+                ..Default::default()
+            },
+        };
+        assert_eq!((q.pid(), q.uid(), q.status()), (Some(7), Some(5), Some(9)));
+        assert_eq!(
+            (q.value(), q.addr(), q.timer(), q.poll()),
+            (None, None, None, None)
+        );
+        assert_eq!(sigq_len_of(CKPT_SIGQ_MAX), 16 + 128 * (1 << 20));
+        assert!(sigq_len_of(u32::MAX) > u64::from(u32::MAX));
     }
 
     #[test]

@@ -7,15 +7,17 @@
 //! Absent records: every key is always present. A record the image does
 //! not hold is `null` (the TASK fields of a task the image ended before,
 //! `regs` and `fpu` of a thread without registers, `mm` of a process
-//! without an address space, a zombie; `umask`, `cwd`, `root`, `signals`
-//! and `rlimits` of a process without a PROC record); a list of records it
-//! does not hold is `[]` (`threads`, `files`, `vmas`).
+//! without an address space, a zombie; `umask`, `cwd`, `root`, `signals`,
+//! `rlimits` and `shared_sigqueue` of a process without a PROC record,
+//! `sigqueue` of a thread without registers); a list of records it does
+//! not hold is `[]` (`threads`, `files`, `vmas`; `sigqueue` and
+//! `shared_sigqueue` when nothing is queued).
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::bytes::{cstr, reg_values, REG_NAMES};
 use crate::format::{ckpt_user_regs, CKPT_FPU_FXSAVE, CKPT_FPU_XSAVE};
-use crate::image::{FileRec, Fpu, Image, Mm, Proc, Task, Thread, Vma};
+use crate::image::{FileRec, Fpu, Image, Mm, Proc, QueuedSignal, Task, Thread, Vma};
 use crate::text::{
     file_kind_name, held_name, name_or_unknown, restart_name, vma_kind_name, RLIMIT_NAMES,
 };
@@ -80,6 +82,9 @@ struct JsonTask {
     root: Option<String>,
     signals: Option<JsonSignals>,
     rlimits: Option<JsonRlimits>,
+    /// The shared SIGQ record's entries: `[]` if none are queued, `null`
+    /// without a PROC record.
+    shared_sigqueue: Option<Vec<JsonSiginfo>>,
     /// The FILE records, in fd order; `[]` without a PROC record.
     files: Vec<JsonFile>,
     /// The MM record; `null` for a process without an address space (a
@@ -100,6 +105,27 @@ struct JsonSignals {
     /// `SigCgt`: a handler (neither `SIG_DFL` nor `SIG_IGN`).
     caught: u64,
     actions: Vec<JsonAction>,
+}
+
+/// One queued signal: its `siginfo_t`'s common fields, the sender and
+/// value for the layouts that have them, and its 128 bytes.
+#[derive(serde::Serialize)]
+struct JsonSiginfo {
+    signo: i32,
+    /// `si_code`: SI_USER 0, SI_QUEUE -1, SI_TIMER -2, SI_TKILL -6,
+    /// SI_KERNEL 128, or a code of the signal's.
+    code: i32,
+    /// `si_errno`.
+    errno: i32,
+    /// `si_pid`, `si_uid`: `null` for a layout without them (a timer, a
+    /// fault...).
+    pid: Option<i32>,
+    uid: Option<u32>,
+    /// `si_value` (`sival_ptr`, holding `sival_int` in its low half):
+    /// `null` but for SI_QUEUE-like codes (negative) and SI_TIMER.
+    value: Option<u64>,
+    /// The 128 bytes of the entry, in hex, in image order.
+    raw: String,
 }
 
 #[derive(serde::Serialize)]
@@ -221,6 +247,9 @@ struct JsonThread {
     robust_list_len: u64,
     rseq: JsonRseq,
     fpu: Option<JsonFpu>,
+    /// Its SIGQ record's entries: `[]` if none are queued, `null` without
+    /// registers.
+    sigqueue: Option<Vec<JsonSiginfo>>,
 }
 
 /// The registers as an object keyed by `struct user_regs_struct`'s field
@@ -306,6 +335,27 @@ fn fpu(f: &Fpu) -> JsonFpu {
     }
 }
 
+fn siginfo(q: &QueuedSignal) -> JsonSiginfo {
+    use std::fmt::Write;
+    let mut raw = String::with_capacity(256);
+    for b in q.bytes() {
+        let _ = write!(raw, "{b:02x}");
+    }
+    JsonSiginfo {
+        signo: q.signo(),
+        code: q.code(),
+        errno: q.errno(),
+        pid: q.pid(),
+        uid: q.uid(),
+        value: q.value(),
+        raw,
+    }
+}
+
+fn sigqueue(q: &[QueuedSignal]) -> Vec<JsonSiginfo> {
+    q.iter().map(siginfo).collect()
+}
+
 fn thread(t: &Thread) -> JsonThread {
     let h = &t.thread;
     JsonThread {
@@ -334,6 +384,7 @@ fn thread(t: &Thread) -> JsonThread {
             sig: h.rseq_sig,
         },
         fpu: t.fpu.as_ref().map(fpu),
+        sigqueue: (t.has_regs() || t.sigq.is_some()).then(|| sigqueue(t.queued())),
     }
 }
 
@@ -457,6 +508,7 @@ fn task(t: &Task) -> JsonTask {
         root: t.proc.as_ref().map(Proc::root),
         signals: t.proc.as_ref().map(signals),
         rlimits: t.proc.as_ref().map(rlimits),
+        shared_sigqueue: t.proc.as_ref().map(|_| sigqueue(t.shared_queued())),
         files: t.files.iter().map(file).collect(),
         mm: t.mm.as_ref().map(mm),
         vmas: t.vmas.iter().map(vma).collect(),

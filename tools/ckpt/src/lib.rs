@@ -35,9 +35,9 @@ pub mod text;
 
 pub use bytes::{reg_values, REG_NAMES};
 pub use image::{
-    analyze, decode, looks_like_kaddr, record_name, verify, Analysis, DecodeError, DecodeErrorKind,
-    FileRec, FileRef, Fpu, Image, KaddrField, Mm, PageRun, Proc, Record, Summary, Task, Thread,
-    ThreadRef, VerifyError, VerifyErrorKind, Vma, VmaRef, FXSAVE_SIZE, KADDR_FIELDS,
-    KERNEL_HALF_START, O_CLOEXEC, UMASK_MAX, USER_ADDR_END, VMA_FLAGS_ALL, VMA_PROT_ALL,
-    XSAVE_MIN_SIZE,
+    analyze, decode, looks_like_kaddr, record_name, siginfo_layout, verify, Analysis, DecodeError,
+    DecodeErrorKind, FileRec, FileRef, Fpu, Image, KaddrField, Mm, PageRun, Proc, QueuedSignal,
+    Record, SigLayout, SigQueue, SigqRef, Summary, Task, Thread, ThreadRef, VerifyError,
+    VerifyErrorKind, Vma, VmaRef, FXSAVE_SIZE, KADDR_FIELDS, KERNEL_HALF_START, O_CLOEXEC,
+    UMASK_MAX, USER_ADDR_END, VMA_FLAGS_ALL, VMA_PROT_ALL, XSAVE_MIN_SIZE,
 };

@@ -205,6 +205,85 @@ pub fn signal_name(n: u32) -> String {
     }
 }
 
+/// A signal number as text: its name (`"SIGUSR1"`, `"SIG34"`) for 1..=64,
+/// else `"signal N"` (an invalid image still decodes).
+pub fn signo_text(signo: i32) -> String {
+    match u32::try_from(signo) {
+        Ok(n @ 1..=64) => signal_name(n),
+        _ => format!("signal {signo}"),
+    }
+}
+
+/// The name of a `si_code`: the codes of any signal (`"SI_USER"`,
+/// `"SI_QUEUE"`, `"SI_TIMER"`, `"SI_TKILL"`, `"SI_KERNEL"`...) and
+/// `SIGCHLD`'s (`"CLD_EXITED"`...).
+pub fn si_code_name(signo: i32, code: i32) -> Option<&'static str> {
+    Some(match code {
+        0 => "SI_USER",
+        0x80 => "SI_KERNEL",
+        -1 => "SI_QUEUE",
+        -2 => "SI_TIMER",
+        -3 => "SI_MESGQ",
+        -4 => "SI_ASYNCIO",
+        -5 => "SI_SIGIO",
+        -6 => "SI_TKILL",
+        -7 => "SI_DETHREAD",
+        -60 => "SI_ASYNCNL",
+        1..=6 if signo == 17 => [
+            "CLD_EXITED",
+            "CLD_KILLED",
+            "CLD_DUMPED",
+            "CLD_TRAPPED",
+            "CLD_STOPPED",
+            "CLD_CONTINUED",
+        ][code as usize - 1],
+        _ => return None,
+    })
+}
+
+/// One queued signal in one line: the signal, its code (by name when it
+/// has one), then what its layout holds: `pid` and `uid` of the sender,
+/// `value` (`SI_QUEUE`...), the timer and its overrun (`SI_TIMER`), the
+/// child's `status` (`SIGCHLD`), `addr` (a fault), `band` and `fd`
+/// (`SIGPOLL`); and `errno` and `pad` when they are not 0.
+pub fn siginfo_text(q: &crate::QueuedSignal) -> String {
+    use std::fmt::Write;
+    let mut s = signo_text(q.signo());
+    match si_code_name(q.signo(), q.code()) {
+        Some(n) => {
+            let _ = write!(s, " {n}");
+        }
+        None => {
+            let _ = write!(s, " code {}", q.code());
+        }
+    }
+    if let Some((id, overrun)) = q.timer() {
+        let _ = write!(s, " timer {id} overrun {overrun}");
+    }
+    if let (Some(pid), Some(uid)) = (q.pid(), q.uid()) {
+        let _ = write!(s, " pid {pid} uid {uid}");
+    }
+    if let Some(v) = q.value() {
+        let _ = write!(s, " value {v:#x}");
+    }
+    if let Some(st) = q.status() {
+        let _ = write!(s, " status {st}");
+    }
+    if let Some(a) = q.addr() {
+        let _ = write!(s, " addr {a:#x}");
+    }
+    if let Some((band, fd)) = q.poll() {
+        let _ = write!(s, " band {band:#x} fd {fd}");
+    }
+    if q.errno() != 0 {
+        let _ = write!(s, " errno {}", q.errno());
+    }
+    if q.info.pad != 0 {
+        let _ = write!(s, " pad {:#x}", q.info.pad);
+    }
+    s
+}
+
 /// A signal handler as a word: `SIG_DFL` (0), `SIG_IGN` (1) or the
 /// handler's address in hex.
 pub fn handler_text(h: u64) -> String {
@@ -447,6 +526,62 @@ mod tests {
         assert_eq!(handler_text(0x401000), "0x401000");
         assert_eq!(fdinfo_flags(0), "00");
         assert_eq!(fdinfo_flags(0o2100002), "02100002");
+    }
+
+    #[test]
+    fn siginfo_lines() {
+        use crate::format::ckpt_siginfo;
+        let q = |signo, code, f0: u64, f1: u64| crate::QueuedSignal {
+            offset: 0,
+            info: ckpt_siginfo {
+                signo,
+                code,
+                fields: core::array::from_fn(|i| [f0, f1].get(i).copied().unwrap_or(0)),
+                ..Default::default()
+            },
+        };
+        // pid 42, uid 1000 in the first union word
+        let sender = 1000u64 << 32 | 42;
+        assert_eq!(
+            siginfo_text(&q(10, -1, sender, 0x2a)),
+            "SIGUSR1 SI_QUEUE pid 42 uid 1000 value 0x2a"
+        );
+        assert_eq!(
+            siginfo_text(&q(34, 0, sender, 7)),
+            "SIG34 SI_USER pid 42 uid 1000"
+        );
+        assert_eq!(
+            siginfo_text(&q(14, -2, 3 | 1 << 32, 0x55)),
+            "SIGALRM SI_TIMER timer 3 overrun 1 value 0x55"
+        );
+        assert_eq!(
+            siginfo_text(&q(17, 1, sender, 3)),
+            "SIGCHLD CLD_EXITED pid 42 uid 1000 status 3"
+        );
+        assert_eq!(
+            siginfo_text(&q(11, 1, 0xdead000, 0)),
+            "SIGSEGV code 1 addr 0xdead000"
+        );
+        assert_eq!(
+            siginfo_text(&q(29, 1, 0x41, 5)),
+            "SIGIO code 1 band 0x41 fd 5"
+        );
+        assert_eq!(
+            siginfo_text(&q(65, 0, 0, 0)),
+            "signal 65 SI_USER pid 0 uid 0"
+        );
+        let mut p = q(12, -6, sender, 0);
+        p.info.pad = 9;
+        p.info.error = 4;
+        assert_eq!(
+            siginfo_text(&p),
+            "SIGUSR2 SI_TKILL pid 42 uid 1000 value 0x0 errno 4 pad 0x9"
+        );
+        assert_eq!(si_code_name(17, 6), Some("CLD_CONTINUED"));
+        assert_eq!(si_code_name(10, 6), None);
+        assert_eq!(si_code_name(1, 0x80), Some("SI_KERNEL"));
+        assert_eq!(signo_text(0), "signal 0");
+        assert_eq!(signo_text(64), "SIG64");
     }
 
     #[test]

@@ -888,6 +888,7 @@ fn json_schema_is_stable() {
         "root",
         "signals",
         "rlimits",
+        "shared_sigqueue",
         "files",
         "mm",
         "vmas",
@@ -912,6 +913,7 @@ fn json_schema_is_stable() {
         "robust_list_len",
         "rseq",
         "fpu",
+        "sigqueue",
     ];
     thread_keys.sort();
     let t0 = &v["tasks"][0]["threads"][0];

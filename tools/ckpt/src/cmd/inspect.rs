@@ -8,15 +8,17 @@ use std::path::Path;
 use ckpt::format::{
     CKPT_ABI_VERSION, CKPT_ARCH_X86_64, CKPT_FORMAT_VERSION, CKPT_FPU_FXSAVE, CKPT_FPU_XSAVE,
     CKPT_HDR_ERROR, CKPT_HDR_FILE, CKPT_HDR_FPU, CKPT_HDR_HEAD, CKPT_HDR_MM, CKPT_HDR_PAGES,
-    CKPT_HDR_PIDS, CKPT_HDR_PROC, CKPT_HDR_TAIL, CKPT_HDR_TASK, CKPT_HDR_THREAD, CKPT_HDR_TREE,
-    CKPT_HDR_VMA, CKPT_THREAD_REGS,
+    CKPT_HDR_PIDS, CKPT_HDR_PROC, CKPT_HDR_SIGQ, CKPT_HDR_TAIL, CKPT_HDR_TASK, CKPT_HDR_THREAD,
+    CKPT_HDR_TREE, CKPT_HDR_VMA, CKPT_SIGQ_SHARED, CKPT_SIGQ_THREAD, CKPT_THREAD_REGS,
 };
 use ckpt::text::{
     auxv_name, cstr, fdinfo_flags, file_kind_name, format_time_ns, handler_text, held_name, kib,
-    name_or_unknown, restart_name, rlimit_text, signal_name, state_name, vma_flag_names,
-    vma_kind_name, RLIMIT_NAMES,
+    name_or_unknown, restart_name, rlimit_text, siginfo_text, signal_name, state_name,
+    vma_flag_names, vma_kind_name, RLIMIT_NAMES,
 };
-use ckpt::{reg_values, FileRec, Fpu, Image, Mm, PageRun, Proc, Task, Thread, Vma, REG_NAMES};
+use ckpt::{
+    reg_values, FileRec, Fpu, Image, Mm, PageRun, Proc, SigQueue, Task, Thread, Vma, REG_NAMES,
+};
 
 use super::checkpoint::{open_device, DEVICE};
 use super::sys::{errno_name, io_msg, ioctl_version};
@@ -125,9 +127,17 @@ fn files_line(t: &Task) -> Option<String> {
     ))
 }
 
+/// The line under a task that counts its queued signals: `signals: N
+/// queued (K shared)` (K of them queued for the whole process, the others
+/// for its threads), or `None` if none are queued.
+fn signals_line(t: &Task) -> Option<String> {
+    let n = t.queued_nr();
+    (n > 0).then(|| format!("signals: {n} queued ({} shared)", t.shared_queued().len()))
+}
+
 /// The tree, `pstree -p` style: one line per task, and under it one line
-/// that sums up its threads, one that sums up its memory and one that sums
-/// up its open files.
+/// that sums up its threads, one that sums up its memory, one that sums
+/// up its open files and, if it has queued signals, one that counts them.
 fn render_tree(s: &mut String, img: &Image) {
     let n = img.tasks.len();
     let mut kids: Vec<Vec<usize>> = vec![Vec::new(); n];
@@ -164,9 +174,14 @@ fn render_tree(s: &mut String, img: &Image) {
             }
         };
         let bar = if ks.is_empty() { "   " } else { "|  " };
-        for line in [threads_line(t), memory_line(t), files_line(t)]
-            .into_iter()
-            .flatten()
+        for line in [
+            threads_line(t),
+            memory_line(t),
+            files_line(t),
+            signals_line(t),
+        ]
+        .into_iter()
+        .flatten()
         {
             outln!(s, "{child_prefix}{bar} {line}");
         }
@@ -463,6 +478,20 @@ fn render_file(s: &mut String, f: &FileRec) {
     outln!(s, "  reserved       {}", h.reserved);
 }
 
+/// The fields of a SIGQ record, and its entries, one a line.
+fn render_sigq(s: &mut String, q: &SigQueue) {
+    let scope = match q.hdr.scope {
+        CKPT_SIGQ_THREAD => " (thread)",
+        CKPT_SIGQ_SHARED => " (shared)",
+        _ => "",
+    };
+    outln!(s, "  nr             {}", q.hdr.nr);
+    outln!(s, "  scope          {}{scope}", q.hdr.scope);
+    for (k, e) in q.entries.iter().enumerate() {
+        outln!(s, "  [{k}] {}", siginfo_text(e));
+    }
+}
+
 /// Every record and every field, one block per record.
 fn render_records(s: &mut String, img: &Image) {
     let mut pids_k = 0usize;
@@ -580,6 +609,27 @@ fn render_records(s: &mut String, img: &Image) {
                 if let Some(p) = img.tasks.get(task).and_then(|t| t.proc.as_ref()) {
                     outln!(s, "  (task {task})");
                     render_proc(s, p);
+                }
+            }
+            CKPT_HDR_SIGQ => {
+                // after the PROC: the process's queue; else the last
+                // thread's
+                let task = task_k.saturating_sub(1);
+                let t = img.tasks.get(task);
+                let shared = t.and_then(|t| t.shared_sigq.as_ref());
+                if let Some(q) = shared.filter(|q| q.offset == r.offset) {
+                    outln!(s, "  (task {task}, shared)");
+                    render_sigq(s, q);
+                } else {
+                    let th = thread_k.saturating_sub(1);
+                    if let Some(q) = t
+                        .and_then(|t| t.threads.get(th))
+                        .and_then(|t| t.sigq.as_ref())
+                        .filter(|q| q.offset == r.offset)
+                    {
+                        outln!(s, "  (task {task}, thread {th})");
+                        render_sigq(s, q);
+                    }
                 }
             }
             CKPT_HDR_FILE => {
