@@ -297,8 +297,10 @@ fn ioctl_error(o: &Options, e: &io::Error, reason: Option<String>, left: Leftove
                 .into(),
         ),
         libc::EAGAIN => (
-            "a task of the tree is exiting or a zombie".into(),
-            "retry once it has exited and been reaped".into(),
+            "a task of the tree is exiting or being reaped".into(),
+            "retry: once it has exited the image records it as a zombie, or not at all once \
+             reaped"
+                .into(),
         ),
         libc::ESRCH => (
             format!("no process {pid}"),
@@ -527,7 +529,7 @@ mod tests {
     fn eagain_still_means_exiting() {
         let m = msg(libc::EAGAIN, Leftover::Nothing);
         assert!(
-            m.contains("a task of the tree is exiting or a zombie (EAGAIN)"),
+            m.contains("a task of the tree is exiting or being reaped (EAGAIN)"),
             "{m}"
         );
     }
