@@ -192,7 +192,8 @@ fn kernel_reason(path: &Path, out: &File) -> Option<String> {
     if !out.metadata().ok()?.is_file() {
         return None;
     }
-    let bytes = fs::read(path).ok()?;
+    // (`out` is write-only: the path again, for reading)
+    let bytes = sys::Mapped::of(&File::open(path).ok()?).ok()?;
     let img = ckpt::analyze(&bytes).image?;
     img.error.map(|e| ckpt::text::cstr(&e.reason))
 }
@@ -428,8 +429,10 @@ pub fn run(o: &Options) -> Result<(), CliError> {
             o.pid
         ));
     }
-    // Read the image back: the module must have written a valid one.
-    let bytes = fs::read(&o.output)
+    // Read the image back (mapped: it may hold GiBs of memory): the module
+    // must have written a valid one.
+    let bytes = File::open(&o.output)
+        .and_then(|f| sys::Mapped::of(&f))
         .map_err(|e| CliError::new(format!("cannot read back {file}: {}", io_msg(&e))))?;
     match ckpt::verify(&bytes) {
         Ok(s) if i64::from(s.tasks_nr) == i64::from(n) => {}
