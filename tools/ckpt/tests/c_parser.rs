@@ -10,64 +10,9 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::PathBuf;
 
 use common::*;
-
-/// Compiles tests/c/parse_image.c into `dir`.
-fn build_parser(dir: &Path) -> PathBuf {
-    let exe = dir.join("parse_image");
-    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/c/parse_image.c");
-    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-    let out = Command::new(&cc)
-        .args(["-std=gnu11", "-O1", "-Wall", "-Wextra", "-Werror", "-o"])
-        .arg(&exe)
-        .arg(&src)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cc}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cc} {}: {}",
-        src.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    exe
-}
-
-/// The C parser's verdict on each image: `Ok(())` or `Err(why)`.
-fn c_verdicts(images: &[(String, Vec<u8>)]) -> Vec<Result<(), String>> {
-    // one directory per call: the tests run in parallel
-    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let dir = std::env::temp_dir().join(format!("ckpt-c-parser-{}-{call}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let exe = build_parser(&dir);
-    let mut paths = Vec::new();
-    for (i, (_, b)) in images.iter().enumerate() {
-        let p = dir.join(format!("{i}.img"));
-        std::fs::write(&p, b).unwrap();
-        paths.push(p);
-    }
-    let out = Command::new(&exe).args(&paths).output().unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    // (an ERROR reason is quoted as it is: not always UTF-8)
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let v: Vec<Result<(), String>> = text
-        .lines()
-        .map(|l| match l {
-            "ok" => Ok(()),
-            _ => Err(l.to_string()),
-        })
-        .collect();
-    assert_eq!(v.len(), images.len());
-    v
-}
 
 /// A small deterministic generator (no randomness between runs).
 struct Lcg(u64);
