@@ -84,7 +84,7 @@ check "freeze_signal_image_verifies" $CKPT verify "$TMP/sig.img"
 check "freeze_signal_tree_runs_again" wait_state S 60 $pids
 # the image holds exactly the tree, in /proc's DFS order
 # (the JSON's "vpid" keys in order, read with sed: python3 takes some 20 s to
-# start in the TCG guest; perl, which git needs, a fraction of that)
+# start in the TCG guest; perl, which scripts/setup installs, a fraction of that)
 image_vpids() { $CKPT decode --json "$1" | sed -nE 's/^ *"vpid": ([0-9]+),?$/\1/p'; }
 image_pids_match() { diff <(echo "$pids") <(image_vpids "$TMP/sig.img"); }
 check "image_pids_match_proc_dfs_order" image_pids_match
