@@ -12,9 +12,11 @@
 //!   2. per VMA, a scan of its pages (`get_user_pages_remote()` with
 //!      `FOLL_DUMP`, 64 pages at a time, skipping what has no page table)
 //!      into runs of consecutive recorded pages: the VMA record says how
-//!      many bytes follow, and each run is one PAGES record;
-//!   3. per run, the pages read again 16 at a time straight into the
-//!      writer's buffer and written.
+//!      many bytes follow, and each run is one PAGES record. The scan keeps
+//!      its references on the first `KEEP_MAX` recorded pages (`Kept`);
+//!   3. per run, the pages copied 16 at a time straight into the writer's
+//!      buffer and written: a kept page from its reference, given back as
+//!      it is copied, a page past `KEEP_MAX` looked up again.
 //!
 //! Every helper takes and drops the mmap lock itself: nothing here holds
 //! it across `kernel_write()` (src/mm.c says why). The pages are those of
@@ -54,6 +56,10 @@ const PAGE: usize = CKPT_PAGE_SIZE as usize;
 const PAGE64: u64 = CKPT_PAGE_SIZE as u64;
 /// Room for a path (`PATH_MAX`).
 const PATH_MAX: usize = 4096;
+/// Most page references the scan of a VMA keeps for its copy (256 MiB of
+/// memory, 512 KiB of pointers): pages past them are looked up again as
+/// they are copied, so a huge VMA is not held in memory all at once.
+const KEEP_MAX: usize = 65536;
 
 // Only pointers cross: the lint looks through them at task_struct and
 // mm_struct, which hold empty (zero-sized) C structs, and would warn.
@@ -81,10 +87,10 @@ extern "C" {
         addr: u64,
         nr: u32,
         dump: u32,
-        present: *mut u64,
-        buf: *mut u8,
         pages: *mut *mut bindings::page,
     ) -> i32;
+    fn ckpt_page_copy_put(page: *mut bindings::page, dst: *mut u8);
+    fn ckpt_page_put(page: *mut bindings::page);
 }
 
 /// A reference on a process's address space (`mm_users`), for the writer.
@@ -116,12 +122,73 @@ struct Vma {
     name_at: usize,
 }
 
+/// References (from `ckpt_mm_pages()`) on the first recorded pages of the
+/// VMA being written, in address order: the copy takes them from here
+/// instead of looking each page up a second time. Each is given back as it
+/// is copied, the rest when the VMA is done or on an error (drop).
+struct Kept {
+    pages: KVVec<*mut bindings::page>,
+    /// The references before this index were given back.
+    next: usize,
+    /// A page was not kept (`KEEP_MAX`, or no memory for the pointer): no
+    /// later one is, so that the kept ones are the first recorded.
+    full: bool,
+}
+
+impl Kept {
+    /// Keeps the reference `p`, or gives it back if full.
+    fn keep(&mut self, p: *mut bindings::page) {
+        if !self.full
+            && self.pages.len() < KEEP_MAX
+            && self.pages.push(p, GFP_KERNEL_ACCOUNT).is_ok()
+        {
+            return;
+        }
+        self.full = true;
+        // SAFETY: `p` is a reference from `ckpt_mm_pages()`, not kept.
+        unsafe { ckpt_page_put(p) };
+    }
+
+    /// Copies the kept page `i` (not copied before) into `dst` and gives
+    /// its reference back.
+    fn copy(&mut self, i: usize, dst: &mut [u8]) -> Result {
+        if i < self.next || dst.len() != PAGE {
+            return Err(EINVAL);
+        }
+        let p = *self.pages.get(i).ok_or(EINVAL)?;
+        // Given back below: not again on drop.
+        self.next = i + 1;
+        // SAFETY: `p` is a kept reference, given back once (`next` moved
+        // past it); `dst` has room for a page.
+        unsafe { ckpt_page_copy_put(p, dst.as_mut_ptr()) };
+        Ok(())
+    }
+
+    /// Gives back every reference not copied and starts empty.
+    fn release(&mut self) {
+        for &p in self.pages.get(self.next..).unwrap_or(&[]) {
+            // SAFETY: a kept reference not given back yet (not copied).
+            unsafe { ckpt_page_put(p) };
+        }
+        self.pages.clear();
+        self.next = 0;
+        self.full = false;
+    }
+}
+
+impl Drop for Kept {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
 /// Buffers reused from one process to the next.
 pub(crate) struct Scratch {
     vmas: KVVec<Vma>,
     names: KVVec<u8>,
     /// Runs of recorded pages of the current VMA: (address, pages).
     runs: KVVec<(u64, u32)>,
+    kept: Kept,
     /// Room for `SCAN_PAGES` page pointers for the helper.
     pages: KVVec<*mut bindings::page>,
     path: KVVec<u8>,
@@ -137,6 +204,11 @@ impl Scratch {
             vmas: KVVec::new(),
             names: KVVec::new(),
             runs: KVVec::new(),
+            kept: Kept {
+                pages: KVVec::new(),
+                next: 0,
+                full: false,
+            },
             pages,
             path,
         })
@@ -189,10 +261,19 @@ pub(crate) fn write(w: &mut Writer<'_>, thread: &Task, space: &Space, s: &mut Sc
             len: (core::mem::size_of::<ckpt_hdr_vma>() + vrec.name_len as usize) as u32,
         };
         w.record(&[vrec.as_bytes(), name])?;
+        let mut done = 0;
         for r in 0..s.runs.len() {
             let (addr, nr) = s.runs[r];
-            write_run(w, space, addr, nr, dump, &mut s.pages)?;
+            let run = Run {
+                addr,
+                nr,
+                dump,
+                before: done,
+            };
+            write_run(w, space, &run, &mut s.kept, &mut s.pages)?;
+            done += nr as usize;
         }
+        s.kept.release();
     }
     Ok(())
 }
@@ -237,9 +318,11 @@ fn list_vmas(space: &Space, s: &mut Scratch) -> Result {
     }
 }
 
-/// The runs of pages of `vma` that are recorded, into `s.runs`.
+/// The runs of pages of `vma` that are recorded, into `s.runs`; the
+/// references on the first of them into `s.kept`.
 fn scan(space: &Space, vma: &ckpt_hdr_vma, dump: u32, s: &mut Scratch) -> Result {
     s.runs.clear();
+    s.kept.release();
     if dump == DUMP_NONE {
         return Ok(());
     }
@@ -251,26 +334,22 @@ fn scan(space: &Space, vma: &ckpt_hdr_vma, dump: u32, s: &mut Scratch) -> Result
             break;
         }
         let n = ((vma.end - addr) / PAGE64).min(SCAN_PAGES as u64) as u32;
-        let mut present = 0u64;
         // SAFETY: the address space is pinned by `space`; `[addr, addr + n
         // pages)` is inside one VMA; `pages` has room for `SCAN_PAGES`
-        // pointers; no buffer: the helper only sets the bitmap.
-        to_result(unsafe {
-            ckpt_mm_pages(
-                space.raw(),
-                addr,
-                n,
-                dump,
-                &mut present,
-                core::ptr::null_mut(),
-                s.pages.as_mut_ptr(),
-            )
-        })?;
-        for i in 0..n {
-            if present & (1u64 << i) != 0 {
-                add_page(&mut s.runs, addr + u64::from(i) * PAGE64)?;
+        // pointers.
+        to_result(unsafe { ckpt_mm_pages(space.raw(), addr, n, dump, s.pages.as_mut_ptr()) })?;
+        // Every reference is kept or given back, even after an error.
+        let mut res = Ok(());
+        for (i, &p) in s.pages.iter().take(n as usize).enumerate() {
+            if p.is_null() {
+                continue;
+            }
+            s.kept.keep(p);
+            if res.is_ok() {
+                res = add_page(&mut s.runs, addr + i as u64 * PAGE64);
             }
         }
+        res?;
         addr += u64::from(n) * PAGE64;
     }
     Ok(())
@@ -288,15 +367,25 @@ fn add_page(runs: &mut KVVec<(u64, u32)>, addr: u64) -> Result {
     Ok(())
 }
 
-/// Writes one PAGES record: `nr` pages from `addr`, read again now. A page
-/// that vanished since the scan (a lazily freed one, `MADV_FREE`) is
-/// recorded as zeroes, which is what it reads as once freed.
-fn write_run(
-    w: &mut Writer<'_>,
-    space: &Space,
+/// A run of recorded pages of a VMA: `nr` pages from `addr`, after
+/// `before` recorded pages of the same VMA (the index of its first page in
+/// `Kept`), recorded under `dump`.
+struct Run {
     addr: u64,
     nr: u32,
     dump: u32,
+    before: usize,
+}
+
+/// Writes one PAGES record: the pages of `run`, from their kept references
+/// or read again now. A page that vanished since the scan (a lazily freed
+/// one, `MADV_FREE`) is recorded as zeroes, which is what it reads as once
+/// freed.
+fn write_run(
+    w: &mut Writer<'_>,
+    space: &Space,
+    run: &Run,
+    kept: &mut Kept,
     pages: &mut KVVec<*mut bindings::page>,
 ) -> Result {
     const HEAD: u64 = core::mem::size_of::<ckpt_hdr_pages>() as u64;
@@ -305,33 +394,47 @@ fn write_run(
     let rec = ckpt_hdr_pages {
         h: ckpt_hdr {
             r#type: CKPT_HDR_PAGES,
-            len: HEAD as u32 + pad + nr * CKPT_PAGE_SIZE,
+            len: HEAD as u32 + pad + run.nr * CKPT_PAGE_SIZE,
         },
-        addr,
-        nr,
+        addr: run.addr,
+        nr: run.nr,
         pad,
     };
     const ZEROES: [u8; PAGE] = [0; PAGE];
     w.pages_record(
         &[rec.as_bytes(), &ZEROES[..pad as usize]],
-        nr as usize,
+        run.nr as usize,
         |buf, first| {
             let n = buf.len() / PAGE;
-            let mut present = 0u64;
-            // SAFETY: the address space is pinned by `space`; the pages
-            // are inside the run, so inside one VMA; `buf` has room for `n`
-            // pages and `pages` for `SCAN_PAGES >= n` pointers.
+            // The kept pages first: they are the VMA's first recorded ones.
+            let k = kept.pages.len().saturating_sub(run.before + first).min(n);
+            for j in 0..k {
+                let dst = buf.get_mut(j * PAGE..(j + 1) * PAGE).ok_or(EINVAL)?;
+                kept.copy(run.before + first + j, dst)?;
+            }
+            if k == n {
+                return Ok(());
+            }
+            let rest = pages.get_mut(..n - k).ok_or(EINVAL)?;
+            // SAFETY: the address space is pinned by `space`; the pages are
+            // inside the run, so inside one VMA; `rest` has room for their
+            // `n - k <= SCAN_PAGES` pointers.
             to_result(unsafe {
                 ckpt_mm_pages(
                     space.raw(),
-                    addr + first as u64 * PAGE64,
-                    n as u32,
-                    dump,
-                    &mut present,
-                    buf.as_mut_ptr(),
-                    pages.as_mut_ptr(),
+                    run.addr + (first + k) as u64 * PAGE64,
+                    (n - k) as u32,
+                    run.dump,
+                    rest.as_mut_ptr(),
                 )
             })?;
+            // `buf` holds `n` pages: page `k + j` is in it for every `j`.
+            let dst = buf.as_mut_ptr();
+            for (j, &p) in rest.iter().enumerate() {
+                // SAFETY: `p` is NULL or a reference from `ckpt_mm_pages()`,
+                // given back here once; page `k + j < n` of `buf` has room.
+                unsafe { ckpt_page_copy_put(p, dst.add((k + j) * PAGE)) };
+            }
             Ok(())
         },
     )

@@ -46,8 +46,9 @@ int ckpt_vma_next(struct mm_struct *mm, u64 addr, struct ckpt_hdr_vma *rec, u32 
 u64 ckpt_mm_next_mapped(struct mm_struct *mm, u64 addr, u64 end);
 /* src/proc.c */
 int ckpt_path_into(const struct path *path, char *buf, unsigned int len);
-int ckpt_mm_pages(struct mm_struct *mm, u64 addr, unsigned int nr, u32 dump, u64 *present,
-		  void *buf, struct page **pages);
+int ckpt_mm_pages(struct mm_struct *mm, u64 addr, unsigned int nr, u32 dump, struct page **pages);
+void ckpt_page_copy_put(struct page *p, void *dst);
+void ckpt_page_put(struct page *p);
 
 /* The image's page size is the kernel's: records hold whole pages. */
 static_assert(PAGE_SIZE == CKPT_PAGE_SIZE);
@@ -147,15 +148,41 @@ static u32 vma_flags(vm_flags_t f)
 }
 
 /*
+ * The name userspace gave an anonymous or shared anonymous mapping
+ * (prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME)), as /proc/PID/maps prints it
+ * with `fmt` ("[anon:%s]", "[anon_shmem:%s]") into `name`; 0 if it has
+ * none (or the kernel cannot name mappings). anon_vma_name() is not
+ * exported: this reads the field it returns, under the mmap lock as it
+ * asserts.
+ */
+static int anon_name_into(struct vm_area_struct *vma, const char *fmt, char *name,
+			  unsigned int len)
+{
+#ifdef CONFIG_ANON_VMA_NAME
+	int n;
+
+	if (!vma->anon_name)
+		return 0;
+	n = snprintf(name, len, fmt, vma->anon_name->name);
+	if (n < 0 || n >= len)
+		return -ENAMETOOLONG;
+	return n + 1;
+#else
+	return 0;
+#endif
+}
+
+/*
  * The VMA's name as /proc/PID/maps prints it (fs/proc/task_mmu.c,
- * get_vma_name(), less the anon_vma_name cases) into `name`, its kind and
- * what to record of its contents. Returns the name's bytes with the NUL (0:
- * no name) or -errno. Under the mmap lock.
+ * get_vma_name()) into `name`, its kind and what to record of its
+ * contents. Returns the name's bytes with the NUL (0: no name) or -errno.
+ * Under the mmap lock.
  */
 static int vma_name(struct vm_area_struct *vma, struct ckpt_hdr_vma *rec, u32 *dump,
 		    char *name, unsigned int len)
 {
 	const char *special;
+	int n;
 
 	if (vma->vm_file) {
 		rec->kind = CKPT_VMA_FILE;
@@ -167,6 +194,10 @@ static int vma_name(struct vm_area_struct *vma, struct ckpt_hdr_vma *rec, u32 *d
 			*dump = CKPT_DUMP_ALL | CKPT_DUMP_PTE;
 		else
 			*dump = CKPT_DUMP_NONE;
+		/* shared anonymous memory named by its owner */
+		n = anon_name_into(vma, "[anon_shmem:%s]", name, len);
+		if (n)
+			return n;
 		return ckpt_path_into(file_user_path(vma->vm_file), name, len);
 	}
 	*dump = CKPT_DUMP_ALL;
@@ -185,7 +216,7 @@ static int vma_name(struct vm_area_struct *vma, struct ckpt_hdr_vma *rec, u32 *d
 		return name_into("[stack]", name, len);
 	}
 	rec->kind = CKPT_VMA_ANON;
-	return 0;
+	return anon_name_into(vma, "[anon:%s]", name, len);
 }
 
 /*
@@ -327,20 +358,18 @@ static bool pte_populated(struct mm_struct *mm, u64 addr)
 }
 
 /*
- * Pages [addr, addr + nr * PAGE_SIZE) of `mm` (nr <= 64, one VMA): sets bit
- * i of *present for each page that exists and is recorded under `dump`, and
- * if `buf` is not NULL copies those pages into it at i * PAGE_SIZE (the
- * others are zeroed). `pages` has room for `nr` pointers. FOLL_DUMP, as a
- * core dump: holes and the zero page are reported, not faulted in;
- * FOLL_FORCE: a PROT_NONE page that exists is read too. Returns 0 or -errno.
+ * Pages [addr, addr + nr * PAGE_SIZE) of `mm` (nr <= 64, one VMA): pages[i]
+ * is a reference on page i if it exists and is recorded under `dump`, NULL
+ * otherwise. The caller gives each reference back (ckpt_page_copy_put() or
+ * ckpt_page_put()). FOLL_DUMP, as a core dump: holes and the zero page are
+ * reported, not faulted in; FOLL_FORCE: a PROT_NONE page that exists is
+ * read too. Returns 0 or -errno (then no reference is held).
  */
-int ckpt_mm_pages(struct mm_struct *mm, u64 addr, unsigned int nr, u32 dump, u64 *present,
-		  void *buf, struct page **pages)
+int ckpt_mm_pages(struct mm_struct *mm, u64 addr, unsigned int nr, u32 dump, struct page **pages)
 {
 	unsigned int i = 0;
 	long got;
 
-	*present = 0;
 	if (nr > 64)
 		return -EINVAL;
 	if (fatal_signal_pending(current))
@@ -379,25 +408,37 @@ int ckpt_mm_pages(struct mm_struct *mm, u64 addr, unsigned int nr, u32 dump, u64
 	mmap_read_unlock(mm);
 	for (i = 0; i < nr; i++) {
 		struct page *p = pages[i];
-		bool keep = p && ((dump & CKPT_DUMP_ALL) ||
-				  ((dump & CKPT_DUMP_ANON) && folio_test_anon(page_folio(p))));
 
-		if (keep)
-			*present |= 1ULL << i;
-		if (buf) {
-			void *dst = buf + (size_t)i * PAGE_SIZE;
-
-			if (keep) {
-				void *src = kmap_local_page(p);
-
-				memcpy(dst, src, PAGE_SIZE);
-				kunmap_local(src);
-			} else {
-				memset(dst, 0, PAGE_SIZE);
-			}
-		}
-		if (p)
+		if (p && !((dump & CKPT_DUMP_ALL) ||
+			   ((dump & CKPT_DUMP_ANON) && folio_test_anon(page_folio(p))))) {
 			put_page(p);
+			pages[i] = NULL;
+		}
 	}
 	return 0;
+}
+
+/*
+ * Copies page `p` into `dst` (PAGE_SIZE bytes) and gives back the reference
+ * ckpt_mm_pages() took; a NULL `p` gives a page of zeroes. put_page() and
+ * kmap_local_page() are inline.
+ */
+void ckpt_page_copy_put(struct page *p, void *dst)
+{
+	void *src;
+
+	if (!p) {
+		memset(dst, 0, PAGE_SIZE);
+		return;
+	}
+	src = kmap_local_page(p);
+	memcpy(dst, src, PAGE_SIZE);
+	kunmap_local(src);
+	put_page(p);
+}
+
+/* Gives back a reference ckpt_mm_pages() took (put_page() is inline). */
+void ckpt_page_put(struct page *p)
+{
+	put_page(p);
 }
