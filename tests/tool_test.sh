@@ -182,6 +182,50 @@ check "freeze_cgroup_tree_runs_again" wait_state S 60 $pids
 kill_tree "$root"
 rmdir "$cg" 2>/dev/null
 
+# --- --kill: the tree is gone when ckpt returns (the root, whose parent is
+# this shell, a zombie or reaped; the others reaped by init), the image holds it
+root=$(start_tree)
+pids=$(tree_pids "$root")
+killed_tree_is_gone() {
+	local out p
+	out=$($CKPT checkpoint "$root" -o "$TMP/kill.img" --kill 2>&1) || { echo "$out"; return 1; }
+	echo "$out" | grep -qx "checkpointed 5 tasks of $root into $TMP/kill.img ([0-9]* bytes); killed the tree" ||
+		{ echo "unexpected output: $out"; return 1; }
+	for p in $pids; do
+		state_of "$p"
+		if [ "$p" = "$root" ]; then
+			case "$ST" in Z | "") ;; *) echo "root $p is $ST after --kill"; return 1 ;; esac
+		elif [ -n "$ST" ]; then
+			echo "process $p is still there ($ST) after --kill"
+			return 1
+		fi
+	done
+}
+check "kill_leaves_no_process_of_the_tree" killed_tree_is_gone
+wait "$root" 2>/dev/null
+check "kill_image_verifies" $CKPT verify "$TMP/kill.img"
+# a failed checkpoint (no space: /dev/full) resumes the tree, kills nothing
+root=$(start_tree)
+pids=$(tree_pids "$root")
+kill_failure_resumes() {
+	local out
+	if out=$($CKPT checkpoint "$root" -o /dev/full --kill 2>&1); then
+		echo "ckpt succeeded writing to /dev/full: $out"
+		return 1
+	fi
+	echo "$out" | grep -q 'no space left' || { echo "not the ENOSPC line: $out"; return 1; }
+	wait_state S 60 $pids
+}
+check "kill_failed_checkpoint_resumes_tree" kill_failure_resumes
+kill_tree "$root"
+kill_with_running_is_refused() {
+	local out rc
+	out=$($CKPT checkpoint 1 -o "$TMP/x.img" --kill --freeze running 2>&1)
+	rc=$?
+	[ $rc -eq 2 ] && echo "$out" | grep -q -- '--kill needs the tree held' || { echo "rc=$rc: $out"; return 1; }
+}
+check "kill_with_freeze_running_is_refused" kill_with_running_is_refused
+
 # --- a vfork() parent (tests/vfork_holder.c) waits in the kernel until its
 # child execs or exits, and SIGSTOP does not stop it; the kernel counts it as
 # frozen (cgroup_enter_frozen()), and so does the module: with its child

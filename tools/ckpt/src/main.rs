@@ -46,6 +46,10 @@ enum Command {
         /// Print the time spent freezing, in the ioctl and thawing (stderr).
         #[arg(long)]
         timings: bool,
+        /// After a successful checkpoint, kill the tree instead of resuming
+        /// it; return once every process of it has exited.
+        #[arg(long)]
+        kill: bool,
     },
     /// Show the tree in an image, like `pstree -p`.
     Show {
@@ -90,7 +94,14 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
             cgroup,
             timeout,
             timings,
+            kill,
         } => {
+            if kill && freeze == FreezeMode::Running {
+                return Err(CliError {
+                    code: 2,
+                    msg: "--kill needs the tree held: not with --freeze running".into(),
+                });
+            }
             if cgroup.is_some() && freeze != FreezeMode::Cgroup {
                 return Err(CliError {
                     code: 2,
@@ -104,6 +115,7 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
                 cgroup,
                 timeout,
                 timings,
+                kill,
             })
         }
         Command::Show { file } => cmd::inspect::show(&file),

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use ckpt::format::{ckpt_args, CKPT_F_RUNNING};
 
 use super::freeze::{self, Hold};
+use super::kill::Doomed;
 use super::sys::{self, errno_name, io_msg};
 use super::{emit, CliError};
 
@@ -44,6 +45,8 @@ pub struct Options {
     pub timeout: Duration,
     /// Print how long each phase took, on stderr.
     pub timings: bool,
+    /// Kill the tree after a successful checkpoint instead of resuming it.
+    pub kill: bool,
 }
 
 /// How long the phases of one checkpoint took (`--timings`).
@@ -370,6 +373,54 @@ fn with_release(mut e: CliError, released: &Result<(), String>) -> CliError {
     e
 }
 
+/// Reads the image in `out` back (mapped: it may hold GiBs of memory) and
+/// verifies it: the module must have written a valid one of `n` processes.
+/// Its size, or `None` if `out` is not a regular file (a pipe: gone).
+fn verify_output(o: &Options, out: &File, n: i32) -> Result<Option<usize>, CliError> {
+    let file = o.output.display();
+    let meta = out
+        .metadata()
+        .map_err(|e| CliError::new(format!("cannot stat {file}: {}", io_msg(&e))))?;
+    if !meta.is_file() {
+        return Ok(None);
+    }
+    let bytes = File::open(&o.output)
+        .and_then(|f| sys::Mapped::of(&f))
+        .map_err(|e| CliError::new(format!("cannot read back {file}: {}", io_msg(&e))))?;
+    match ckpt::verify(&bytes) {
+        Ok(s) if i64::from(s.tasks_nr) == i64::from(n) => Ok(Some(bytes.len())),
+        Ok(s) => Err(CliError::new(format!(
+            "the module reported {n} tasks but {file} holds {}: please report this bug",
+            s.tasks_nr
+        ))),
+        Err(v) => Err(CliError::new(format!(
+            "the image in {file} does not verify: {v}: please report this bug"
+        ))),
+    }
+}
+
+/// `--kill`, the image written: verifies it and kills the tree, which is
+/// still held. On an error nothing was killed (unless the error says so)
+/// and the caller resumes the tree.
+fn verify_and_kill(o: &Options, out: &File, n: i32) -> Result<(Doomed, Option<usize>), CliError> {
+    let len = verify_output(o, out, n)?;
+    let doomed = Doomed::of(o.pid, usize::try_from(n).unwrap_or(0))?;
+    doomed.kill()?;
+    Ok((doomed, len))
+}
+
+/// The line printed after a checkpoint of `n` tasks into an image of `len`
+/// bytes (`None`: not a regular file).
+fn done_line(o: &Options, n: i32, len: Option<usize>, killed: bool) -> String {
+    let size = len.map_or(String::new(), |l| format!(" ({l} bytes)"));
+    let end = if killed { "; killed the tree" } else { "" };
+    format!(
+        "checkpointed {n} tasks of {} into {}{size}{end}\n",
+        o.pid,
+        o.output.display()
+    )
+}
+
 pub fn run(o: &Options) -> Result<(), CliError> {
     check_process(o.pid)?;
     let dev = open_device()?;
@@ -379,12 +430,43 @@ pub fn run(o: &Options) -> Result<(), CliError> {
     let mut hold = Hold::default();
     let mut timings = Timings::default();
     let result = hold_and_checkpoint(&mut hold, o, &dev, &out, &mut timings);
-    // Resume the tree before anything else, on every path.
+    // --kill: while the tree is still held.
+    let mut killed = None;
+    if let (true, Ok(Ok(n)), None) = (o.kill, &result, sys::interrupted()) {
+        match verify_and_kill(o, &out, *n) {
+            Ok(k) => {
+                // Dead: nothing to resume, and their pids may be reused.
+                hold.forget_stopped();
+                killed = Some((*n, k));
+            }
+            Err(e) => {
+                let released = hold.release();
+                let mut e = with_release(e, &released);
+                e.msg = format!("{}; the tree was resumed, not killed", e.msg);
+                return Err(e);
+            }
+        }
+    }
+    // Resume (or thaw the killed) tree before anything else, on every path.
     let start_thaw = Instant::now();
     let released = hold.release();
     timings.thaw = start_thaw.elapsed();
     if o.timings {
         timings.print();
+    }
+    if let Some((n, (doomed, len))) = killed {
+        let notes = doomed.wait()?;
+        for note in notes {
+            eprintln!("ckpt: {note}");
+        }
+        if let Err(r) = released {
+            return Err(CliError::new(format!(
+                "checkpointed and killed the tree of {}, but {r}",
+                o.pid
+            )));
+        }
+        debug_assert_eq!(doomed.len(), usize::try_from(n).unwrap_or(0));
+        return emit(&done_line(o, n, len, true));
     }
     let file = o.output.display();
     let n = match result {
@@ -420,39 +502,8 @@ pub fn run(o: &Options) -> Result<(), CliError> {
             o.pid
         )));
     }
-    let meta = out
-        .metadata()
-        .map_err(|e| CliError::new(format!("cannot stat {file}: {}", io_msg(&e))))?;
-    if !meta.is_file() {
-        return emit(&format!(
-            "checkpointed {n} tasks of {} into {file}\n",
-            o.pid
-        ));
-    }
-    // Read the image back (mapped: it may hold GiBs of memory): the module
-    // must have written a valid one.
-    let bytes = File::open(&o.output)
-        .and_then(|f| sys::Mapped::of(&f))
-        .map_err(|e| CliError::new(format!("cannot read back {file}: {}", io_msg(&e))))?;
-    match ckpt::verify(&bytes) {
-        Ok(s) if i64::from(s.tasks_nr) == i64::from(n) => {}
-        Ok(s) => {
-            return Err(CliError::new(format!(
-                "the module reported {n} tasks but {file} holds {}: please report this bug",
-                s.tasks_nr
-            )))
-        }
-        Err(v) => {
-            return Err(CliError::new(format!(
-                "the image in {file} does not verify: {v}: please report this bug"
-            )))
-        }
-    }
-    emit(&format!(
-        "checkpointed {n} tasks of {} into {file} ({} bytes)\n",
-        o.pid,
-        bytes.len()
-    ))
+    let len = verify_output(o, &out, n)?;
+    emit(&done_line(o, n, len, false))
 }
 
 #[cfg(test)]
@@ -467,6 +518,7 @@ mod tests {
             cgroup: None,
             timeout: Duration::from_secs(10),
             timings: false,
+            kill: false,
         }
     }
 

@@ -13,7 +13,7 @@
 //!
 //! [`Hold`] thaws in `Drop` too, so every error path resumes the tree.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -35,6 +35,12 @@ pub struct Hold {
 }
 
 impl Hold {
+    /// Forgets the processes we stopped: they were killed, and SIGCONT
+    /// could reach another process that reused a pid.
+    pub fn forget_stopped(&mut self) {
+        self.stopped.clear();
+    }
+
     /// Resumes what we stopped or froze. Returns the first failure.
     pub fn release(&mut self) -> Result<(), String> {
         let mut first: Option<String> = None;
@@ -309,10 +315,55 @@ pub fn freeze_cgroup(hold: &mut Hold, dir: &Path, timeout: Duration) -> Result<(
     }
 }
 
+/// The children of `pid` (of all its threads), from
+/// `/proc/PID/task/TID/children`; `None` if the kernel lacks
+/// `CONFIG_PROC_CHILDREN` (no such file for an existing thread).
+fn children(pid: i32) -> Result<Option<Vec<i32>>, CliError> {
+    let mut v = Vec::new();
+    let Ok(tids) = threads(pid) else {
+        return Ok(Some(v)); // gone
+    };
+    for t in tids {
+        let path = format!("/proc/{pid}/task/{t}/children");
+        match fs::read_to_string(&path) {
+            Ok(s) => v.extend(s.split_whitespace().filter_map(|w| w.parse::<i32>().ok())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                if Path::new(&format!("/proc/{pid}/task/{t}")).exists() {
+                    return Ok(None);
+                }
+            }
+            Err(e) => return Err(CliError::new(format!("cannot read {path}: {}", io_msg(&e)))),
+        }
+    }
+    Ok(Some(v))
+}
+
+/// The root and all its descendant processes.
+pub fn walk_tree(root: i32) -> Result<BTreeSet<i32>, CliError> {
+    let mut seen = BTreeSet::new();
+    let mut todo = vec![root];
+    let mut scanned: Option<HashMap<i32, Vec<i32>>> = None;
+    while let Some(p) = todo.pop() {
+        if !seen.insert(p) {
+            continue;
+        }
+        if scanned.is_none() {
+            if let Some(c) = children(p)? {
+                todo.extend(c);
+                continue;
+            }
+            scanned = Some(scan_children()?);
+        }
+        if let Some(m) = &scanned {
+            todo.extend(m.get(&p).into_iter().flatten());
+        }
+    }
+    Ok(seen)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeSet;
 
     // --- an independent walker and state reader, the tests' oracle
 
@@ -351,52 +402,6 @@ mod tests {
             }
         }
         PState::Stopped
-    }
-
-    /// The children of `pid` (of all its threads), from
-    /// `/proc/PID/task/TID/children`; `None` if the kernel lacks
-    /// `CONFIG_PROC_CHILDREN` (no such file for an existing thread).
-    fn children(pid: i32) -> Result<Option<Vec<i32>>, CliError> {
-        let mut v = Vec::new();
-        let Ok(tids) = threads(pid) else {
-            return Ok(Some(v)); // gone
-        };
-        for t in tids {
-            let path = format!("/proc/{pid}/task/{t}/children");
-            match fs::read_to_string(&path) {
-                Ok(s) => v.extend(s.split_whitespace().filter_map(|w| w.parse::<i32>().ok())),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    if Path::new(&format!("/proc/{pid}/task/{t}")).exists() {
-                        return Ok(None);
-                    }
-                }
-                Err(e) => return Err(CliError::new(format!("cannot read {path}: {}", io_msg(&e)))),
-            }
-        }
-        Ok(Some(v))
-    }
-
-    /// The root and all its descendant processes.
-    pub fn walk_tree(root: i32) -> Result<BTreeSet<i32>, CliError> {
-        let mut seen = BTreeSet::new();
-        let mut todo = vec![root];
-        let mut scanned: Option<HashMap<i32, Vec<i32>>> = None;
-        while let Some(p) = todo.pop() {
-            if !seen.insert(p) {
-                continue;
-            }
-            if scanned.is_none() {
-                if let Some(c) = children(p)? {
-                    todo.extend(c);
-                    continue;
-                }
-                scanned = Some(scan_children()?);
-            }
-            if let Some(m) = &scanned {
-                todo.extend(m.get(&p).into_iter().flatten());
-            }
-        }
-        Ok(seen)
     }
 
     /// Stops every process of the tree under `root` and waits until a pass

@@ -97,6 +97,66 @@ pub fn kill(pid: i32, sig: libc::c_int) -> io::Result<()> {
     }
 }
 
+/// A pidfd for process `pid` (`pidfd_open(2)`): it keeps naming that
+/// process even after its pid is reaped and reused.
+pub fn pidfd_open(pid: i32) -> io::Result<std::os::fd::OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags and touches no memory of ours.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel returned a new file descriptor that nothing else
+    // owns.
+    Ok(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd as i32) })
+}
+
+/// `pidfd_send_signal(2)`: `sig` (0: only check) to the process of `fd`.
+/// `ESRCH` once it has been reaped.
+pub fn pidfd_signal(fd: &std::os::fd::OwnedFd, sig: libc::c_int) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: a valid pidfd, a signal number, no siginfo (NULL) and no
+    // flags: nothing of ours is read or written.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            fd.as_raw_fd(),
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Waits up to `timeout` for the process of pidfd `fd` to exit (the pidfd
+/// becomes readable then). `Ok(true)` once it has.
+pub fn pidfd_exited(fd: &std::os::fd::OwnedFd, timeout: Duration) -> io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    let mut p = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+    // SAFETY: one valid pollfd, for the duration of the call.
+    let rc = unsafe { libc::poll(&mut p, 1, ms) };
+    match rc {
+        r if r < 0 => {
+            let e = io::Error::last_os_error();
+            if e.kind() == io::ErrorKind::Interrupted {
+                Ok(false)
+            } else {
+                Err(e)
+            }
+        }
+        0 => Ok(false),
+        _ => Ok(true),
+    }
+}
+
 /// An I/O error as text without Rust's " (os error N)" suffix.
 pub fn io_msg(e: &io::Error) -> String {
     let s = e.to_string();
