@@ -155,9 +155,11 @@ pub const CKPT_VMA_MAYREAD: u32 = 1 << 8;
 pub const CKPT_VMA_MAYWRITE: u32 = 1 << 9;
 pub const CKPT_VMA_MAYEXEC: u32 = 1 << 10;
 
-/// `ckpt_hdr_vma.kind`: anonymous memory (no name in maps).
+/// `ckpt_hdr_vma.kind`: anonymous memory (no name in maps, or
+/// `[anon:NAME]` once userspace named it with `PR_SET_VMA_ANON_NAME`).
 pub const CKPT_VMA_ANON: u32 = 0;
-/// Mapping of a file (its path as maps prints it).
+/// Mapping of a file (its path as maps prints it; `[anon_shmem:NAME]` for
+/// shared anonymous memory that userspace named).
 pub const CKPT_VMA_FILE: u32 = 1;
 /// The program break area (`[heap]`).
 pub const CKPT_VMA_HEAP: u32 = 2;

@@ -15,6 +15,7 @@
  *  - 12 pages of a file on /tmp MAP_PRIVATE, from the file's page 2, all
  *    read, 3 of them written (copies the file does not have);
  *  - 8 pages of MAP_SHARED anonymous memory, 3 of them written;
+ * names the sparse and the shared mapping (PR_SET_VMA_ANON_NAME);
  * and grows its heap by sbrk(), writing it; then stops itself.
  *
  * Runs as root in the guest with rust_ckpt loaded.
@@ -23,6 +24,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <sys/personality.h>
+#include <sys/prctl.h>
 #include <sys/sysmacros.h>
 
 #include "kselftest_harness.h"
@@ -56,6 +58,14 @@ static const int shared_written[] = { 0, 2, 5 };
 #define SHARED_KEY 0x5ea4ed5ea4ed5ea4ull
 #define PARENT_KEY 0x9a4e9a4e9a4e9a4eull
 #define CHILD_KEY 0xc41dc41dc41dc41dull
+/* Names given to two mappings (prctl(PR_SET_VMA_ANON_NAME), which the CI
+ * kernel has: CONFIG_ANON_VMA_NAME), as /proc/PID/maps prints them. */
+#define SPARSE_NAME "ckpt-sparse"
+#define SHARED_NAME "ckpt-shared"
+#ifndef PR_SET_VMA
+#define PR_SET_VMA 0x53564d41
+#define PR_SET_VMA_ANON_NAME 0
+#endif
 
 /* What the process under test tells the test, in memory they share. */
 struct layout {
@@ -141,6 +151,8 @@ static void __attribute__((noreturn)) memory_child(const char *path)
 	/* a transparent huge page would fill 2 MiB around each write (EINVAL
 	 * without THP: nothing to turn off) */
 	madvise(sparse, SPARSE_SIZE, MADV_NOHUGEPAGE);
+	if (prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, sparse, SPARSE_SIZE, SPARSE_NAME))
+		_exit(16);
 	for (uint64_t i = 0; i < SPARSE_PAGES; i++) {
 		uint64_t *w = (uint64_t *)(sparse + i * PAGE);
 
@@ -181,6 +193,8 @@ static void __attribute__((noreturn)) memory_child(const char *path)
 			      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (!shared)
 		_exit(15);
+	if (prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, shared, SHARED_PAGES * PAGE, SHARED_NAME))
+		_exit(17);
 	for (int i = 0; i < NWRITTEN; i++)
 		fill(shared + shared_written[i] * PAGE / 8, PAGE, SHARED_KEY);
 
@@ -526,6 +540,8 @@ TEST_F_TIMEOUT(mem, vmas_equal_proc_maps, 600)
 	EXPECT_EQ(lay->sparse, s->start);
 	EXPECT_EQ(lay->sparse + SPARSE_SIZE, s->end);
 	EXPECT_EQ(CKPT_VMA_ANON, s->kind);
+	EXPECT_STREQ("[anon:" SPARSE_NAME "]", s->name);
+	EXPECT_STREQ("", d->name);
 	EXPECT_EQ(lay->file, f->start);
 	EXPECT_EQ(lay->file + FILE_MAP_PAGES * PAGE, f->end);
 	EXPECT_EQ(CKPT_VMA_FILE, f->kind);
@@ -539,6 +555,7 @@ TEST_F_TIMEOUT(mem, vmas_equal_proc_maps, 600)
 	EXPECT_EQ(lay->shared, sh->start);
 	EXPECT_EQ(lay->shared + SHARED_PAGES * PAGE, sh->end);
 	EXPECT_EQ(CKPT_VMA_SHARED, sh->flags & CKPT_VMA_SHARED);
+	EXPECT_STREQ("[anon_shmem:" SHARED_NAME "]", sh->name);
 	EXPECT_EQ(CKPT_VMA_HEAP, h->kind);
 	EXPECT_STREQ("[heap]", h->name);
 }

@@ -298,12 +298,14 @@
 #define CKPT_VMA_MAYEXEC (1 << 10)
 
 /**
- * `ckpt_hdr_vma.kind`: anonymous memory (no name in maps).
+ * `ckpt_hdr_vma.kind`: anonymous memory (no name in maps, or
+ * `[anon:NAME]` once userspace named it with `PR_SET_VMA_ANON_NAME`).
  */
 #define CKPT_VMA_ANON 0
 
 /**
- * Mapping of a file (its path as maps prints it).
+ * Mapping of a file (its path as maps prints it; `[anon_shmem:NAME]` for
+ * shared anonymous memory that userspace named).
  */
 #define CKPT_VMA_FILE 1
 
