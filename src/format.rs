@@ -514,11 +514,27 @@ pub struct ckpt_rlimit {
     pub max: u64,
 }
 
+/// One interval timer as `getitimer(2)` reports it, in nanoseconds.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ckpt_itimer {
+    /// Time until the next expiry (0: disarmed). For `ITIMER_REAL` wall
+    /// time, which goes on while the process is held; for the others CPU
+    /// time of the process, which does not.
+    pub value_ns: u64,
+    /// The period it is re-armed with at each expiry (0: once).
+    pub interval_ns: u64,
+}
+
+/// Interval timers in `ckpt_hdr_proc.itimers`: `ITIMER_REAL` (0),
+/// `ITIMER_VIRTUAL` (1), `ITIMER_PROF` (2).
+pub const CKPT_ITIMERS: usize = 3;
+
 /// PROC: what the threads of the process share, but its memory: signal
 /// actions and shared pending signals, resource limits, umask, working and
-/// root directories, and how many FILE records follow. Written only when
-/// the tree is held, for a process that has not exited, after its THREAD
-/// records. Followed by `cwd_len` bytes (the working directory's path,
+/// root directories, interval timers, and how many FILE records follow.
+/// Written only when the tree is held, for a process that has not exited,
+/// after its THREAD records. Followed by `cwd_len` bytes (the working directory's path,
 /// NUL-terminated, as /proc/PID/cwd reads) and `root_len` bytes (the root
 /// directory's), then by `nr_files` FILE records.
 #[repr(C)]
@@ -539,6 +555,8 @@ pub struct ckpt_hdr_proc {
     pub rlimits: [ckpt_rlimit; CKPT_RLIM_NLIMITS],
     /// `actions[n - 1]`: the action of signal n.
     pub actions: [ckpt_sigaction; CKPT_NSIG],
+    /// `getitimer(2)` of `ITIMER_REAL`, `ITIMER_VIRTUAL`, `ITIMER_PROF`.
+    pub itimers: [ckpt_itimer; CKPT_ITIMERS],
 }
 
 /// SIGQ: signals queued with their values (a `sigqueue(3)` value, the
@@ -739,7 +757,8 @@ const _: () = {
     assert!(size_of::<ckpt_hdr_pages>() == 24);
     assert!(size_of::<ckpt_sigaction>() == 32);
     assert!(size_of::<ckpt_rlimit>() == 16);
-    assert!(size_of::<ckpt_hdr_proc>() == 2336);
+    assert!(size_of::<ckpt_itimer>() == 16);
+    assert!(size_of::<ckpt_hdr_proc>() == 2384);
     assert!(size_of::<ckpt_hdr_file>() == 64);
     assert!(size_of::<ckpt_hdr_sigq>() == 16);
     assert!(size_of::<ckpt_siginfo>() == 128);

@@ -7,7 +7,8 @@
  * C, because the kernel leaves no other way here: the siglock (see
  * src/thread.c), task_lock(), get_fs_pwd()/get_fs_root() and
  * close_on_exec() are inline, and sighand_struct, signal_struct,
- * fs_struct and the fd table have no Rust accessors.
+ * fs_struct and the fd table have no Rust accessors; getitimer(2)'s own
+ * helpers are static (kernel/time/itimer.c).
  */
 #include <linux/dcache.h>
 #include <linux/err.h>
@@ -18,12 +19,14 @@
 #include <linux/fs_struct.h>
 #include <linux/kdev_t.h>
 #include <linux/highmem.h>
+#include <linux/hrtimer.h>
 #include <linux/path.h>
 #include <linux/pipe_fs_i.h>
 #include <linux/resource.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
 #include <linux/sched/task.h>
+#include <linux/time.h>
 #include <uapi/linux/magic.h>
 
 /* The one format definition (src/format.rs), as scripts/gen-header emits it. */
@@ -42,6 +45,48 @@ int ckpt_path_into(const struct path *path, char *buf, unsigned int len);
 
 static_assert(_NSIG == CKPT_NSIG);
 static_assert(RLIM_NLIMITS == CKPT_RLIM_NLIMITS);
+static_assert(ITIMER_REAL == 0 && ITIMER_VIRTUAL == 1 && ITIMER_PROF == 2 && CKPT_ITIMERS == 3);
+
+/*
+ * The interval timers of process t into rec->itimers, as getitimer(2)
+ * reports them (kernel/time/itimer.c: itimer_get_remtime() and
+ * get_cpu_itimer(), which are static). Under t's siglock, as there.
+ */
+static void itimers_read(struct task_struct *t, struct ckpt_hdr_proc *rec)
+{
+#ifdef CONFIG_POSIX_TIMERS
+	static const int clock[CKPT_ITIMERS] = {
+		[ITIMER_VIRTUAL] = CPUCLOCK_VIRT, [ITIMER_PROF] = CPUCLOCK_PROF,
+	};
+	struct signal_struct *sig = t->signal;
+	struct task_cputime_atomic *at = &sig->cputimer.cputime_atomic;
+	ktime_t rem = __hrtimer_get_remaining(&sig->real_timer, true);
+	int i;
+
+	/* pending but past its expiry: about to fire, as getitimer says */
+	rec->itimers[ITIMER_REAL].value_ns = 0;
+	if (hrtimer_active(&sig->real_timer))
+		rec->itimers[ITIMER_REAL].value_ns = rem <= 0 ? NSEC_PER_USEC : rem;
+	rec->itimers[ITIMER_REAL].interval_ns = ktime_to_ns(sig->it_real_incr);
+	for (i = ITIMER_VIRTUAL; i <= ITIMER_PROF; i++) {
+		const struct cpu_itimer *it = &sig->it[clock[i]];
+		u64 val = it->expires, now;
+
+		rec->itimers[i].interval_ns = it->incr;
+		rec->itimers[i].value_ns = 0;
+		if (!val)
+			continue;
+		/*
+		 * An armed CPU timer keeps the group's CPU time accounting
+		 * running (thread_group_sample_cputime() relies on it too).
+		 */
+		now = atomic64_read(&at->utime);
+		if (i == ITIMER_PROF)
+			now += atomic64_read(&at->stime);
+		rec->itimers[i].value_ns = val <= now ? TICK_NSEC : val - now;
+	}
+#endif
+}
 
 /*
  * `path`'s name into `buf` (`len` bytes) at its start, NUL-terminated (also
@@ -91,6 +136,7 @@ int ckpt_proc_read(struct task_struct *t, struct ckpt_hdr_proc *rec, char *buf, 
 		rec->actions[i].mask = sa->sa_mask.sig[0];
 	}
 	rec->shared_pending = t->signal->shared_pending.signal.sig[0];
+	itimers_read(t, rec);
 	*nr = ckpt_sigqueue_copy(&t->signal->shared_pending, q, cap);
 	for (i = 0; i < RLIM_NLIMITS; i++) {
 		rec->rlimits[i].cur = t->signal->rlim[i].rlim_cur;

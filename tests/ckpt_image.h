@@ -114,6 +114,7 @@ struct ckpt_proc {
 	const struct ckpt_siginfo *sigq;	/* the process's queued signals */
 	struct ckpt_rlimit rlimits[CKPT_RLIM_NLIMITS];
 	struct ckpt_sigaction actions[CKPT_NSIG];	/* [n - 1]: signal n */
+	struct ckpt_itimer itimers[CKPT_ITIMERS];	/* ITIMER_REAL, _VIRTUAL, _PROF */
 	const char *cwd, *root;		/* in the parsed buffer */
 	uint32_t files_seen;		/* entries of files parsed (nr_files once complete) */
 	uint32_t files_alloc;		/* entries allocated */
@@ -484,6 +485,7 @@ static inline bool ckpt_check_proc(struct ckpt_image *img, const uint8_t *rec, u
 	p->nr_files = r.nr_files;
 	p->shared_pending = r.shared_pending;
 	memcpy(p->rlimits, r.rlimits, sizeof(p->rlimits));
+	memcpy(p->itimers, r.itimers, sizeof(p->itimers));
 	memcpy(p->actions, r.actions, sizeof(p->actions));
 	p->cwd = (const char *)rec + sizeof(r);
 	p->root = (const char *)rec + sizeof(r) + r.cwd_len;

@@ -414,6 +414,15 @@ static inline int proc_dfs(pid_t root, pid_t *out, int max)
 	return n;
 }
 
+/* CLOCK_MONOTONIC in nanoseconds. */
+static inline uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 /* Waits until /proc shows every process in `pids` in state `want`. */
 static inline int wait_state(const pid_t *pids, int n, char want, int timeout_ms)
 {

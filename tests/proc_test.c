@@ -16,6 +16,7 @@
 #include <sys/ptrace.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <sys/time.h>
 #include <sys/socket.h>
 
 #include "kselftest_harness.h"
@@ -25,6 +26,14 @@
 #define SHARED_VALUE 101		/* sigqueue() values */
 #define THREAD_VALUE 201
 #define FILE_BYTES "0123456789"
+/* The subject's interval timers (value, interval), in seconds: far enough
+ * that none fires during the test. */
+#define REAL_S 1000
+#define REAL_EVERY_S 7
+#define VIRTUAL_S 500
+#define VIRTUAL_EVERY_S 3
+#define PROF_S 600
+#define NS 1000000000ull
 
 static void on_usr1(int sig)
 {
@@ -65,6 +74,12 @@ static void __attribute__((noreturn)) subject(const char *dir, int report)
 		_exit(20);
 	if (setrlimit(RLIMIT_NOFILE, &nofile) || setrlimit(RLIMIT_CORE, &core))
 		_exit(11);
+	/* interval timers (fork() does not pass them on: the child has none) */
+	if (setitimer(ITIMER_REAL, &(struct itimerval){ { REAL_EVERY_S, 0 }, { REAL_S, 0 } }, NULL) ||
+	    setitimer(ITIMER_VIRTUAL,
+		      &(struct itimerval){ { VIRTUAL_EVERY_S, 0 }, { VIRTUAL_S, 0 } }, NULL) ||
+	    setitimer(ITIMER_PROF, &(struct itimerval){ { 0, 0 }, { PROF_S, 0 } }, NULL))
+		_exit(21);
 	umask(027);
 	if (chdir(dir))
 		_exit(12);
@@ -179,6 +194,7 @@ static int proc_limit(pid_t pid, const char *name, uint64_t *cur, uint64_t *max)
 FIXTURE(subject) {
 	char dir[64];
 	pid_t pid[2];		/* the subject, its child */
+	uint64_t start_ns, taken_ns;	/* CLOCK_MONOTONIC before the fork, after the checkpoint */
 	uint8_t *buf;
 	struct ckpt_image img;
 };
@@ -195,6 +211,7 @@ FIXTURE_SETUP(subject)
 	ASSERT_EQ(0, dup2(report[0], 31) < 0);
 	close(report[0]);
 	close(report[1]);
+	self->start_ns = monotonic_ns();
 	self->pid[0] = fork();
 	ASSERT_LE(0, self->pid[0]);
 	if (self->pid[0] == 0) {
@@ -208,6 +225,7 @@ FIXTURE_SETUP(subject)
 	close(31);
 	ASSERT_EQ(0, wait_state(self->pid, 2, 'T', 60000));
 	ASSERT_EQ(2, ckpt_to_image_buf(self->pid[0], 0, &self->img, &self->buf)) TH_LOG("%s", self->img.why);
+	self->taken_ns = monotonic_ns();
 }
 
 FIXTURE_TEARDOWN(subject)
@@ -294,6 +312,39 @@ TEST_F(subject, rlimits_umask_cwd_root_equal_proc)
 	EXPECT_EQ(027u, self->img.proc[0]->umask);
 	EXPECT_STREQ(self->dir, self->img.proc[0]->cwd);
 	EXPECT_EQ(100u, self->img.proc[0]->rlimits[RLIMIT_NOFILE].cur);
+}
+
+/*
+ * The interval timers as getitimer(2) would have reported them: each
+ * interval exactly; each value at most what was set, and short of it by at
+ * most the wall time from before the fork to after the checkpoint (the
+ * subject's CPU time, single-threaded, is less). The child has none.
+ */
+TEST_F(subject, itimers_as_set_less_elapsed_time)
+{
+	static const uint64_t value[CKPT_ITIMERS] = {
+		[ITIMER_REAL] = REAL_S * NS, [ITIMER_VIRTUAL] = VIRTUAL_S * NS,
+		[ITIMER_PROF] = PROF_S * NS,
+	};
+	static const uint64_t interval[CKPT_ITIMERS] = {
+		[ITIMER_REAL] = REAL_EVERY_S * NS, [ITIMER_VIRTUAL] = VIRTUAL_EVERY_S * NS,
+	};
+	uint64_t elapsed = self->taken_ns - self->start_ns;
+
+	ASSERT_NE(NULL, self->img.proc[0]);
+	ASSERT_NE(NULL, self->img.proc[1]);
+	for (int i = 0; i < CKPT_ITIMERS; i++) {
+		const struct ckpt_itimer *t = &self->img.proc[0]->itimers[i];
+		const struct ckpt_itimer *c = &self->img.proc[1]->itimers[i];
+
+		EXPECT_EQ(interval[i], t->interval_ns) TH_LOG("itimer %d", i);
+		EXPECT_GE(value[i], t->value_ns) TH_LOG("itimer %d", i);
+		EXPECT_LE(value[i] - elapsed, t->value_ns)
+			TH_LOG("itimer %d: %llu ns left, %" PRIu64 " ns elapsed", i,
+			       (unsigned long long)t->value_ns, elapsed);
+		EXPECT_EQ(0, c->value_ns) TH_LOG("child's itimer %d", i);
+		EXPECT_EQ(0, c->interval_ns) TH_LOG("child's itimer %d", i);
+	}
 }
 
 TEST_F(subject, files_equal_proc_fd_and_fdinfo)

@@ -387,6 +387,12 @@
 #define CKPT_SIGQ_SHARED 1
 
 /**
+ * Interval timers in `ckpt_hdr_proc.itimers`: `ITIMER_REAL` (0),
+ * `ITIMER_VIRTUAL` (1), `ITIMER_PROF` (2).
+ */
+#define CKPT_ITIMERS 3
+
+/**
  * Argument of `CKPT_IOC_CHECKPOINT`.
  */
 struct ckpt_args {
@@ -834,11 +840,27 @@ struct ckpt_rlimit {
 };
 
 /**
+ * One interval timer as `getitimer(2)` reports it, in nanoseconds.
+ */
+struct ckpt_itimer {
+  /**
+   * Time until the next expiry (0: disarmed). For `ITIMER_REAL` wall
+   * time, which goes on while the process is held; for the others CPU
+   * time of the process, which does not.
+   */
+  __u64 value_ns;
+  /**
+   * The period it is re-armed with at each expiry (0: once).
+   */
+  __u64 interval_ns;
+};
+
+/**
  * PROC: what the threads of the process share, but its memory: signal
  * actions and shared pending signals, resource limits, umask, working and
- * root directories, and how many FILE records follow. Written only when
- * the tree is held, for a process that has not exited, after its THREAD
- * records. Followed by `cwd_len` bytes (the working directory's path,
+ * root directories, interval timers, and how many FILE records follow.
+ * Written only when the tree is held, for a process that has not exited,
+ * after its THREAD records. Followed by `cwd_len` bytes (the working directory's path,
  * NUL-terminated, as /proc/PID/cwd reads) and `root_len` bytes (the root
  * directory's), then by `nr_files` FILE records.
  */
@@ -870,6 +892,10 @@ struct ckpt_hdr_proc {
    * `actions[n - 1]`: the action of signal n.
    */
   struct ckpt_sigaction actions[CKPT_NSIG];
+  /**
+   * `getitimer(2)` of `ITIMER_REAL`, `ITIMER_VIRTUAL`, `ITIMER_PROF`.
+   */
+  struct ckpt_itimer itimers[CKPT_ITIMERS];
 };
 
 /**

@@ -7,9 +7,9 @@
 use crate::format::{
     ckpt_hdr, ckpt_hdr_error, ckpt_hdr_file, ckpt_hdr_fpu, ckpt_hdr_head, ckpt_hdr_mm,
     ckpt_hdr_pages, ckpt_hdr_pids, ckpt_hdr_proc, ckpt_hdr_sigq, ckpt_hdr_tail, ckpt_hdr_task,
-    ckpt_hdr_thread, ckpt_hdr_tree, ckpt_hdr_vma, ckpt_pids, ckpt_rlimit, ckpt_sigaction,
-    ckpt_siginfo, ckpt_user_regs, CKPT_AUXV_WORDS, CKPT_COMM_LEN, CKPT_NSIG, CKPT_NS_LEVELS,
-    CKPT_REASON_LEN, CKPT_RELEASE_LEN, CKPT_RLIM_NLIMITS,
+    ckpt_hdr_thread, ckpt_hdr_tree, ckpt_hdr_vma, ckpt_itimer, ckpt_pids, ckpt_rlimit,
+    ckpt_sigaction, ckpt_siginfo, ckpt_user_regs, CKPT_AUXV_WORDS, CKPT_COMM_LEN, CKPT_ITIMERS,
+    CKPT_NSIG, CKPT_NS_LEVELS, CKPT_REASON_LEN, CKPT_RELEASE_LEN, CKPT_RLIM_NLIMITS,
 };
 
 /// A little-endian field reader over one record (or entry).
@@ -268,6 +268,10 @@ pub(crate) fn read_proc(b: &[u8]) -> ckpt_hdr_proc {
             restorer: f.u64(),
             mask: f.u64(),
         }),
+        itimers: core::array::from_fn::<_, CKPT_ITIMERS, _>(|_| ckpt_itimer {
+            value_ns: f.u64(),
+            interval_ns: f.u64(),
+        }),
     }
 }
 
@@ -491,6 +495,12 @@ mod tests {
         let r = offset_of!(ckpt_hdr_proc, rlimits) as u64;
         assert_eq!((p.rlimits[0].cur, p.rlimits[0].max), (r, r + 8));
         assert_eq!(p.rlimits[CKPT_RLIM_NLIMITS - 1].max, r + 16 * 16 - 8);
+        let t = offset_of!(ckpt_hdr_proc, itimers) as u64;
+        assert_eq!(
+            (p.itimers[0].value_ns, p.itimers[0].interval_ns),
+            (t, t + 8)
+        );
+        assert_eq!(p.itimers[CKPT_ITIMERS - 1].interval_ns, t + 3 * 16 - 8);
         let a = offset_of!(ckpt_hdr_proc, actions) as u64;
         let last = &p.actions[CKPT_NSIG - 1];
         assert_eq!(p.actions[0].handler, a);
@@ -503,7 +513,7 @@ mod tests {
                 a + 63 * 32 + 24
             ]
         );
-        assert_eq!(last.mask, b.len() as u64 - 8);
+        assert_eq!(p.itimers[CKPT_ITIMERS - 1].interval_ns, b.len() as u64 - 8);
         // FILE: the u32s 1.., pos and ino distinctive.
         let mut b = vec![0u8; size_of::<ckpt_hdr_file>()];
         for (k, o) in (8..24).chain(40..64).step_by(4).enumerate() {

@@ -35,17 +35,17 @@ use crate::bytes::{
 use crate::format::{
     ckpt_crc32, ckpt_hdr, ckpt_hdr_error, ckpt_hdr_file, ckpt_hdr_fpu, ckpt_hdr_head, ckpt_hdr_mm,
     ckpt_hdr_pages, ckpt_hdr_pids, ckpt_hdr_proc, ckpt_hdr_sigq, ckpt_hdr_tail, ckpt_hdr_task,
-    ckpt_hdr_thread, ckpt_hdr_tree, ckpt_hdr_vma, ckpt_pids, ckpt_rlimit, ckpt_sigaction,
-    ckpt_siginfo, ckpt_user_regs, CKPT_ALIGN, CKPT_AUXV_WORDS, CKPT_COMM_LEN, CKPT_FILE_FIFO,
-    CKPT_FILE_OTHER, CKPT_FILE_PIPE, CKPT_FILE_REG, CKPT_FORMAT_VERSION, CKPT_FPU_FXSAVE,
-    CKPT_FPU_XSAVE, CKPT_HDR_ERROR, CKPT_HDR_FILE, CKPT_HDR_FPU, CKPT_HDR_HEAD, CKPT_HDR_MM,
-    CKPT_HDR_PAGES, CKPT_HDR_PIDS, CKPT_HDR_PROC, CKPT_HDR_SIGQ, CKPT_HDR_TAIL, CKPT_HDR_TASK,
-    CKPT_HDR_THREAD, CKPT_HDR_TREE, CKPT_HDR_VMA, CKPT_HEAD_MAGIC, CKPT_HELD_NONE, CKPT_HELD_VFORK,
-    CKPT_NO_PARENT, CKPT_NSIG, CKPT_NS_LEVELS, CKPT_PAGES_MAX, CKPT_PAGE_SIZE, CKPT_PIDS_CHUNK,
-    CKPT_RELEASE_LEN, CKPT_RESTART_INSIDE, CKPT_RESTART_NONE, CKPT_RLIM_NLIMITS, CKPT_SIGQ_MAX,
-    CKPT_SIGQ_SHARED, CKPT_SIGQ_THREAD, CKPT_TAIL_MAGIC, CKPT_THREAD_REGS, CKPT_VMA_EXEC,
-    CKPT_VMA_HUGETLB, CKPT_VMA_IO, CKPT_VMA_MAYEXEC, CKPT_VMA_READ, CKPT_VMA_SHARED,
-    CKPT_VMA_SPECIAL, CKPT_VMA_WRITE,
+    ckpt_hdr_thread, ckpt_hdr_tree, ckpt_hdr_vma, ckpt_itimer, ckpt_pids, ckpt_rlimit,
+    ckpt_sigaction, ckpt_siginfo, ckpt_user_regs, CKPT_ALIGN, CKPT_AUXV_WORDS, CKPT_COMM_LEN,
+    CKPT_FILE_FIFO, CKPT_FILE_OTHER, CKPT_FILE_PIPE, CKPT_FILE_REG, CKPT_FORMAT_VERSION,
+    CKPT_FPU_FXSAVE, CKPT_FPU_XSAVE, CKPT_HDR_ERROR, CKPT_HDR_FILE, CKPT_HDR_FPU, CKPT_HDR_HEAD,
+    CKPT_HDR_MM, CKPT_HDR_PAGES, CKPT_HDR_PIDS, CKPT_HDR_PROC, CKPT_HDR_SIGQ, CKPT_HDR_TAIL,
+    CKPT_HDR_TASK, CKPT_HDR_THREAD, CKPT_HDR_TREE, CKPT_HDR_VMA, CKPT_HEAD_MAGIC, CKPT_HELD_NONE,
+    CKPT_HELD_VFORK, CKPT_ITIMERS, CKPT_NO_PARENT, CKPT_NSIG, CKPT_NS_LEVELS, CKPT_PAGES_MAX,
+    CKPT_PAGE_SIZE, CKPT_PIDS_CHUNK, CKPT_RELEASE_LEN, CKPT_RESTART_INSIDE, CKPT_RESTART_NONE,
+    CKPT_RLIM_NLIMITS, CKPT_SIGQ_MAX, CKPT_SIGQ_SHARED, CKPT_SIGQ_THREAD, CKPT_TAIL_MAGIC,
+    CKPT_THREAD_REGS, CKPT_VMA_EXEC, CKPT_VMA_HUGETLB, CKPT_VMA_IO, CKPT_VMA_MAYEXEC,
+    CKPT_VMA_READ, CKPT_VMA_SHARED, CKPT_VMA_SPECIAL, CKPT_VMA_WRITE,
 };
 
 const HDR_SIZE: usize = size_of::<ckpt_hdr>();
@@ -477,6 +477,13 @@ impl Proc {
     /// `u64::MAX`); `ckpt::text::RLIMIT_NAMES` names them.
     pub fn rlimits(&self) -> &[ckpt_rlimit; CKPT_RLIM_NLIMITS] {
         &self.hdr.rlimits
+    }
+
+    /// The interval timers (`ITIMER_REAL`, `ITIMER_VIRTUAL`, `ITIMER_PROF`),
+    /// as `getitimer(2)` reported them; `ckpt::text::ITIMER_NAMES` names
+    /// them.
+    pub fn itimers(&self) -> &[ckpt_itimer; CKPT_ITIMERS] {
+        &self.hdr.itimers
     }
 
     /// The signal actions: `actions()[n - 1]` is signal n's.

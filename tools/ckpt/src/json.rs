@@ -19,7 +19,8 @@ use crate::bytes::{cstr, reg_values, REG_NAMES};
 use crate::format::{ckpt_user_regs, CKPT_FPU_FXSAVE, CKPT_FPU_XSAVE};
 use crate::image::{FileRec, Fpu, Image, Mm, Proc, QueuedSignal, Task, Thread, Vma};
 use crate::text::{
-    file_kind_name, held_name, name_or_unknown, restart_name, vma_kind_name, RLIMIT_NAMES,
+    file_kind_name, held_name, name_or_unknown, restart_name, vma_kind_name, ITIMER_NAMES,
+    RLIMIT_NAMES,
 };
 
 #[derive(serde::Serialize)]
@@ -82,6 +83,8 @@ struct JsonTask {
     root: Option<String>,
     signals: Option<JsonSignals>,
     rlimits: Option<JsonRlimits>,
+    /// The interval timers, keyed by `ITIMER_NAMES`.
+    itimers: Option<JsonItimers>,
     /// The shared SIGQ record's entries: `[]` if none are queued, `null`
     /// without a PROC record.
     shared_sigqueue: Option<Vec<JsonSiginfo>>,
@@ -145,6 +148,26 @@ impl Serialize for JsonRlimits {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(Some(RLIMIT_NAMES.len()))?;
         for (k, v) in RLIMIT_NAMES.iter().zip(&self.0) {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+/// One interval timer as `getitimer(2)` reported it, in nanoseconds.
+#[derive(serde::Serialize)]
+struct JsonItimer {
+    value_ns: u64,
+    interval_ns: u64,
+}
+
+/// The interval timers as an object keyed by `ITIMER_NAMES`.
+struct JsonItimers([JsonItimer; ITIMER_NAMES.len()]);
+
+impl Serialize for JsonItimers {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(Some(ITIMER_NAMES.len()))?;
+        for (k, v) in ITIMER_NAMES.iter().zip(&self.0) {
             m.serialize_entry(k, v)?;
         }
         m.end()
@@ -459,6 +482,16 @@ fn rlimits(p: &Proc) -> JsonRlimits {
     }))
 }
 
+fn itimers(p: &Proc) -> JsonItimers {
+    JsonItimers(core::array::from_fn(|i| {
+        let t = &p.itimers()[i];
+        JsonItimer {
+            value_ns: t.value_ns,
+            interval_ns: t.interval_ns,
+        }
+    }))
+}
+
 fn file(f: &FileRec) -> JsonFile {
     let h = &f.hdr;
     JsonFile {
@@ -508,6 +541,7 @@ fn task(t: &Task) -> JsonTask {
         root: t.proc.as_ref().map(Proc::root),
         signals: t.proc.as_ref().map(signals),
         rlimits: t.proc.as_ref().map(rlimits),
+        itimers: t.proc.as_ref().map(itimers),
         shared_sigqueue: t.proc.as_ref().map(|_| sigqueue(t.shared_queued())),
         files: t.files.iter().map(file).collect(),
         mm: t.mm.as_ref().map(mm),

@@ -151,6 +151,11 @@ pub const RLIMIT_NAMES: [&str; crate::format::CKPT_RLIM_NLIMITS] = [
     "rttime",
 ];
 
+/// The names of the interval timers of `ckpt_hdr_proc.itimers`, in their
+/// order (`ITIMER_REAL`, `ITIMER_VIRTUAL`, `ITIMER_PROF`), lower case
+/// without the prefix, as `ckpt decode --json` keys them.
+pub const ITIMER_NAMES: [&str; crate::format::CKPT_ITIMERS] = ["real", "virtual", "prof"];
+
 /// `RLIM_INFINITY`: a limit of all ones.
 pub const RLIM_INFINITY: u64 = u64::MAX;
 

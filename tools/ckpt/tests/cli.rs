@@ -388,7 +388,7 @@ fn decode_proc_and_file_records() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let t = stdout(&o);
     for needle in [
-        ": PROC (type 207, len 2351)\n  (task 0)\n  umask          0022\n  nr_files       9\n  \
+        ": PROC (type 207, len 2399)\n  (task 0)\n  umask          0022\n  nr_files       9\n  \
          cwd_len        13\n  root_len       2\n  cwd            \"/home/user-0\"\n  \
          root           \"/\"\n  shared_pending 0x0000000000000000\n  \
          ignored        0x0000000000001000\n  caught         0x0000000000010002\n  \
@@ -396,6 +396,9 @@ fn decode_proc_and_file_records() {
         "  rlimit stack      8388608 unlimited\n",
         "  rlimit nofile     1024 524288\n",
         "  rlimit rttime     unlimited unlimited\n  \
+         itimer real       value_ns 250000000 interval_ns 1000000000\n  \
+         itimer virtual    value_ns 0 interval_ns 0\n  \
+         itimer prof       value_ns 0 interval_ns 0\n  \
          action SIGINT     handler 0x402000 flags 0x4000000 restorer 0x7f0000042000 mask 0x0\n  \
          action SIGPIPE    handler SIG_IGN flags 0x0 restorer 0x0 mask 0x0\n  \
          action SIGCHLD    handler 0x402008 flags 0x14000000 restorer 0x7f0000042000 mask 0x2\n\
@@ -425,6 +428,14 @@ fn decode_proc_and_file_records() {
     assert_eq!(task["files"][3]["buffered"], 5);
     assert_eq!(task["signals"]["ignored"], 4096);
     assert_eq!(task["rlimits"]["nofile"], serde_json::json!([1024, 524288]));
+    assert_eq!(
+        task["itimers"]["real"],
+        serde_json::json!({"value_ns": 250000000u64, "interval_ns": 1000000000u64})
+    );
+    assert_eq!(
+        task["itimers"]["prof"],
+        serde_json::json!({"value_ns": 0, "interval_ns": 0})
+    );
     let o = ckpt(&["verify", f.path()]);
     assert_eq!(
         stdout(&o),

@@ -888,6 +888,7 @@ fn json_schema_is_stable() {
         "root",
         "signals",
         "rlimits",
+        "itimers",
         "shared_sigqueue",
         "files",
         "mm",

@@ -64,6 +64,7 @@ fn encoder_offsets_are_the_formats() {
         ),
         (proc::RLIMITS, offset_of!(ckpt_hdr_proc, rlimits)),
         (proc::ACTIONS, offset_of!(ckpt_hdr_proc, actions)),
+        (proc::ITIMERS, offset_of!(ckpt_hdr_proc, itimers)),
         (file::FD, offset_of!(ckpt_hdr_file, fd)),
         (file::KIND, offset_of!(ckpt_hdr_file, kind)),
         (file::FLAGS, offset_of!(ckpt_hdr_file, flags)),

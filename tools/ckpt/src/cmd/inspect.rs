@@ -14,7 +14,7 @@ use ckpt::format::{
 use ckpt::text::{
     auxv_name, cstr, fdinfo_flags, file_kind_name, format_time_ns, handler_text, held_name, kib,
     name_or_unknown, restart_name, rlimit_text, siginfo_text, signal_name, state_name,
-    vma_flag_names, vma_kind_name, RLIMIT_NAMES,
+    vma_flag_names, vma_kind_name, ITIMER_NAMES, RLIMIT_NAMES,
 };
 use ckpt::{
     reg_values, FileRec, Fpu, Image, Mm, PageRun, Proc, SigQueue, Task, Thread, Vma, REG_NAMES,
@@ -436,6 +436,14 @@ fn render_proc(s: &mut String, p: &Proc) {
             "  rlimit {name:<10} {} {}",
             rlimit_text(r.cur),
             rlimit_text(r.max)
+        );
+    }
+    for (name, t) in ITIMER_NAMES.iter().zip(p.itimers()) {
+        outln!(
+            s,
+            "  itimer {name:<10} value_ns {} interval_ns {}",
+            t.value_ns,
+            t.interval_ns
         );
     }
     for (n, a) in p.set_actions() {

@@ -101,7 +101,7 @@ pub mod pages {
 
 /// Offsets in a PROC record.
 pub mod proc {
-    pub const LEN: usize = 2336;
+    pub const LEN: usize = 2384;
     pub const UMASK: usize = 8;
     pub const NR_FILES: usize = 12;
     pub const CWD_LEN: usize = 16;
@@ -112,6 +112,8 @@ pub mod proc {
     /// 64 actions of (handler, flags, restorer, mask), 32 bytes each,
     /// signal n at ACTIONS + 32 * (n - 1).
     pub const ACTIONS: usize = 288;
+    /// 3 interval timers of (value_ns, interval_ns), 16 bytes each.
+    pub const ITIMERS: usize = 2336;
 }
 
 /// Offsets in a FILE record.
@@ -210,6 +212,8 @@ pub struct ProcSpec {
     /// (signal, [handler, flags, restorer, mask]); every other action is
     /// all zero.
     pub actions: Vec<(u32, [u64; 4])>,
+    /// (value_ns, interval_ns) of ITIMER_REAL, ITIMER_VIRTUAL, ITIMER_PROF.
+    pub itimers: [(u64, u64); 3],
     /// The paths without their NUL (the encoder adds it).
     pub cwd: Vec<u8>,
     pub root: Vec<u8>,
@@ -347,6 +351,12 @@ impl ProcSpec {
                     [handler + 8, 0x1400_0000, restorer, 1 << 1], // SIGCHLD: SA_RESTART
                 ),
             ],
+            // a periodic real timer on every other process
+            itimers: if seed % 2 == 0 {
+                [(250_000_000 + seed, 1_000_000_000), (0, 0), (0, 0)]
+            } else {
+                [(0, 0); 3]
+            },
             cwd: format!("/home/user-{seed}").into_bytes(),
             root: b"/".to_vec(),
             files,
@@ -445,11 +455,13 @@ impl ProcSpec {
             }
             files.push(f);
         }
+        let itimers = std::array::from_fn(|_| (word(&mut next), word(&mut next)));
         ProcSpec {
             umask,
             shared_pending,
             rlimits,
             actions,
+            itimers,
             cwd,
             root,
             files,
@@ -1196,6 +1208,10 @@ pub fn proc_record(p: &ProcSpec) -> Vec<u8> {
         for (k, &w) in a.iter().enumerate() {
             put_u64(&mut r, proc::ACTIONS + 32 * (n as usize - 1) + 8 * k, w);
         }
+    }
+    for (i, &(value, interval)) in p.itimers.iter().enumerate() {
+        put_u64(&mut r, proc::ITIMERS + 16 * i, value);
+        put_u64(&mut r, proc::ITIMERS + 16 * i + 8, interval);
     }
     let c = proc::LEN;
     r[c..c + p.cwd.len()].copy_from_slice(&p.cwd);
