@@ -140,19 +140,24 @@ struct JsonAction {
     mask: u64,
 }
 
-/// The resource limits as an object keyed by `RLIMIT_NAMES`, in their
-/// order, each `[cur, max]`.
-struct JsonRlimits([[u64; 2]; RLIMIT_NAMES.len()]);
+/// An array as an object keyed by `names`, in their order.
+struct Keyed<T: 'static, const N: usize> {
+    names: &'static [&'static str; N],
+    values: [T; N],
+}
 
-impl Serialize for JsonRlimits {
+impl<T: Serialize, const N: usize> Serialize for Keyed<T, N> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(RLIMIT_NAMES.len()))?;
-        for (k, v) in RLIMIT_NAMES.iter().zip(&self.0) {
+        let mut m = s.serialize_map(Some(N))?;
+        for (k, v) in self.names.iter().zip(&self.values) {
             m.serialize_entry(k, v)?;
         }
         m.end()
     }
 }
+
+/// The resource limits keyed by `RLIMIT_NAMES`, each `[cur, max]`.
+type JsonRlimits = Keyed<[u64; 2], { RLIMIT_NAMES.len() }>;
 
 /// One interval timer as `getitimer(2)` reported it, in nanoseconds.
 #[derive(serde::Serialize)]
@@ -161,18 +166,8 @@ struct JsonItimer {
     interval_ns: u64,
 }
 
-/// The interval timers as an object keyed by `ITIMER_NAMES`.
-struct JsonItimers([JsonItimer; ITIMER_NAMES.len()]);
-
-impl Serialize for JsonItimers {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(ITIMER_NAMES.len()))?;
-        for (k, v) in ITIMER_NAMES.iter().zip(&self.0) {
-            m.serialize_entry(k, v)?;
-        }
-        m.end()
-    }
-}
+/// The interval timers keyed by `ITIMER_NAMES`.
+type JsonItimers = Keyed<JsonItimer, { ITIMER_NAMES.len() }>;
 
 /// One open descriptor, as /proc/PID/fd and /proc/PID/fdinfo show it.
 #[derive(serde::Serialize)]
@@ -476,20 +471,26 @@ fn signals(p: &Proc) -> JsonSignals {
 }
 
 fn rlimits(p: &Proc) -> JsonRlimits {
-    JsonRlimits(core::array::from_fn(|i| {
-        let r = &p.rlimits()[i];
-        [r.cur, r.max]
-    }))
+    Keyed {
+        names: &RLIMIT_NAMES,
+        values: core::array::from_fn(|i| {
+            let r = &p.rlimits()[i];
+            [r.cur, r.max]
+        }),
+    }
 }
 
 fn itimers(p: &Proc) -> JsonItimers {
-    JsonItimers(core::array::from_fn(|i| {
-        let t = &p.itimers()[i];
-        JsonItimer {
-            value_ns: t.value_ns,
-            interval_ns: t.interval_ns,
-        }
-    }))
+    Keyed {
+        names: &ITIMER_NAMES,
+        values: core::array::from_fn(|i| {
+            let t = &p.itimers()[i];
+            JsonItimer {
+                value_ns: t.value_ns,
+                interval_ns: t.interval_ns,
+            }
+        }),
+    }
 }
 
 fn file(f: &FileRec) -> JsonFile {

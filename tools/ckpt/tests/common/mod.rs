@@ -352,7 +352,7 @@ impl ProcSpec {
                 ),
             ],
             // a periodic real timer on every other process
-            itimers: if seed % 2 == 0 {
+            itimers: if seed.is_multiple_of(2) {
                 [(250_000_000 + seed, 1_000_000_000), (0, 0), (0, 0)]
             } else {
                 [(0, 0); 3]
