@@ -204,19 +204,23 @@ killed_tree_is_gone() {
 check "kill_leaves_no_process_of_the_tree" killed_tree_is_gone
 wait "$root" 2>/dev/null
 check "kill_image_verifies" $CKPT verify "$TMP/kill.img"
-# a failed checkpoint (no space: /dev/full) resumes the tree, kills nothing
+# a failed checkpoint (no space: a 16 KiB tmpfs, smaller than the image of
+# a held tree) resumes the tree, kills nothing
 root=$(start_tree)
 pids=$(tree_pids "$root")
+mkdir -p "$TMP/small"
 kill_failure_resumes() {
 	local out
-	if out=$($CKPT checkpoint "$root" -o /dev/full --kill 2>&1); then
-		echo "ckpt succeeded writing to /dev/full: $out"
+	mount -t tmpfs -o size=16k ckpt-small "$TMP/small" || return 1
+	if out=$($CKPT checkpoint "$root" -o "$TMP/small/kill.img" --kill 2>&1); then
+		echo "ckpt succeeded writing to a 16 KiB tmpfs: $out"
 		return 1
 	fi
 	echo "$out" | grep -q 'no space left' || { echo "not the ENOSPC line: $out"; return 1; }
 	wait_state S 60 $pids
 }
 check "kill_failed_checkpoint_resumes_tree" kill_failure_resumes
+umount "$TMP/small" 2>/dev/null
 kill_tree "$root"
 kill_with_running_is_refused() {
 	local out rc
