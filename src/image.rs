@@ -59,6 +59,39 @@ unsafe impl AsBytes for ckpt_hdr_tail {}
 // SAFETY: as above.
 unsafe impl AsBytes for ckpt_hdr_error {}
 
+extern "C" {
+    // src/crc.c
+    fn ckpt_crc32_le_fast() -> bool;
+    fn ckpt_crc32_le(crc: u32, p: *const u8, len: usize) -> u32;
+}
+
+/// The image's CRC-32 (zlib's), computed by the kernel's `crc32_le()` if
+/// it is optimized for this CPU (x86: PCLMULQDQ), by format.rs's table
+/// otherwise (the kernel's generic one goes a byte at a time). Page
+/// contents are most of an image: the CRC is a large part of its cost.
+#[derive(Clone, Copy)]
+struct Crc {
+    kernel: bool,
+}
+
+impl Crc {
+    fn new() -> Self {
+        // SAFETY: no arguments; it reads the kernel's CPU feature flags.
+        let kernel = unsafe { ckpt_crc32_le_fast() };
+        Self { kernel }
+    }
+
+    /// `crc` continued over `data`.
+    fn update(self, crc: u32, data: &[u8]) -> u32 {
+        if self.kernel {
+            // SAFETY: `data` is valid for reads of its length.
+            unsafe { ckpt_crc32_le(crc, data.as_ptr(), data.len()) }
+        } else {
+            ckpt_crc32(crc, data)
+        }
+    }
+}
+
 /// Bytes gathered before a `kernel_write()`.
 const BUF_SIZE: usize = 64 * 1024;
 
@@ -93,6 +126,7 @@ pub(crate) struct Writer<'a> {
     used: usize,
     /// CRC of every record before `buf[crc_upto..used]`.
     crc: u32,
+    crc_fn: Crc,
     crc_upto: usize,
     records: u32,
     /// The file offset where a record still being written (a PAGES record,
@@ -124,6 +158,7 @@ impl<'a> Writer<'a> {
             buf: stats.fixed_zeroed(BUF_SIZE)?,
             used: 0,
             crc: 0,
+            crc_fn: Crc::new(),
             crc_upto: 0,
             records: 0,
             open: None,
@@ -237,7 +272,9 @@ impl<'a> Writer<'a> {
     /// The CRC of every record so far (one pass over what the buffer added
     /// since the last call: faster than record by record).
     fn crc(&mut self) -> u32 {
-        self.crc = ckpt_crc32(self.crc, &self.buf[self.crc_upto..self.used]);
+        self.crc = self
+            .crc_fn
+            .update(self.crc, &self.buf[self.crc_upto..self.used]);
         self.crc_upto = self.used;
         self.crc
     }
