@@ -52,6 +52,7 @@ fn files_of(s: &mut Spec, task: usize) -> &mut Vec<FileSpec> {
 fn encoder_offsets_are_the_formats() {
     use core::mem::{offset_of, size_of};
     assert_eq!(proc::LEN, size_of::<ckpt_hdr_proc>());
+    assert_eq!(model::PROC_LEN, size_of::<ckpt_hdr_proc>());
     assert_eq!(file::LEN, size_of::<ckpt_hdr_file>());
     for (a, b) in [
         (proc::UMASK, offset_of!(ckpt_hdr_proc, umask)),
@@ -1000,23 +1001,23 @@ fn lengths_and_grammar() {
             CKPT_HDR_PROC,
             0,
             Box::new(|r: &mut Vec<u8>| {
-                r.truncate(2328);
-                put_u32(r, 4, 2328);
+                r.truncate(2376);
+                put_u32(r, 4, 2376);
             }),
-            DecodeErrorKind::ProcShort { len: 2328 },
-            "PROC record length 2328 is shorter than its 2336-byte header",
+            DecodeErrorKind::ProcShort { len: 2376 },
+            "PROC record length 2376 is shorter than its 2384-byte header",
         ),
         (
             CKPT_HDR_PROC,
             0,
             Box::new(|r: &mut Vec<u8>| put_u32(r, proc::ROOT_LEN, 3)),
             DecodeErrorKind::ProcLength {
-                len: 2351,
+                len: 2399,
                 cwd_len: 13,
                 root_len: 3,
             },
-            "PROC record length 2351 does not match its cwd_len 13 and root_len 3 (expected \
-             2336 + cwd_len + root_len = 2352)",
+            "PROC record length 2399 does not match its cwd_len 13 and root_len 3 (expected \
+             2384 + cwd_len + root_len = 2400)",
         ),
         (
             CKPT_HDR_PROC,
@@ -1026,12 +1027,12 @@ fn lengths_and_grammar() {
                 put_u32(r, proc::ROOT_LEN, u32::MAX);
             }),
             DecodeErrorKind::ProcLength {
-                len: 2351,
+                len: 2399,
                 cwd_len: u32::MAX,
                 root_len: u32::MAX,
             },
-            "PROC record length 2351 does not match its cwd_len 4294967295 and root_len \
-             4294967295 (expected 2336 + cwd_len + root_len = 8589936926)",
+            "PROC record length 2399 does not match its cwd_len 4294967295 and root_len \
+             4294967295 (expected 2384 + cwd_len + root_len = 8589936974)",
         ),
         (
             CKPT_HDR_FILE,

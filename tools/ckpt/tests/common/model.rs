@@ -162,20 +162,47 @@ fn is_pipe(kind: u32) -> bool {
     kind == CKPT_FILE_PIPE || kind == CKPT_FILE_FIFO
 }
 
+/// The rules of a SIGQ record `r` (length `hl`) where one of `scope` may
+/// come: 1..=`CKPT_SIGQ_MAX` entries of 128 bytes, that scope, each a
+/// signal 1..=64.
+fn check_sigq(r: &[u8], hl: usize, scope: Option<u32>) -> Result<(), String> {
+    if hl < 16 {
+        return Err("short sigq".into());
+    }
+    let (nr, sc) = (u32_at(r, 8), u32_at(r, 12));
+    if nr == 0 || nr > CKPT_SIGQ_MAX || hl as u64 != 16 + 128 * u64::from(nr) {
+        return Err("sigq len".into());
+    }
+    if Some(sc) != scope {
+        return Err("sigq scope".into());
+    }
+    for i in 0..nr as usize {
+        if !(1..=64).contains(&i32_at(r, 16 + 128 * i)) {
+            return Err("sigq signo".into());
+        }
+    }
+    Ok(())
+}
+
+/// The PROC header's size (`ckpt_hdr_proc`; written out here, so that a
+/// format change must be made to the oracle too, where proc_files.rs checks
+/// it against format.rs).
+pub const PROC_LEN: usize = 2384;
+
 /// `ckpt_check_proc()`: the rules of one PROC record `r` (its whole
 /// length `hl`), and the tool's umask rule: `nr_files`.
 fn check_proc(r: &[u8], hl: usize) -> Result<u32, String> {
-    if hl < 2336 {
+    if hl < PROC_LEN {
         return Err("short proc".into());
     }
     let (cwd_len, root_len) = (u32_at(r, 16) as usize, u32_at(r, 20) as usize);
-    if hl as u64 != 2336 + cwd_len as u64 + root_len as u64 {
+    if hl as u64 != (PROC_LEN + cwd_len + root_len) as u64 {
         return Err("proc len".into());
     }
-    if cwd_len == 0 || !one_cstring(&r[2336..2336 + cwd_len]) {
+    if cwd_len == 0 || !one_cstring(&r[PROC_LEN..PROC_LEN + cwd_len]) {
         return Err("cwd".into());
     }
-    if root_len == 0 || !one_cstring(&r[2336 + cwd_len..]) {
+    if root_len == 0 || !one_cstring(&r[PROC_LEN + cwd_len..]) {
         return Err("root".into());
     }
     if u32_at(r, 8) > 0o777 {
@@ -365,6 +392,9 @@ pub fn parse(buf: &[u8]) -> Result<(), String> {
     let mut mem = MemState::default();
     let mut proc: Option<ProcState> = None;
     let mut files = FilesState::default();
+    // The scope of the SIGQ record that may come next (after an FPU: the
+    // thread's queue; after a PROC: the process's).
+    let mut sigq_may: Option<u32> = None;
     if !size.is_multiple_of(8) {
         return Err("size".into());
     }
@@ -475,6 +505,7 @@ pub fn parse(buf: &[u8]) -> Result<(), String> {
                 }
             }
             St::Task => {
+                let sigq_scope = sigq_may.take();
                 let threads_done =
                     tasks_seen > 0 && !fpu_due && threads_seen == tasks[tasks_seen - 1].1;
                 let files_done = proc.as_ref().is_none_or(|p| p.files_left == 0);
@@ -488,6 +519,9 @@ pub fn parse(buf: &[u8]) -> Result<(), String> {
                     }
                     check_fpu(r, &r[24..])?;
                     fpu_due = false;
+                    sigq_may = Some(CKPT_SIGQ_THREAD);
+                } else if ht == CKPT_HDR_SIGQ && sigq_scope.is_some() {
+                    check_sigq(r, hl, sigq_scope)?;
                 } else if ht == CKPT_HDR_THREAD
                     && tasks_seen > 0
                     && !threads_done
@@ -531,6 +565,7 @@ pub fn parse(buf: &[u8]) -> Result<(), String> {
                         files_left: check_proc(r, hl)?,
                         prev_fd: -1,
                     });
+                    sigq_may = Some(CKPT_SIGQ_SHARED);
                 } else if ht == CKPT_HDR_FILE && !files_done {
                     let Some(p) = proc.as_mut() else {
                         return Err("file without proc".into());
