@@ -267,6 +267,9 @@ static uint32_t kind_of(const char *name)
 		return CKPT_VMA_HEAP;
 	if (!strcmp(name, "[stack]"))
 		return CKPT_VMA_STACK;
+	/* named shared anonymous memory: a tmpfs file underneath */
+	if (!strncmp(name, "[anon_shmem:", 12))
+		return CKPT_VMA_FILE;
 	if (name[0] == '[')
 		return CKPT_VMA_SPECIAL;
 	return CKPT_VMA_FILE;
