@@ -320,6 +320,48 @@ impl Tree {
         }
         Ok(())
     }
+
+    /// Waits until /proc shows all `n` processes of the tree (its process
+    /// group) stopped. The ioctl on the tree only (`CKPT_F_RUNNING`) does
+    /// not wait for SIGSTOP to land, and the two images compared must be
+    /// of one still tree (in the single-threaded -icount guest a process
+    /// was still waking when the module read it, and stopped when /proc
+    /// did).
+    fn wait_stopped(&self) -> Res<()> {
+        let start = Instant::now();
+        loop {
+            let mut stopped = 0;
+            for e in fs::read_dir("/proc")
+                .map_err(|e| format!("/proc: {e}"))?
+                .flatten()
+            {
+                let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+                    continue;
+                };
+                let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                    continue;
+                };
+                let Some(rest) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+                    continue;
+                };
+                // state, ppid, pgrp
+                let f: Vec<&str> = rest.split_whitespace().take(3).collect();
+                if f.len() == 3 && f[0] == "T" && f[2].parse() == Ok(self.root) {
+                    stopped += 1;
+                }
+            }
+            if stopped >= self.n {
+                return Ok(());
+            }
+            if start.elapsed() > Duration::from_secs(600) {
+                return Err(format!(
+                    "{stopped} of {} processes stopped in 600 s",
+                    self.n
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
 }
 
 impl Drop for Tree {
@@ -548,6 +590,7 @@ impl Bench<'_> {
         // 1. the ioctl on the tree stopped with SIGSTOP (retrying while
         //    the stop is still reaching every process).
         tree.signal(libc::SIGSTOP)?;
+        tree.wait_stopped()?;
         let t0 = Instant::now();
         loop {
             match checkpoint_ioctl(&self.dev, tree.root, &create(&kimg)?) {
