@@ -12,7 +12,9 @@ not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n $1"; shift; for
 check() { # check NAME CMD... (and its time, as a TAP comment)
 	local name=$1 out s=${EPOCHREALTIME/./}
 	shift
-	if out=$("$@" 2>&1); then ok "$name"; else not_ok "$name" "$out"; fi
+	local rc=0
+	out=$("$@" 2>&1) || rc=$?
+	if [ $rc = 0 ]; then ok "$name"; else not_ok "$name" "$out" "exit status $rc"; fi
 	echo "# $name: $(((${EPOCHREALTIME/./} - s) / 1000)) ms"
 }
 
@@ -51,10 +53,15 @@ all_in_state() { # PIDS... must all be in state $WANT
 }
 # wait_state WANT SECS PIDS...: until all are in state WANT, at most SECS
 wait_state() {
-	local want=$1 end=$((SECONDS + $2))
+	local want=$1 secs=$2 end=$((SECONDS + $2)) t0=$EPOCHREALTIME
 	shift 2
 	until WANT=$want all_in_state "$@" >/dev/null; do
-		[ $SECONDS -lt $end ] || { WANT=$want all_in_state "$@"; return 1; }
+		if [ $SECONDS -ge $end ]; then
+			# a last look: reaching the state at the deadline is success
+			WANT=$want all_in_state "$@" && return 0
+			echo "not all $want after ${secs} s (EPOCHREALTIME $t0 to $EPOCHREALTIME)"
+			return 1
+		fi
 		nap 0.05
 	done
 }
