@@ -65,10 +65,9 @@ extern "C" {
     fn ckpt_crc32_le(crc: u32, p: *const u8, len: usize) -> u32;
 }
 
-/// The image's CRC-32 (zlib's), computed by the kernel's `crc32_le()` if
+/// The image's CRC-32 (zlib's, of everything but page contents), computed by the kernel's `crc32_le()` if
 /// it is optimized for this CPU (x86: PCLMULQDQ), by format.rs's table
-/// otherwise (the kernel's generic one goes a byte at a time). Page
-/// contents are most of an image: the CRC is a large part of its cost.
+/// otherwise (the kernel's generic one goes a byte at a time).
 #[derive(Clone, Copy)]
 struct Crc {
     kernel: bool,
@@ -124,10 +123,12 @@ pub(crate) struct Writer<'a> {
     /// `BUF_SIZE` bytes, of which `used` are records waiting to be written.
     buf: KVVec<u8>,
     used: usize,
-    /// CRC of every record before `buf[crc_upto..used]`.
+    /// CRC of every record before `buf[crc_upto..used]`, page contents
+    /// left out; those go into `pages` instead.
     crc: u32,
     crc_fn: Crc,
     crc_upto: usize,
+    pages: CkptXxh64,
     records: u32,
     /// The file offset where a record still being written (a PAGES record,
     /// larger than the buffer) starts.
@@ -160,6 +161,7 @@ impl<'a> Writer<'a> {
             crc: 0,
             crc_fn: Crc::new(),
             crc_upto: 0,
+            pages: CkptXxh64::new(),
             records: 0,
             open: None,
         })
@@ -200,8 +202,12 @@ impl<'a> Writer<'a> {
         while done < nr {
             self.flush()?;
             let n = (nr - done).min(BUF_SIZE / PAGE);
-            fill(self.buf.get_mut(..n * PAGE).ok_or(EINVAL)?, done)?;
+            let contents = self.buf.get_mut(..n * PAGE).ok_or(EINVAL)?;
+            fill(contents, done)?;
+            // Page contents are in the XXH64, not the CRC (`ckpt_hdr_tail`).
+            self.pages.update(contents);
             self.used = n * PAGE;
+            self.crc_upto = self.used;
             done += n;
         }
         self.close_open_record()
@@ -375,6 +381,7 @@ fn write_records(w: &mut Writer<'_>, snap: &Snapshot, req: &Request) -> Result {
         magic: CKPT_TAIL_MAGIC,
         records: w.records,
         crc32: w.crc(),
+        pages_xxh64: w.pages.digest(),
     };
     w.record(&[tail.as_bytes()])?;
     w.flush()

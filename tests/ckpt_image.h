@@ -189,7 +189,7 @@ struct ckpt_image {
  * tables. (Bit by bit over every byte cost seconds per parse of an image
  * with 64 MiB of pages in the TCG guest.)
  */
-static inline uint32_t ckpt_test_crc32(const uint8_t *p, size_t n)
+static inline uint32_t ckpt_test_crc32(uint32_t crc, const uint8_t *p, size_t n)
 {
 	uint32_t table[256], c;
 
@@ -199,10 +199,146 @@ static inline uint32_t ckpt_test_crc32(const uint8_t *p, size_t n)
 			c = (c >> 1) ^ (0xedb88320u & -(c & 1));
 		table[b] = c;
 	}
-	c = 0xffffffffu;
+	c = ~crc;
 	for (size_t i = 0; i < n; i++)
 		c = table[(c ^ p[i]) & 0xff] ^ (c >> 8);
 	return ~c;
+}
+
+/*
+ * XXH64 with seed 0, written from xxHash's specification
+ * (doc/xxhash_spec.md), over the segments given to ckpt_xxh64_update():
+ * a 32-byte stripe may span two of them.
+ */
+#define CKPT_XXH_P1 0x9e3779b185ebca87ull
+#define CKPT_XXH_P2 0xc2b2ae3d27d4eb4full
+#define CKPT_XXH_P3 0x165667b19e3779f9ull
+#define CKPT_XXH_P4 0x85ebca77c2b2ae63ull
+#define CKPT_XXH_P5 0x27d4eb2f165667c5ull
+
+struct ckpt_xxh64 {
+	uint64_t acc[4], total;
+	uint8_t stripe[32];
+	size_t held;		/* bytes in stripe[] */
+};
+
+static inline uint64_t ckpt_rotl64(uint64_t x, int r)
+{
+	return (x << r) | (x >> (64 - r));
+}
+
+static inline uint64_t ckpt_xxh_round(uint64_t acc, uint64_t lane)
+{
+	return ckpt_rotl64(acc + lane * CKPT_XXH_P2, 31) * CKPT_XXH_P1;
+}
+
+static inline uint64_t ckpt_le64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static inline void ckpt_xxh64_init(struct ckpt_xxh64 *x)
+{
+	memset(x, 0, sizeof(*x));
+	x->acc[0] = CKPT_XXH_P1 + CKPT_XXH_P2;
+	x->acc[1] = CKPT_XXH_P2;
+	x->acc[3] = -CKPT_XXH_P1;
+}
+
+static inline void ckpt_xxh64_update(struct ckpt_xxh64 *x, const uint8_t *p, size_t n)
+{
+	x->total += n;
+	while (n) {
+		size_t k = 32 - x->held < n ? 32 - x->held : n;
+
+		memcpy(x->stripe + x->held, p, k);
+		x->held += k;
+		p += k;
+		n -= k;
+		if (x->held == 32) {
+			for (int i = 0; i < 4; i++)
+				x->acc[i] = ckpt_xxh_round(x->acc[i], ckpt_le64(x->stripe + 8 * i));
+			x->held = 0;
+		}
+	}
+}
+
+static inline uint64_t ckpt_xxh64_digest(const struct ckpt_xxh64 *x)
+{
+	const uint64_t *a = x->acc;
+	uint64_t h;
+	size_t i = 0;
+
+	if (x->total >= 32) {
+		h = ckpt_rotl64(a[0], 1) + ckpt_rotl64(a[1], 7) + ckpt_rotl64(a[2], 12) +
+		    ckpt_rotl64(a[3], 18);
+		for (int k = 0; k < 4; k++)
+			h = (h ^ ckpt_xxh_round(0, a[k])) * CKPT_XXH_P1 + CKPT_XXH_P4;
+	} else {
+		h = CKPT_XXH_P5;
+	}
+	h += x->total;
+	for (; i + 8 <= x->held; i += 8)
+		h = ckpt_rotl64(h ^ ckpt_xxh_round(0, ckpt_le64(x->stripe + i)), 27) * CKPT_XXH_P1 +
+		    CKPT_XXH_P4;
+	if (i + 4 <= x->held) {
+		uint32_t w;
+
+		memcpy(&w, x->stripe + i, 4);
+		h = ckpt_rotl64(h ^ (uint64_t)w * CKPT_XXH_P1, 23) * CKPT_XXH_P2 + CKPT_XXH_P3;
+		i += 4;
+	}
+	for (; i < x->held; i++)
+		h = ckpt_rotl64(h ^ x->stripe[i] * CKPT_XXH_P5, 11) * CKPT_XXH_P1;
+	h ^= h >> 33;
+	h *= CKPT_XXH_P2;
+	h ^= h >> 29;
+	h *= CKPT_XXH_P3;
+	return h ^ (h >> 32);
+}
+
+/*
+ * The TAIL's checksums of the n bytes before it, framed record by record
+ * (the rule of ckpt_hdr_tail): the pages of each PAGES record whose len is
+ * its header, pad and nr pages go into the XXH64, every other byte into
+ * the CRC.
+ */
+static inline void ckpt_test_sums(const uint8_t *buf, size_t n, uint32_t *crc, uint64_t *xxh)
+{
+	struct ckpt_xxh64 x;
+	size_t off = 0;
+
+	ckpt_xxh64_init(&x);
+	*crc = 0;
+	while (off + sizeof(struct ckpt_hdr) <= n) {
+		struct ckpt_hdr h;
+		size_t next, head;
+
+		memcpy(&h, buf + off, sizeof(h));
+		next = off + (((size_t)h.len + CKPT_ALIGN - 1) & ~(size_t)(CKPT_ALIGN - 1));
+		if (h.len < sizeof(h) || next > n)
+			break;
+		head = next - off;
+		if (h.type == CKPT_HDR_PAGES && h.len >= sizeof(struct ckpt_hdr_pages)) {
+			struct ckpt_hdr_pages p;
+			uint64_t data;
+
+			memcpy(&p, buf + off, sizeof(p));
+			data = sizeof(p) + (uint64_t)p.pad;
+			if (data + (uint64_t)p.nr * CKPT_PAGE_SIZE == h.len) {
+				head = data;
+				ckpt_xxh64_update(&x, buf + off + data, h.len - data);
+			}
+		}
+		*crc = ckpt_test_crc32(*crc, buf + off, head);
+		off = next;
+	}
+	*crc = ckpt_test_crc32(*crc, buf + off, n - off);
+	*xxh = ckpt_xxh64_digest(&x);
 }
 
 /* Does this value of a scanned field look like a kernel address (the
@@ -218,8 +354,8 @@ static inline bool ckpt_looks_like_kaddr(uint64_t v)
  * only the module's own 64-bit scalar fields, each read whole, whose
  * legitimate values are all below the kernel half. Not scanned, because an
  * image the module writes can hold any value there: comm, the release and
- * the ERROR reason (text), the TAIL's records and crc32 (a CRC of 0xffff8000
- * or more), the magic numbers (compared instead), every 32-bit field
+ * the ERROR reason (text), the TAIL's records and checksums (a CRC of
+ * 0xffff8000 or more, any XXH64), the magic numbers (compared instead), every 32-bit field
  * alone or in pairs (a parent of -1, uids up to 0xfffffffe), and the PROC,
  * FILE, MM, VMA and PAGES records: the process's own values (a VMA's bounds
  * are checked against the user half instead).
@@ -1038,9 +1174,17 @@ static inline bool ckpt_image_parse(const uint8_t *buf, size_t size, struct ckpt
 				if (img->tail.records != records)
 					CKPT_FAIL(img, "TAIL counts %u records, image has %zu before it",
 						  img->tail.records, records);
-				if (img->tail.crc32 != ckpt_test_crc32(buf, off))
-					CKPT_FAIL(img, "CRC mismatch: TAIL says %08x, computed %08x", img->tail.crc32,
-						  ckpt_test_crc32(buf, off));
+				uint32_t crc;
+				uint64_t xxh;
+
+				ckpt_test_sums(buf, off, &crc, &xxh);
+				if (img->tail.crc32 != crc)
+					CKPT_FAIL(img, "CRC mismatch: TAIL says %08x, computed %08x",
+						  img->tail.crc32, crc);
+				if (img->tail.pages_xxh64 != xxh)
+					CKPT_FAIL(img, "page contents' XXH64 mismatch: TAIL says %016llx, computed %016llx",
+						  (unsigned long long)img->tail.pages_xxh64,
+						  (unsigned long long)xxh);
 				if (off + sizeof(img->tail) != size)
 					CKPT_FAIL(img, "%zu bytes after the TAIL", size - off - sizeof(img->tail));
 				st = S_DONE;

@@ -334,6 +334,7 @@ pub(crate) fn read_tail(b: &[u8]) -> ckpt_hdr_tail {
         magic: f.u64(),
         records: f.u32(),
         crc32: f.u32(),
+        pages_xxh64: f.u64(),
     }
 }
 

@@ -33,19 +33,20 @@ use crate::bytes::{
     read_tree, read_vma, siginfo_bytes, REG_NAMES,
 };
 use crate::format::{
-    ckpt_crc32, ckpt_hdr, ckpt_hdr_error, ckpt_hdr_file, ckpt_hdr_fpu, ckpt_hdr_head, ckpt_hdr_mm,
+    ckpt_hdr, ckpt_hdr_error, ckpt_hdr_file, ckpt_hdr_fpu, ckpt_hdr_head, ckpt_hdr_mm,
     ckpt_hdr_pages, ckpt_hdr_pids, ckpt_hdr_proc, ckpt_hdr_sigq, ckpt_hdr_tail, ckpt_hdr_task,
-    ckpt_hdr_thread, ckpt_hdr_tree, ckpt_hdr_vma, ckpt_itimer, ckpt_pids, ckpt_rlimit,
-    ckpt_sigaction, ckpt_siginfo, ckpt_user_regs, CKPT_ALIGN, CKPT_AUXV_WORDS, CKPT_COMM_LEN,
-    CKPT_FILE_FIFO, CKPT_FILE_OTHER, CKPT_FILE_PIPE, CKPT_FILE_REG, CKPT_FORMAT_VERSION,
-    CKPT_FPU_FXSAVE, CKPT_FPU_XSAVE, CKPT_HDR_ERROR, CKPT_HDR_FILE, CKPT_HDR_FPU, CKPT_HDR_HEAD,
-    CKPT_HDR_MM, CKPT_HDR_PAGES, CKPT_HDR_PIDS, CKPT_HDR_PROC, CKPT_HDR_SIGQ, CKPT_HDR_TAIL,
-    CKPT_HDR_TASK, CKPT_HDR_THREAD, CKPT_HDR_TREE, CKPT_HDR_VMA, CKPT_HEAD_MAGIC, CKPT_HELD_NONE,
-    CKPT_HELD_VFORK, CKPT_ITIMERS, CKPT_NO_PARENT, CKPT_NSIG, CKPT_NS_LEVELS, CKPT_PAGES_MAX,
-    CKPT_PAGE_SIZE, CKPT_PIDS_CHUNK, CKPT_RELEASE_LEN, CKPT_RESTART_INSIDE, CKPT_RESTART_NONE,
-    CKPT_RLIM_NLIMITS, CKPT_SIGQ_MAX, CKPT_SIGQ_SHARED, CKPT_SIGQ_THREAD, CKPT_TAIL_MAGIC,
-    CKPT_THREAD_REGS, CKPT_VMA_EXEC, CKPT_VMA_HUGETLB, CKPT_VMA_IO, CKPT_VMA_MAYEXEC,
-    CKPT_VMA_READ, CKPT_VMA_SHARED, CKPT_VMA_SPECIAL, CKPT_VMA_WRITE,
+    ckpt_hdr_thread, ckpt_hdr_tree, ckpt_hdr_vma, ckpt_image_sums, ckpt_itimer, ckpt_pids,
+    ckpt_rlimit, ckpt_sigaction, ckpt_siginfo, ckpt_user_regs, CKPT_ALIGN, CKPT_AUXV_WORDS,
+    CKPT_COMM_LEN, CKPT_FILE_FIFO, CKPT_FILE_OTHER, CKPT_FILE_PIPE, CKPT_FILE_REG,
+    CKPT_FORMAT_VERSION, CKPT_FPU_FXSAVE, CKPT_FPU_XSAVE, CKPT_HDR_ERROR, CKPT_HDR_FILE,
+    CKPT_HDR_FPU, CKPT_HDR_HEAD, CKPT_HDR_MM, CKPT_HDR_PAGES, CKPT_HDR_PIDS, CKPT_HDR_PROC,
+    CKPT_HDR_SIGQ, CKPT_HDR_TAIL, CKPT_HDR_TASK, CKPT_HDR_THREAD, CKPT_HDR_TREE, CKPT_HDR_VMA,
+    CKPT_HEAD_MAGIC, CKPT_HELD_NONE, CKPT_HELD_VFORK, CKPT_ITIMERS, CKPT_NO_PARENT, CKPT_NSIG,
+    CKPT_NS_LEVELS, CKPT_PAGES_MAX, CKPT_PAGE_SIZE, CKPT_PIDS_CHUNK, CKPT_RELEASE_LEN,
+    CKPT_RESTART_INSIDE, CKPT_RESTART_NONE, CKPT_RLIM_NLIMITS, CKPT_SIGQ_MAX, CKPT_SIGQ_SHARED,
+    CKPT_SIGQ_THREAD, CKPT_TAIL_MAGIC, CKPT_THREAD_REGS, CKPT_VMA_EXEC, CKPT_VMA_HUGETLB,
+    CKPT_VMA_IO, CKPT_VMA_MAYEXEC, CKPT_VMA_READ, CKPT_VMA_SHARED, CKPT_VMA_SPECIAL,
+    CKPT_VMA_WRITE,
 };
 
 const HDR_SIZE: usize = size_of::<ckpt_hdr>();
@@ -1619,6 +1620,10 @@ pub enum VerifyErrorKind {
         found: u32,
         computed: u32,
     },
+    PagesHash {
+        found: u64,
+        computed: u64,
+    },
     /// Bytes after the last record (`after` is "TAIL" or "ERROR").
     Trailing {
         bytes: usize,
@@ -2057,6 +2062,10 @@ impl fmt::Display for VerifyErrorKind {
                 f,
                 "CRC mismatch: TAIL says {found:08x}, computed {computed:08x}"
             ),
+            PagesHash { found, computed } => write!(
+                f,
+                "page contents' XXH64 mismatch: TAIL says {found:016x}, computed {computed:016x}"
+            ),
             Trailing { bytes, after } => write!(f, "{bytes} bytes after the {after} record"),
             EndsWithError {
                 errno,
@@ -2263,8 +2272,9 @@ pub const KERNEL_HALF_START: u64 = 0xffff_8000_0000_0000;
 ///
 /// * text: `comm` (any bytes a task sets with `prctl(PR_SET_NAME)`), the
 ///   HEAD `release`, the ERROR `reason`;
-/// * the TAIL's `records` and `crc32` (a CRC of 0xffff8000 or more makes
-///   their word look like an address; the CRC is checked instead);
+/// * the TAIL's `records`, `crc32` and `pages_xxh64` (a CRC of 0xffff8000
+///   or more makes their word look like an address, and a hash can be
+///   anything; both are checked instead);
 /// * the magic numbers (checked for equality instead);
 /// * every 32-bit field, alone or in pairs: no 32-bit value is a 64-bit
 ///   address, and two of them side by side legitimately make words such as
@@ -3217,13 +3227,22 @@ fn read_rest(pass: &mut Pass<'_>, img: &mut Image) -> Result<(), DecodeError> {
                         },
                     );
                 }
-                let computed = ckpt_crc32(0, pass.b.get(..off).unwrap_or(&[]));
+                let (computed, pages) = ckpt_image_sums(pass.b.get(..off).unwrap_or(&[]));
                 if t.crc32 != computed {
                     pass.flag(
                         off,
                         VerifyErrorKind::Crc {
                             found: t.crc32,
                             computed,
+                        },
+                    );
+                }
+                if t.pages_xxh64 != pages {
+                    pass.flag(
+                        off,
+                        VerifyErrorKind::PagesHash {
+                            found: t.pages_xxh64,
+                            computed: pages,
                         },
                     );
                 }

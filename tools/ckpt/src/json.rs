@@ -320,6 +320,7 @@ struct JsonTail {
     magic: u64,
     records: u32,
     crc32: u32,
+    pages_xxh64: u64,
 }
 
 #[derive(serde::Serialize)]
@@ -571,6 +572,7 @@ impl Serialize for Image {
                 magic: t.magic,
                 records: t.records,
                 crc32: t.crc32,
+                pages_xxh64: t.pages_xxh64,
             }),
             error: self.error.map(|e| JsonError {
                 error: e.error,

@@ -357,14 +357,16 @@ pub fn encode(root: i32, tasks: &[ProcTask], time_ns: u64, release: &str) -> Vec
             records += 1;
         }
     }
+    let (crc32, pages_xxh64) = ckpt_image_sums(&out);
     let tail = ckpt_hdr_tail {
         h: ckpt_hdr {
             r#type: CKPT_HDR_TAIL,
-            len: 24,
+            len: std::mem::size_of::<ckpt_hdr_tail>() as u32,
         },
         magic: CKPT_TAIL_MAGIC,
         records,
-        crc32: ckpt_crc32(0, &out),
+        crc32,
+        pages_xxh64,
     };
     out.extend_from_slice(bytes(&tail));
     out

@@ -94,7 +94,7 @@ task-0(1000) T uid=1000
 `- task-2(1014) T uid=1002
        2 threads: 1014 held=stopped restart=restartnointr rip=0x401040 rsp=0x7ffcffffc000; \
 1015 held=none restart=none (no registers)
-5 tasks, depth 3, 6032 bytes, kernel 7.3.0-ckpt, taken 2023-11-14 22:13:20 UTC
+5 tasks, depth 3, 6040 bytes, kernel 7.3.0-ckpt, taken 2023-11-14 22:13:20 UTC
 ";
     assert_eq!(stdout(&o), expected);
 }
@@ -232,7 +232,7 @@ fn decode_text_and_json() {
         "offset 784: FPU (type 203, len 536)\n  (task 0, thread 0)\n  kind           1 (fxsave)\n",
         "  mxcsr          0x00001f80\n",
         "  xmm15          fffefdfcfbfaf9f8f7f6f5f4f3f2f1f0\n",
-        ": TAIL (type 9001, len 24)",
+        ": TAIL (type 9001, len 32)",
     ] {
         assert!(t.contains(needle), "missing {needle:?} in\n{t}");
     }

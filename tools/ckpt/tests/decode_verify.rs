@@ -299,7 +299,7 @@ fn trailing_bytes() {
     // decode still succeeds: the grammar is complete
     assert!(decode(&b).is_ok());
     let (off, kind, _) = violation(&b);
-    assert_eq!(off, tail_off(&recs()) + 24);
+    assert_eq!(off, tail_off(&recs()) + TAIL_LEN);
     assert_eq!(
         kind,
         VerifyErrorKind::Trailing {
@@ -744,7 +744,7 @@ fn torn_record_at_every_byte() {
             let rec_len = if k + 1 < starts.len() {
                 starts[k + 1] - at
             } else {
-                24
+                TAIL_LEN
             };
             let a = if names[k] == "FPU" { "an" } else { "a" };
             format!(
@@ -953,7 +953,10 @@ fn json_schema_is_stable() {
     assert_eq!(bare["held"], "none");
     assert_eq!(v["tasks"][0]["zombie"], false);
     assert_eq!(v["tasks"][3]["nspid"], serde_json::json!([1028, 2]));
-    assert_eq!(json_keys(&v["tail"]), ["crc32", "magic", "records"]);
+    assert_eq!(
+        json_keys(&v["tail"]),
+        ["crc32", "magic", "pages_xxh64", "records"]
+    );
     assert_eq!(json_keys(&v["records"][0]), ["len", "offset", "type"]);
     assert!(v["error"].is_null());
     assert_eq!(v["size"], encode(&spec).len());
@@ -999,9 +1002,9 @@ fn json_schema_is_stable() {
     assert_eq!(v["tasks"][0]["files"], serde_json::json!([]));
 }
 
-/// A CRC of 0xffff8000 or more makes the TAIL's last word (records, crc32)
-/// look like a kernel address; it is the one word the scan skips. Such an
-/// image (found by varying the HEAD's time) must verify.
+/// A CRC of 0xffff8000 or more makes the TAIL's word (records, crc32) look
+/// like a kernel address; the scan skips it (and the XXH64 after it, any
+/// value). Such an image (found by varying the HEAD's time) must verify.
 #[test]
 fn tail_crc_in_the_kernel_address_range_verifies() {
     let mut recs = records(&Spec::chain(2).light());
@@ -1010,10 +1013,10 @@ fn tail_crc_in_the_kernel_address_range_verifies() {
             put_u64(&mut recs[0], 32, t); // head.time_ns
             seal(&recs)
         })
-        .find(|b| get_u32(b, b.len() - 4) >= 0xffff_8000)
+        .find(|b| get_u32(b, b.len() - 12) >= 0xffff_8000)
         .unwrap();
-    let last = u64::from_le_bytes(b[b.len() - 8..].try_into().unwrap());
-    assert!(last >= 0xffff_8000_0000_0000, "{last:#x}");
+    let word = u64::from_le_bytes(b[b.len() - 16..b.len() - 8].try_into().unwrap());
+    assert!(word >= 0xffff_8000_0000_0000, "{word:#x}");
     let s = verify(&b).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(s.tasks_nr, 2);
     assert!(model::parse(&b).is_ok());

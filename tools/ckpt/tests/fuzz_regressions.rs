@@ -93,7 +93,7 @@ fn write_seeds() {
     write("small-tree-no-threads", &full[..at(CKPT_HDR_THREAD, 0)]);
     write("small-tree-no-fpu", &full[..at(CKPT_HDR_FPU, 0)]);
     write("small-tree-two-tasks", &full[..at(CKPT_HDR_TASK, 2)]);
-    write("small-tree-no-tail", &full[..full.len() - 24]);
+    write("small-tree-no-tail", &full[..full.len() - TAIL_LEN]);
     // inside records
     write("small-tree-torn-head", &full[..60]);
     write("small-tree-torn-task", &full[..300]);
@@ -126,13 +126,13 @@ fn write_seeds() {
         }
     }
     write("valid-memory-no-pages", &encode(&bare));
-    // one page: the smallest image with a PAGES record takes 8216 bytes
+    // one page: the smallest image with a PAGES record takes 8224 bytes
     // (its page at 4096..8192, then the TAIL), past the fuzzer's former
     // 8192-byte inputs, which kept its first 8192 (a torn TAIL)
     let mut one = Spec::chain(1).light().with_memory(true);
     one.nodes[0].mm.as_mut().unwrap().vmas.truncate(3);
     let b = encode(&one);
-    assert_eq!(b.len(), 8216);
+    assert_eq!(b.len(), 8224);
     write("valid-memory-one-page", &b);
     let r = records(&one);
     let at = |ty: u32, n: usize| offset_of_record(&r, nth_record(&r, ty, n));
@@ -146,7 +146,7 @@ fn write_seeds() {
     write("memory-torn-pages-header", &b[..pages + 16]);
     write("memory-torn-pages-pad", &b[..pages + 100]);
     write("memory-torn-page", &b[..4096 + 1000]);
-    write("memory-no-tail", &b[..b.len() - 24]);
+    write("memory-no-tail", &b[..b.len() - TAIL_LEN]);
     write(
         "memory-enospc",
         &encode_with_error(&one, nth_record(&r, CKPT_HDR_PAGES, 0), 28, "no space left"),
@@ -187,7 +187,7 @@ fn write_seeds() {
     write("files-torn-file", &b[..at(CKPT_HDR_FILE, 1) + 30]);
     write("files-torn-file-path", &b[..pipe + 70]);
     write("files-torn-buffered", &b[..pipe + 80]);
-    write("files-no-tail", &b[..b.len() - 24]);
+    write("files-no-tail", &b[..b.len() - TAIL_LEN]);
     write(
         "files-enospc",
         &encode_with_error(

@@ -556,3 +556,61 @@ proptest! {
         prop_assert_eq!(ckpt::format::ckpt_crc32(ckpt::format::ckpt_crc32(0, a), b), whole);
     }
 }
+
+/// XXH64 of `parts` given one after the other to the format's streaming hash.
+fn xxh64_parts(parts: &[&[u8]]) -> u64 {
+    let mut x = ckpt::format::CkptXxh64::new();
+    for p in parts {
+        x.update(p);
+    }
+    x.digest()
+}
+
+#[test]
+fn xxh64_known_values() {
+    // xxHash's published values for seed 0.
+    assert_eq!(xxh64_parts(&[]), 0xef46_db37_51d8_e999);
+    assert_eq!(xxh64_parts(&[b"a"]), 0xd24e_c4f1_a98c_6e5b);
+    assert_eq!(xxh64_parts(&[b"abc"]), 0x44bc_2cf5_ad77_0999);
+}
+
+proptest! {
+    /// The format's XXH64 equals xxHash's (the xxhash-rust crate), for every
+    /// length, in one part or split in three anywhere (a stripe across parts).
+    #[test]
+    fn xxh64_matches_xxhash(data in proptest::collection::vec(any::<u8>(), 0..600), a in 0usize..600, b in 0usize..600) {
+        let want = xxhash_rust::xxh64::xxh64(&data, 0);
+        prop_assert_eq!(xxh64_parts(&[&data]), want);
+        let (a, b) = (a.min(data.len()), b.min(data.len()));
+        let (a, b) = (a.min(b), a.max(b));
+        prop_assert_eq!(xxh64_parts(&[&data[..a], &data[a..b], &data[b..]]), want);
+    }
+
+    /// `ckpt_image_sums` of an image with pages: the CRC of everything but
+    /// the pages, the XXH64 of the pages; a changed page byte changes only
+    /// the XXH64, a changed header byte only the CRC.
+    #[test]
+    fn image_sums_split_pages_from_the_rest(nr in 1u32..4, at in 0usize..4096, flip in 0usize..(3 * 4096)) {
+        let at = 8 + (at & !7);
+        let mut pre = vec![0u8; at];
+        pre[0] = 1; // a HEAD (any type but PAGES) of `at` bytes
+        pre[4..8].copy_from_slice(&(at as u32).to_le_bytes());
+        let rec = common::pages_record(at, 0x10_0000, nr);
+        let pad = common::pages_pad(at);
+        let mut img = [pre.as_slice(), rec.as_slice()].concat();
+        let data = at + 24 + pad;
+        let (crc, xxh) = ckpt::format::ckpt_image_sums(&img);
+        prop_assert_eq!(xxh, xxhash_rust::xxh64::xxh64(&img[data..], 0));
+        prop_assert_eq!(crc, ckpt::format::ckpt_crc32(0, &img[..data]));
+        let flip = data + flip % (nr as usize * 4096);
+        img[flip] ^= 1;
+        let (crc2, xxh2) = ckpt::format::ckpt_image_sums(&img);
+        prop_assert_eq!(crc2, crc);
+        prop_assert_ne!(xxh2, xxh);
+        img[flip] ^= 1;
+        img[at + 8] ^= 1; // the PAGES record's addr
+        let (crc3, xxh3) = ckpt::format::ckpt_image_sums(&img);
+        prop_assert_ne!(crc3, crc);
+        prop_assert_eq!(xxh3, xxh);
+    }
+}

@@ -571,15 +571,10 @@ fn fpu_record_padding() {
     // a non-zero padding byte
     let mut b = b;
     b[f.offset + 605] = 1;
-    let mut r = b[..b.len() - 24].to_vec();
+    let mut r = b[..b.len() - TAIL_LEN].to_vec();
     // re-seal: a correct TAIL over the changed bytes
     let records = img.records.len() - 1;
-    let mut t = vec![0u8; 24];
-    put_u32(&mut t, 0, CKPT_HDR_TAIL);
-    put_u32(&mut t, 4, 24);
-    put_u64(&mut t, 8, CKPT_TAIL_MAGIC);
-    put_u32(&mut t, 16, records as u32);
-    put_u32(&mut t, 20, ckpt_crc32(0, &r));
+    let t = tail(&r, records);
     r.extend_from_slice(&t);
     let (off, kind, s) = violation(&r);
     assert_eq!(off, f.offset + 604);

@@ -683,6 +683,7 @@ fn render_records(s: &mut String, img: &Image) {
                     outln!(s, "  magic          {}", magic_text(t.magic));
                     outln!(s, "  records        {}", t.records);
                     outln!(s, "  crc32          {:08x}", t.crc32);
+                    outln!(s, "  pages_xxh64    {:016x}", t.pages_xxh64);
                 }
             }
             CKPT_HDR_ERROR => {

@@ -1407,13 +1407,24 @@ pub fn offset_of_record(recs: &[Vec<u8>], i: usize) -> usize {
 /// Concatenates `recs` and appends a correct TAIL.
 pub fn seal(recs: &[Vec<u8>]) -> Vec<u8> {
     let mut b: Vec<u8> = recs.concat();
-    let mut t = hdr(CKPT_HDR_TAIL, 24);
-    put_u64(&mut t, 8, CKPT_TAIL_MAGIC);
-    put_u32(&mut t, 16, recs.len() as u32);
-    put_u32(&mut t, 20, ckpt_crc32(0, &b));
-    b.extend_from_slice(&t);
+    b.extend_from_slice(&tail(&b, recs.len()));
     b
 }
+
+/// A correct TAIL for the image `before` (every byte before the TAIL), of
+/// `records` records.
+pub fn tail(before: &[u8], records: usize) -> Vec<u8> {
+    let (crc, pages) = ckpt_image_sums(before);
+    let mut t = hdr(CKPT_HDR_TAIL, TAIL_LEN);
+    put_u64(&mut t, 8, CKPT_TAIL_MAGIC);
+    put_u32(&mut t, 16, records as u32);
+    put_u32(&mut t, 20, crc);
+    put_u64(&mut t, 24, pages);
+    t
+}
+
+/// Bytes of the TAIL record.
+pub const TAIL_LEN: usize = std::mem::size_of::<ckpt_hdr_tail>();
 
 pub fn encode(spec: &Spec) -> Vec<u8> {
     seal(&records(spec))
