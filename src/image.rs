@@ -32,7 +32,10 @@ use crate::{
     format::*,
     kfile,
     ktask,
-    memory,
+    memory::{
+        self,
+        PageRefs, //
+    },
     process,
     sigq,
     snapshot::Snapshot,
@@ -177,39 +180,59 @@ impl<'a> Writer<'a> {
         (self.end - self.start) as u64 + self.used as u64
     }
 
-    /// Appends one record made of `head` then `nr` pages, which `fill`
-    /// produces into the buffer a few at a time (`fill(dst, first)`: pages
-    /// `first..` into `dst`, a whole number of pages). `head` must end at
-    /// a page boundary of the image (a PAGES record's padding does): the
-    /// pages then go from the buffer's start, straight to the file.
-    pub(crate) fn pages_record(
-        &mut self,
-        head: &[&[u8]],
-        nr: usize,
-        mut fill: impl FnMut(&mut [u8], usize) -> Result,
-    ) -> Result {
-        const PAGE: usize = CKPT_PAGE_SIZE as usize;
+    /// Starts a PAGES record: its header and pad (`head`), which must end
+    /// at a page boundary of the image (a PAGES record's pad does), go out
+    /// at once; its pages follow with `pages()`, from the pages themselves,
+    /// and `close_pages()` ends it.
+    pub(crate) fn open_pages(&mut self, head: &[&[u8]]) -> Result {
         let len: usize = head.iter().map(|p| p.len()).sum();
         if self.used + len > BUF_SIZE {
             self.flush()?;
         }
         self.open = Some(self.end + self.used as i64);
         self.put(head)?;
-        if self.offset() % PAGE as u64 != 0 {
+        if self.offset() % u64::from(CKPT_PAGE_SIZE) != 0 {
             return Err(EINVAL);
         }
-        let mut done = 0;
-        while done < nr {
-            self.flush()?;
-            let n = (nr - done).min(BUF_SIZE / PAGE);
-            let contents = self.buf.get_mut(..n * PAGE).ok_or(EINVAL)?;
-            fill(contents, done)?;
-            // Page contents are in the XXH64, not the CRC (`ckpt_hdr_tail`).
-            self.pages.update(contents);
-            self.used = n * PAGE;
-            self.crc_upto = self.used;
-            done += n;
+        self.flush()
+    }
+
+    /// Appends `refs` to the open PAGES record; their contents go into the
+    /// XXH64, not the CRC (see `ckpt_hdr_tail`). `direct`: written from the
+    /// pages themselves, which must not change meanwhile (the hash is taken
+    /// first); else copied into the buffer, hashed and written from there.
+    pub(crate) fn pages(&mut self, refs: &PageRefs, direct: bool) -> Result {
+        if self.open.is_none() || self.used != 0 {
+            return Err(EINVAL);
         }
+        if !direct {
+            let dst = self.buf.get_mut(..refs.bytes()).ok_or(EINVAL)?;
+            refs.copy_into(dst)?;
+            self.pages.update(dst);
+            self.used = dst.len();
+            self.crc_upto = self.used;
+            return self.flush();
+        }
+        refs.contents(|c| self.pages.update(c));
+        let start = self.end;
+        let (done, res) = write_all(
+            &mut self.pos,
+            &mut self.owns_tail,
+            start,
+            refs.bytes(),
+            |skip, pos| refs.write(self.file, skip, pos),
+        );
+        self.end = start + done as i64;
+        // On a failure the record is torn: the complete ones end where it
+        // starts (`complete` stays).
+        if let Some(pos) = self.pos {
+            kfile::set_pos(self.file, pos);
+        }
+        res
+    }
+
+    /// Ends the open PAGES record.
+    pub(crate) fn close_pages(&mut self) -> Result {
         self.close_open_record()
     }
 
@@ -243,7 +266,7 @@ impl<'a> Writer<'a> {
 
     /// Appends a record larger than the buffer (a FILE record with a full
     /// pipe's contents), the buffer being empty: through the buffer, a
-    /// flush each time it fills, as `pages_record` does.
+    /// flush each time it fills.
     fn big_record(&mut self, parts: &[&[u8]]) -> Result {
         self.open = Some(self.end);
         for part in parts {
@@ -295,25 +318,13 @@ impl<'a> Writer<'a> {
         self.crc();
         let start = self.end;
         let used = self.used;
-        let mut done = 0;
-        let res = loop {
-            if done == used {
-                break Ok(());
-            }
-            match kfile::write(self.file, &self.buf[done..used], self.pos.as_mut()) {
-                Ok(0) => break Err(EIO),
-                Ok(n) => {
-                    done += n;
-                    // Another writer appending to the same file (`O_APPEND`
-                    // through another open file) put bytes between ours:
-                    // what follows the image is no longer only ours.
-                    if self.pos.is_some_and(|p| p != start + done as i64) {
-                        self.owns_tail = false;
-                    }
-                }
-                Err(e) => break Err(e),
-            }
-        };
+        let (done, res) = write_all(
+            &mut self.pos,
+            &mut self.owns_tail,
+            start,
+            used,
+            |done, pos| kfile::write(self.file, &self.buf[done..used], pos),
+        );
         self.end = start + done as i64;
         // Only a failed flush can end inside a record: then find where the
         // last complete one ends (a full flush ends at `end`). With a PAGES
@@ -333,6 +344,37 @@ impl<'a> Writer<'a> {
         }
         res
     }
+}
+
+/// Writes `total` bytes starting at image offset `start` with `one(done,
+/// pos)`, one write of the bytes from `done` on (maybe fewer), until all
+/// are written or a write fails: returns the bytes written and why it
+/// stopped. Clears `owns_tail` if the file position shows another writer's
+/// bytes between ours (`O_APPEND` through another open file).
+fn write_all(
+    pos: &mut Option<i64>,
+    owns_tail: &mut bool,
+    start: i64,
+    total: usize,
+    mut one: impl FnMut(usize, Option<&mut i64>) -> Result<usize>,
+) -> (usize, Result) {
+    let mut done = 0;
+    let res = loop {
+        if done == total {
+            break Ok(());
+        }
+        match one(done, pos.as_mut()) {
+            Ok(0) => break Err(EIO),
+            Ok(n) => {
+                done += n;
+                if pos.is_some_and(|p| p != start + done as i64) {
+                    *owns_tail = false;
+                }
+            }
+            Err(e) => break Err(e),
+        }
+    };
+    (done, res)
 }
 
 /// Bytes of `buf` (which starts at a record) taken by complete records.

@@ -25,6 +25,7 @@
 use kernel::{
     bindings,
     error::to_result,
+    fs::LocalFile,
     mm::MmWithUser,
     prelude::*,
     sync::aref::ARef,
@@ -89,8 +90,133 @@ extern "C" {
         dump: u32,
         pages: *mut *mut bindings::page,
     ) -> i32;
-    fn ckpt_page_copy_put(page: *mut bindings::page, dst: *mut u8);
     fn ckpt_page_put(page: *mut bindings::page);
+    fn ckpt_page_map(page: *mut bindings::page) -> *const u8;
+    fn ckpt_page_unmap(addr: *const u8);
+    fn ckpt_write_pages(
+        file: *mut bindings::file,
+        pages: *const *mut bindings::page,
+        nr: u32,
+        skip: usize,
+        pos: *mut i64,
+    ) -> isize;
+}
+
+/// Pages per write from the pages themselves (the helper's `bio_vec` array).
+pub(crate) const WRITE_PAGES: usize = 16;
+
+/// Up to `WRITE_PAGES` consecutive pages of a run, each a reference from
+/// `ckpt_mm_pages()` or NULL (a page of zeroes), given back on drop.
+pub(crate) struct PageRefs {
+    p: [*mut bindings::page; WRITE_PAGES],
+    n: usize,
+}
+
+impl PageRefs {
+    fn new() -> Self {
+        Self {
+            p: [core::ptr::null_mut(); WRITE_PAGES],
+            n: 0,
+        }
+    }
+
+    /// Takes over the reference `p` (or NULL).
+    fn push(&mut self, p: *mut bindings::page) -> Result {
+        match self.p.get_mut(self.n) {
+            Some(slot) => {
+                *slot = p;
+                self.n += 1;
+                Ok(())
+            }
+            None => {
+                if !p.is_null() {
+                    // SAFETY: a reference from `ckpt_mm_pages()`, not kept.
+                    unsafe { ckpt_page_put(p) };
+                }
+                Err(EINVAL)
+            }
+        }
+    }
+
+    /// Fills the next `nr` entries with `look_up`, which stores a page
+    /// reference or NULL in each of the `nr` slots it is given, or fails
+    /// (returns -errno) holding none.
+    fn look_up(
+        &mut self,
+        nr: usize,
+        look_up: impl FnOnce(*mut *mut bindings::page) -> i32,
+    ) -> Result {
+        let slots = self.p.get_mut(self.n..self.n + nr).ok_or(EINVAL)?;
+        to_result(look_up(slots.as_mut_ptr()))?;
+        self.n += nr;
+        Ok(())
+    }
+
+    /// Bytes of contents.
+    pub(crate) fn bytes(&self) -> usize {
+        self.n * PAGE
+    }
+
+    /// Copies the contents into `dst`, which has room for exactly them.
+    pub(crate) fn copy_into(&self, dst: &mut [u8]) -> Result {
+        if dst.len() != self.bytes() {
+            return Err(EINVAL);
+        }
+        let mut at = 0;
+        self.contents(|c| {
+            dst[at..at + PAGE].copy_from_slice(c);
+            at += PAGE;
+        });
+        Ok(())
+    }
+
+    /// Calls `f` with the contents of each page, in order.
+    pub(crate) fn contents(&self, mut f: impl FnMut(&[u8])) {
+        for &p in &self.p[..self.n] {
+            // SAFETY: `p` is NULL or a page reference held by `self`; the
+            // mapping (of `PAGE` bytes) lasts until the unmap below, and the
+            // slice does not outlive it.
+            unsafe {
+                let addr = ckpt_page_map(p);
+                f(core::slice::from_raw_parts(addr, PAGE));
+                ckpt_page_unmap(addr);
+            }
+        }
+    }
+
+    /// One write of the pages from byte `skip` to `file` at `pos` (`None`
+    /// for a stream), as `kfile::write()` writes a buffer: the bytes
+    /// written, maybe fewer than asked.
+    pub(crate) fn write(
+        &self,
+        file: &LocalFile,
+        skip: usize,
+        pos: Option<&mut i64>,
+    ) -> Result<usize> {
+        let pos = pos.map_or(core::ptr::null_mut(), core::ptr::from_mut);
+        // SAFETY: `file` is valid and was checked to be open for writing
+        // and to have `write_iter`; the first `n` entries are NULL or page
+        // references held by `self` for the call; `pos` is NULL or a valid
+        // position, as for `kernel_write()`.
+        let ret =
+            unsafe { ckpt_write_pages(file.as_ptr(), self.p.as_ptr(), self.n as u32, skip, pos) };
+        if ret < 0 {
+            Err(Error::from_errno(ret as i32))
+        } else {
+            Ok(ret as usize)
+        }
+    }
+}
+
+impl Drop for PageRefs {
+    fn drop(&mut self) {
+        for &p in &self.p[..self.n] {
+            if !p.is_null() {
+                // SAFETY: a reference held by `self`, given back once.
+                unsafe { ckpt_page_put(p) };
+            }
+        }
+    }
 }
 
 /// A reference on a process's address space (`mm_users`), for the writer.
@@ -123,12 +249,13 @@ struct Vma {
 }
 
 /// References (from `ckpt_mm_pages()`) on the first recorded pages of the
-/// VMA being written, in address order: the copy takes them from here
-/// instead of looking each page up a second time. Each is given back as it
-/// is copied, the rest when the VMA is done or on an error (drop).
+/// VMA being written, in address order: the write takes them from here
+/// instead of looking each page up a second time. Each is taken over by a
+/// `PageRefs` as it is written, the rest given back when the VMA is done or
+/// on an error (drop).
 struct Kept {
     pages: KVVec<*mut bindings::page>,
-    /// The references before this index were given back.
+    /// The references before this index were handed over.
     next: usize,
     /// A page was not kept (`KEEP_MAX`, or no memory for the pointer): no
     /// later one is, so that the kept ones are the first recorded.
@@ -149,25 +276,21 @@ impl Kept {
         unsafe { ckpt_page_put(p) };
     }
 
-    /// Copies the kept page `i` (not copied before) into `dst` and gives
-    /// its reference back.
-    fn copy(&mut self, i: usize, dst: &mut [u8]) -> Result {
-        if i < self.next || dst.len() != PAGE {
+    /// Hands the kept page `i` (not taken before) over to `refs`.
+    fn take(&mut self, i: usize, refs: &mut PageRefs) -> Result {
+        if i < self.next {
             return Err(EINVAL);
         }
         let p = *self.pages.get(i).ok_or(EINVAL)?;
-        // Given back below: not again on drop.
+        // `refs` owns it now: not given back again here.
         self.next = i + 1;
-        // SAFETY: `p` is a kept reference, given back once (`next` moved
-        // past it); `dst` has room for a page.
-        unsafe { ckpt_page_copy_put(p, dst.as_mut_ptr()) };
-        Ok(())
+        refs.push(p)
     }
 
     /// Gives back every reference not copied and starts empty.
     fn release(&mut self) {
         for &p in self.pages.get(self.next..).unwrap_or(&[]) {
-            // SAFETY: a kept reference not given back yet (not copied).
+            // SAFETY: a kept reference not given back yet (not handed over).
             unsafe { ckpt_page_put(p) };
         }
         self.pages.clear();
@@ -269,8 +392,9 @@ pub(crate) fn write(w: &mut Writer<'_>, thread: &Task, space: &Space, s: &mut Sc
                 nr,
                 dump,
                 before: done,
+                shared: vrec.flags & CKPT_VMA_SHARED != 0,
             };
-            write_run(w, space, &run, &mut s.kept, &mut s.pages)?;
+            write_run(w, space, &run, &mut s.kept)?;
             done += nr as usize;
         }
         s.kept.release();
@@ -375,19 +499,20 @@ struct Run {
     nr: u32,
     dump: u32,
     before: usize,
+    /// A shared mapping: processes outside the held tree may write its
+    /// pages while they are written out.
+    shared: bool,
 }
 
 /// Writes one PAGES record: the pages of `run`, from their kept references
-/// or read again now. A page that vanished since the scan (a lazily freed
-/// one, `MADV_FREE`) is recorded as zeroes, which is what it reads as once
-/// freed.
-fn write_run(
-    w: &mut Writer<'_>,
-    space: &Space,
-    run: &Run,
-    kept: &mut Kept,
-    pages: &mut KVVec<*mut bindings::page>,
-) -> Result {
+/// or read again now. Those of a private mapping are written from the pages
+/// themselves: nothing but the held tree writes them (a write by another
+/// process that shares one gets its own copy). Those of a shared mapping,
+/// which a process outside the tree may write meanwhile, are copied first,
+/// so that the XXH64 is of the bytes written. A page that vanished since
+/// the scan (a lazily freed one, `MADV_FREE`) is recorded as zeroes, which
+/// is what it reads as once freed.
+fn write_run(w: &mut Writer<'_>, space: &Space, run: &Run, kept: &mut Kept) -> Result {
     const HEAD: u64 = core::mem::size_of::<ckpt_hdr_pages>() as u64;
     let at = w.offset() + HEAD;
     let pad = ((PAGE64 - at % PAGE64) % PAGE64) as u32;
@@ -401,41 +526,35 @@ fn write_run(
         pad,
     };
     const ZEROES: [u8; PAGE] = [0; PAGE];
-    w.pages_record(
-        &[rec.as_bytes(), &ZEROES[..pad as usize]],
-        run.nr as usize,
-        |buf, first| {
-            let n = buf.len() / PAGE;
-            // The kept pages first: they are the VMA's first recorded ones.
-            let k = kept.pages.len().saturating_sub(run.before + first).min(n);
-            for j in 0..k {
-                let dst = buf.get_mut(j * PAGE..(j + 1) * PAGE).ok_or(EINVAL)?;
-                kept.copy(run.before + first + j, dst)?;
-            }
-            if k == n {
-                return Ok(());
-            }
-            let rest = pages.get_mut(..n - k).ok_or(EINVAL)?;
-            // SAFETY: the address space is pinned by `space`; the pages are
-            // inside the run, so inside one VMA; `rest` has room for their
-            // `n - k <= SCAN_PAGES` pointers.
-            to_result(unsafe {
-                ckpt_mm_pages(
-                    space.raw(),
-                    run.addr + (first + k) as u64 * PAGE64,
-                    (n - k) as u32,
-                    run.dump,
-                    rest.as_mut_ptr(),
-                )
+    w.open_pages(&[rec.as_bytes(), &ZEROES[..pad as usize]])?;
+    let nr = run.nr as usize;
+    let mut first = 0;
+    while first < nr {
+        let n = (nr - first).min(WRITE_PAGES);
+        let mut refs = PageRefs::new();
+        // The kept pages first: they are the VMA's first recorded ones.
+        let k = kept.pages.len().saturating_sub(run.before + first).min(n);
+        for j in 0..k {
+            kept.take(run.before + first + j, &mut refs)?;
+        }
+        if k < n {
+            refs.look_up(n - k, |slots| {
+                // SAFETY: the address space is pinned by `space`; the pages
+                // are inside the run, so inside one VMA; `slots` has room
+                // for their `n - k` pointers.
+                unsafe {
+                    ckpt_mm_pages(
+                        space.raw(),
+                        run.addr + (first + k) as u64 * PAGE64,
+                        (n - k) as u32,
+                        run.dump,
+                        slots,
+                    )
+                }
             })?;
-            // `buf` holds `n` pages: page `k + j` is in it for every `j`.
-            let dst = buf.as_mut_ptr();
-            for (j, &p) in rest.iter().enumerate() {
-                // SAFETY: `p` is NULL or a reference from `ckpt_mm_pages()`,
-                // given back here once; page `k + j < n` of `buf` has room.
-                unsafe { ckpt_page_copy_put(p, dst.add((k + j) * PAGE)) };
-            }
-            Ok(())
-        },
-    )
+        }
+        w.pages(&refs, !run.shared)?;
+        first += n;
+    }
+    w.close_pages()
 }

@@ -8,7 +8,8 @@
  * the page-table walkers (pgd_offset() ... pmd_offset()) are inline, the
  * VMA's name comes from a function pointer (vm_ops->name) and from inline
  * helpers (file_user_path(), vma_is_initial_heap()), kmap_local_page(),
- * put_page() and folio_test_anon() are inline, and mm_struct's saved_auxv
+ * put_page() and folio_test_anon() are inline, a bio_vec iterator over
+ * pages is built with inline helpers (bvec_set_page(), ZERO_PAGE()), and mm_struct's saved_auxv
  * and exe_file have no Rust accessors.
  *
  * Locking: every function takes and drops the mmap lock itself; none
@@ -17,6 +18,7 @@
  * another mmap lock: lockdep would see the inverse order).
  */
 #include <linux/dcache.h>
+#include <linux/bvec.h>
 #include <linux/err.h>
 #include <linux/file.h>
 #include <linux/fs.h>
@@ -27,6 +29,7 @@
 #include <linux/pgtable.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
+#include <linux/uio.h>
 #include <uapi/linux/magic.h>
 
 /* The one format definition (src/format.rs), as scripts/gen-header emits it. */
@@ -47,8 +50,11 @@ u64 ckpt_mm_next_mapped(struct mm_struct *mm, u64 addr, u64 end);
 /* src/proc.c */
 int ckpt_path_into(const struct path *path, char *buf, unsigned int len);
 int ckpt_mm_pages(struct mm_struct *mm, u64 addr, unsigned int nr, u32 dump, struct page **pages);
-void ckpt_page_copy_put(struct page *p, void *dst);
 void ckpt_page_put(struct page *p);
+const void *ckpt_page_map(struct page *p);
+void ckpt_page_unmap(const void *addr);
+long ckpt_write_pages(struct file *file, struct page **pages, unsigned int nr, size_t skip,
+		      loff_t *pos);
 
 /* The image's page size is the kernel's: records hold whole pages. */
 static_assert(PAGE_SIZE == CKPT_PAGE_SIZE);
@@ -419,22 +425,43 @@ int ckpt_mm_pages(struct mm_struct *mm, u64 addr, unsigned int nr, u32 dump, str
 }
 
 /*
- * Copies page `p` into `dst` (PAGE_SIZE bytes) and gives back the reference
- * ckpt_mm_pages() took; a NULL `p` gives a page of zeroes. put_page() and
- * kmap_local_page() are inline.
+ * The contents of page `p` (a reference from ckpt_mm_pages()), mapped until
+ * ckpt_page_unmap(); for a NULL `p` the zero page. kmap_local_page() and
+ * kunmap_local() are inline.
  */
-void ckpt_page_copy_put(struct page *p, void *dst)
+const void *ckpt_page_map(struct page *p)
 {
-	void *src;
+	return kmap_local_page(p ? p : ZERO_PAGE(0));
+}
 
-	if (!p) {
-		memset(dst, 0, PAGE_SIZE);
-		return;
-	}
-	src = kmap_local_page(p);
-	memcpy(dst, src, PAGE_SIZE);
-	kunmap_local(src);
-	put_page(p);
+void ckpt_page_unmap(const void *addr)
+{
+	kunmap_local(addr);
+}
+
+/*
+ * Writes pages[0..nr) (references from ckpt_mm_pages(), held by the caller;
+ * a NULL entry is a page of zeroes), from byte `skip` of the first, to
+ * `file` at *pos (NULL for a stream), as kernel_write() would write a
+ * buffer, but from the pages themselves: an ITER_BVEC iterator through
+ * vfs_iter_write(), which takes the freeze protection itself. The file
+ * copies the bytes once, with no bounce buffer in between. Returns the
+ * bytes written, possibly fewer than asked, or -errno.
+ */
+long ckpt_write_pages(struct file *file, struct page **pages, unsigned int nr, size_t skip,
+		      loff_t *pos)
+{
+	struct bio_vec bv[16];
+	struct iov_iter it;
+	unsigned int i;
+
+	if (nr > ARRAY_SIZE(bv) || skip >= (size_t)nr * PAGE_SIZE)
+		return -EINVAL;
+	for (i = 0; i < nr; i++)
+		bvec_set_page(&bv[i], pages[i] ? pages[i] : ZERO_PAGE(0), PAGE_SIZE, 0);
+	iov_iter_bvec(&it, ITER_SOURCE, bv, nr, (size_t)nr * PAGE_SIZE);
+	iov_iter_advance(&it, skip);
+	return vfs_iter_write(file, &it, pos, 0);
 }
 
 /* Gives back a reference ckpt_mm_pages() took (put_page() is inline). */

@@ -442,6 +442,56 @@ TEST_F_TIMEOUT(out, efbig_with_room_for_error_ends_at_the_error_record, 300)
 	free(buf);
 }
 
+/*
+ * A file size limit inside the second page of a PAGES record of a private
+ * mapping (pages the module writes from the pages themselves, 16 a write):
+ * the file is cut back to where that record starts, and the ERROR record
+ * follows there; every byte before it is what the whole image has there.
+ */
+TEST_F_TIMEOUT(out, efbig_inside_pages_cuts_back_to_the_record, 300)
+{
+	int whole = memfd_create("whole", 0), fd = memfd_create("img", 0);
+	struct ckpt_image img, cut;
+	const struct ckpt_run *run = NULL;
+	uint8_t *all, *buf;
+	size_t n_all, n, rec, limit;
+	struct rlimit rl;
+
+	ASSERT_EQ(self->t->n, ckpt_ioctl(self->dev, self->t->pid[0], whole, 0));
+	all = read_from(whole, 0, &n_all);
+	ASSERT_TRUE(ckpt_image_parse(all, n_all, &img)) TH_LOG("%s", img.why);
+	for (uint32_t i = 0; i < img.tasks_nr && !run; i++)
+		for (uint32_t k = 0; img.mm[i] && k < img.mm[i]->nr_vmas && !run; k++) {
+			const struct ckpt_vma *v = &img.mm[i]->vmas[k];
+
+			for (uint32_t r = 0; r < v->nr_runs && !run; r++)
+				if (!(v->flags & CKPT_VMA_SHARED) && v->runs[r].nr >= 2)
+					run = &v->runs[r];
+		}
+	ASSERT_NE(NULL, run) TH_LOG("no private run of two pages or more");
+	rec = (size_t)(run->data - all) - sizeof(struct ckpt_hdr_pages) - run->pad;
+	limit = (size_t)(run->data - all) + CKPT_PAGE_SIZE + 100;
+	rl.rlim_cur = rl.rlim_max = limit;
+	signal(SIGXFSZ, SIG_IGN);
+	ASSERT_EQ(0, setrlimit(RLIMIT_FSIZE, &rl));
+	EXPECT_EQ(-EFBIG, ckpt_ioctl(self->dev, self->t->pid[0], fd, 0));
+	buf = read_from(fd, 0, &n);
+	EXPECT_EQ(rec + sizeof(struct ckpt_hdr_error), n);
+	EXPECT_EQ((off_t)n, lseek(fd, 0, SEEK_CUR));
+	/* the same bytes as the whole image, the HEAD's time_ns aside */
+	ASSERT_LE(rec, n);
+	EXPECT_EQ(0, memcmp(all + sizeof(struct ckpt_hdr_head), buf + sizeof(struct ckpt_hdr_head),
+			    rec - sizeof(struct ckpt_hdr_head)));
+	EXPECT_FALSE(ckpt_image_parse(buf, n, &cut));
+	EXPECT_TRUE(cut.has_error) TH_LOG("%s", cut.why);
+	EXPECT_EQ(EFBIG, cut.error.error);
+	ckpt_image_free(&cut);
+	ckpt_image_free(&img);
+	free(buf);
+	free(all);
+	close(whole);
+}
+
 TEST_F_TIMEOUT(out, file_size_limit_before_head_leaves_empty_file, 300)
 {
 	/* the HEAD (120 bytes) does not fit under a 64-byte limit: no part
