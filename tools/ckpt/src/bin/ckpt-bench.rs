@@ -418,6 +418,14 @@ struct Dist {
 }
 
 /// Of an empty sample: NaN (printed as NaN, "missing").
+/// Prints the times of `name`'s runs in the order they ran (a first run
+/// slower than the rest shows there), then their distribution.
+fn in_order(name: &str, v: Vec<f64>) -> Dist {
+    let t: Vec<String> = v.iter().map(|s| format!("{s:.3}")).collect();
+    eprintln!("ckpt-bench mem: {name} runs in order (s): {}", t.join(" "));
+    dist(v)
+}
+
 fn dist(mut v: Vec<f64>) -> Dist {
     if v.is_empty() {
         return Dist {
@@ -1214,7 +1222,7 @@ fn mem_run(a: &MemArgs) -> Res<()> {
         rows.push(MemRow {
             name: "memcpy",
             what: format!("{} x {} MiB, touched buffers", a.procs, a.mib),
-            secs: dist(v),
+            secs: in_order("memcpy", v),
             image: 0,
         });
     }
@@ -1280,7 +1288,7 @@ fn mem_module(a: &MemArgs, tree: &MemTree, rows: &mut Vec<MemRow>) -> Res<()> {
     rows.push(MemRow {
         name: "module",
         what: "CKPT_IOC_CHECKPOINT of the held tree to tmpfs".into(),
-        secs: dist(v),
+        secs: in_order("module", v),
         image,
     });
     Ok(())
@@ -1307,7 +1315,7 @@ fn mem_others(a: &MemArgs, tree: &MemTree, rows: &mut Vec<MemRow>) -> Res<()> {
                 "pread of /proc/PID/mem, 1 MiB at a time ({read_bytes} bytes){}",
                 if write { ", written to tmpfs" } else { "" }
             ),
-            secs: dist(v),
+            secs: in_order(if write { "procmem+write" } else { "procmem" }, v),
             image: if write { read_bytes } else { 0 },
         });
     }
@@ -1363,7 +1371,7 @@ fn mem_others(a: &MemArgs, tree: &MemTree, rows: &mut Vec<MemRow>) -> Res<()> {
         rows.push(MemRow {
             name: "criu",
             what: format!("criu {version} dump --leave-running to tmpfs"),
-            secs: dist(v),
+            secs: in_order("criu", v),
             image,
         });
     }
