@@ -68,9 +68,10 @@ extern "C" {
     fn ckpt_crc32_le(crc: u32, p: *const u8, len: usize) -> u32;
 }
 
-/// The image's CRC-32 (zlib's, of everything but page contents), computed by the kernel's `crc32_le()` if
-/// it is optimized for this CPU (x86: PCLMULQDQ), by format.rs's table
-/// otherwise (the kernel's generic one goes a byte at a time).
+/// The image's CRC-32 (zlib's, of everything but page contents), computed
+/// by the kernel's `crc32_le()` if it is optimized for this CPU (x86:
+/// PCLMULQDQ), by format.rs's table otherwise (the kernel's generic one
+/// goes a byte at a time).
 #[derive(Clone, Copy)]
 struct Crc {
     kernel: bool,
