@@ -96,7 +96,7 @@ impl Crc {
 }
 
 /// Bytes gathered before a `kernel_write()`.
-const BUF_SIZE: usize = 64 * 1024;
+pub(crate) const BUF_SIZE: usize = 64 * 1024;
 
 /// The header of a record that is exactly one `T`.
 pub(crate) fn hdr<T>(r#type: u32) -> ckpt_hdr {

@@ -33,7 +33,14 @@ use kernel::{
     transmute::AsBytes, //
 };
 
-use crate::{format::*, image::Writer, ktask};
+use crate::{
+    format::*,
+    image::{
+        self,
+        Writer, //
+    },
+    ktask,
+};
 
 // SAFETY: `repr(C)` structs of integers and integer arrays with no padding
 // (asserted in format.rs): every byte is initialised.
@@ -102,8 +109,12 @@ extern "C" {
     ) -> isize;
 }
 
-/// Pages per write from the pages themselves (the helper's `bio_vec` array).
+/// Pages per write from the pages themselves: the size of
+/// `ckpt_write_pages()`'s `bio_vec` array, which refuses more. The writer's
+/// buffer takes as many (for a shared mapping's pages), and
+/// `ckpt_mm_pages()` looks up at most `SCAN_PAGES` at once.
 pub(crate) const WRITE_PAGES: usize = 16;
+const _: () = assert!(WRITE_PAGES <= SCAN_PAGES && WRITE_PAGES * PAGE <= image::BUF_SIZE);
 
 /// Up to `WRITE_PAGES` consecutive pages of a run, each a reference from
 /// `ckpt_mm_pages()` or NULL (a page of zeroes), given back on drop.
@@ -287,7 +298,7 @@ impl Kept {
         refs.push(p)
     }
 
-    /// Gives back every reference not copied and starts empty.
+    /// Gives back every reference not handed over and starts empty.
     fn release(&mut self) {
         for &p in self.pages.get(self.next..).unwrap_or(&[]) {
             // SAFETY: a kept reference not given back yet (not handed over).

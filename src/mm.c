@@ -9,16 +9,16 @@
  * VMA's name comes from a function pointer (vm_ops->name) and from inline
  * helpers (file_user_path(), vma_is_initial_heap()), kmap_local_page(),
  * put_page() and folio_test_anon() are inline, a bio_vec iterator over
- * pages is built with inline helpers (bvec_set_page(), ZERO_PAGE()), and mm_struct's saved_auxv
- * and exe_file have no Rust accessors.
+ * pages is built with inline helpers (bvec_set_page(), ZERO_PAGE()), and
+ * mm_struct's saved_auxv and exe_file have no Rust accessors.
  *
  * Locking: every function takes and drops the mmap lock itself; none
  * returns with it held, so the caller writes to the output file with no
  * mmap lock held (the write path can fault on user memory and take
  * another mmap lock: lockdep would see the inverse order).
  */
-#include <linux/dcache.h>
 #include <linux/bvec.h>
+#include <linux/dcache.h>
 #include <linux/err.h>
 #include <linux/file.h>
 #include <linux/fs.h>
@@ -451,7 +451,7 @@ void ckpt_page_unmap(const void *addr)
 long ckpt_write_pages(struct file *file, struct page **pages, unsigned int nr, size_t skip,
 		      loff_t *pos)
 {
-	struct bio_vec bv[16];
+	struct bio_vec bv[16];	/* src/memory.rs's WRITE_PAGES */
 	struct iov_iter it;
 	unsigned int i;
 
