@@ -1121,6 +1121,78 @@ impl Drop for MemTree {
 }
 
 /// Bytes of files under `dir` (not recursive: CRIU's image directory).
+/// One protobuf varint at the start of `b`: (value, bytes used).
+fn varint(b: &[u8]) -> Option<(u64, usize)> {
+    let mut v = 0u64;
+    for (i, &c) in b.iter().enumerate().take(10) {
+        v |= u64::from(c & 0x7f) << (7 * i);
+        if c & 0x80 == 0 {
+            return Some((v, i + 1));
+        }
+    }
+    None
+}
+
+/// The varint fields of one protobuf message (nested messages skipped).
+fn proto_fields(mut b: &[u8]) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    while let Some((key, n)) = varint(b) {
+        b = &b[n..];
+        match key & 7 {
+            0 => match varint(b) {
+                Some((v, n)) => {
+                    out.push((key >> 3, v));
+                    b = &b[n..];
+                }
+                None => break,
+            },
+            2 => match varint(b) {
+                Some((len, n)) if n + len as usize <= b.len() => {
+                    out.push((key >> 3, u64::MAX));
+                    b = &b[n + len as usize..];
+                }
+                _ => break,
+            },
+            _ => break,
+        }
+    }
+    out
+}
+
+/// Where one `criu dump` spent its time, from its `stats-dump` image
+/// (service magic, STATS_MAGIC, u32 size, stats_entry { dump_stats_entry
+/// dump = 1 }; times in microseconds): frozen, memdump (pages into pipes)
+/// and memwrite (pipes into the image files), and pages written.
+fn criu_stats(dir: &Path) -> String {
+    let b = match fs::read(dir.join("stats-dump")) {
+        Ok(b) => b,
+        Err(e) => return format!("no stats-dump ({e})"),
+    };
+    // stats_entry: field 1, length-delimited, holds dump_stats_entry.
+    let inner = b.get(12..).and_then(|m| {
+        let (key, n) = varint(m)?;
+        let (len, l) = varint(&m[n..])?;
+        (key == 0x0a).then(|| m.get(n + l..n + l + len as usize))?
+    });
+    let Some(inner) = inner else {
+        return "stats-dump not understood".into();
+    };
+    let f = proto_fields(inner);
+    let get = |k: u64| f.iter().find(|(n, _)| *n == k).map_or(0, |(_, v)| *v);
+    format!(
+        "freezing {:.3} s, frozen {:.3} s, memdump {:.3} s, memwrite {:.3} s, \
+         pages scanned {}, written {}, page pipes {}, pipe bufs {}",
+        get(1) as f64 / 1e6,
+        get(2) as f64 / 1e6,
+        get(3) as f64 / 1e6,
+        get(4) as f64 / 1e6,
+        get(5),
+        get(7),
+        get(10),
+        get(11)
+    )
+}
+
 fn dir_bytes(dir: &Path) -> Res<u64> {
     let mut sum = 0;
     for e in fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))? {
@@ -1406,6 +1478,7 @@ fn mem_others(a: &MemArgs, tree: &MemTree, rows: &mut Vec<MemRow>) -> Res<()> {
                 ));
             }
             image = dir_bytes(&dir)?;
+            eprintln!("ckpt-bench mem: criu run {}: {}", v.len(), criu_stats(&dir));
             // CRIU leaves a stopped task stopped; make sure of it.
             tree.signal(libc::SIGSTOP)?;
             tree.wait_stopped()?;
