@@ -7,7 +7,9 @@
 //!
 //!   * `CKPT_IOC_VERSION`: returns the ABI version;
 //!   * `CKPT_IOC_CHECKPOINT`: writes the image of the process tree under
-//!     `ckpt_args.pid` to `ckpt_args.fd`, returns the number of tasks.
+//!     `ckpt_args.pid` to `ckpt_args.fd`, returns the number of tasks;
+//!   * `CKPT_IOC_RESTORE`: the caller becomes one process of an image
+//!     (`restore`).
 //!
 //! The flow, one file per step: arguments (here) -> `tree::collect` (the
 //! subtree, a reference per task, each task's DFS position) ->
@@ -56,6 +58,7 @@ mod layout;
 mod memory;
 mod policy;
 mod process;
+mod restore;
 mod sigq;
 mod snapshot;
 mod stats;
@@ -140,6 +143,12 @@ impl MiscDevice for CheckpointDevice {
                     .reader()
                     .read::<ckpt_args>()?;
                 checkpoint(&args).map(|n| n as isize)
+            }
+            CKPT_IOC_RESTORE => {
+                let args = UserSlice::new(UserPtr::from_addr(arg), _IOC_SIZE(cmd))
+                    .reader()
+                    .read::<ckpt_restore_args>()?;
+                restore::restore(&args)
             }
             _ => Err(ENOTTY),
         }

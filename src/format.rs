@@ -46,12 +46,26 @@ pub const CKPT_IOC_NR_VERSION: u32 = 0;
 /// ioctl number of `CKPT_IOC_CHECKPOINT`: `_IOW(CKPT_IOC_MAGIC, 1, struct ckpt_args)`.
 pub const CKPT_IOC_NR_CHECKPOINT: u32 = 1;
 
+/// ioctl number of `CKPT_IOC_RESTORE`: `_IOW(CKPT_IOC_MAGIC, 2, struct ckpt_restore_args)`.
+pub const CKPT_IOC_NR_RESTORE: u32 = 2;
+
 /// `ckpt_args.flags`: checkpoint a tree that is not stopped, traced or
 /// frozen. Best effort: the tree may change while it is read, and the image
 /// then describes no single instant.
 pub const CKPT_F_RUNNING: u64 = 1 << 0;
 /// Every flag bit the module knows; any other bit gives `EINVAL`.
 pub const CKPT_F_ALL: u64 = CKPT_F_RUNNING;
+
+/// `ckpt_restore_args.flags`: leave the caller's address space as it is;
+/// restore only the registers and the blocked mask (`mm_off` and `mm_len`
+/// must be 0). For threads that share an address space restored by another,
+/// and for tests of the register path.
+pub const CKPT_R_KEEP_MM: u32 = 1 << 0;
+/// Every `ckpt_restore_args.flags` bit the module knows; any other bit gives
+/// `EINVAL`.
+pub const CKPT_R_ALL: u32 = CKPT_R_KEEP_MM;
+/// Entries of `ckpt_restore_args.close_fds`.
+pub const CKPT_R_CLOSE_FDS: usize = 4;
 
 /// Record types (`ckpt_hdr.type`).
 pub const CKPT_HDR_HEAD: u32 = 1;
@@ -209,6 +223,44 @@ pub struct ckpt_args {
     pub fd: i32,
     /// `CKPT_F_*` bits.
     pub flags: u64,
+    /// Must be zero.
+    pub reserved: [u64; 4],
+}
+
+/// Argument of `CKPT_IOC_RESTORE`, which a process calls on itself: it
+/// replaces the caller's address space with the one an MM record describes,
+/// then returns into the given registers. See
+/// Documentation/checkpoint/restart.rst for the protocol.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ckpt_restore_args {
+    /// A readable file holding the image (read at explicit positions; its
+    /// file position is not used).
+    pub image_fd: i32,
+    /// `CKPT_R_*` bits.
+    pub flags: u32,
+    /// The MM record's offset in the image, and the bytes from it to the
+    /// end of its last VMA's last PAGES record (the MM record, its VMA and
+    /// PAGES records, nothing else).
+    pub mm_off: u64,
+    pub mm_len: u64,
+    /// The registers to return into, as the THREAD record has them (`rax`
+    /// = -ERESTART* for a thread stopped in an interrupted system call).
+    /// `fs_base` and `gs_base` are not set here (the caller sets them with
+    /// `arch_prctl(2)` just before the ioctl); `cs`, `ss` must be the 64-bit
+    /// user selectors, `ds`, `es`, `fs`, `gs` zero.
+    pub regs: ckpt_user_regs,
+    /// The THREAD record's `restart` (`CKPT_RESTART_*`): how to resume the
+    /// interrupted system call, if any. `CKPT_RESTART_INSIDE` gives `EINVAL`.
+    pub restart: u32,
+    /// Zero.
+    pub reserved0: u32,
+    /// The blocked mask to return with (bit n-1: signal n; `SIGKILL` and
+    /// `SIGSTOP` are ignored).
+    pub blocked: u64,
+    /// Descriptors of the caller closed once the restore succeeded (the
+    /// image, the device, a status pipe), -1 for none.
+    pub close_fds: [i32; CKPT_R_CLOSE_FDS],
     /// Must be zero.
     pub reserved: [u64; 4],
 }
@@ -687,6 +739,16 @@ pub const CKPT_IOC_VERSION: u32 = ioc(0, CKPT_IOC_NR_VERSION, 0);
 pub const CKPT_IOC_CHECKPOINT: u32 =
     ioc(1, CKPT_IOC_NR_CHECKPOINT, core::mem::size_of::<ckpt_args>());
 
+/// `_IOW(CKPT_IOC_MAGIC, 2, struct ckpt_restore_args)` (the C header
+/// defines it with `_IOW`).
+///
+/// cbindgen:ignore
+pub const CKPT_IOC_RESTORE: u32 = ioc(
+    1,
+    CKPT_IOC_NR_RESTORE,
+    core::mem::size_of::<ckpt_restore_args>(),
+);
+
 /// CRC-32 (IEEE 802.3, reflected, as zlib's `crc32()`): continue `crc`
 /// (start with 0) over `data`.
 ///
@@ -927,6 +989,7 @@ const CRC_TABLES: [[u32; 256]; 8] = {
 const _: () = {
     use core::mem::size_of;
     assert!(size_of::<ckpt_args>() == 48);
+    assert!(size_of::<ckpt_restore_args>() == 24 + 27 * 8 + 16 + 16 + 32);
     assert!(size_of::<ckpt_hdr>() == 8);
     assert!(size_of::<ckpt_hdr_head>() == 120);
     assert!(size_of::<ckpt_hdr_tree>() == 16);

@@ -154,3 +154,24 @@ pub(crate) fn truncate(file: &LocalFile, len: i64) -> Result {
         Ok(())
     }
 }
+
+/// Reads exactly `buf.len()` bytes at position `pos` with `kernel_read()`
+/// (the file's own position is not used). `EINVAL` if the file ends first.
+pub(crate) fn read_exact_at(file: &LocalFile, buf: &mut [u8], pos: i64) -> Result {
+    let mut done = 0;
+    while done < buf.len() {
+        let mut at = pos.checked_add(done as i64).ok_or(EINVAL)?;
+        let rest = &mut buf[done..];
+        // SAFETY: `file` is valid; `rest` is a valid kernel buffer of
+        // `rest.len()` bytes; `at` is a valid position variable.
+        let ret = unsafe {
+            bindings::kernel_read(file.as_ptr(), rest.as_mut_ptr().cast(), rest.len(), &mut at)
+        };
+        match ret {
+            r if r < 0 => return Err(Error::from_errno(r as i32)),
+            0 => return Err(EINVAL),
+            r => done += r as usize,
+        }
+    }
+    Ok(())
+}

@@ -86,6 +86,11 @@
 #define CKPT_IOC_NR_CHECKPOINT 1
 
 /**
+ * ioctl number of `CKPT_IOC_RESTORE`: `_IOW(CKPT_IOC_MAGIC, 2, struct ckpt_restore_args)`.
+ */
+#define CKPT_IOC_NR_RESTORE 2
+
+/**
  * `ckpt_args.flags`: checkpoint a tree that is not stopped, traced or
  * frozen. Best effort: the tree may change while it is read, and the image
  * then describes no single instant.
@@ -96,6 +101,25 @@
  * Every flag bit the module knows; any other bit gives `EINVAL`.
  */
 #define CKPT_F_ALL CKPT_F_RUNNING
+
+/**
+ * `ckpt_restore_args.flags`: leave the caller's address space as it is;
+ * restore only the registers and the blocked mask (`mm_off` and `mm_len`
+ * must be 0). For threads that share an address space restored by another,
+ * and for tests of the register path.
+ */
+#define CKPT_R_KEEP_MM (1 << 0)
+
+/**
+ * Every `ckpt_restore_args.flags` bit the module knows; any other bit gives
+ * `EINVAL`.
+ */
+#define CKPT_R_ALL CKPT_R_KEEP_MM
+
+/**
+ * Entries of `ckpt_restore_args.close_fds`.
+ */
+#define CKPT_R_CLOSE_FDS 4
 
 /**
  * Record types (`ckpt_hdr.type`).
@@ -1049,8 +1073,65 @@ struct ckpt_hdr_error {
   __u8 reason[CKPT_REASON_LEN];
 };
 
+/**
+ * Argument of `CKPT_IOC_RESTORE`, which a process calls on itself: it
+ * replaces the caller's address space with the one an MM record describes,
+ * then returns into the given registers. See
+ * Documentation/checkpoint/restart.rst for the protocol.
+ */
+struct ckpt_restore_args {
+  /**
+   * A readable file holding the image (read at explicit positions; its
+   * file position is not used).
+   */
+  __s32 image_fd;
+  /**
+   * `CKPT_R_*` bits.
+   */
+  __u32 flags;
+  /**
+   * The MM record's offset in the image, and the bytes from it to the
+   * end of its last VMA's last PAGES record (the MM record, its VMA and
+   * PAGES records, nothing else).
+   */
+  __u64 mm_off;
+  __u64 mm_len;
+  /**
+   * The registers to return into, as the THREAD record has them (`rax`
+   * = -ERESTART* for a thread stopped in an interrupted system call).
+   * `fs_base` and `gs_base` are not set here (the caller sets them with
+   * `arch_prctl(2)` just before the ioctl); `cs`, `ss` must be the 64-bit
+   * user selectors, `ds`, `es`, `fs`, `gs` zero.
+   */
+  struct ckpt_user_regs regs;
+  /**
+   * The THREAD record's `restart` (`CKPT_RESTART_*`): how to resume the
+   * interrupted system call, if any. `CKPT_RESTART_INSIDE` gives `EINVAL`.
+   */
+  __u32 restart;
+  /**
+   * Zero.
+   */
+  __u32 reserved0;
+  /**
+   * The blocked mask to return with (bit n-1: signal n; `SIGKILL` and
+   * `SIGSTOP` are ignored).
+   */
+  __u64 blocked;
+  /**
+   * Descriptors of the caller closed once the restore succeeded (the
+   * image, the device, a status pipe), -1 for none.
+   */
+  __s32 close_fds[CKPT_R_CLOSE_FDS];
+  /**
+   * Must be zero.
+   */
+  __u64 reserved[4];
+};
+
 #endif  /* _UAPI_LINUX_CHECKPOINT_H */
 
 /* ioctls on /dev/checkpoint */
 #define CKPT_IOC_VERSION _IO(CKPT_IOC_MAGIC, CKPT_IOC_NR_VERSION)
 #define CKPT_IOC_CHECKPOINT _IOW(CKPT_IOC_MAGIC, CKPT_IOC_NR_CHECKPOINT, struct ckpt_args)
+#define CKPT_IOC_RESTORE _IOW(CKPT_IOC_MAGIC, CKPT_IOC_NR_RESTORE, struct ckpt_restore_args)

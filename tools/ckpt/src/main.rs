@@ -51,6 +51,15 @@ enum Command {
         #[arg(long)]
         kill: bool,
     },
+    /// Recreate the process in an image, with its pid, and resume it; wait
+    /// for it and exit with its status (needs root).
+    Restart {
+        /// The image.
+        file: PathBuf,
+        /// Return once it runs, printing its pid, instead of waiting.
+        #[arg(long)]
+        detach: bool,
+    },
     /// Show the tree in an image, like `pstree -p`.
     Show {
         /// The image (`-`: standard input).
@@ -118,6 +127,10 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
                 kill,
             })
         }
+        Command::Restart { file, detach } => cmd::restart::run(&cmd::restart::Options {
+            image: file,
+            detach,
+        }),
         Command::Show { file } => cmd::inspect::show(&file),
         Command::Decode { file, json } => cmd::inspect::decode(&file, json),
         Command::Verify { file } => cmd::inspect::verify(&file),

@@ -4,6 +4,7 @@ pub mod checkpoint;
 pub mod freeze;
 pub mod inspect;
 pub mod kill;
+pub mod restart;
 pub mod sys;
 
 /// An error for the user: printed as one line `ckpt: <msg>`, then the

@@ -1,0 +1,506 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! `CKPT_IOC_RESTORE`: a process replaces itself with one process of an
+//! image. The caller (the `ckpt restart` tool, in each task it forked) has
+//! already set what a process may set on itself with ordinary system calls
+//! (files, signal actions, limits, its vDSO's address, the FPU and the FS/GS
+//! bases); the module does what the caller cannot do from inside the process
+//! being replaced: swap the address space and return into the saved
+//! registers.
+//!
+//! The image is never trusted. Every record of the MM section is read and
+//! checked, every mapped file opened and identified, every buffer allocated
+//! before the point of no return (the first unmap); an error before it
+//! returns an errno with the caller intact. After it, an error kills the
+//! caller (it has no valid context to return to). Only the caller's own
+//! address space is touched, with the caller's own permissions (files are
+//! opened and mapped as the caller).
+
+use core::{
+    ffi::c_void,
+    mem::{
+        size_of,
+        MaybeUninit, //
+    },
+    ptr, slice,
+};
+use kernel::{
+    bindings,
+    fs::{
+        file::flags,
+        LocalFile, //
+    },
+    prelude::*,
+    transmute::FromBytes,
+};
+
+use crate::{
+    format::*,
+    kfile, //
+};
+
+// Only pointers cross: the lint looks through them at struct file, which
+// holds empty (zero-sized) C structs, and would warn.
+#[allow(improper_ctypes)]
+extern "C" {
+    fn ckpt_restore_current_ok() -> i32;
+    fn ckpt_user_limit() -> u64;
+    fn ckpt_special_at(start: u64, end: u64) -> i32;
+    fn ckpt_open_mapped(
+        path: *const u8,
+        writable: i32,
+        ino: u64,
+        major: u32,
+        minor: u32,
+    ) -> *mut bindings::file;
+    fn ckpt_file_put(f: *mut bindings::file);
+    fn ckpt_unmap_all() -> i32;
+    fn ckpt_map(
+        f: *mut bindings::file,
+        start: u64,
+        end: u64,
+        prot: u32,
+        flags: u32,
+        off: u64,
+    ) -> i32;
+    fn ckpt_fill(addr: u64, buf: *const u8, len: usize, writable: i32) -> i32;
+    fn ckpt_mm_check(rec: *const ckpt_hdr_mm) -> i32;
+    fn ckpt_mm_set(rec: *const ckpt_hdr_mm);
+    fn ckpt_regs_check(r: *const ckpt_user_regs) -> i32;
+    fn ckpt_ax_work_alloc() -> *mut c_void;
+    fn ckpt_ax_work_free(w: *mut c_void);
+    fn ckpt_regs_set(r: *const ckpt_user_regs, ax: u64, w: *mut c_void) -> i32;
+    fn ckpt_set_blocked(mask: u64) -> i32;
+    fn ckpt_close_fd(fd: i32);
+    fn ckpt_kill_self();
+}
+
+/// Most VMA records one MM section may hold (the kernel's default
+/// `vm.max_map_count`, 65530, rounded up).
+const MAX_VMAS: u32 = 65536;
+/// Longest name (a path) of a VMA or executable, NUL included (`PATH_MAX`).
+const MAX_NAME: u32 = 4096;
+/// Pages read from the image per step when filling memory.
+const FILL_PAGES: usize = 16;
+/// `EINTR` as a system call returns it in `rax`.
+const RAX_EINTR: u64 = (-4i64) as u64;
+
+// SAFETY: `repr(C)` structs of integers (and arrays of them) without
+// padding (asserted in format.rs): every bit pattern is a valid value.
+unsafe impl FromBytes for ckpt_restore_args {}
+// SAFETY: as above.
+unsafe impl FromBytes for ckpt_hdr_mm {}
+// SAFETY: as above.
+unsafe impl FromBytes for ckpt_hdr_vma {}
+// SAFETY: as above.
+unsafe impl FromBytes for ckpt_hdr_pages {}
+
+fn errno(ret: i32) -> Result {
+    if ret < 0 {
+        Err(Error::from_errno(ret))
+    } else {
+        Ok(())
+    }
+}
+
+/// A file a VMA maps, opened by its path; put on drop.
+struct Mapped(*mut bindings::file);
+
+impl Mapped {
+    /// Opens `path` (NUL-terminated) and checks it is the file `vma` names.
+    fn open(path: &[u8], vma: &ckpt_hdr_vma, writable: bool) -> Result<Self> {
+        // SAFETY: `path` is NUL-terminated (checked by the caller) and valid
+        // for the call; the function opens it with the caller's credentials.
+        let f = unsafe {
+            ckpt_open_mapped(
+                path.as_ptr(),
+                i32::from(writable),
+                vma.ino,
+                vma.dev_major,
+                vma.dev_minor,
+            )
+        };
+        let e = f as isize;
+        if (-4095..0).contains(&e) {
+            return Err(Error::from_errno(e as i32));
+        }
+        Ok(Self(f))
+    }
+}
+
+impl Drop for Mapped {
+    fn drop(&mut self) {
+        // SAFETY: we own the reference `ckpt_open_mapped()` returned.
+        unsafe { ckpt_file_put(self.0) };
+    }
+}
+
+/// One VMA to create.
+struct Plan {
+    start: u64,
+    end: u64,
+    prot: u32,
+    flags: u32,
+    offset: u64,
+    /// The file it maps; `None` for anonymous memory.
+    file: Option<Mapped>,
+}
+
+/// One PAGES record's contents to write back.
+struct Run {
+    addr: u64,
+    nr: u32,
+    /// Position of the first page in the image file.
+    data: i64,
+    writable: bool,
+}
+
+/// The MM section, read and checked.
+struct Section {
+    mm: KBox<ckpt_hdr_mm>,
+    plans: KVec<Plan>,
+    runs: KVec<Run>,
+}
+
+/// Reads a `T` at `pos` of the image.
+fn read_rec<T: FromBytes>(f: &LocalFile, pos: i64) -> Result<T> {
+    let mut v = MaybeUninit::<T>::zeroed();
+    // SAFETY: the slice covers exactly `v`, which is initialised (zeroed).
+    let b = unsafe { slice::from_raw_parts_mut(v.as_mut_ptr().cast::<u8>(), size_of::<T>()) };
+    kfile::read_exact_at(f, b, pos)?;
+    // SAFETY: `T: FromBytes`: every byte pattern is a valid `T`.
+    Ok(unsafe { v.assume_init() })
+}
+
+/// Reads `len` bytes of a name at `pos`: a NUL-terminated string with no
+/// NUL before its end.
+fn read_name(f: &LocalFile, pos: i64, len: u32) -> Result<KVec<u8>> {
+    if len == 0 || len > MAX_NAME {
+        return Err(EINVAL);
+    }
+    let mut v = KVec::from_elem(0u8, len as usize, GFP_KERNEL)?;
+    kfile::read_exact_at(f, &mut v, pos)?;
+    match v.iter().position(|&b| b == 0) {
+        Some(i) if i + 1 == v.len() => Ok(v),
+        _ => Err(EINVAL),
+    }
+}
+
+/// Is this name the one the kernel gives the shared memory of a
+/// `MAP_SHARED | MAP_ANONYMOUS` mapping ("/dev/zero (deleted)")?
+fn is_shared_anon(name: &[u8]) -> bool {
+    name.starts_with(b"/dev/zero")
+}
+
+const VMA_FLAGS_OK: u32 = CKPT_VMA_SHARED
+    | CKPT_VMA_GROWSDOWN
+    | CKPT_VMA_DONTDUMP
+    | CKPT_VMA_DONTFORK
+    | CKPT_VMA_WIPEONFORK
+    | CKPT_VMA_MAYREAD
+    | CKPT_VMA_MAYWRITE
+    | CKPT_VMA_MAYEXEC;
+
+/// Reads and checks the MM section `[off, off + len)`: the MM record, its
+/// VMA records in address order without overlap, each VMA's PAGES records
+/// inside it, in order, adding up to its `dumped` bytes, and nothing after
+/// the last. Opens every mapped file.
+fn read_section(f: &LocalFile, off: u64, len: u64) -> Result<Section> {
+    let end = off.checked_add(len).ok_or(EINVAL)?;
+    let end = i64::try_from(end).map_err(|_| EINVAL)?;
+    let mut pos = i64::try_from(off).map_err(|_| EINVAL)?;
+    let limit = {
+        // SAFETY: no preconditions.
+        unsafe { ckpt_user_limit() }
+    };
+    let mm: ckpt_hdr_mm = read_rec(f, pos)?;
+    let mm_len = size_of::<ckpt_hdr_mm>() as u32 + mm.exe_len;
+    if mm.h.r#type != CKPT_HDR_MM || mm.h.len != mm_len || mm.exe_len > MAX_NAME {
+        return Err(EINVAL);
+    }
+    if mm.nr_vmas > MAX_VMAS {
+        return Err(EINVAL);
+    }
+    // SAFETY: `mm` is a valid record for the call.
+    errno(unsafe { ckpt_mm_check(&mm) })?;
+    pos += i64::from(ckpt_padded(mm.h.len));
+    let mut plans = KVec::with_capacity(mm.nr_vmas as usize, GFP_KERNEL)?;
+    let mut runs = KVec::new();
+    let mut prev_end = 0u64;
+    for _ in 0..mm.nr_vmas {
+        if pos >= end {
+            return Err(EINVAL);
+        }
+        let vma: ckpt_hdr_vma = read_rec(f, pos)?;
+        let vlen = size_of::<ckpt_hdr_vma>() as u32 + vma.name_len;
+        if vma.h.r#type != CKPT_HDR_VMA || vma.h.len != vlen || vma.name_len > MAX_NAME {
+            return Err(EINVAL);
+        }
+        let page = u64::from(CKPT_PAGE_SIZE);
+        if vma.start >= vma.end
+            || vma.start % page != 0
+            || vma.end % page != 0
+            || vma.offset % page != 0
+            || vma.start < prev_end
+            || vma.prot & !(CKPT_VMA_READ | CKPT_VMA_WRITE | CKPT_VMA_EXEC) != 0
+            || vma.dumped > vma.end - vma.start
+            || vma.dumped % page != 0
+        {
+            return Err(EINVAL);
+        }
+        prev_end = vma.end;
+        let name = if vma.name_len > 0 {
+            Some(read_name(
+                f,
+                pos + size_of::<ckpt_hdr_vma>() as i64,
+                vma.name_len,
+            )?)
+        } else {
+            None
+        };
+        pos += i64::from(ckpt_padded(vma.h.len));
+        let shared = vma.flags & CKPT_VMA_SHARED != 0;
+        // What to create, and whether its recorded pages are written back
+        // (not into a file's shared mapping: the file holds them).
+        let (plan, fill) = match vma.kind {
+            CKPT_VMA_SPECIAL => {
+                // [vsyscall] is above every user address and not a VMA; the
+                // vDSO and its data must be where the caller moved them.
+                if vma.start < limit {
+                    // SAFETY: no preconditions.
+                    if unsafe { ckpt_special_at(vma.start, vma.end) } != 1 {
+                        return Err(EADDRNOTAVAIL);
+                    }
+                }
+                if vma.dumped != 0 {
+                    return Err(EINVAL);
+                }
+                (None, false)
+            }
+            _ if vma.end > limit => return Err(EINVAL),
+            _ if vma.flags & !VMA_FLAGS_OK != 0 => return Err(EOPNOTSUPP),
+            CKPT_VMA_ANON | CKPT_VMA_HEAP | CKPT_VMA_STACK if !shared => (
+                Some(Plan {
+                    start: vma.start,
+                    end: vma.end,
+                    prot: vma.prot,
+                    flags: vma.flags,
+                    offset: 0,
+                    file: None,
+                }),
+                true,
+            ),
+            CKPT_VMA_FILE => {
+                let name = name.as_deref().ok_or(EINVAL)?;
+                let anon = shared && is_shared_anon(name);
+                let file = if anon {
+                    None
+                } else {
+                    let writable = shared && vma.prot & CKPT_VMA_WRITE != 0;
+                    Some(Mapped::open(name, &vma, writable)?)
+                };
+                let plan = Plan {
+                    start: vma.start,
+                    end: vma.end,
+                    prot: vma.prot,
+                    flags: vma.flags,
+                    offset: vma.offset,
+                    file,
+                };
+                (Some(plan), anon || !shared)
+            }
+            _ => return Err(EINVAL),
+        };
+        if plan.is_some() {
+            // SAFETY: no preconditions.
+            if unsafe { ckpt_special_at(vma.start, vma.end) } != 0 {
+                return Err(EADDRNOTAVAIL);
+            }
+        }
+        // The PAGES records of this VMA.
+        let mut left = vma.dumped;
+        let mut next = vma.start;
+        while left > 0 {
+            let p: ckpt_hdr_pages = read_rec(f, pos)?;
+            let bytes = u64::from(p.nr) * page;
+            let plen = size_of::<ckpt_hdr_pages>() as u64 + u64::from(p.pad) + bytes;
+            if p.h.r#type != CKPT_HDR_PAGES
+                || u64::from(p.h.len) != plen
+                || p.nr == 0
+                || p.nr > CKPT_PAGES_MAX
+                || p.pad >= CKPT_PAGE_SIZE
+                || p.addr % page != 0
+                || p.addr < next
+                || bytes > left
+                || p.addr.checked_add(bytes).is_none_or(|e| e > vma.end)
+            {
+                return Err(EINVAL);
+            }
+            let data = pos + size_of::<ckpt_hdr_pages>() as i64 + i64::from(p.pad);
+            if fill {
+                runs.push(
+                    Run {
+                        addr: p.addr,
+                        nr: p.nr,
+                        data,
+                        writable: vma.prot & CKPT_VMA_WRITE != 0,
+                    },
+                    GFP_KERNEL,
+                )?;
+            }
+            next = p.addr + bytes;
+            left -= bytes;
+            pos += i64::from(ckpt_padded(p.h.len));
+            if pos > end {
+                return Err(EINVAL);
+            }
+        }
+        if let Some(plan) = plan {
+            plans.push(plan, GFP_KERNEL)?;
+        }
+    }
+    if pos != end {
+        return Err(EINVAL);
+    }
+    Ok(Section {
+        mm: KBox::new(mm, GFP_KERNEL)?,
+        plans,
+        runs,
+    })
+}
+
+/// The return registers' `rip` and `rax` for a thread interrupted in a
+/// system call, resumed as the kernel would have after the stop: the call
+/// re-executed (`rax` = its number, `rip` back on the `syscall`
+/// instruction), or, for one continued by `restart_syscall(2)`, whose
+/// `restart_block` is not in the image, returning `EINTR` as if a handler
+/// had run (nanosleep() then has written the time left).
+fn resume_point(r: &ckpt_user_regs, restart: u32) -> Result<(u64, u64)> {
+    match restart {
+        CKPT_RESTART_NONE => Ok((r.rip, r.rax)),
+        CKPT_RESTART_SYS | CKPT_RESTART_NOINTR | CKPT_RESTART_NOHAND => {
+            Ok((r.rip.checked_sub(2).ok_or(EINVAL)?, r.orig_rax))
+        }
+        CKPT_RESTART_BLOCK => Ok((r.rip, RAX_EINTR)),
+        _ => Err(EINVAL),
+    }
+}
+
+/// The task work that sets `rax`, freed on drop unless given away.
+struct AxWork(*mut c_void);
+
+impl AxWork {
+    fn new() -> Result<Self> {
+        // SAFETY: no preconditions.
+        let w = unsafe { ckpt_ax_work_alloc() };
+        if w.is_null() {
+            return Err(ENOMEM);
+        }
+        Ok(Self(w))
+    }
+}
+
+impl Drop for AxWork {
+    fn drop(&mut self) {
+        if !self.0.is_null() {
+            // SAFETY: allocated by `ckpt_ax_work_alloc()` and not queued.
+            unsafe { ckpt_ax_work_free(self.0) };
+        }
+    }
+}
+
+/// Writes one run of pages back from the image into the new memory.
+fn fill(f: &LocalFile, run: &Run, buf: &mut [u8]) -> Result {
+    let page = CKPT_PAGE_SIZE as usize;
+    let mut done = 0usize;
+    let total = run.nr as usize;
+    while done < total {
+        let n = (total - done).min(FILL_PAGES);
+        let b = &mut buf[..n * page];
+        kfile::read_exact_at(f, b, run.data + (done * page) as i64)?;
+        let addr = run.addr + (done * page) as u64;
+        // SAFETY: `b` is a valid kernel buffer of `b.len()` bytes; the
+        // function writes only into the caller's own user memory.
+        errno(unsafe { ckpt_fill(addr, b.as_ptr(), b.len(), i32::from(run.writable)) })?;
+        done += n;
+    }
+    Ok(())
+}
+
+/// After the point of no return: build the address space, set the bounds.
+fn rebuild(f: &LocalFile, s: &Section, buf: &mut [u8]) -> Result {
+    // SAFETY: no preconditions; the caller's address space is its own.
+    errno(unsafe { ckpt_unmap_all() })?;
+    for p in s.plans.iter() {
+        let file = p.file.as_ref().map_or(ptr::null_mut(), |m| m.0);
+        // SAFETY: `file` is NULL or a file we hold a reference on.
+        errno(unsafe { ckpt_map(file, p.start, p.end, p.prot, p.flags, p.offset) })?;
+    }
+    for r in s.runs.iter() {
+        fill(f, r, buf)?;
+    }
+    // SAFETY: `s.mm` was checked by `ckpt_mm_check()`.
+    unsafe { ckpt_mm_set(&*s.mm) };
+    Ok(())
+}
+
+/// `CKPT_IOC_RESTORE`.
+pub(crate) fn restore(a: &ckpt_restore_args) -> Result<isize> {
+    let keep_mm = a.flags & CKPT_R_KEEP_MM != 0;
+    if a.flags & !CKPT_R_ALL != 0
+        || a.reserved0 != 0
+        || a.reserved.iter().any(|&r| r != 0)
+        || a.close_fds.iter().any(|&fd| fd < -1)
+        || (keep_mm && (a.mm_off != 0 || a.mm_len != 0))
+    {
+        return Err(EINVAL);
+    }
+    // SAFETY: `a.regs` is valid for the call.
+    errno(unsafe { ckpt_regs_check(&a.regs) })?;
+    let (rip, ax) = resume_point(&a.regs, a.restart)?;
+    let mut regs = a.regs;
+    regs.rip = rip;
+    // SAFETY: no preconditions.
+    errno(unsafe { ckpt_restore_current_ok() })?;
+    let work = AxWork::new()?;
+
+    let mut section = None;
+    let mut file = None;
+    let mut buf = KVec::new();
+    if !keep_mm {
+        let fd = u32::try_from(a.image_fd).map_err(|_| EBADF)?;
+        let f = LocalFile::fget(fd)?;
+        if f.flags() & flags::O_ACCMODE == flags::O_WRONLY {
+            return Err(EBADF);
+        }
+        section = Some(read_section(&f, a.mm_off, a.mm_len)?);
+        buf = KVec::from_elem(0u8, FILL_PAGES * CKPT_PAGE_SIZE as usize, GFP_KERNEL)?;
+        file = Some(f);
+    }
+
+    // The point of no return: from here an error kills the caller.
+    let done = (|| -> Result {
+        if let (Some(s), Some(f)) = (&section, &file) {
+            rebuild(f, s, &mut buf)?;
+        }
+        // SAFETY: no preconditions.
+        errno(unsafe { ckpt_set_blocked(a.blocked) })?;
+        let mut work = work;
+        let w = core::mem::take(&mut work.0);
+        // SAFETY: `regs` passed `ckpt_regs_check()` (with `rip` moved back
+        // by at most 2 within user addresses); `w` is ours to give away.
+        errno(unsafe { ckpt_regs_set(&regs, ax, w) })
+    })();
+    if let Err(e) = done {
+        // SAFETY: no preconditions.
+        unsafe { ckpt_kill_self() };
+        return Err(e);
+    }
+    drop(section);
+    drop(file);
+    for &fd in a.close_fds.iter().filter(|&&fd| fd >= 0) {
+        // SAFETY: closes one of the caller's descriptors (it asked for it).
+        unsafe { ckpt_close_fd(fd) };
+    }
+    Ok(0)
+}
