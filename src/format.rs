@@ -570,9 +570,11 @@ pub struct ckpt_rlimit {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ckpt_itimer {
-    /// Time until the next expiry (0: disarmed). For `ITIMER_REAL` wall
-    /// time, which goes on while the process is held; for the others CPU
-    /// time of the process, which does not.
+    /// Time until the next expiry (0: disarmed; but an `ITIMER_REAL` with
+    /// an interval reads 0 between an expiry and the moment its `SIGALRM`
+    /// is taken, which re-arms it). For `ITIMER_REAL` wall time, which goes
+    /// on while the process is held; for the others CPU time of the
+    /// process, which does not.
     pub value_ns: u64,
     /// The period it is re-armed with at each expiry (0: once).
     pub interval_ns: u64,

@@ -868,9 +868,11 @@ struct ckpt_rlimit {
  */
 struct ckpt_itimer {
   /**
-   * Time until the next expiry (0: disarmed). For `ITIMER_REAL` wall
-   * time, which goes on while the process is held; for the others CPU
-   * time of the process, which does not.
+   * Time until the next expiry (0: disarmed; but an `ITIMER_REAL` with
+   * an interval reads 0 between an expiry and the moment its `SIGALRM`
+   * is taken, which re-arms it). For `ITIMER_REAL` wall time, which goes
+   * on while the process is held; for the others CPU time of the
+   * process, which does not.
    */
   __u64 value_ns;
   /**

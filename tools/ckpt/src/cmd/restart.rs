@@ -69,6 +69,8 @@ struct Plan<'a> {
     special: Vec<(String, u64, u64)>,
     cwd: CString,
     comm: [u8; CKPT_COMM_LEN],
+    /// The executable, for /proc/PID/exe (`None`: the image names none).
+    exe: Option<OwnedFd>,
 }
 
 /// A 64-byte aligned buffer of FPU state (XRSTOR needs it, FXRSTOR 16).
@@ -385,6 +387,12 @@ fn plan(t: &Task) -> Result<Plan<'_>, CliError> {
     let task = t
         .task
         .ok_or_else(|| err(format!("{} has no TASK record", who(t))))?;
+    let exe = match t.mm.as_ref().and_then(|m| m.exe()) {
+        Some(path) => Some(OwnedFd::from(File::open(&path).map_err(|e| {
+            err(format!("{}: its executable {path}: {}", who(t), io_msg(&e)))
+        })?)),
+        None => None,
+    };
     Ok(Plan {
         task: t,
         regs,
@@ -399,6 +407,7 @@ fn plan(t: &Task) -> Result<Plan<'_>, CliError> {
         special,
         cwd,
         comm: task.comm,
+        exe,
     })
 }
 
@@ -621,7 +630,7 @@ fn set_fds(p: &Plan, helpers: &mut [RawFd]) -> Result<(), String> {
             Ok(r)
         }
     };
-    for h in helpers.iter_mut() {
+    for h in helpers.iter_mut().filter(|h| **h >= 0) {
         *h = high(*h)?;
     }
     let null = File::open("/dev/null").map_err(|e| io_msg(&e))?;
@@ -675,11 +684,31 @@ fn prepare(p: &Plan, helpers: &mut [RawFd]) -> Result<(), String> {
                     io_msg(&std::io::Error::last_os_error())
                 ));
             }
-        } else if pids.vpgid == pids.vpid && libc::setpgid(0, 0) < 0 {
-            return Err(format!(
-                "setpgid: {}",
-                io_msg(&std::io::Error::last_os_error())
-            ));
+        } else if pids.vpgid == pids.vpid {
+            if libc::setpgid(0, 0) < 0 {
+                return Err(format!(
+                    "setpgid: {}",
+                    io_msg(&std::io::Error::last_os_error())
+                ));
+            }
+        } else if pids.vpgid != libc::getpgrp() && libc::setpgid(0, pids.vpgid) < 0 {
+            // Its group is led from outside the image: join it if it is
+            // in this session, else stay in ckpt's.
+            eprintln!(
+                "ckpt: {}: cannot join its process group {} ({}): it stays in ckpt's ({})",
+                who(t),
+                pids.vpgid,
+                io_msg(&std::io::Error::last_os_error()),
+                libc::getpgrp()
+            );
+        }
+        if pids.vsid != libc::getsid(0) {
+            eprintln!(
+                "ckpt: {}: its session {} is led from outside the image: it stays in ckpt's ({})",
+                who(t),
+                pids.vsid,
+                libc::getsid(0)
+            );
         }
     }
     set_fds(p, helpers)?;
@@ -720,10 +749,9 @@ fn prepare(p: &Plan, helpers: &mut [RawFd]) -> Result<(), String> {
             ss_flags: (th.sas_ss_flags as i32) & (libc::SS_DISABLE | (1 << 31)),
             ss_size: th.sas_ss_size as usize,
         };
-        if th.sas_ss_flags as i32 & libc::SS_DISABLE == 0 || th.sas_ss_size != 0 {
-            sys(libc::sigaltstack(&ss, std::ptr::null_mut()) as libc::c_long)
-                .map_err(|e| format!("sigaltstack: {}", io_msg(&e)))?;
-        }
+        // Always: the alternate stack ckpt's own runtime set must go.
+        sys(libc::sigaltstack(&ss, std::ptr::null_mut()) as libc::c_long)
+            .map_err(|e| format!("sigaltstack: {}", io_msg(&e)))?;
         for (res, l) in proc.rlimits().iter().enumerate() {
             let r = libc::rlimit64 {
                 rlim_cur: l.cur,
@@ -741,9 +769,17 @@ fn prepare(p: &Plan, helpers: &mut [RawFd]) -> Result<(), String> {
                 tv_sec: (ns / 1_000_000_000) as _,
                 tv_usec: ((ns % 1_000_000_000) / 1000) as _,
             };
+            // A periodic ITIMER_REAL is re-armed when its SIGALRM is taken:
+            // stopped with the signal pending, it reads as value 0 with an
+            // interval. Setting value 0 would disarm it: one period instead.
+            let value = if which == 0 && it.value_ns == 0 {
+                it.interval_ns
+            } else {
+                it.value_ns
+            };
             let v = libc::itimerval {
                 it_interval: tv(it.interval_ns),
-                it_value: tv(it.value_ns),
+                it_value: tv(value),
             };
             if libc::setitimer(which as _, &v, std::ptr::null_mut()) < 0 {
                 return Err(format!(
@@ -768,76 +804,156 @@ fn prepare(p: &Plan, helpers: &mut [RawFd]) -> Result<(), String> {
     requeue(t)
 }
 
-/// The values the final assembly reads, in one block it addresses through
-/// one register.
+/// The values the final code reads, in one block it addresses through one
+/// register (offsets fixed: the assembly below uses them).
 #[repr(C)]
 struct Final {
-    fpu: u64,
-    xsave: u64,
-    fs_base: u64,
-    gs_base: u64,
-    dev: u64,
-    cmd: u64,
-    args: u64,
-    status: u64,
-    err: u64,
+    fpu: u64,     // 0: the FPU state
+    xsave: u64,   // 8: XRSTOR (1) or FXRSTOR (0)
+    fs_base: u64, // 16
+    gs_base: u64, // 24
+    dev: u64,     // 32: /dev/checkpoint
+    cmd: u64,     // 40: CKPT_IOC_RESTORE
+    args: u64,    // 48: &ckpt_restore_args
+    status: u64,  // 56: the status pipe
+    err: u64,     // 64: 'E' and the errno, written on failure
+    unmap: u64,   // 72: (start, length) pairs to unmap first
+    unmaps: u64,  // 80: how many
+    exe: u64,     // 88: the executable to name in /proc/PID/exe, or -1
 }
 
-/// Loads the FPU state, the FS and GS bases, and calls the restore ioctl;
-/// no Rust code may run in between (it could use SSE registers, or TLS
-/// through FS). On success the ioctl returns into the restored process. On
-/// failure: writes 'E' and the errno to the status pipe and exits.
-fn jump(f: &mut Final) -> ! {
-    // SAFETY: the block ends in exit_group() or never returns to this
-    // code (the ioctl returns into the restored registers); it reads only
-    // `f` and the memory `f` points to, which stay valid until then.
-    unsafe {
-        core::arch::asm!(
-            "cmp qword ptr [r12 + 8], 0",
-            "je 2f",
-            "mov eax, -1",
-            "mov edx, -1",
-            "mov rcx, [r12]",
-            "xrstor64 [rcx]",
-            "jmp 3f",
-            "2:",
-            "mov rcx, [r12]",
-            "fxrstor64 [rcx]",
-            "3:",
-            "mov eax, 158",       // arch_prctl(ARCH_SET_FS, fs_base)
-            "mov edi, 0x1002",
-            "mov rsi, [r12 + 16]",
-            "syscall",
-            "mov eax, 158",       // arch_prctl(ARCH_SET_GS, gs_base)
-            "mov edi, 0x1001",
-            "mov rsi, [r12 + 24]",
-            "syscall",
-            "mov eax, 16",        // ioctl(dev, CKPT_IOC_RESTORE, args)
-            "mov rdi, [r12 + 32]",
-            "mov rsi, [r12 + 40]",
-            "mov rdx, [r12 + 48]",
-            "syscall",
-            "neg eax",            // failed: 'E', errno on the status pipe
-            "mov byte ptr [r12 + 64], 0x45",
-            "mov [r12 + 65], eax",
-            "mov eax, 1",
-            "mov rdi, [r12 + 56]",
-            "lea rsi, [r12 + 64]",
-            "mov edx, 5",
-            "syscall",
-            "mov eax, 231",       // exit_group(1)
-            "mov edi, 1",
-            "syscall",
-            "ud2",
-            in("r12") f as *mut Final,
-            options(noreturn)
-        );
+// The last code the child runs, position-independent, copied to an
+// anonymous page first: it unmaps ckpt's own executable (the kernel lets
+// a process change its /proc/PID/exe only once the old one is no longer
+// mapped), names the image's, loads the FPU state and the FS/GS bases and
+// calls the restore ioctl. Nothing compiled runs in between (it could use
+// SSE registers, or TLS through FS). On success the ioctl returns into
+// the restored process; on failure the code writes 'E' and the errno to
+// the status pipe and exits. r12 points to a `Final`.
+core::arch::global_asm!(
+    ".pushsection .text.ckpt_final,\"ax\",@progbits",
+    ".globl ckpt_final_start",
+    "ckpt_final_start:",
+    "mov r13, [r12 + 72]",
+    "mov r14, [r12 + 80]",
+    "2:",
+    "test r14, r14",
+    "jz 3f",
+    "mov eax, 11", // munmap(start, length)
+    "mov rdi, [r13]",
+    "mov rsi, [r13 + 8]",
+    "syscall",
+    "add r13, 16",
+    "dec r14",
+    "jmp 2b",
+    "3:",
+    "mov rdx, [r12 + 88]",
+    "cmp rdx, -1",
+    "je 4f",
+    "mov eax, 157", // prctl(PR_SET_MM, PR_SET_MM_EXE_FILE, exe, 0, 0)
+    "mov edi, 35",
+    "mov esi, 13",
+    "xor r10d, r10d",
+    "xor r8d, r8d",
+    "syscall",
+    "4:",
+    "mov rcx, [r12]",
+    "cmp qword ptr [r12 + 8], 0",
+    "je 5f",
+    "mov eax, -1",
+    "mov edx, -1",
+    "xrstor64 [rcx]",
+    "jmp 6f",
+    "5:",
+    "fxrstor64 [rcx]",
+    "6:",
+    "mov eax, 158", // arch_prctl(ARCH_SET_FS, fs_base)
+    "mov edi, 0x1002",
+    "mov rsi, [r12 + 16]",
+    "syscall",
+    "mov eax, 158", // arch_prctl(ARCH_SET_GS, gs_base)
+    "mov edi, 0x1001",
+    "mov rsi, [r12 + 24]",
+    "syscall",
+    "mov eax, 16", // ioctl(dev, CKPT_IOC_RESTORE, args)
+    "mov rdi, [r12 + 32]",
+    "mov rsi, [r12 + 40]",
+    "mov rdx, [r12 + 48]",
+    "syscall",
+    "neg eax", // failed: 'E', errno on the status pipe, exit_group(1)
+    "mov byte ptr [r12 + 64], 0x45",
+    "mov [r12 + 65], eax",
+    "mov eax, 1",
+    "mov rdi, [r12 + 56]",
+    "lea rsi, [r12 + 64]",
+    "mov edx, 5",
+    "syscall",
+    "mov eax, 231",
+    "mov edi, 1",
+    "syscall",
+    "ud2",
+    ".globl ckpt_final_end",
+    "ckpt_final_end:",
+    ".popsection",
+);
+
+extern "C" {
+    static ckpt_final_start: u8;
+    static ckpt_final_end: u8;
+}
+
+/// Copies the final code to a new anonymous page and runs it.
+fn jump(f: &mut Final) -> Result<std::convert::Infallible, String> {
+    // Only the addresses of the two labels are taken.
+    let (a, b) = (
+        std::ptr::addr_of!(ckpt_final_start) as usize,
+        std::ptr::addr_of!(ckpt_final_end) as usize,
+    );
+    let len = b - a;
+    // SAFETY: a new anonymous mapping at an address the kernel picks.
+    let page = unsafe {
+        libc::mmap(
+            std::ptr::null_mut(),
+            4096,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        )
+    };
+    if page == libc::MAP_FAILED || len > 4096 {
+        return Err(io_msg(&std::io::Error::last_os_error()));
     }
+    // SAFETY: `len` bytes of our own code into the new page, which nothing
+    // else uses; then it is made executable and read-only.
+    unsafe {
+        std::ptr::copy_nonoverlapping(a as *const u8, page.cast::<u8>(), len);
+        if libc::mprotect(page, 4096, libc::PROT_READ | libc::PROT_EXEC) < 0 {
+            return Err(io_msg(&std::io::Error::last_os_error()));
+        }
+        // The code ends in exit_group() or returns into the restored
+        // process, never here; it reads only `f` and what `f` points to
+        // (the stack and the heap, which it does not unmap).
+        core::arch::asm!("jmp {code}", code = in(reg) page, in("r12") f as *mut Final,
+            options(noreturn));
+    }
+}
+
+/// The mappings of ckpt's own executable, as (start, length) pairs.
+fn own_exe_maps() -> Result<Vec<[u64; 2]>, String> {
+    let exe = std::fs::read_link("/proc/self/exe").map_err(|e| io_msg(&e))?;
+    let exe = exe.to_string_lossy().into_owned();
+    Ok(own_maps()?
+        .into_iter()
+        .filter(|m| m.2 == exe)
+        .map(|m| [m.0, m.1 - m.0])
+        .collect())
 }
 
 /// The child: becomes the image's process, or reports why not and exits.
 fn child(p: &Plan, img: RawFd, dev: RawFd, status: RawFd) -> ! {
-    let mut helpers = [img, dev, status];
+    let exe = p.exe.as_ref().map_or(-1, |f| f.as_raw_fd());
+    let mut helpers = [img, dev, status, exe];
     let say = |tag: u8, msg: &str, fd: RawFd| -> ! {
         let mut b = vec![tag];
         b.extend_from_slice(msg.as_bytes());
@@ -850,7 +966,7 @@ fn child(p: &Plan, img: RawFd, dev: RawFd, status: RawFd) -> ! {
     if let Err(e) = prepare(p, &mut helpers) {
         say(ST_MSG, &e, helpers[2]);
     }
-    let [img, dev, status] = helpers;
+    let [img, dev, status, exe] = helpers;
     match move_vdso(&p.special) {
         Ok(()) => {}
         Err(Some(e)) => say(ST_MSG, &e, status),
@@ -865,8 +981,12 @@ fn child(p: &Plan, img: RawFd, dev: RawFd, status: RawFd) -> ! {
         restart: p.restart,
         reserved0: 0,
         blocked: p.blocked,
-        close_fds: [img, dev, status, -1],
+        close_fds: [img, dev, status, exe],
         reserved: [0; 4],
+    };
+    let unmap = match own_exe_maps() {
+        Ok(v) => v,
+        Err(e) => say(ST_MSG, &e, status),
     };
     let mut f = Final {
         fpu: p.fpu.0.as_ptr() as u64,
@@ -878,8 +998,13 @@ fn child(p: &Plan, img: RawFd, dev: RawFd, status: RawFd) -> ! {
         args: &args as *const ckpt_restore_args as u64,
         status: status as u64,
         err: 0,
+        unmap: unmap.as_ptr() as u64,
+        unmaps: unmap.len() as u64,
+        exe: exe as u64,
     };
-    jump(&mut f)
+    match jump(&mut f) {
+        Err(e) => say(ST_MSG, &e, status),
+    }
 }
 
 /// Waits for `pid` and returns its status as a shell reports it.

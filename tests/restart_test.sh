@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# Guest tests of `ckpt restart` (TAP output), the zdtm way: each test
+# program runs twice, once through for the reference output, once
+# checkpointed with --kill at a random step, restarted, and run to its end;
+# its output and the files it wrote must be the same, and each program
+# checks its own state at every step (a BAD line is a failure).
+# Runs as root in the guest with rust_ckpt loaded; see tests/run-guest.
+set -u
+cd "$(dirname "$0")/.." || exit 1
+top=$PWD
+CKPT=${CKPT:-$top/tools/ckpt/target/release/ckpt}
+TMP=$(mktemp -d /tmp/ckpt-restart.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+# Programs run from tmpfs (exec through 9p is slow under TCG).
+for p in counter memory files signals sleeper; do
+	cp "tests/build/rs_$p" "$TMP/" || exit 1
+done
+cp "$CKPT" "$TMP/ckpt" || exit 1
+CKPT=$TMP/ckpt
+n=0 failed=0
+ok() { n=$((n + 1)); echo "ok $n $1"; }
+not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n $1"; shift; for l in "$@"; do echo "# $l"; done; }
+exec {NAP_FD}<> <(:)
+nap() { read -rt "$1" -u "$NAP_FD" _; } # sleep without a process
+# lines FILE: LINES = its number of lines (bash builtins only)
+lines() { local a=(); mapfile -t a <"$1" 2>/dev/null; LINES=${#a[@]}; }
+# wait_lines FILE N SECS: until FILE has N lines (or ends with "done")
+wait_lines() {
+	local end=$((SECONDS + $3))
+	while :; do
+		lines "$1"
+		[ "$LINES" -ge "$2" ] && return 0
+		grep -q '^done' "$1" 2>/dev/null && return 0
+		[ $SECONDS -ge $end ] && return 1
+		nap 0.05
+	done
+}
+# wait_done FILE SECS: until FILE has its "done" line
+wait_done() {
+	local end=$((SECONDS + $2))
+	until grep -q '^done' "$1" 2>/dev/null; do
+		[ $SECONDS -ge $end ] && return 1
+		nap 0.1
+	done
+}
+
+# The inputs of each run, made afresh in directory $1.
+setup() {
+	local d=$1
+	mkdir -p "$d"
+	head -c 65536 /dev/zero >"$d/shared.dat"
+	awk 'BEGIN { for (i = 0; i < 8192; i++) printf "%08d", i * 37 }' >"$d/priv.dat"
+	printf '%08d' $(seq 1 400) >"$d/read.dat"
+}
+
+# Files compared between the reference run and the restarted one.
+OUTPUTS="out.txt append.txt seek.txt shared.dat"
+
+# restart_case NAME STEPS PROG ARGS...: reference run, then a run
+# checkpointed with --kill after a random number of steps and restarted.
+restart_case() {
+	local name=$1 steps=$2 prog=$3 at pid rc msg f
+	shift 3
+	local ref=$TMP/$name.ref run=$TMP/$name.run
+	setup "$ref"
+	setup "$run"
+	(cd "$ref" && exec "$TMP/$prog" "$steps" "$@" >out.txt 2>&1)
+	# Any step will do; the first quarter leaves time for the checkpoint
+	# to start (seconds under TCG) before the program ends.
+	at=$((RANDOM % (steps / 4) + 1))
+	(cd "$run" && exec "$TMP/$prog" "$steps" "$@" >out.txt 2>&1) &
+	pid=$!
+	if ! wait_lines "$run/out.txt" "$at" 60; then
+		not_ok "$name" "did not reach step $at"
+		kill -9 $pid 2>/dev/null
+		return
+	fi
+	if ! msg=$("$CKPT" checkpoint $pid -o "$run/img" --kill 2>&1); then
+		wait $pid
+		not_ok "$name" "checkpoint at step $at failed" "$msg" "program exit status $?" \
+			"$(tail -3 "$run/out.txt")"
+		return
+	fi
+	wait $pid 2>/dev/null
+	lines "$run/out.txt"
+	local before=$LINES
+	rc=0
+	msg=$(cd "$run" && timeout --foreground 120 "$CKPT" restart img 2>&1) || rc=$?
+	if [ $rc = 124 ]; then
+		not_ok "$name" "restarted process did not end within 120 s (checkpoint after $before lines)" \
+			"$(tail -2 "$run/out.txt")" \
+			"$("$CKPT" decode "$run/img" | grep -i -E 'itimer|pending|blocked|held|restart|rip' | head -12)"
+		kill -9 $pid 2>/dev/null
+		return
+	fi
+	if [ $rc != 0 ] || ! grep -q '^done' "$run/out.txt"; then
+		not_ok "$name" "restart exited $rc (checkpoint after $before lines)" "$msg" \
+			"$(tail -3 "$run/out.txt")"
+		return
+	fi
+	for f in $OUTPUTS; do
+		[ -e "$ref/$f" ] || continue
+		if ! cmp -s "$ref/$f" "$run/$f"; then
+			not_ok "$name" "$f differs after a restart at step $before" \
+				"$(diff "$ref/$f" "$run/$f" | head -5)"
+			return
+		fi
+	done
+	if grep -q BAD "$run/out.txt"; then
+		not_ok "$name" "$(grep BAD "$run/out.txt" | head -3)"
+		return
+	fi
+	ok "$name (checkpointed after $before lines)"
+}
+
+# RESTART_CASES: a subset to run (names separated by spaces), for debugging.
+want() { [ -z "${RESTART_CASES:-}" ] || [[ " $RESTART_CASES " == *" $1 "* ]]; }
+want counter && restart_case counter 200 rs_counter
+want files && restart_case files 120 rs_files append.txt seek.txt read.dat
+want signals && restart_case signals 120 rs_signals
+want memory && restart_case memory 24 rs_memory priv.dat shared.dat
+
+# /proc/PID/maps after a restart equals the one before, line by line (the
+# vDSO, [heap] and [stack] at their addresses too).
+maps_case() {
+	local d=$TMP/maps pid rpid
+	setup "$d"
+	(cd "$d" && exec "$TMP/rs_memory" 40 priv.dat shared.dat >out.txt 2>&1) &
+	pid=$!
+	wait_lines "$d/out.txt" 2 60 || { not_ok "maps: after a restart equal those before" "no progress"; return; }
+	cat /proc/$pid/maps >"$d/maps.before"
+	"$CKPT" checkpoint $pid -o "$d/img" --kill >/dev/null 2>&1 || { not_ok "maps: after a restart equal those before" "checkpoint failed"; return; }
+	wait $pid 2>/dev/null
+	rpid=$(cd "$d" && "$CKPT" restart --detach img 2>/dev/null)
+	if [ "$rpid" != "$pid" ]; then
+		not_ok "maps: after a restart equal those before" "restart --detach printed '$rpid', want $pid"
+		return
+	fi
+	cat /proc/$pid/maps >"$d/maps.after"
+	if ! cmp -s "$d/maps.before" "$d/maps.after"; then
+		not_ok "maps: after a restart equal those before" "$(diff "$d/maps.before" "$d/maps.after" | head -8)"
+	else
+		ok "maps: after a restart equal those before"
+	fi
+	local t0=$SECONDS
+	if ! wait_done "$d/out.txt" 300; then
+		not_ok "maps: the restarted process ran to its end" "$(tail -3 "$d/out.txt")" \
+			"after $((SECONDS - t0)) s: $(cat /proc/$pid/stat 2>&1) wchan $(cat /proc/$pid/wchan 2>&1)"
+		kill -9 $pid 2>/dev/null
+	else
+		ok "maps: the restarted process ran to its end"
+	fi
+}
+want maps && maps_case
+
+# A checkpoint of the restarted process equals the first image but for
+# the times: the restore left nothing out that the image records.
+again_case() {
+	local d=$TMP/again pid
+	mkdir -p "$d"
+	(cd "$d" && exec "$TMP/rs_sleeper" >out.txt 2>&1) &
+	pid=$!
+	wait_lines "$d/out.txt" 1 60 || { not_ok "again: the image of a restarted process equals the first" "no progress"; return; }
+	"$CKPT" checkpoint $pid -o "$d/img1" --kill >/dev/null 2>&1 || { not_ok "again: the image of a restarted process equals the first" "first checkpoint failed"; return; }
+	wait $pid 2>/dev/null
+	(cd "$d" && "$CKPT" restart --detach img1 >/dev/null 2>&1) || { not_ok "again: the image of a restarted process equals the first" "restart failed"; return; }
+	"$CKPT" checkpoint $pid -o "$d/img2" --kill >/dev/null 2>&1 || { not_ok "again: the image of a restarted process equals the first" "second checkpoint failed"; return; }
+	# Expected to differ: the times, the sums over them, the parent
+	# (ckpt restart, gone), PF_FORKNOEXEC (forked by ckpt, no exec since),
+	# set_child_tid (written once at fork: not a state a restart recreates).
+	local j1 j2 norm='
+import json, sys
+j = json.load(sys.stdin)
+j["head"]["time_ns"] = 0
+j["tail"] = None
+for t in j["tasks"]:
+    t["start_time_ns"] = 0
+    t["vppid"] = 0
+    t["flags"] &= ~0x40
+    for th in t.get("threads", []):
+        th["flags"] &= ~0x40
+        th["set_child_tid"] = 0
+json.dump(j, sys.stdout, indent=1, sort_keys=True)'
+	j1=$("$CKPT" decode --json "$d/img1" | python3 -c "$norm")
+	j2=$("$CKPT" decode --json "$d/img2" | python3 -c "$norm")
+	if [ "$j1" != "$j2" ]; then
+		not_ok "again: the image of a restarted process equals the first" "$(diff -U4 <(echo "$j1") <(echo "$j2") | head -60)"
+	else
+		ok "again: the image of a restarted process equals the first"
+	fi
+}
+want again && again_case
+
+echo "1..$n"
+[ $failed = 0 ]
