@@ -1,0 +1,344 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * CKPT_IOC_RESTORE on its own: the register path with CKPT_R_KEEP_MM (the
+ * ioctl "returns" at a label with the registers it was given: every
+ * general register, rax of 64 bits through the task work, a system call
+ * re-executed for CKPT_RESTART_SYS, EINTR for CKPT_RESTART_BLOCK, the
+ * blocked mask), and every argument the module refuses, with the caller
+ * intact. Runs as root in the guest, with rust_ckpt loaded. Each test runs
+ * in a child of its own (the harness forks), so a restore that goes wrong
+ * ends only that child.
+ */
+#define _GNU_SOURCE
+#include <asm/prctl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "../include/uapi/linux/checkpoint.h"
+
+#define DEV "/dev/checkpoint"
+
+/* What the landing code saw: rax, rbx, rbp, r12..r15, rdi, rsi, rdx, r8..r11 */
+static volatile uint64_t seen[14];
+static char landing_stack[65536] __attribute__((aligned(16)));
+
+/*
+ * A `syscall` instruction, then the landing label: the ioctl returns to
+ * `landing` (or, for a restarted call, to the `syscall` before it), which
+ * stores every register, then calls landing_c() on the small stack the
+ * test gave it.
+ */
+asm(".text\n"
+    ".globl restart_insn\n"
+    "restart_insn:\n"
+    "	syscall\n"
+    ".globl landing\n"
+    "landing:\n"
+    "	mov %rax, seen+0(%rip)\n"
+    "	mov %rbx, seen+8(%rip)\n"
+    "	mov %rbp, seen+16(%rip)\n"
+    "	mov %r12, seen+24(%rip)\n"
+    "	mov %r13, seen+32(%rip)\n"
+    "	mov %r14, seen+40(%rip)\n"
+    "	mov %r15, seen+48(%rip)\n"
+    "	mov %rdi, seen+56(%rip)\n"
+    "	mov %rsi, seen+64(%rip)\n"
+    "	mov %rdx, seen+72(%rip)\n"
+    "	mov %r8, seen+80(%rip)\n"
+    "	mov %r9, seen+88(%rip)\n"
+    "	mov %r10, seen+96(%rip)\n"
+    "	mov %r11, seen+104(%rip)\n"
+    "	and $-16, %rsp\n"
+    "	call landing_c\n"
+    "	ud2\n");
+extern char restart_insn[], landing[];
+
+static const uint64_t canary[14] = {
+	0, 0x1111111111111111, 0x2222222222222222, 0x1212121212121212, 0x1313131313131313,
+	0x1414141414141414, 0x1515151515151515, 0x0707070707070707, 0x0606060606060606,
+	0x0202020202020202, 0x0808080808080808, 0x0909090909090909, 0x1010101010101010, 0,
+};
+static uint64_t want_rax;
+static uint64_t want_blocked;
+
+/* Exit 0 if every register and the mask are as given, else a code naming the first that is not. */
+__attribute__((used, noreturn)) void landing_c(void)
+{
+	sigset_t cur;
+	uint64_t mask = 0;
+
+	if (seen[0] != want_rax)
+		_exit(100);
+	for (int i = 1; i < 13; i++)
+		if (seen[i] != canary[i])
+			_exit(100 + i);
+	sigprocmask(SIG_SETMASK, NULL, &cur);
+	for (int s = 1; s <= 64; s++)
+		if (sigismember(&cur, s) == 1)
+			mask |= 1ull << (s - 1);
+	if (mask != want_blocked)
+		_exit(99);
+	_exit(0);
+}
+
+static void regs_for_landing(struct ckpt_user_regs *r)
+{
+	unsigned long fs = 0;
+
+	memset(r, 0, sizeof(*r));
+	r->rbx = canary[1];
+	r->rbp = canary[2];
+	r->r12 = canary[3];
+	r->r13 = canary[4];
+	r->r14 = canary[5];
+	r->r15 = canary[6];
+	r->rdi = canary[7];
+	r->rsi = canary[8];
+	r->rdx = canary[9];
+	r->r8 = canary[10];
+	r->r9 = canary[11];
+	r->r10 = canary[12];
+	r->rip = (uint64_t)landing;
+	r->rsp = (uint64_t)(landing_stack + sizeof(landing_stack) - 64);
+	r->cs = 0x33;
+	r->ss = 0x2b;
+	r->eflags = 0x246;
+	syscall(SYS_arch_prctl, ARCH_GET_FS, &fs);
+	r->fs_base = fs;
+}
+
+static void args_keep_mm(struct ckpt_restore_args *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->image_fd = -1;
+	a->flags = CKPT_R_KEEP_MM;
+	for (int i = 0; i < CKPT_R_CLOSE_FDS; i++)
+		a->close_fds[i] = -1;
+	regs_for_landing(&a->regs);
+}
+
+/*
+ * Runs the restore in a child and returns its exit status (landing_c's
+ * code; 1xx: a register; 99: the mask; 98: the ioctl returned).
+ */
+static int restore_in_child(struct ckpt_restore_args *a, uint64_t rax, uint64_t blocked)
+{
+	pid_t pid;
+	int st;
+
+	want_rax = rax;
+	want_blocked = blocked;
+	pid = fork();
+	if (pid == 0) {
+		int dev = open(DEV, O_RDWR);
+
+		ioctl(dev, CKPT_IOC_RESTORE, a);
+		_exit(98);
+	}
+	if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+		return -1;
+	return WEXITSTATUS(st);
+}
+
+TEST(keep_mm_returns_at_the_label_with_every_register)
+{
+	struct ckpt_restore_args a;
+
+	args_keep_mm(&a);
+	a.regs.rax = 0x0123456789abcdefull;
+	EXPECT_EQ(0, restore_in_child(&a, 0x0123456789abcdefull, 0));
+}
+
+TEST(rax_keeps_all_64_bits_and_values_an_ioctl_cannot_return)
+{
+	/* an ioctl's return value is an int; -515 is -ENOIOCTLCMD, -512 -ERESTARTSYS */
+	static const uint64_t vals[] = { 0x00000000ffffffffull, (uint64_t)-515, (uint64_t)-512,
+					 0xffffffff00000000ull, 0x8000000000000000ull };
+
+	for (unsigned int i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+		struct ckpt_restore_args a;
+
+		args_keep_mm(&a);
+		a.regs.rax = vals[i];
+		EXPECT_EQ(0, restore_in_child(&a, vals[i], 0))
+			TH_LOG("rax %#llx", (unsigned long long)vals[i]);
+	}
+}
+
+TEST(restart_sys_reexecutes_the_call)
+{
+	struct ckpt_restore_args a;
+
+	args_keep_mm(&a);
+	/* stopped after `syscall` returned -ERESTARTSYS from getppid (any call) */
+	a.regs.rip = (uint64_t)landing;
+	a.regs.rax = (uint64_t)-512;
+	a.regs.orig_rax = SYS_getppid;
+	a.restart = CKPT_RESTART_SYS;
+	/* the child's parent is this process: getppid() re-executed returns it */
+	EXPECT_EQ(0, restore_in_child(&a, (uint64_t)getpid(), 0));
+	EXPECT_EQ((uintptr_t)landing - 2, (uintptr_t)restart_insn);
+}
+
+TEST(restart_block_returns_eintr)
+{
+	struct ckpt_restore_args a;
+
+	args_keep_mm(&a);
+	a.regs.rax = (uint64_t)-516; /* -ERESTART_RESTARTBLOCK */
+	a.regs.orig_rax = SYS_nanosleep;
+	a.restart = CKPT_RESTART_BLOCK;
+	EXPECT_EQ(0, restore_in_child(&a, (uint64_t)-EINTR, 0));
+}
+
+TEST(blocked_mask_restored_without_sigkill_or_sigstop)
+{
+	struct ckpt_restore_args a;
+	uint64_t mask = (1ull << (SIGUSR1 - 1)) | (1ull << (SIGTERM - 1)) | (1ull << 40);
+
+	args_keep_mm(&a);
+	a.blocked = mask | (1ull << (SIGKILL - 1)) | (1ull << (SIGSTOP - 1));
+	EXPECT_EQ(0, restore_in_child(&a, 0, mask));
+}
+
+/* The ioctl's errno for `a`, in this process, which must survive it. */
+static int restore_errno(struct ckpt_restore_args *a)
+{
+	int dev = open(DEV, O_RDWR);
+	long r;
+
+	if (dev < 0)
+		return -1;
+	r = ioctl(dev, CKPT_IOC_RESTORE, a);
+	close(dev);
+	return r == -1 ? errno : 0;
+}
+
+TEST(bad_arguments_give_einval_and_leave_the_caller_intact)
+{
+	struct ckpt_restore_args a;
+
+	args_keep_mm(&a);
+	a.flags = 0x80;
+	EXPECT_EQ(EINVAL, restore_errno(&a));
+	args_keep_mm(&a);
+	a.reserved[2] = 1;
+	EXPECT_EQ(EINVAL, restore_errno(&a));
+	args_keep_mm(&a);
+	a.reserved0 = 1;
+	EXPECT_EQ(EINVAL, restore_errno(&a));
+	args_keep_mm(&a);
+	a.mm_len = 4096;
+	EXPECT_EQ(EINVAL, restore_errno(&a));
+	args_keep_mm(&a);
+	a.close_fds[1] = -2;
+	EXPECT_EQ(EINVAL, restore_errno(&a));
+	args_keep_mm(&a);
+	a.restart = CKPT_RESTART_INSIDE;
+	EXPECT_EQ(EINVAL, restore_errno(&a));
+	args_keep_mm(&a);
+	a.restart = 77;
+	EXPECT_EQ(EINVAL, restore_errno(&a));
+}
+
+TEST(registers_a_user_could_not_load_give_einval)
+{
+	struct ckpt_restore_args a;
+
+	args_keep_mm(&a);
+	a.regs.cs = 0x10; /* the kernel's code segment */
+	EXPECT_EQ(EINVAL, restore_errno(&a));
+	args_keep_mm(&a);
+	a.regs.cs = 0x23; /* 32-bit user code */
+	EXPECT_EQ(EINVAL, restore_errno(&a));
+	args_keep_mm(&a);
+	a.regs.ss = 0x18;
+	EXPECT_EQ(EINVAL, restore_errno(&a));
+	args_keep_mm(&a);
+	a.regs.fs = 0x63; /* an LDT/GDT selector */
+	EXPECT_EQ(EINVAL, restore_errno(&a));
+	args_keep_mm(&a);
+	a.regs.rip = 0xffffffff81000000ull; /* kernel text */
+	EXPECT_EQ(EINVAL, restore_errno(&a));
+	args_keep_mm(&a);
+	a.regs.rip = 0x0000800000000000ull; /* not canonical */
+	EXPECT_EQ(EINVAL, restore_errno(&a));
+	args_keep_mm(&a);
+	a.regs.rip = 1;
+	a.restart = CKPT_RESTART_SYS; /* rip - 2 below 0 */
+	EXPECT_EQ(EINVAL, restore_errno(&a));
+}
+
+static void *sleeper(void *arg)
+{
+	pause();
+	return NULL;
+}
+
+TEST(a_caller_with_threads_gets_ebusy)
+{
+	struct ckpt_restore_args a;
+	pthread_t t;
+
+	ASSERT_EQ(0, pthread_create(&t, NULL, sleeper, NULL));
+	args_keep_mm(&a);
+	EXPECT_EQ(EBUSY, restore_errno(&a));
+}
+
+TEST(a_bad_image_fd_gives_ebadf)
+{
+	struct ckpt_restore_args a;
+	char path[] = "/tmp/ckpt-restore-XXXXXX";
+	int fd = mkstemp(path);
+
+	ASSERT_LE(0, fd);
+	unlink(path);
+	args_keep_mm(&a);
+	a.flags = 0;
+	a.mm_len = 624;
+	a.image_fd = -1;
+	EXPECT_EQ(EBADF, restore_errno(&a));
+	a.image_fd = 1000;
+	EXPECT_EQ(EBADF, restore_errno(&a));
+	close(fd);
+	fd = open("/tmp", O_WRONLY | O_TMPFILE, 0600);
+	ASSERT_LE(0, fd);
+	a.image_fd = fd;
+	EXPECT_EQ(EBADF, restore_errno(&a));
+	close(fd);
+}
+
+TEST(a_section_that_is_no_mm_record_gives_einval)
+{
+	struct ckpt_restore_args a;
+	char buf[8192];
+	int fd = open("/tmp", O_RDWR | O_TMPFILE, 0600);
+
+	ASSERT_LE(0, fd);
+	memset(buf, 0, sizeof(buf));
+	ASSERT_EQ(sizeof(buf), write(fd, buf, sizeof(buf)));
+	args_keep_mm(&a);
+	a.flags = 0;
+	a.image_fd = fd;
+	a.mm_off = 0;
+	a.mm_len = 4096;
+	EXPECT_EQ(EINVAL, restore_errno(&a)); /* type 0 */
+	a.mm_off = 8000;
+	EXPECT_EQ(EINVAL, restore_errno(&a)); /* the file ends inside */
+	a.mm_off = UINT64_MAX - 10;
+	EXPECT_EQ(EINVAL, restore_errno(&a)); /* off + len overflows */
+	close(fd);
+}
+
+TEST_HARNESS_MAIN
