@@ -158,8 +158,8 @@ struct Run {
 /// The MM section, read and checked.
 struct Section {
     mm: KBox<ckpt_hdr_mm>,
-    plans: KVec<Plan>,
-    runs: KVec<Run>,
+    plans: KVVec<Plan>,
+    runs: KVVec<Run>,
 }
 
 /// Reads a `T` at `pos` of the image.
@@ -224,8 +224,10 @@ fn read_section(f: &LocalFile, off: u64, len: u64) -> Result<Section> {
     // SAFETY: `mm` is a valid record for the call.
     errno(unsafe { ckpt_mm_check(&mm) })?;
     pos += i64::from(ckpt_padded(mm.h.len));
-    let mut plans = KVec::with_capacity(mm.nr_vmas as usize, GFP_KERNEL)?;
-    let mut runs = KVec::new();
+    // Grown as records are read (never sized from a count in the image);
+    // vmalloc'ed past what kmalloc gives easily.
+    let mut plans = KVVec::new();
+    let mut runs = KVVec::new();
     let mut prev_end = 0u64;
     for _ in 0..mm.nr_vmas {
         if pos >= end {

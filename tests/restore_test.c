@@ -15,11 +15,15 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -338,6 +342,171 @@ TEST(a_section_that_is_no_mm_record_gives_einval)
 	EXPECT_EQ(EINVAL, restore_errno(&a)); /* the file ends inside */
 	a.mm_off = UINT64_MAX - 10;
 	EXPECT_EQ(EINVAL, restore_errno(&a)); /* off + len overflows */
+	close(fd);
+}
+
+/* ---- the module never trusts an image: random mutations of a section ---- */
+
+/* An image of a stopped fork of this process (same vDSO address as any
+ * other fork of it), into `*len` bytes. */
+static uint8_t *image_of_a_fork(size_t *len, pid_t *child)
+{
+	struct ckpt_args a = { 0 };
+	struct stat st;
+	uint8_t *buf;
+	int dev, fd, wst;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		for (;;)
+			pause();
+	}
+	kill(pid, SIGSTOP);
+	if (waitpid(pid, &wst, WUNTRACED) != pid)
+		return NULL;
+	dev = open(DEV, O_RDWR);
+	fd = memfd_create("img", 0);
+	a.pid = pid;
+	a.fd = fd;
+	if (dev < 0 || fd < 0 || ioctl(dev, CKPT_IOC_CHECKPOINT, &a) < 0 || fstat(fd, &st))
+		return NULL;
+	buf = malloc(st.st_size);
+	if (pread(fd, buf, st.st_size, 0) != st.st_size)
+		return NULL;
+	close(fd);
+	close(dev);
+	*len = st.st_size;
+	*child = pid;
+	return buf;
+}
+
+struct section {
+	size_t off, len;
+	size_t rec[4096];	/* record starts in it */
+	size_t rec_len[4096];	/* bytes worth mutating: headers and names */
+	int nr;
+	struct ckpt_user_regs regs;
+};
+
+/* The MM section of the image's only task, and its leader's registers. */
+static int find_section(const uint8_t *b, size_t n, struct section *s)
+{
+	size_t pos = 0;
+	int in = 0;
+
+	memset(s, 0, sizeof(*s));
+	while (pos + 8 <= n) {
+		struct ckpt_hdr h;
+
+		memcpy(&h, b + pos, sizeof(h));
+		if (h.len < 8)
+			return -1;
+		if (h.type == CKPT_HDR_THREAD && !s->regs.rip)
+			memcpy(&s->regs, b + pos + offsetof(struct ckpt_hdr_thread, regs),
+			       sizeof(s->regs));
+		if (h.type == CKPT_HDR_MM) {
+			in = 1;
+			s->off = pos;
+		} else if (in && h.type != CKPT_HDR_VMA && h.type != CKPT_HDR_PAGES) {
+			s->len = pos - s->off;
+			return s->nr ? 0 : -1;
+		}
+		if (in && s->nr < 4096) {
+			s->rec[s->nr] = pos;
+			s->rec_len[s->nr] = h.type == CKPT_HDR_PAGES ? sizeof(struct ckpt_hdr_pages) : h.len;
+			s->nr++;
+		}
+		pos += (h.len + 7) & ~7u;
+	}
+	return -1;
+}
+
+/* 0: refused with an errno (in `*code`); 1: past the point of no return
+ * (the process died of a signal, `*code`); -1: anything else. */
+static int restore_outcome(int img_fd, const struct section *s, int *code)
+{
+	struct ckpt_restore_args a;
+	pid_t pid;
+	int st;
+
+	memset(&a, 0, sizeof(a));
+	a.image_fd = img_fd;
+	a.mm_off = s->off;
+	a.mm_len = s->len;
+	a.regs = s->regs;
+	a.regs.rip = 0;	/* a restored process faults at once */
+	a.restart = CKPT_RESTART_NONE;
+	for (int i = 0; i < CKPT_R_CLOSE_FDS; i++)
+		a.close_fds[i] = -1;
+	pid = fork();
+	if (pid == 0) {
+		int dev = open(DEV, O_RDWR);
+
+		if (ioctl(dev, CKPT_IOC_RESTORE, &a) < 0)
+			_exit(errno);
+		_exit(0);
+	}
+	if (waitpid(pid, &st, 0) != pid)
+		return -1;
+	if (WIFEXITED(st) && WEXITSTATUS(st) > 0) {
+		*code = WEXITSTATUS(st);
+		return 0;
+	}
+	if (WIFSIGNALED(st)) {
+		*code = WTERMSIG(st);
+		return 1;
+	}
+	return -1;
+}
+
+TEST(random_mutations_of_a_section_give_an_errno_or_a_dead_process)
+{
+	size_t len = 0;
+	pid_t sleeper = 0;
+	uint8_t *img = image_of_a_fork(&len, &sleeper);
+	uint8_t *mut;
+	struct section s;
+	int fd, code, errs = 0, dead = 0, iters = 1500;
+	unsigned int seed = (unsigned int)time(NULL);
+	const char *env = getenv("RESTORE_FUZZ_ITERS");
+
+	if (env)
+		iters = atoi(env);
+	ASSERT_NE(NULL, img);
+	kill(sleeper, SIGKILL);
+	waitpid(sleeper, NULL, 0);
+	ASSERT_EQ(0, find_section(img, len, &s));
+	fd = memfd_create("mut", 0);
+	ASSERT_LE(0, fd);
+	/* the image as it is: restored (then dies at rip 0) */
+	ASSERT_EQ(len, pwrite(fd, img, len, 0));
+	ASSERT_EQ(1, restore_outcome(fd, &s, &code));
+	EXPECT_EQ(SIGSEGV, code);
+	mut = malloc(len);
+	srand(seed);
+	TH_LOG("seed %u, %d records in the section, %d iterations", seed, s.nr, iters);
+	for (int i = 0; i < iters; i++) {
+		int n = 1 + rand() % 3, r;
+
+		memcpy(mut, img, len);
+		for (int k = 0; k < n; k++) {
+			int rec = rand() % s.nr;
+			size_t at = s.rec[rec] + rand() % s.rec_len[rec];
+
+			mut[at] = rand() % 4 ? (uint8_t)rand() : mut[at] ^ (1u << (rand() % 8));
+		}
+		ASSERT_EQ(len, pwrite(fd, mut, len, 0));
+		r = restore_outcome(fd, &s, &code);
+		ASSERT_LE(0, r) TH_LOG("iteration %d: neither an errno nor a signal", i);
+		if (r == 0)
+			errs++;
+		else
+			dead++;
+	}
+	TH_LOG("%d refused with an errno, %d restored or killed after the point of no return",
+	       errs, dead);
+	free(mut);
+	free(img);
 	close(fd);
 }
 
