@@ -593,3 +593,31 @@ fn invalid_and_partial() {
         )
     );
 }
+
+/// `ckpt restart` checks the whole image before it creates anything: a
+/// corrupted byte anywhere in the task's section (sampled: one byte in
+/// every 97 from the TASK record on) gives exit 1 and one line naming the
+/// image, never a restart attempt (on the host, where no module is
+/// loaded, an attempt would fail differently: on /dev/checkpoint).
+#[test]
+fn restart_refuses_every_corrupted_image_up_front() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/single-task.img");
+    let img = std::fs::read(path).unwrap();
+    let task = (0..img.len() - 8)
+        .step_by(8)
+        .find(|&o| u32::from_le_bytes(img[o..o + 4].try_into().unwrap()) == 201)
+        .expect("a TASK record");
+    let mut tried = 0;
+    for at in (task..img.len()).step_by(97) {
+        let mut bad = img.clone();
+        bad[at] ^= 0x5a;
+        let f = Scratch::new(&format!("restart-{at}"), &bad);
+        let o = ckpt(&["restart", f.path()]);
+        let e = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "byte {at}: {e}");
+        assert!(e.contains("not a valid image"), "byte {at}: {e}");
+        assert_eq!(e.lines().count(), 1, "byte {at}: {e}");
+        tried += 1;
+    }
+    assert!(tried > 100);
+}
