@@ -213,14 +213,12 @@ fn reopen(t: &Task, f: &FileRec) -> Result<OwnedFd, CliError> {
     // SAFETY: `c` is a NUL-terminated path; open(2) creates nothing
     // without O_CREAT.
     let fd = unsafe { libc::open(c.as_ptr(), flags) };
-    if fd < 0 {
+    let failed = || {
         let e = std::io::Error::last_os_error();
-        return Err(err(format!(
-            "{}: fd {}: {path}: {}",
-            who(t),
-            f.fd(),
-            io_msg(&e)
-        )));
+        err(format!("{}: fd {}: {path}: {}", who(t), f.fd(), io_msg(&e)))
+    };
+    if fd < 0 {
+        return Err(failed());
     }
     // SAFETY: a new descriptor we own.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
@@ -239,13 +237,7 @@ fn reopen(t: &Task, f: &FileRec) -> Result<OwnedFd, CliError> {
         }
         // SAFETY: plain lseek(2) on our descriptor.
         if unsafe { libc::lseek(fd.as_raw_fd(), f.hdr.pos, libc::SEEK_SET) } < 0 {
-            let e = std::io::Error::last_os_error();
-            return Err(err(format!(
-                "{}: fd {}: {path}: {}",
-                who(t),
-                f.fd(),
-                io_msg(&e)
-            )));
+            return Err(failed());
         }
     }
     Ok(fd)
@@ -478,6 +470,29 @@ fn own_maps() -> Result<Vec<(u64, u64, String)>, String> {
     Ok(v)
 }
 
+/// `mremap()` of one of our special mappings to `to`, replacing whatever
+/// is there (the caller checked that none of our other mappings is).
+fn move_special(from: u64, to: u64, len: u64) -> Result<(), String> {
+    // SAFETY: moves a special mapping of ours; the range at `to` holds
+    // nothing this process still uses (see the caller).
+    let r = unsafe {
+        libc::mremap(
+            from as *mut libc::c_void,
+            len as usize,
+            len as usize,
+            libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
+            to as *mut libc::c_void,
+        )
+    };
+    if r == libc::MAP_FAILED {
+        return Err(format!(
+            "moving the vDSO: {}",
+            io_msg(&std::io::Error::last_os_error())
+        ));
+    }
+    Ok(())
+}
+
 /// Moves this process's [vvar], [vvar_vclock] and [vdso] to where the
 /// image had them (glibc keeps pointers into the vDSO). First each to a
 /// scratch area (a target may overlap the current place of another), then
@@ -529,42 +544,14 @@ fn move_vdso(want: &[(String, u64, u64)]) -> Result<(), Option<String>> {
         if tmp == libc::MAP_FAILED {
             return Err(Some(io_msg(&std::io::Error::last_os_error())));
         }
-        // SAFETY: moves a special mapping of ours onto our reservation.
-        let r = unsafe {
-            libc::mremap(
-                from as *mut _,
-                len as usize,
-                len as usize,
-                libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
-                tmp,
-            )
-        };
-        if r == libc::MAP_FAILED {
-            return Err(Some(format!(
-                "moving the vDSO: {}",
-                io_msg(&std::io::Error::last_os_error())
-            )));
-        }
+        // Onto our reservation.
+        move_special(from, tmp as u64, len).map_err(Some)?;
         scratch.push((tmp as u64, to, len));
     }
     for (from, to, len) in scratch {
-        // SAFETY: the target range holds none of our mappings (checked
-        // above) but possibly another special one's old place, now moved.
-        let r = unsafe {
-            libc::mremap(
-                from as *mut _,
-                len as usize,
-                len as usize,
-                libc::MREMAP_MAYMOVE | libc::MREMAP_FIXED,
-                to as *mut libc::c_void,
-            )
-        };
-        if r == libc::MAP_FAILED {
-            return Err(Some(format!(
-                "moving the vDSO: {}",
-                io_msg(&std::io::Error::last_os_error())
-            )));
-        }
+        // The target range holds none of our mappings (checked above) but
+        // possibly another special one's old place, now moved.
+        move_special(from, to, len).map_err(Some)?;
     }
     Ok(())
 }
