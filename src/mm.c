@@ -51,6 +51,7 @@ u64 ckpt_mm_next_mapped(struct mm_struct *mm, u64 addr, u64 end);
 int ckpt_path_into(const struct path *path, char *buf, unsigned int len);
 int ckpt_mm_pages(struct mm_struct *mm, u64 addr, unsigned int nr, u32 dump, struct page **pages);
 void ckpt_page_put(struct page *p);
+const char *ckpt_special_name(struct vm_area_struct *vma);
 const void *ckpt_page_map(struct page *p);
 void ckpt_page_unmap(const void *addr);
 long ckpt_write_pages(struct file *file, struct page **pages, unsigned int nr, size_t skip,
@@ -179,6 +180,18 @@ static int anon_name_into(struct vm_area_struct *vma, const char *fmt, char *nam
 }
 
 /*
+ * The name of a special mapping ([vdso], [vvar], [vvar_vclock]...: one made
+ * by _install_special_mapping(), named by its vm_ops), NULL for any other
+ * VMA (also for src/restore.c). Under the mmap lock.
+ */
+const char *ckpt_special_name(struct vm_area_struct *vma)
+{
+	if (vma->vm_file || !vma->vm_ops || !vma->vm_ops->name)
+		return NULL;
+	return vma->vm_ops->name(vma);
+}
+
+/*
  * The VMA's name as /proc/PID/maps prints it (fs/proc/task_mmu.c,
  * get_vma_name()) into `name`, its kind and what to record of its
  * contents. Returns the name's bytes with the NUL (0: no name) or -errno.
@@ -207,7 +220,7 @@ static int vma_name(struct vm_area_struct *vma, struct ckpt_hdr_vma *rec, u32 *d
 		return ckpt_path_into(file_user_path(vma->vm_file), name, len);
 	}
 	*dump = CKPT_DUMP_ALL;
-	special = vma->vm_ops && vma->vm_ops->name ? vma->vm_ops->name(vma) : NULL;
+	special = ckpt_special_name(vma);
 	if (special) {
 		rec->kind = CKPT_VMA_SPECIAL;
 		*dump = CKPT_DUMP_NONE;

@@ -56,6 +56,8 @@ int ckpt_regs_set(const struct ckpt_user_regs *r, u64 ax, void *w);
 int ckpt_set_blocked(u64 mask);
 void ckpt_close_fd(int fd);
 void ckpt_kill_self(void);
+/* src/mm.c */
+const char *ckpt_special_name(struct vm_area_struct *vma);
 
 static_assert(sizeof(struct user_regs_struct) == sizeof(struct ckpt_user_regs));
 
@@ -89,7 +91,7 @@ u64 ckpt_user_limit(void)
 /* Is the VMA a special mapping ([vdso], [vvar], [vvar_vclock]...)? */
 static bool is_special(struct vm_area_struct *vma)
 {
-	return !vma->vm_file && vma->vm_ops && vma->vm_ops->name && vma->vm_ops->name(vma);
+	return ckpt_special_name(vma) != NULL;
 }
 
 /*

@@ -262,9 +262,11 @@ fn read_section(f: &LocalFile, off: u64, len: u64) -> Result<Section> {
         };
         pos += i64::from(ckpt_padded(vma.h.len));
         let shared = vma.flags & CKPT_VMA_SHARED != 0;
-        // What to create, and whether its recorded pages are written back
-        // (not into a file's shared mapping: the file holds them).
-        let (plan, fill) = match vma.kind {
+        // What to create (`None`: a special mapping, left as it is), what
+        // it maps (`None`: anonymous memory), and whether its recorded
+        // pages are written back (not into a file's shared mapping: the
+        // file holds them).
+        let create = match vma.kind {
             CKPT_VMA_SPECIAL => {
                 // [vsyscall] is above every user address and not a VMA; the
                 // vDSO and its data must be where the caller moved them.
@@ -277,48 +279,41 @@ fn read_section(f: &LocalFile, off: u64, len: u64) -> Result<Section> {
                 if vma.dumped != 0 {
                     return Err(EINVAL);
                 }
-                (None, false)
+                None
             }
             _ if vma.end > limit => return Err(EINVAL),
             _ if vma.flags & !VMA_FLAGS_OK != 0 => return Err(EOPNOTSUPP),
-            CKPT_VMA_ANON | CKPT_VMA_HEAP | CKPT_VMA_STACK if !shared => (
+            CKPT_VMA_ANON | CKPT_VMA_HEAP | CKPT_VMA_STACK if !shared => Some((None, true)),
+            CKPT_VMA_FILE => {
+                let name = name.as_deref().ok_or(EINVAL)?;
+                if shared && is_shared_anon(name) {
+                    Some((None, true))
+                } else {
+                    let writable = shared && vma.prot & CKPT_VMA_WRITE != 0;
+                    Some((Some(Mapped::open(name, &vma, writable)?), !shared))
+                }
+            }
+            _ => return Err(EINVAL),
+        };
+        let fill = create.as_ref().is_some_and(|c| c.1);
+        let plan = match create {
+            Some((file, _)) => {
+                // SAFETY: no preconditions.
+                if unsafe { ckpt_special_at(vma.start, vma.end) } != 0 {
+                    return Err(EADDRNOTAVAIL);
+                }
                 Some(Plan {
                     start: vma.start,
                     end: vma.end,
                     prot: vma.prot,
                     flags: vma.flags,
-                    offset: 0,
-                    file: None,
-                }),
-                true,
-            ),
-            CKPT_VMA_FILE => {
-                let name = name.as_deref().ok_or(EINVAL)?;
-                let anon = shared && is_shared_anon(name);
-                let file = if anon {
-                    None
-                } else {
-                    let writable = shared && vma.prot & CKPT_VMA_WRITE != 0;
-                    Some(Mapped::open(name, &vma, writable)?)
-                };
-                let plan = Plan {
-                    start: vma.start,
-                    end: vma.end,
-                    prot: vma.prot,
-                    flags: vma.flags,
-                    offset: vma.offset,
+                    // File offset; 0 (ignored) for anonymous memory.
+                    offset: if file.is_some() { vma.offset } else { 0 },
                     file,
-                };
-                (Some(plan), anon || !shared)
+                })
             }
-            _ => return Err(EINVAL),
+            None => None,
         };
-        if plan.is_some() {
-            // SAFETY: no preconditions.
-            if unsafe { ckpt_special_at(vma.start, vma.end) } != 0 {
-                return Err(EADDRNOTAVAIL);
-            }
-        }
         // The PAGES records of this VMA.
         let mut left = vma.dumped;
         let mut next = vma.start;
@@ -400,6 +395,11 @@ impl AxWork {
         }
         Ok(Self(w))
     }
+
+    /// The work, no longer freed on drop (`ckpt_regs_set()` takes it).
+    fn into_raw(mut self) -> *mut c_void {
+        core::mem::take(&mut self.0)
+    }
 }
 
 impl Drop for AxWork {
@@ -466,40 +466,37 @@ pub(crate) fn restore(a: &ckpt_restore_args) -> Result<isize> {
     errno(unsafe { ckpt_restore_current_ok() })?;
     let work = AxWork::new()?;
 
-    let mut section = None;
-    let mut file = None;
-    let mut buf = KVec::new();
-    if !keep_mm {
+    // The image, its MM section read and checked, and a buffer for its
+    // pages; `None` with `CKPT_R_KEEP_MM`.
+    let image = if keep_mm {
+        None
+    } else {
         let fd = u32::try_from(a.image_fd).map_err(|_| EBADF)?;
         let f = LocalFile::fget(fd)?;
         if f.flags() & flags::O_ACCMODE == flags::O_WRONLY {
             return Err(EBADF);
         }
-        section = Some(read_section(&f, a.mm_off, a.mm_len)?);
-        buf = KVec::from_elem(0u8, FILL_PAGES * CKPT_PAGE_SIZE as usize, GFP_KERNEL)?;
-        file = Some(f);
-    }
+        let section = read_section(&f, a.mm_off, a.mm_len)?;
+        let buf = KVec::from_elem(0u8, FILL_PAGES * CKPT_PAGE_SIZE as usize, GFP_KERNEL)?;
+        Some((f, section, buf))
+    };
 
     // The point of no return: from here an error kills the caller.
     let done = (|| -> Result {
-        if let (Some(s), Some(f)) = (&section, &file) {
-            rebuild(f, s, &mut buf)?;
+        if let Some((f, s, mut buf)) = image {
+            rebuild(&f, &s, &mut buf)?;
         }
         // SAFETY: no preconditions.
         errno(unsafe { ckpt_set_blocked(a.blocked) })?;
-        let mut work = work;
-        let w = core::mem::take(&mut work.0);
         // SAFETY: `regs` passed `ckpt_regs_check()` (with `rip` moved back
-        // by at most 2 within user addresses); `w` is ours to give away.
-        errno(unsafe { ckpt_regs_set(&regs, ax, w) })
+        // by at most 2 within user addresses); the work is given away.
+        errno(unsafe { ckpt_regs_set(&regs, ax, work.into_raw()) })
     })();
     if let Err(e) = done {
         // SAFETY: no preconditions.
         unsafe { ckpt_kill_self() };
         return Err(e);
     }
-    drop(section);
-    drop(file);
     for &fd in a.close_fds.iter().filter(|&&fd| fd >= 0) {
         // SAFETY: closes one of the caller's descriptors (it asked for it).
         unsafe { ckpt_close_fd(fd) };

@@ -28,7 +28,7 @@ use std::path::PathBuf;
 use ckpt::format::*;
 use ckpt::{FileRec, Image, Task, Vma};
 
-use super::sys::{io_msg, Mapped};
+use super::sys::{io_msg, kill, Mapped};
 use super::CliError;
 
 pub struct Options {
@@ -173,13 +173,24 @@ fn mm_section(t: &Task) -> Option<(u64, u64)> {
     Some((mm.offset as u64, (end - mm.offset) as u64))
 }
 
+/// Is it the shared memory of a `MAP_SHARED | MAP_ANONYMOUS` mapping (which
+/// maps print as "/dev/zero (deleted)"), recreated as such, not opened?
+fn is_shared_anon(v: &Vma) -> bool {
+    v.hdr.flags & CKPT_VMA_SHARED != 0 && v.name().starts_with("/dev/zero")
+}
+
 /// Does a mapped file still exist at its path with the same identity?
 fn check_mapped(t: &Task, v: &Vma) -> Result<(), CliError> {
     let name = v.name();
-    if v.hdr.kind != CKPT_VMA_FILE
-        || (v.hdr.flags & CKPT_VMA_SHARED != 0 && name.starts_with("/dev/zero"))
-    {
+    if v.hdr.kind != CKPT_VMA_FILE || is_shared_anon(v) {
         return Ok(());
+    }
+    // (before the path is looked up: "x (deleted)" names no file)
+    if name.ends_with(" (deleted)") {
+        return Err(err(format!(
+            "{}: maps a deleted file ({name}): not supported",
+            who(t)
+        )));
     }
     let m = std::fs::metadata(&name)
         .map_err(|e| err(format!("{}: mapped file {name}: {}", who(t), io_msg(&e))))?;
@@ -363,16 +374,6 @@ fn plan(t: &Task) -> Result<Plan<'_>, CliError> {
         if v.hdr.kind == CKPT_VMA_SPECIAL && v.hdr.start < ckpt::USER_ADDR_END {
             special.push((v.name(), v.hdr.start, v.hdr.end));
         }
-        if v.hdr.kind == CKPT_VMA_FILE
-            && v.name().ends_with(" (deleted)")
-            && !v.name().starts_with("/dev/zero")
-        {
-            return Err(err(format!(
-                "{}: maps a deleted file ({}): not supported",
-                who(t),
-                v.name()
-            )));
-        }
     }
     let (opened, fds) = plan_files(t)?;
     let cwd = CString::new(proc.cwd()).map_err(|_| err(format!("{}: bad cwd", who(t))))?;
@@ -401,6 +402,11 @@ fn plan(t: &Task) -> Result<Plan<'_>, CliError> {
         comm: task.comm,
         exe,
     })
+}
+
+/// The last system call's error, as a person reads it.
+fn last_msg() -> String {
+    io_msg(&std::io::Error::last_os_error())
 }
 
 /// A raw system call's result as `io::Result`.
@@ -485,10 +491,7 @@ fn move_special(from: u64, to: u64, len: u64) -> Result<(), String> {
         )
     };
     if r == libc::MAP_FAILED {
-        return Err(format!(
-            "moving the vDSO: {}",
-            io_msg(&std::io::Error::last_os_error())
-        ));
+        return Err(format!("moving the vDSO: {}", last_msg()));
     }
     Ok(())
 }
@@ -542,7 +545,7 @@ fn move_vdso(want: &[(String, u64, u64)]) -> Result<(), Option<String>> {
             )
         };
         if tmp == libc::MAP_FAILED {
-            return Err(Some(io_msg(&std::io::Error::last_os_error())));
+            return Err(Some(last_msg()));
         }
         // Onto our reservation.
         move_special(from, tmp as u64, len).map_err(Some)?;
@@ -598,7 +601,7 @@ fn requeue(t: &Task) -> Result<(), String> {
                 .map_err(|e| io_msg(&e))?;
         }
         if shared_bits & bit != 0 {
-            sys(unsafe { libc::kill(pid, sig) } as libc::c_long).map_err(|e| io_msg(&e))?;
+            kill(pid, sig).map_err(|e| io_msg(&e))?;
         }
     }
     Ok(())
@@ -612,7 +615,7 @@ fn set_fds(p: &Plan, helpers: &mut [RawFd]) -> Result<(), String> {
         // SAFETY: F_DUPFD_CLOEXEC on a descriptor we hold.
         let r = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, top + 64) };
         if r < 0 {
-            Err(io_msg(&std::io::Error::last_os_error()))
+            Err(last_msg())
         } else {
             Ok(r)
         }
@@ -643,10 +646,7 @@ fn set_fds(p: &Plan, helpers: &mut [RawFd]) -> Result<(), String> {
         let flags = if *cloexec { libc::O_CLOEXEC } else { 0 };
         // SAFETY: dup3 onto a number nothing of ours uses any more.
         if unsafe { libc::dup3(from, *fd, flags) } < 0 {
-            return Err(format!(
-                "fd {fd}: {}",
-                io_msg(&std::io::Error::last_os_error())
-            ));
+            return Err(format!("fd {fd}: {}", last_msg()));
         }
     }
     for fd in opened.into_iter().chain(own).chain([null]) {
@@ -666,17 +666,11 @@ fn prepare(p: &Plan, helpers: &mut [RawFd]) -> Result<(), String> {
     unsafe {
         if pids.vsid == pids.vpid {
             if libc::setsid() < 0 {
-                return Err(format!(
-                    "setsid: {}",
-                    io_msg(&std::io::Error::last_os_error())
-                ));
+                return Err(format!("setsid: {}", last_msg()));
             }
         } else if pids.vpgid == pids.vpid {
             if libc::setpgid(0, 0) < 0 {
-                return Err(format!(
-                    "setpgid: {}",
-                    io_msg(&std::io::Error::last_os_error())
-                ));
+                return Err(format!("setpgid: {}", last_msg()));
             }
         } else if pids.vpgid != libc::getpgrp() && libc::setpgid(0, pids.vpgid) < 0 {
             // Its group is led from outside the image: join it if it is
@@ -685,7 +679,7 @@ fn prepare(p: &Plan, helpers: &mut [RawFd]) -> Result<(), String> {
                 "ckpt: {}: cannot join its process group {} ({}): it stays in ckpt's ({})",
                 who(t),
                 pids.vpgid,
-                io_msg(&std::io::Error::last_os_error()),
+                last_msg(),
                 libc::getpgrp()
             );
         }
@@ -706,11 +700,7 @@ fn prepare(p: &Plan, helpers: &mut [RawFd]) -> Result<(), String> {
     unsafe {
         libc::umask(proc.umask() as libc::mode_t);
         if libc::chdir(p.cwd.as_ptr()) < 0 {
-            return Err(format!(
-                "chdir {}: {}",
-                proc.cwd(),
-                io_msg(&std::io::Error::last_os_error())
-            ));
+            return Err(format!("chdir {}: {}", proc.cwd(), last_msg()));
         }
         let mut all: libc::sigset_t = std::mem::zeroed();
         libc::sigfillset(&mut all);
@@ -745,10 +735,7 @@ fn prepare(p: &Plan, helpers: &mut [RawFd]) -> Result<(), String> {
                 rlim_max: l.max,
             };
             if libc::prlimit64(0, res as _, &r, std::ptr::null_mut()) < 0 {
-                return Err(format!(
-                    "limit {res}: {}",
-                    io_msg(&std::io::Error::last_os_error())
-                ));
+                return Err(format!("limit {res}: {}", last_msg()));
             }
         }
         for (which, it) in proc.itimers().iter().enumerate() {
@@ -769,10 +756,7 @@ fn prepare(p: &Plan, helpers: &mut [RawFd]) -> Result<(), String> {
                 it_value: tv(value),
             };
             if libc::setitimer(which as _, &v, std::ptr::null_mut()) < 0 {
-                return Err(format!(
-                    "setitimer: {}",
-                    io_msg(&std::io::Error::last_os_error())
-                ));
+                return Err(format!("setitimer: {}", last_msg()));
             }
         }
         libc::prctl(libc::PR_SET_NAME, p.comm.as_ptr());
@@ -908,15 +892,18 @@ fn jump(f: &mut Final) -> Result<std::convert::Infallible, String> {
             0,
         )
     };
-    if page == libc::MAP_FAILED || len > 4096 {
-        return Err(io_msg(&std::io::Error::last_os_error()));
+    if len > 4096 {
+        return Err(format!("the final code has {len} bytes, more than a page"));
+    }
+    if page == libc::MAP_FAILED {
+        return Err(last_msg());
     }
     // SAFETY: `len` bytes of our own code into the new page, which nothing
     // else uses; then it is made executable and read-only.
     unsafe {
         std::ptr::copy_nonoverlapping(a as *const u8, page.cast::<u8>(), len);
         if libc::mprotect(page, 4096, libc::PROT_READ | libc::PROT_EXEC) < 0 {
-            return Err(io_msg(&std::io::Error::last_os_error()));
+            return Err(last_msg());
         }
         // The code ends in exit_group() or returns into the restored
         // process, never here; it reads only `f` and what `f` points to
@@ -1022,7 +1009,7 @@ fn start(p: &Plan, img: &File, dev: &File) -> Result<i32, CliError> {
         let mut fds = [0; 2];
         // SAFETY: pipe2 into a two-int array.
         if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
-            return Err(err(io_msg(&std::io::Error::last_os_error())));
+            return Err(err(last_msg()));
         }
         // SAFETY: both ends are new descriptors we own.
         let (rd, wr) = unsafe { (File::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
