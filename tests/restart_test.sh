@@ -23,7 +23,7 @@ not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n $1"; shift; for
 exec {NAP_FD}<> <(:)
 nap() { read -rt "$1" -u "$NAP_FD" _; } # sleep without a process
 # lines FILE: LINES = its number of lines (bash builtins only)
-lines() { local a=(); mapfile -t a <"$1" 2>/dev/null; LINES=${#a[@]}; }
+lines() { local a=(); mapfile -t a 2>/dev/null <"$1"; LINES=${#a[@]}; }
 # wait_lines FILE N SECS: until FILE has N lines (or ends with "done")
 wait_lines() {
 	local end=$((SECONDS + $3))
@@ -59,24 +59,29 @@ OUTPUTS="out.txt append.txt seek.txt shared.dat"
 
 # restart_case NAME STEPS PROG ARGS...: reference run, then a run
 # checkpointed with --kill after a random number of steps and restarted.
+# The programs end only once the file "go" exists (tests/restart/gate.h):
+# the checkpointed run gets it after its checkpoint.
 restart_case() {
 	local name=$1 steps=$2 prog=$3 at pid rc msg f
 	shift 3
 	local ref=$TMP/$name.ref run=$TMP/$name.run
 	setup "$ref"
 	setup "$run"
+	touch "$ref/go"
 	(cd "$ref" && exec "$TMP/$prog" "$steps" "$@" {NAP_FD}<&- >out.txt 2>&1)
-	# Any step will do; the first quarter leaves time for the checkpoint
-	# to start (seconds under TCG) before the program ends.
-	at=$((RANDOM % (steps / 4) + 1))
+	# Any step will do: the program waits for "go" after its last one.
+	at=$((RANDOM % steps + 1))
 	(cd "$run" && exec "$TMP/$prog" "$steps" "$@" {NAP_FD}<&- >out.txt 2>&1) &
 	pid=$!
-	if ! wait_lines "$run/out.txt" "$at" 60; then
+	if ! wait_lines "$run/out.txt" "$at" 300; then
 		not_ok "$name" "did not reach step $at"
 		kill -9 $pid 2>/dev/null
 		return
 	fi
-	if ! msg=$("$CKPT" checkpoint $pid -o "$run/img" --kill 2>&1); then
+	msg=$("$CKPT" checkpoint $pid -o "$run/img" --kill 2>&1)
+	rc=$?
+	touch "$run/go"
+	if [ $rc != 0 ]; then
 		wait $pid
 		not_ok "$name" "checkpoint at step $at failed" "$msg" "program exit status $?" \
 			"$(tail -3 "$run/out.txt")"
@@ -124,13 +129,16 @@ want memory && restart_case memory 24 rs_memory priv.dat shared.dat
 # /proc/PID/maps after a restart equals the one before, line by line (the
 # vDSO, [heap] and [stack] at their addresses too).
 maps_case() {
-	local d=$TMP/maps pid rpid exe t0
+	local d=$TMP/maps pid rpid exe t0 rc
 	setup "$d"
 	(cd "$d" && exec "$TMP/rs_memory" 40 priv.dat shared.dat {NAP_FD}<&- >out.txt 2>&1) &
 	pid=$!
 	wait_lines "$d/out.txt" 2 60 || { not_ok "maps: after a restart equal those before" "no progress"; return; }
 	cat /proc/$pid/maps >"$d/maps.before"
-	"$CKPT" checkpoint $pid -o "$d/img" --kill >/dev/null 2>&1 || { not_ok "maps: after a restart equal those before" "checkpoint failed"; return; }
+	"$CKPT" checkpoint $pid -o "$d/img" --kill >/dev/null 2>&1
+	rc=$?
+	touch "$d/go"
+	[ $rc = 0 ] || { not_ok "maps: after a restart equal those before" "checkpoint failed"; wait $pid; return; }
 	wait $pid 2>/dev/null
 	# --detach returns once the restore is complete
 	rpid=$(cd "$d" && "$CKPT" restart --detach img 2>"$d/restart.log")

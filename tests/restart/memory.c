@@ -18,6 +18,7 @@
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
+#include "gate.h"
 
 #define MIB (1024 * 1024)
 #define ANON (64 * MIB)
@@ -84,6 +85,7 @@ int main(int argc, char **argv)
 		while (nanosleep(&ts, &ts) && errno == EINTR)
 			;
 	}
+	wait_for_go();
 	printf("done\n");
 	return 0;
 }

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/time.h>
 #include <unistd.h>
+#include "gate.h"
 
 static volatile sig_atomic_t ticks, usr1, usr2, rt_value = -1;
 static char altstack[65536];
@@ -90,6 +91,7 @@ int main(int argc, char **argv)
 		printf("step %d usr1 %d usr2 %d on_alt %d\n", s, usr1, usr2, on_alt);
 		fflush(stdout);
 	}
+	wait_for_go();
 	sigprocmask(SIG_UNBLOCK, &block, NULL);
 	printf("done rt value %d\n", rt_value);
 	return 0;
