@@ -12,7 +12,7 @@ CKPT=${CKPT:-$top/tools/ckpt/target/release/ckpt}
 TMP=$(mktemp -d /tmp/ckpt-restart.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 # Programs run from tmpfs (exec through 9p is slow under TCG).
-for p in counter memory files signals sleeper; do
+for p in counter memory files signals sleeper tree zombie; do
 	cp "tests/build/rs_$p" "$TMP/" || exit 1
 done
 cp "$CKPT" "$TMP/ckpt" || exit 1
@@ -125,6 +125,8 @@ want counter && restart_case counter 200 rs_counter
 want files && restart_case files 120 rs_files append.txt seek.txt read.dat
 want signals && restart_case signals 120 rs_signals
 want memory && restart_case memory 24 rs_memory priv.dat shared.dat
+want tree && restart_case tree 120 rs_tree
+want zombie && restart_case zombie 60 rs_zombie
 
 # /proc/PID/maps after a restart equals the one before, line by line (the
 # vDSO, [heap] and [stack] at their addresses too).

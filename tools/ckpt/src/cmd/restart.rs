@@ -38,7 +38,8 @@ pub struct Options {
 
 /// Where a restored descriptor comes from.
 enum Source {
-    /// A file `ckpt` reopened (index into `Plan::opened`).
+    /// A file `ckpt` reopened or a pipe end it made (index into
+    /// `Files::opened`).
     Opened(usize),
     /// `ckpt restart`'s own descriptor 0, 1 or 2 (a terminal, or a pipe or
     /// socket whose other end was outside the tree).
@@ -61,8 +62,7 @@ struct Plan<'a> {
     xsave: bool,
     mm_off: u64,
     mm_len: u64,
-    /// Reopened files, and the descriptors to create from them.
-    opened: Vec<OwnedFd>,
+    /// The descriptors to create.
     fds: Vec<FdPlan>,
     /// The image's special mappings (`[vvar]`, `[vvar_vclock]`, `[vdso]`):
     /// name, start, end.
@@ -254,23 +254,139 @@ fn reopen(t: &Task, f: &FileRec) -> Result<OwnedFd, CliError> {
     Ok(fd)
 }
 
-/// Plans the descriptors: regular files and directories reopened (one
-/// open file per description the image shares between descriptors),
-/// descriptors 0, 1, 2 that led outside the tree connected to ckpt's own,
-/// anything else to /dev/null, each reported once.
-fn plan_files(t: &Task) -> Result<(Vec<OwnedFd>, Vec<FdPlan>), CliError> {
-    let mut opened = Vec::new();
-    let mut by_id: BTreeMap<u32, usize> = BTreeMap::new();
+/// A pipe whose both ends are in the image, made anew by `ckpt`.
+struct Pipe {
+    r: OwnedFd,
+    w: OwnedFd,
+    /// Has a description of the read (write) end used `r` (`w`) already?
+    r_used: bool,
+    w_used: bool,
+}
+
+/// The open files of the whole tree, one per open file description of
+/// the image (the FILE records' `id`), which every process's descriptors
+/// are made from.
+#[derive(Default)]
+struct Files {
+    opened: Vec<OwnedFd>,
+    by_id: BTreeMap<u32, usize>,
+    /// The pipes inside the tree, by inode.
+    pipes: BTreeMap<u64, Pipe>,
+}
+
+/// `fcntl(fd, cmd, arg)` as `io::Result`.
+fn fcntl(fd: RawFd, cmd: libc::c_int, arg: libc::c_int) -> std::io::Result<libc::c_int> {
+    // SAFETY: an fcntl command on a descriptor we hold, with an int argument.
+    sys(unsafe { libc::fcntl(fd, cmd, arg) } as libc::c_long).map(|r| r as libc::c_int)
+}
+
+/// Makes every pipe of which the image has both ends (a pipe inside the
+/// tree), with the bytes that were buffered in it.
+fn make_pipes(image: &Image, bytes: &[u8]) -> Result<BTreeMap<u64, Pipe>, CliError> {
+    let mut ends: BTreeMap<u64, (bool, bool)> = BTreeMap::new();
+    let all = || image.tasks.iter().flat_map(|t| t.files.iter());
+    for f in all().filter(|f| f.hdr.kind == CKPT_FILE_PIPE) {
+        let e = ends.entry(f.hdr.ino).or_default();
+        match f.hdr.flags as i32 & libc::O_ACCMODE {
+            libc::O_RDONLY => e.0 = true,
+            libc::O_WRONLY => e.1 = true,
+            _ => *e = (true, true),
+        }
+    }
+    let mut pipes = BTreeMap::new();
+    for f in all().filter(|f| f.hdr.kind == CKPT_FILE_PIPE) {
+        if ends.get(&f.hdr.ino) != Some(&(true, true)) || pipes.contains_key(&f.hdr.ino) {
+            continue;
+        }
+        let mut fds = [0; 2];
+        // SAFETY: pipe2 into a two-int array.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+            return Err(err(format!("a pipe: {}", last_msg())));
+        }
+        // SAFETY: both ends are new descriptors we own.
+        let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        // The first record of a pipe in the image carries its bytes.
+        let data = &bytes[f.data_range()];
+        if !data.is_empty() {
+            let want = data.len().max(65536) as libc::c_int;
+            if fcntl(w.as_raw_fd(), libc::F_SETPIPE_SZ, want).is_err() {
+                return Err(err(format!(
+                    "pipe:[{}] held {} bytes, more than a pipe here can (/proc/sys/fs/pipe-max-size)",
+                    f.hdr.ino,
+                    data.len()
+                )));
+            }
+            let mut wf = File::from(w.try_clone().map_err(|e| err(io_msg(&e)))?);
+            std::io::Write::write_all(&mut wf, data)
+                .map_err(|e| err(format!("filling pipe:[{}]: {}", f.hdr.ino, io_msg(&e))))?;
+        }
+        pipes.insert(
+            f.hdr.ino,
+            Pipe {
+                r,
+                w,
+                r_used: false,
+                w_used: false,
+            },
+        );
+    }
+    Ok(pipes)
+}
+
+/// A new open file description of an end of a pipe inside the tree: the
+/// pipe's own end for the first description with its access mode, a
+/// reopening through /proc/self/fd for any further one.
+fn pipe_end(t: &Task, f: &FileRec, p: &mut Pipe) -> Result<OwnedFd, CliError> {
+    let acc = f.hdr.flags as i32 & libc::O_ACCMODE;
+    let fd = match acc {
+        libc::O_RDONLY if !p.r_used => {
+            p.r_used = true;
+            p.r.try_clone()
+        }
+        libc::O_WRONLY if !p.w_used => {
+            p.w_used = true;
+            p.w.try_clone()
+        }
+        _ => {
+            let path = format!("/proc/self/fd/{}", p.r.as_raw_fd());
+            OpenOptions::new()
+                .read(acc != libc::O_WRONLY)
+                .write(acc != libc::O_RDONLY)
+                .open(path)
+                .map(OwnedFd::from)
+        }
+    }
+    .map_err(|e| err(format!("{}: fd {}: {}", who(t), f.fd(), io_msg(&e))))?;
+    fcntl(
+        fd.as_raw_fd(),
+        libc::F_SETFL,
+        f.hdr.flags as i32 & libc::O_NONBLOCK,
+    )
+    .map_err(|e| err(format!("{}: fd {}: {}", who(t), f.fd(), io_msg(&e))))?;
+    Ok(fd)
+}
+
+/// Plans the descriptors: regular files and directories reopened, pipes
+/// inside the tree made anew (one open file per description the image
+/// shares between descriptors, of one process or several), descriptors
+/// 0, 1, 2 that led outside the tree connected to ckpt's own, anything
+/// else to /dev/null, each reported once.
+fn plan_files(t: &Task, files: &mut Files) -> Result<Vec<FdPlan>, CliError> {
     let mut fds = Vec::new();
     for f in &t.files {
+        let inside = f.hdr.kind == CKPT_FILE_PIPE && files.pipes.contains_key(&f.hdr.ino);
         let src = match f.hdr.kind {
-            CKPT_FILE_REG | CKPT_FILE_DIR => {
-                let i = match by_id.get(&f.hdr.id) {
+            CKPT_FILE_REG | CKPT_FILE_DIR | CKPT_FILE_PIPE if inside || !f.is_pipe() => {
+                let i = match files.by_id.get(&f.hdr.id) {
                     Some(&i) => i,
                     None => {
-                        opened.push(reopen(t, f)?);
-                        by_id.insert(f.hdr.id, opened.len() - 1);
-                        opened.len() - 1
+                        let fd = match files.pipes.get_mut(&f.hdr.ino) {
+                            Some(p) if inside => pipe_end(t, f, p)?,
+                            _ => reopen(t, f)?,
+                        };
+                        files.opened.push(fd);
+                        files.by_id.insert(f.hdr.id, files.opened.len() - 1);
+                        files.opened.len() - 1
                     }
                 };
                 Source::Opened(i)
@@ -298,18 +414,12 @@ fn plan_files(t: &Task) -> Result<(Vec<OwnedFd>, Vec<FdPlan>), CliError> {
         };
         fds.push((f.fd(), src, f.cloexec()));
     }
-    Ok((opened, fds))
+    Ok(fds)
 }
 
 /// Checks that the image's process can be resumed, and computes what the
 /// child will do.
-fn plan(t: &Task) -> Result<Plan<'_>, CliError> {
-    if t.zombie() == Some(true) {
-        return Err(err(format!(
-            "{} is a zombie: restarting zombies is not supported yet",
-            who(t)
-        )));
-    }
+fn plan<'a>(t: &'a Task, files: &mut Files) -> Result<Plan<'a>, CliError> {
     if t.threads.len() != 1 {
         return Err(err(format!(
             "{} has {} threads: restarting multi-threaded processes is not supported yet",
@@ -375,7 +485,7 @@ fn plan(t: &Task) -> Result<Plan<'_>, CliError> {
             special.push((v.name(), v.hdr.start, v.hdr.end));
         }
     }
-    let (opened, fds) = plan_files(t)?;
+    let fds = plan_files(t, files)?;
     let cwd = CString::new(proc.cwd()).map_err(|_| err(format!("{}: bad cwd", who(t))))?;
     let task = t
         .task
@@ -395,7 +505,6 @@ fn plan(t: &Task) -> Result<Plan<'_>, CliError> {
         xsave,
         mm_off,
         mm_len,
-        opened,
         fds,
         special,
         cwd,
@@ -455,10 +564,38 @@ fn fork_with_pid(pid: i32) -> std::io::Result<i32> {
     sys(r).map(|r| r as i32)
 }
 
-/// What the child reports on the status pipe before it gives up.
+// The status pipe: every process of the tree writes frames to it, each in
+// one write(2) (atomic below PIPE_BUF): a tag, the writer's pid (4 bytes),
+// the length of the text (2 bytes), the text.
+/// Created: the process and its children exist.
+const ST_CREATED: u8 = b'C';
+/// Ready: the process waits for the last step, the restore ioctl.
+const ST_READY: u8 = b'K';
+/// A message: the process gives up.
 const ST_MSG: u8 = b'M';
+/// The restore ioctl failed: the errno (4 bytes).
 const ST_ERRNO: u8 = b'E';
+/// The vDSO collides with ckpt's mappings: try again.
 const ST_RETRY: u8 = b'R';
+
+/// A status frame from this process.
+fn frame(tag: u8, text: &[u8]) -> Vec<u8> {
+    let text = &text[..text.len().min(4000)];
+    // SAFETY: no preconditions.
+    let pid = unsafe { libc::getpid() };
+    let mut b = vec![tag];
+    b.extend_from_slice(&pid.to_le_bytes());
+    b.extend_from_slice(&(text.len() as u16).to_le_bytes());
+    b.extend_from_slice(text);
+    b
+}
+
+/// Writes a frame; false if the pipe is gone (ckpt gave up).
+fn send(fd: RawFd, tag: u8, text: &[u8]) -> bool {
+    let b = frame(tag, text);
+    // SAFETY: write(2) of our buffer.
+    unsafe { libc::write(fd, b.as_ptr().cast(), b.len()) == b.len() as isize }
+}
 
 /// The lines of /proc/self/maps as (start, end, name).
 fn own_maps() -> Result<Vec<(u64, u64, String)>, String> {
@@ -607,13 +744,24 @@ fn requeue(t: &Task) -> Result<(), String> {
     Ok(())
 }
 
-/// The descriptors, as planned: every source first moved above every
-/// number in use, then each put at its number.
-fn set_fds(p: &Plan, helpers: &mut [RawFd]) -> Result<(), String> {
+/// The highest descriptor this process has open.
+fn max_fd() -> Result<RawFd, String> {
+    let dir = std::fs::read_dir("/proc/self/fd").map_err(|e| io_msg(&e))?;
+    Ok(dir
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<RawFd>().ok())
+        .max()
+        .unwrap_or(2))
+}
+
+/// The descriptors, as planned: every source and helper first copied above
+/// every descriptor open now and every number to fill, everything below
+/// closed (the other processes' files too), then each put at its number.
+fn set_fds(p: &Plan, opened: &[OwnedFd], helpers: &mut [RawFd]) -> Result<(), String> {
     let top = p.fds.iter().map(|f| f.0).max().unwrap_or(2).max(2) + 1;
+    let base = top.max(max_fd()? + 1);
     let high = |fd: RawFd| -> Result<RawFd, String> {
         // SAFETY: F_DUPFD_CLOEXEC on a descriptor we hold.
-        let r = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, top + 64) };
+        let r = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, base) };
         if r < 0 {
             Err(last_msg())
         } else {
@@ -626,17 +774,20 @@ fn set_fds(p: &Plan, helpers: &mut [RawFd]) -> Result<(), String> {
     let null = File::open("/dev/null").map_err(|e| io_msg(&e))?;
     let null = high(null.as_raw_fd())?;
     let own: Vec<RawFd> = (0..3).map(|fd| high(fd).unwrap_or(-1)).collect();
-    let opened: Vec<RawFd> = p
-        .opened
-        .iter()
-        .map(|f| high(f.as_raw_fd()))
-        .collect::<Result<_, _>>()?;
-    // Close everything below the high area (the originals included).
+    let mut copies = BTreeMap::new();
+    for (_, src, _) in &p.fds {
+        if let Source::Opened(i) = src {
+            if !copies.contains_key(i) {
+                copies.insert(*i, high(opened[*i].as_raw_fd())?);
+            }
+        }
+    }
+    // Close everything below the copies (the originals included).
     // SAFETY: closes descriptors of ours none of which is used again.
-    unsafe { libc::syscall(libc::SYS_close_range, 0u32, (top + 63) as u32, 0u32) };
+    unsafe { libc::syscall(libc::SYS_close_range, 0u32, (base - 1) as u32, 0u32) };
     for (fd, src, cloexec) in &p.fds {
         let from = match src {
-            Source::Opened(i) => opened[*i],
+            Source::Opened(i) => copies[i],
             Source::Own(n) => own[*n as usize],
             Source::Null => null,
         };
@@ -649,7 +800,7 @@ fn set_fds(p: &Plan, helpers: &mut [RawFd]) -> Result<(), String> {
             return Err(format!("fd {fd}: {}", last_msg()));
         }
     }
-    for fd in opened.into_iter().chain(own).chain([null]) {
+    for fd in copies.into_values().chain(own).chain([null]) {
         if fd >= 0 {
             // SAFETY: a copy made above, not used again.
             unsafe { libc::close(fd) };
@@ -658,9 +809,10 @@ fn set_fds(p: &Plan, helpers: &mut [RawFd]) -> Result<(), String> {
     Ok(())
 }
 
-/// Everything the process sets on itself before the ioctl.
-fn prepare(p: &Plan, helpers: &mut [RawFd]) -> Result<(), String> {
-    let t = p.task;
+/// First step, before the process forks its children (they inherit its
+/// session and group): a session leader makes its session, a group leader
+/// its group.
+fn own_group(t: &Task) -> Result<(), String> {
     let pids = &t.pids;
     // SAFETY: plain process-group calls on ourselves.
     unsafe {
@@ -668,22 +820,30 @@ fn prepare(p: &Plan, helpers: &mut [RawFd]) -> Result<(), String> {
             if libc::setsid() < 0 {
                 return Err(format!("setsid: {}", last_msg()));
             }
-        } else if pids.vpgid == pids.vpid {
-            if libc::setpgid(0, 0) < 0 {
-                return Err(format!("setpgid: {}", last_msg()));
-            }
-        } else if pids.vpgid != libc::getpgrp() && libc::setpgid(0, pids.vpgid) < 0 {
-            // Its group is led from outside the image: join it if it is
-            // in this session, else stay in ckpt's.
+        } else if pids.vpgid == pids.vpid && libc::setpgid(0, 0) < 0 {
+            return Err(format!("setpgid: {}", last_msg()));
+        }
+    }
+    Ok(())
+}
+
+/// Second step, once every process of the tree exists (a group's leader
+/// may come later in DFS order than a member): joins its group. A group
+/// or session led from outside the image stays ckpt's, reported.
+fn join_group(t: &Task, root: bool) {
+    let pids = &t.pids;
+    // SAFETY: plain process-group calls on ourselves.
+    unsafe {
+        if pids.vpgid != libc::getpgrp() && libc::setpgid(0, pids.vpgid) < 0 {
             eprintln!(
-                "ckpt: {}: cannot join its process group {} ({}): it stays in ckpt's ({})",
+                "ckpt: {}: cannot join its process group {} ({}): it stays in group {}",
                 who(t),
                 pids.vpgid,
                 last_msg(),
                 libc::getpgrp()
             );
         }
-        if pids.vsid != libc::getsid(0) {
+        if root && pids.vsid != libc::getsid(0) {
             eprintln!(
                 "ckpt: {}: its session {} is led from outside the image: it stays in ckpt's ({})",
                 who(t),
@@ -692,7 +852,13 @@ fn prepare(p: &Plan, helpers: &mut [RawFd]) -> Result<(), String> {
             );
         }
     }
-    set_fds(p, helpers)?;
+}
+
+/// Everything the process sets on itself before the ioctl, once it is in
+/// its group.
+fn prepare(p: &Plan, opened: &[OwnedFd], helpers: &mut [RawFd]) -> Result<(), String> {
+    let t = p.task;
+    set_fds(p, opened, helpers)?;
     let proc = t.proc.as_ref().ok_or("no PROC record")?;
     let th = &t.threads[0].thread;
     // SAFETY: each call below changes only this process's own state, with
@@ -787,10 +953,12 @@ struct Final {
     cmd: u64,     // 40: CKPT_IOC_RESTORE
     args: u64,    // 48: &ckpt_restore_args
     status: u64,  // 56: the status pipe
-    err: u64,     // 64: 'E' and the errno, written on failure
-    unmap: u64,   // 72: (start, length) pairs to unmap first
-    unmaps: u64,  // 80: how many
-    exe: u64,     // 88: the executable to name in /proc/PID/exe, or -1
+    unmap: u64,   // 64: (start, length) pairs to unmap first
+    unmaps: u64,  // 72: how many
+    exe: u64,     // 80: the executable to name in /proc/PID/exe, or -1
+    /// 88: the status frame sent on failure: 'E', the pid, length 4, and
+    /// the errno, which the code writes at 95.
+    err: [u8; 16],
 }
 
 // The last code the child runs, position-independent, copied to an
@@ -799,14 +967,14 @@ struct Final {
 // mapped), names the image's, loads the FPU state and the FS/GS bases and
 // calls the restore ioctl. Nothing compiled runs in between (it could use
 // SSE registers, or TLS through FS). On success the ioctl returns into
-// the restored process; on failure the code writes 'E' and the errno to
-// the status pipe and exits. r12 points to a `Final`.
+// the restored process; on failure the code writes an 'E' frame with the
+// errno to the status pipe and exits. r12 points to a `Final`.
 core::arch::global_asm!(
     ".pushsection .text.ckpt_final,\"ax\",@progbits",
     ".globl ckpt_final_start",
     "ckpt_final_start:",
-    "mov r13, [r12 + 72]",
-    "mov r14, [r12 + 80]",
+    "mov r13, [r12 + 64]",
+    "mov r14, [r12 + 72]",
     "2:",
     "test r14, r14",
     "jz 3f",
@@ -818,7 +986,7 @@ core::arch::global_asm!(
     "dec r14",
     "jmp 2b",
     "3:",
-    "mov rdx, [r12 + 88]",
+    "mov rdx, [r12 + 80]",
     "cmp rdx, -1",
     "je 4f",
     "mov eax, 157", // prctl(PR_SET_MM, PR_SET_MM_EXE_FILE, exe, 0, 0)
@@ -851,13 +1019,12 @@ core::arch::global_asm!(
     "mov rsi, [r12 + 40]",
     "mov rdx, [r12 + 48]",
     "syscall",
-    "neg eax", // failed: 'E', errno on the status pipe, exit_group(1)
-    "mov byte ptr [r12 + 64], 0x45",
-    "mov [r12 + 65], eax",
+    "neg eax", // failed: the 'E' frame with the errno, exit_group(1)
+    "mov [r12 + 95], eax",
     "mov eax, 1",
     "mov rdi, [r12 + 56]",
-    "lea rsi, [r12 + 64]",
-    "mov edx, 5",
+    "lea rsi, [r12 + 88]",
+    "mov edx, 11",
     "syscall",
     "mov eax, 231",
     "mov edi, 1",
@@ -924,23 +1091,73 @@ fn own_exe_maps() -> Result<Vec<[u64; 2]>, String> {
         .collect())
 }
 
-/// The child: becomes the image's process, or reports why not and exits.
-fn child(p: &Plan, img: RawFd, dev: RawFd, status: RawFd) -> ! {
-    let exe = p.exe.as_ref().map_or(-1, |f| f.as_raw_fd());
-    let mut helpers = [img, dev, status, exe];
-    let say = |tag: u8, msg: &str, fd: RawFd| -> ! {
-        let mut b = vec![tag];
-        b.extend_from_slice(msg.as_bytes());
-        // SAFETY: write(2) of our buffer, then _exit: nothing else runs.
-        unsafe {
-            libc::write(fd, b.as_ptr().cast(), b.len());
-            libc::_exit(1)
+/// The descriptors every process of the tree holds until its last step.
+#[derive(Clone, Copy)]
+struct Ctl {
+    img: RawFd,
+    dev: RawFd,
+    /// The status pipe's write end.
+    status: RawFd,
+    /// The read end of the pipe through which ckpt lets the processes go
+    /// on: one byte per process and step.
+    go: RawFd,
+}
+
+/// Waits for ckpt's go-ahead; exits if ckpt gave up (end of file).
+fn wait_go(go: RawFd) {
+    let mut b = 0u8;
+    loop {
+        // SAFETY: read(2) of one byte into `b`.
+        let r = unsafe { libc::read(go, (&mut b as *mut u8).cast(), 1) };
+        if r == 1 {
+            return;
         }
+        if r < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+            continue;
+        }
+        // SAFETY: nothing else runs in this process.
+        unsafe { libc::_exit(1) };
+    }
+}
+
+/// A process of the tree: makes its session or group, forks its children
+/// (each running this too), then in step with the others joins its group,
+/// sets up everything, and restores itself; or reports why not and exits.
+fn member(tree: &Tree, i: usize, ctl: Ctl) -> ! {
+    let t = tree.members[i].task;
+    let say = |tag: u8, msg: &str, fd: RawFd| -> ! {
+        send(fd, tag, msg.as_bytes());
+        // SAFETY: nothing else runs in this process.
+        unsafe { libc::_exit(1) }
     };
-    if let Err(e) = prepare(p, &mut helpers) {
+    if let Err(e) = own_group(t) {
+        say(ST_MSG, &e, ctl.status);
+    }
+    for &c in &tree.children[i] {
+        let pid = tree.members[c].task.pids.vpid;
+        match fork_with_pid(pid) {
+            Ok(0) => member(tree, c, ctl),
+            Ok(_) => {}
+            Err(e) => say(ST_MSG, &fork_error(pid, &e), ctl.status),
+        }
+    }
+    if !send(ctl.status, ST_CREATED, b"") {
+        say(ST_MSG, "", ctl.status);
+    }
+    wait_go(ctl.go);
+    join_group(t, i == 0);
+    let Some(p) = &tree.members[i].plan else {
+        die(t)
+    };
+    if let Err(e) = zombie_children(tree, i) {
+        say(ST_MSG, &e, ctl.status);
+    }
+    let exe = p.exe.as_ref().map_or(-1, |f| f.as_raw_fd());
+    let mut helpers = [ctl.img, ctl.dev, ctl.status, ctl.go, exe];
+    if let Err(e) = prepare(p, &tree.files.opened, &mut helpers) {
         say(ST_MSG, &e, helpers[2]);
     }
-    let [img, dev, status, exe] = helpers;
+    let [img, dev, status, go, exe] = helpers;
     match move_vdso(&p.special) {
         Ok(()) => {}
         Err(Some(e)) => say(ST_MSG, &e, status),
@@ -962,6 +1179,8 @@ fn child(p: &Plan, img: RawFd, dev: RawFd, status: RawFd) -> ! {
         Ok(v) => v,
         Err(e) => say(ST_MSG, &e, status),
     };
+    let mut errf = [0u8; 16];
+    errf[..7].copy_from_slice(&frame(ST_ERRNO, &[0; 4])[..7]);
     let mut f = Final {
         fpu: p.fpu.0.as_ptr() as u64,
         xsave: u64::from(p.xsave),
@@ -971,11 +1190,17 @@ fn child(p: &Plan, img: RawFd, dev: RawFd, status: RawFd) -> ! {
         cmd: u64::from(CKPT_IOC_RESTORE),
         args: &args as *const ckpt_restore_args as u64,
         status: status as u64,
-        err: 0,
         unmap: unmap.as_ptr() as u64,
         unmaps: unmap.len() as u64,
         exe: exe as u64,
+        err: errf,
     };
+    if !send(status, ST_READY, b"") {
+        say(ST_MSG, "", status);
+    }
+    wait_go(go);
+    // SAFETY: the go pipe is not used again.
+    unsafe { libc::close(go) };
     match jump(&mut f) {
         Err(e) => say(ST_MSG, &e, status),
     }
@@ -1002,64 +1227,340 @@ fn wait_exit(pid: i32) -> Result<i32, CliError> {
     })
 }
 
-/// Forks the process and lets it restore itself; returns once it runs.
-fn start(p: &Plan, img: &File, dev: &File) -> Result<i32, CliError> {
-    let pid = p.task.pids.vpid;
-    for _attempt in 0..8 {
+/// A zombie's wait status (`exit_code`), checked: an exit code, or a
+/// fatal signal.
+fn zombie_status(t: &Task) -> Result<i32, CliError> {
+    let code = t.task.map_or(0, |r| r.exit_code);
+    let sig = code & 0x7f;
+    let fatal = sig == 0 && code & 0xff == 0
+        || (1..=64).contains(&sig)
+            && ![
+                libc::SIGCHLD,
+                libc::SIGCONT,
+                libc::SIGURG,
+                libc::SIGWINCH,
+                libc::SIGSTOP,
+            ]
+            .contains(&sig)
+            && code & !0xff == 0;
+    if !(0..=0xffff).contains(&code) || !fatal {
+        return Err(err(format!(
+            "{} is a zombie with wait status {code:#x}, which no exit gives",
+            who(t)
+        )));
+    }
+    Ok(code)
+}
+
+/// A zombie's end: it exits as it did (its code, or killed by its signal;
+/// without a core dump unless it dumped one), for its parent to reap.
+fn die(t: &Task) -> ! {
+    let code = zombie_status(t).unwrap_or(1 << 8);
+    let sig = code & 0x7f;
+    // SAFETY: calls on ourselves; nothing else runs in this process.
+    unsafe {
+        if let Some(r) = t.task {
+            libc::prctl(libc::PR_SET_NAME, r.comm.as_ptr());
+        }
+        if sig != 0 {
+            if code & 0x80 == 0 {
+                let none = libc::rlimit64 {
+                    rlim_cur: 0,
+                    rlim_max: 0,
+                };
+                libc::prlimit64(0, libc::RLIMIT_CORE, &none, std::ptr::null_mut());
+            }
+            libc::signal(sig, libc::SIG_DFL);
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, sig);
+            libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+            libc::kill(libc::getpid(), sig);
+        }
+        libc::_exit((code >> 8) & 0xff)
+    }
+}
+
+/// Waits until this process's zombie children have died (they stay
+/// zombies: WNOWAIT), then takes back the SIGCHLDs they sent (the image
+/// has the process's own pending signals).
+fn zombie_children(tree: &Tree, i: usize) -> Result<(), String> {
+    let mut any = false;
+    for &c in &tree.children[i] {
+        let m = &tree.members[c];
+        if m.plan.is_some() {
+            continue;
+        }
+        any = true;
+        // SAFETY: waitid on our own child, into a zeroed siginfo.
+        let r = unsafe {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            libc::waitid(
+                libc::P_PID,
+                m.task.pids.vpid as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOWAIT,
+            )
+        };
+        if r < 0 {
+            return Err(format!(
+                "waiting for zombie {}: {}",
+                m.task.pids.vpid,
+                last_msg()
+            ));
+        }
+    }
+    if any {
+        // SAFETY: takes pending SIGCHLDs without waiting.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGCHLD);
+            let zero = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            while libc::sigtimedwait(&set, std::ptr::null_mut(), &zero) > 0 {}
+        }
+    }
+    Ok(())
+}
+
+/// Why a pid could not be created, as a person reads it.
+fn fork_error(pid: i32, e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(libc::EEXIST) => {
+            format!("pid {pid} is in use: the process cannot get its pid back")
+        }
+        Some(libc::EPERM) => {
+            format!("cannot create pid {pid}: needs CAP_CHECKPOINT_RESTORE (run as root)")
+        }
+        _ => format!("cannot create pid {pid}: {}", io_msg(e)),
+    }
+}
+
+/// A process of the tree: its plan, `None` for a zombie.
+struct Member<'a> {
+    task: &'a Task,
+    plan: Option<Plan<'a>>,
+}
+
+/// The whole tree, planned and checked: its processes in DFS order, each
+/// one's children, and the open files they are made from.
+struct Tree<'a> {
+    members: Vec<Member<'a>>,
+    children: Vec<Vec<usize>>,
+    files: Files,
+}
+
+/// Checks that every process's session can be rebuilt: a process is the
+/// leader of its session or in its parent's (the root may be in one led
+/// from outside the image, which it cannot join: reported).
+fn check_sessions(image: &Image) -> Result<(), CliError> {
+    for t in &image.tasks[1..] {
+        let parent = &image.tasks[t.pids.parent as usize];
+        if t.pids.vsid != t.pids.vpid && t.pids.vsid != parent.pids.vsid {
+            return Err(err(format!(
+                "{} is in session {}, its parent {} in {}: rebuilding such sessions is not supported yet",
+                who(t),
+                t.pids.vsid,
+                parent.pids.vpid,
+                parent.pids.vsid
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn plan_tree<'a>(image: &'a Image, bytes: &[u8]) -> Result<Tree<'a>, CliError> {
+    check_sessions(image)?;
+    let mut files = Files {
+        pipes: make_pipes(image, bytes)?,
+        ..Default::default()
+    };
+    let mut members = Vec::new();
+    let mut children = vec![Vec::new(); image.tasks.len()];
+    for (i, t) in image.tasks.iter().enumerate() {
+        let plan = match t.zombie() {
+            Some(true) => {
+                zombie_status(t)?;
+                None
+            }
+            _ => Some(plan(t, &mut files)?),
+        };
+        members.push(Member { task: t, plan });
+        if i > 0 {
+            children[t.pids.parent as usize].push(i);
+        }
+    }
+    Ok(Tree {
+        members,
+        children,
+        files,
+    })
+}
+
+/// Reads the status frames.
+struct Frames(File);
+
+impl Frames {
+    /// The next frame (tag, pid, text); `None` at the end of the pipe.
+    fn next(&mut self) -> Option<(u8, i32, Vec<u8>)> {
+        let mut h = [0u8; 7];
+        self.0.read_exact(&mut h).ok()?;
+        let pid = i32::from_le_bytes([h[1], h[2], h[3], h[4]]);
+        let mut text = vec![0; u16::from_le_bytes([h[5], h[6]]) as usize];
+        self.0.read_exact(&mut text).ok()?;
+        Some((h[0], pid, text))
+    }
+}
+
+/// How a restore attempt ended badly.
+enum Failed {
+    Retry,
+    Error(CliError),
+}
+
+/// `PR_SET_CHILD_SUBREAPER`: while the tree is built, the processes of a
+/// failed attempt come back to ckpt to be reaped.
+fn subreaper(on: bool) {
+    // SAFETY: a prctl on ourselves without pointers.
+    unsafe {
+        libc::prctl(
+            libc::PR_SET_CHILD_SUBREAPER,
+            libc::c_ulong::from(on),
+            0,
+            0,
+            0,
+        )
+    };
+}
+
+/// Follows the tree through its steps: every process created, every one
+/// ready, every one restored (the status pipe ends without a frame).
+fn coordinate(
+    tree: &Tree,
+    frames: &mut Frames,
+    go: File,
+    pidfds: &mut Vec<OwnedFd>,
+) -> Result<(), Failed> {
+    let n = tree.members.len();
+    let live = tree.members.iter().filter(|m| m.plan.is_some()).count();
+    let who_pid = |pid: i32| {
+        tree.members
+            .iter()
+            .find(|m| m.task.pids.vpid == pid)
+            .map_or(format!("process {pid}"), |m| who(m.task))
+    };
+    let failed = |f: Option<(u8, i32, Vec<u8>)>| match f {
+        None => Failed::Error(err("the restore ended before every process was ready")),
+        Some((ST_RETRY, ..)) => Failed::Retry,
+        Some((ST_ERRNO, pid, t)) if t.len() == 4 => {
+            let e = std::io::Error::from_raw_os_error(i32::from_le_bytes([t[0], t[1], t[2], t[3]]));
+            Failed::Error(err(format!(
+                "{}: the module refused the restore: {}",
+                who_pid(pid),
+                io_msg(&e)
+            )))
+        }
+        Some((_, pid, t)) => Failed::Error(err(format!(
+            "{}: {}",
+            who_pid(pid),
+            String::from_utf8_lossy(&t)
+        ))),
+    };
+    let release = |go: &File, n: usize| {
+        let b = vec![0u8; n];
+        std::io::Write::write_all(&mut &*go, &b)
+            .map_err(|e| Failed::Error(err(format!("the go pipe: {}", io_msg(&e)))))
+    };
+    // (zombies take part in the first step only)
+    for (step, n) in [(ST_CREATED, n), (ST_READY, live)] {
+        for _ in 0..n {
+            match frames.next() {
+                Some((tag, pid, _)) if tag == step => {
+                    if step == ST_CREATED {
+                        let fd = super::sys::pidfd_open(pid).map_err(|e| {
+                            Failed::Error(err(format!("pid {pid}: {}", io_msg(&e))))
+                        })?;
+                        pidfds.push(fd);
+                    }
+                }
+                f => return Err(failed(f)),
+            }
+        }
+        release(&go, n)?;
+    }
+    drop(go);
+    match frames.next() {
+        None => Ok(()),
+        f => Err(failed(f)),
+    }
+}
+
+/// Creates the tree and lets every process restore itself; returns the
+/// root's pid once all run.
+fn start(tree: &Tree, img: &File, dev: &File) -> Result<i32, CliError> {
+    let root = tree.members[0].task.pids.vpid;
+    let pipe = || -> Result<(File, File), CliError> {
         let mut fds = [0; 2];
         // SAFETY: pipe2 into a two-int array.
         if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
             return Err(err(last_msg()));
         }
         // SAFETY: both ends are new descriptors we own.
-        let (rd, wr) = unsafe { (File::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-        let child_pid = match fork_with_pid(pid) {
+        Ok(unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) })
+    };
+    for _attempt in 0..8 {
+        let (st_rd, st_wr) = pipe()?;
+        let (go_rd, go_wr) = pipe()?;
+        subreaper(true);
+        match fork_with_pid(root) {
             Ok(0) => {
-                drop(rd);
-                child(p, img.as_raw_fd(), dev.as_raw_fd(), wr.as_raw_fd())
-            }
-            Ok(c) => c,
-            Err(e) => {
-                let why = match e.raw_os_error() {
-                    Some(libc::EEXIST) => {
-                        format!("pid {pid} is in use: the process cannot get its pid back")
-                    }
-                    Some(libc::EPERM) => format!(
-                        "cannot create pid {pid}: needs CAP_CHECKPOINT_RESTORE (run as root)"
-                    ),
-                    _ => format!("cannot create pid {pid}: {}", io_msg(&e)),
+                drop(st_rd);
+                drop(go_wr);
+                let ctl = Ctl {
+                    img: img.as_raw_fd(),
+                    dev: dev.as_raw_fd(),
+                    status: st_wr.as_raw_fd(),
+                    go: go_rd.as_raw_fd(),
                 };
-                return Err(err(why));
+                member(tree, 0, ctl)
             }
-        };
-        drop(wr);
-        let mut msg = Vec::new();
-        let mut rd = rd;
-        let _ = rd.read_to_end(&mut msg);
-        if msg.is_empty() {
-            return Ok(child_pid);
+            Ok(_) => {}
+            Err(e) => {
+                subreaper(false);
+                return Err(err(fork_error(root, &e)));
+            }
         }
-        let _ = wait_exit(child_pid);
-        match msg[0] {
-            ST_RETRY => continue,
-            ST_ERRNO if msg.len() == 5 => {
-                let e = i32::from_le_bytes([msg[1], msg[2], msg[3], msg[4]]);
-                let e = std::io::Error::from_raw_os_error(e);
-                return Err(err(format!(
-                    "{}: the module refused the restore: {}",
-                    who(p.task),
-                    io_msg(&e)
-                )));
+        drop((st_wr, go_rd));
+        let mut frames = Frames(st_rd);
+        let mut pidfds = Vec::new();
+        let failed = match coordinate(tree, &mut frames, go_wr, &mut pidfds) {
+            Ok(()) => {
+                subreaper(false);
+                return Ok(root);
             }
-            _ => {
-                let text = String::from_utf8_lossy(&msg[1..]).into_owned();
-                return Err(err(format!("{}: {text}", who(p.task))));
-            }
+            Err(f) => f,
+        };
+        // Gave up: every process is killed (those not yet known find the
+        // go pipe closed), and reaped here (orphans come to us).
+        for fd in &pidfds {
+            let _ = super::sys::pidfd_signal(fd, libc::SIGKILL);
+        }
+        drop(frames);
+        // SAFETY: waits for our own children until there are none.
+        while unsafe { libc::waitpid(-1, std::ptr::null_mut(), 0) } > 0
+            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR)
+        {}
+        subreaper(false);
+        if let Failed::Error(e) = failed {
+            return Err(e);
         }
     }
     Err(err(format!(
         "{}: its vDSO address collides with ckpt's own mappings (8 attempts)",
-        who(p.task)
+        who(tree.members[0].task)
     )))
 }
 
@@ -1069,13 +1570,7 @@ pub fn run(o: &Options) -> Result<(), CliError> {
     let bytes = Mapped::of(&img).map_err(|e| err(format!("{path}: {}", io_msg(&e))))?;
     ckpt::verify(&bytes).map_err(|e| err(format!("{path}: not a valid image: {e}")))?;
     let image: Image = ckpt::decode(&bytes).map_err(|e| err(format!("{path}: {e}")))?;
-    if image.tasks.len() != 1 {
-        return Err(err(format!(
-            "{path}: the image has {} processes: restarting a tree of several processes is not supported yet",
-            image.tasks.len()
-        )));
-    }
-    let p = plan(&image.tasks[0])?;
+    let tree = plan_tree(&image, &bytes)?;
     let dev = OpenOptions::new()
         .read(true)
         .write(true)
@@ -1086,8 +1581,9 @@ pub fn run(o: &Options) -> Result<(), CliError> {
                 io_msg(&e)
             ))
         })?;
-    let pid = start(&p, &img, &dev)?;
-    drop(p);
+    let pid = start(&tree, &img, &dev)?;
+    // (ckpt's own ends of the tree's pipes must go: readers see their end)
+    drop(tree);
     if o.detach {
         println!("{pid}");
         return Ok(());
