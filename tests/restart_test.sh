@@ -58,7 +58,8 @@ setup() {
 OUTPUTS="out.txt append.txt seek.txt shared.dat"
 
 # restart_case NAME STEPS PROG ARGS...: reference run, then a run
-# checkpointed with --kill after a random number of steps and restarted.
+# checkpointed with --kill after a random number of steps and restarted
+# (with the options in RFLAGS).
 # The programs end only once the file "go" exists (tests/restart/gate.h):
 # the checkpointed run gets it after its checkpoint.
 restart_case() {
@@ -91,7 +92,7 @@ restart_case() {
 	lines "$run/out.txt"
 	local before=$LINES
 	rc=0
-	msg=$(cd "$run" && timeout --foreground 120 "$CKPT" restart img 2>&1) || rc=$?
+	msg=$(cd "$run" && timeout --foreground 120 "$CKPT" restart ${RFLAGS:-} img 2>&1) || rc=$?
 	if [ $rc = 124 ]; then
 		not_ok "$name" "restarted process did not end within 120 s (checkpoint after $before lines)" \
 			"$(tail -2 "$run/out.txt")" \
@@ -127,6 +128,8 @@ want signals && restart_case signals 120 rs_signals
 want memory && restart_case memory 24 rs_memory priv.dat shared.dat
 want tree && restart_case tree 120 rs_tree
 want zombie && restart_case zombie 60 rs_zombie
+# The tree again, inside a new pid namespace whose init is ckpt.
+want tree-newpidns && RFLAGS=--new-pidns restart_case tree-newpidns 120 rs_tree
 
 # /proc/PID/maps after a restart equals the one before, line by line (the
 # vDSO, [heap] and [stack] at their addresses too).

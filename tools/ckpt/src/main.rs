@@ -51,14 +51,18 @@ enum Command {
         #[arg(long)]
         kill: bool,
     },
-    /// Recreate the process in an image, with its pid, and resume it; wait
-    /// for it and exit with its status (needs root).
+    /// Recreate the tree in an image, with its pids, and resume it; wait
+    /// for its root and exit with its status (needs root).
     Restart {
         /// The image.
         file: PathBuf,
         /// Return once it runs, printing its pid, instead of waiting.
         #[arg(long)]
         detach: bool,
+        /// Restore inside a new pid namespace whose init is ckpt, the tree
+        /// keeping its pids there.
+        #[arg(long)]
+        new_pidns: bool,
     },
     /// Show the tree in an image, like `pstree -p`.
     Show {
@@ -127,9 +131,14 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
                 kill,
             })
         }
-        Command::Restart { file, detach } => cmd::restart::run(&cmd::restart::Options {
+        Command::Restart {
+            file,
+            detach,
+            new_pidns,
+        } => cmd::restart::run(&cmd::restart::Options {
             image: file,
             detach,
+            new_pidns,
         }),
         Command::Show { file } => cmd::inspect::show(&file),
         Command::Decode { file, json } => cmd::inspect::decode(&file, json),

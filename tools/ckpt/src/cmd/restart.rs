@@ -34,6 +34,7 @@ use super::CliError;
 pub struct Options {
     pub image: PathBuf,
     pub detach: bool,
+    pub new_pidns: bool,
 }
 
 /// Where a restored descriptor comes from.
@@ -529,6 +530,12 @@ fn sys(r: libc::c_long) -> std::io::Result<libc::c_long> {
 
 /// `clone3()` with `set_tid`: a child with pid `pid` (like fork()).
 fn fork_with_pid(pid: i32) -> std::io::Result<i32> {
+    clone3(0, Some(pid))
+}
+
+/// `clone3()` without `CLONE_VM`: fork() with `flags`, and with pid `pid`
+/// if given.
+fn clone3(flags: u64, pid: Option<i32>) -> std::io::Result<i32> {
     #[repr(C)]
     #[derive(Default)]
     struct CloneArgs {
@@ -544,11 +551,16 @@ fn fork_with_pid(pid: i32) -> std::io::Result<i32> {
         set_tid_size: u64,
         cgroup: u64,
     }
-    let tid = [pid];
+    let tid = [pid.unwrap_or(0)];
     let args = CloneArgs {
+        flags,
         exit_signal: libc::SIGCHLD as u64,
-        set_tid: tid.as_ptr() as u64,
-        set_tid_size: 1,
+        set_tid: if pid.is_some() {
+            tid.as_ptr() as u64
+        } else {
+            0
+        },
+        set_tid_size: u64::from(pid.is_some()),
         ..Default::default()
     };
     // SAFETY: clone3 without CLONE_VM or CLONE_THREAD is fork(): the child
@@ -1564,6 +1576,113 @@ fn start(tree: &Tree, img: &File, dev: &File) -> Result<i32, CliError> {
     )))
 }
 
+/// Exits with `code` as `ckpt` does.
+fn exit_with(code: i32) -> Result<(), CliError> {
+    if code == 0 {
+        Ok(())
+    } else {
+        Err(CliError {
+            code,
+            msg: String::new(),
+        })
+    }
+}
+
+/// The init of the new pid namespace: restores the tree, reports to the
+/// `ckpt` outside, then reaps every orphan until the root ends, and exits
+/// with the root's status (which ends every process left in the
+/// namespace).
+fn pidns_init(tree: &Tree, img: &File, dev: &File, report: File, detach: bool) -> ! {
+    let mut report = report;
+    let root = match start(tree, img, dev) {
+        Ok(root) => root,
+        Err(e) => {
+            let _ = std::io::Write::write_all(&mut report, e.msg.as_bytes());
+            // SAFETY: nothing else runs in this process.
+            unsafe { libc::_exit(1) }
+        }
+    };
+    // ckpt's ends of the tree's pipes must go (readers see their end); the
+    // tree is not used again, and this process leaves by _exit.
+    for fd in tree
+        .files
+        .opened
+        .iter()
+        .chain(tree.files.pipes.values().flat_map(|p| [&p.r, &p.w]))
+    {
+        // SAFETY: closes descriptors nothing uses any more (see above).
+        unsafe { libc::close(fd.as_raw_fd()) };
+    }
+    drop(report); // its end without a word: restored
+    if detach {
+        // `ckpt restart --detach` returns: this process must not hold its
+        // output open.
+        if let Ok(null) = OpenOptions::new().read(true).write(true).open("/dev/null") {
+            for fd in 0..3 {
+                // SAFETY: dup2 over our own standard descriptors.
+                unsafe { libc::dup2(null.as_raw_fd(), fd) };
+            }
+        }
+    }
+    let mut code = 1;
+    loop {
+        let mut st = 0;
+        // SAFETY: waits for any child of ours.
+        let r = unsafe { libc::waitpid(-1, &mut st, 0) };
+        if r == root {
+            code = if libc::WIFEXITED(st) {
+                libc::WEXITSTATUS(st)
+            } else {
+                128 + libc::WTERMSIG(st)
+            };
+            break;
+        }
+        if r < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            break;
+        }
+    }
+    // SAFETY: nothing else runs in this process.
+    unsafe { libc::_exit(code) }
+}
+
+/// `--new-pidns`: a child in a new pid namespace, its init, restores the
+/// tree there.
+fn in_new_pidns(tree: Tree, img: &File, dev: &File, detach: bool) -> Result<(), CliError> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 into a two-int array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+        return Err(err(last_msg()));
+    }
+    // SAFETY: both ends are new descriptors we own.
+    let (mut rd, wr) = unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) };
+    let init = match clone3(libc::CLONE_NEWPID as u64, None) {
+        Ok(0) => {
+            drop(rd);
+            pidns_init(&tree, img, dev, wr, detach)
+        }
+        Ok(pid) => pid,
+        Err(e) => return Err(err(format!("a new pid namespace: {}", io_msg(&e)))),
+    };
+    drop(wr);
+    drop(tree);
+    let mut msg = String::new();
+    let _ = rd.read_to_string(&mut msg);
+    if !msg.is_empty() {
+        let _ = wait_exit(init);
+        return Err(err(msg));
+    }
+    if detach {
+        // The root as the caller sees it: the init's only child.
+        let path = format!("/proc/{init}/task/{init}/children");
+        let kids =
+            std::fs::read_to_string(&path).map_err(|e| err(format!("{path}: {}", io_msg(&e))))?;
+        let root = kids.split_whitespace().next().unwrap_or("?");
+        println!("{root}");
+        return Ok(());
+    }
+    exit_with(wait_exit(init)?)
+}
+
 pub fn run(o: &Options) -> Result<(), CliError> {
     let path = o.image.display().to_string();
     let img = File::open(&o.image).map_err(|e| err(format!("{path}: {}", io_msg(&e))))?;
@@ -1581,6 +1700,9 @@ pub fn run(o: &Options) -> Result<(), CliError> {
                 io_msg(&e)
             ))
         })?;
+    if o.new_pidns {
+        return in_new_pidns(tree, &img, &dev, o.detach);
+    }
     let pid = start(&tree, &img, &dev)?;
     // (ckpt's own ends of the tree's pipes must go: readers see their end)
     drop(tree);
@@ -1588,13 +1710,5 @@ pub fn run(o: &Options) -> Result<(), CliError> {
         println!("{pid}");
         return Ok(());
     }
-    let code = wait_exit(pid)?;
-    if code == 0 {
-        Ok(())
-    } else {
-        Err(CliError {
-            code,
-            msg: String::new(),
-        })
-    }
+    exit_with(wait_exit(pid)?)
 }
