@@ -7,7 +7,8 @@
  * B's child C join. R -> A -> B -> C -> R: each stage transforms the value
  * and checks at every message that its pid, parent, group and session are
  * what they were at the start; R checks each result and prints one line
- * per step. All four share one stdout (one file offset). Its output must
+ * per step. It waits for "go" (gate.h) with the ring alive and 8 messages
+ * in flight. All four share one stdout (one file offset). Its output must
  * be the same whether it runs through or is checkpointed, killed and
  * restarted at any moment.
  *
@@ -168,6 +169,9 @@ int main(int argc, char **argv)
 			m.val = i * 1000003LL;
 			put(p1[1], &m);
 		}
+		/* the ring alive, 8 messages in flight, until "go" */
+		if (i == steps)
+			wait_for_go();
 		if (i < INFLIGHT)
 			continue;
 		if (!get(p4[0], &m)) {
@@ -191,7 +195,6 @@ int main(int argc, char **argv)
 		printf("BAD a message after the last\n");
 	reap(a, "A");
 	reap(b, "B");
-	wait_for_go();
 	printf("done sum %lld\n", sum);
 	return 0;
 }
