@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.." || exit 1
 top=$PWD
 CKPT=${CKPT:-$top/tools/ckpt/target/release/ckpt}
 TMP=$(mktemp -d /tmp/ckpt-restart.XXXXXX)
+chmod 755 "$TMP" # (a case runs as another user)
 trap 'rm -rf "$TMP"' EXIT
 # Programs run from tmpfs (exec through 9p is slow under TCG).
 for p in counter memory files signals sleeper tree zombie; do
@@ -59,7 +60,8 @@ OUTPUTS="out.txt append.txt seek.txt shared.dat"
 
 # restart_case NAME STEPS PROG ARGS...: reference run, then a run
 # checkpointed with --kill after a random number of steps and restarted
-# (with the options in RFLAGS).
+# (with the options in RFLAGS), run through the command in RUNAS (to run
+# as another user).
 # The programs end only once the file "go" exists (tests/restart/gate.h):
 # the checkpointed run gets it after its checkpoint.
 restart_case() {
@@ -69,11 +71,11 @@ restart_case() {
 	setup "$ref"
 	setup "$run"
 	touch "$ref/go"
-	(cd "$ref" && exec "$TMP/$prog" "$steps" "$@" {NAP_FD}<&- >out.txt 2>&1)
+	(cd "$ref" && exec ${RUNAS:-} "$TMP/$prog" "$steps" "$@" {NAP_FD}<&- >out.txt 2>&1)
 	# Any step will do (the program waits for "go" after its last one); the
 	# first half, where the checkpoint lands before the end more often.
 	at=$((RANDOM % (steps / 2) + 1))
-	(cd "$run" && exec "$TMP/$prog" "$steps" "$@" {NAP_FD}<&- >out.txt 2>&1) &
+	(cd "$run" && exec ${RUNAS:-} "$TMP/$prog" "$steps" "$@" {NAP_FD}<&- >out.txt 2>&1) &
 	pid=$!
 	if ! wait_lines "$run/out.txt" "$at" 300; then
 		not_ok "$name" "did not reach step $at"
@@ -129,6 +131,10 @@ want signals && restart_case signals 120 rs_signals
 want memory && restart_case memory 24 rs_memory priv.dat shared.dat
 want tree && restart_case tree 120 rs_tree
 want zombie && restart_case zombie 60 rs_zombie
+# The counter as user and group nobody without supplementary groups:
+# ckpt restart (root) gives it back its credentials, not root's.
+want counter-nobody && RUNAS="setpriv --reuid=65534 --regid=65534 --clear-groups" \
+	restart_case counter-nobody 200 rs_counter
 # The tree again, inside a new pid namespace whose init is ckpt.
 want tree-newpidns && RFLAGS=--new-pidns restart_case tree-newpidns 120 rs_tree
 

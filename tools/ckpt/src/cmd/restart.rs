@@ -587,6 +587,9 @@ const ST_READY: u8 = b'K';
 const ST_MSG: u8 = b'M';
 /// The restore ioctl failed: the errno (4 bytes).
 const ST_ERRNO: u8 = b'E';
+/// A call of the final code that must succeed (the credentials) failed:
+/// the errno (4 bytes).
+const ST_CALL: u8 = b'S';
 /// The vDSO collides with ckpt's mappings: try again.
 const ST_RETRY: u8 = b'R';
 
@@ -965,19 +968,25 @@ struct Final {
     cmd: u64,     // 40: CKPT_IOC_RESTORE
     args: u64,    // 48: &ckpt_restore_args
     status: u64,  // 56: the status pipe
-    unmap: u64,   // 64: (start, length) pairs to unmap first
-    unmaps: u64,  // 72: how many
-    exe: u64,     // 80: the executable to name in /proc/PID/exe, or -1
-    /// 88: the status frame sent on failure: 'E', the pid, length 4, and
-    /// the errno, which the code writes at 95.
+    calls: u64,   // 64: the system calls to make first (`Call`s)
+    ncalls: u64,  // 72: how many
+    /// 80: the status frame sent on failure: 'E' (or 'S' if a call that
+    /// must succeed failed), the pid, length 4, and the errno, which the
+    /// code writes at 87.
     err: [u8; 16],
 }
 
+/// A system call the final code makes before the ioctl: number, five
+/// arguments, whether it must succeed (else the restore stops there), and
+/// padding to 64 bytes.
+type Call = [u64; 8];
+
 // The last code the child runs, position-independent, copied to an
-// anonymous page first: it unmaps ckpt's own executable (the kernel lets
-// a process change its /proc/PID/exe only once the old one is no longer
-// mapped), names the image's, loads the FPU state and the FS/GS bases and
-// calls the restore ioctl. Nothing compiled runs in between (it could use
+// anonymous page first: it makes the calls of its list (unmaps ckpt's own
+// executable: the kernel lets a process change its /proc/PID/exe only once
+// the old one is no longer mapped; names the image's; sets the image's
+// credentials, last, since the calls before need root's), loads the FPU
+// state and the FS/GS bases and calls the restore ioctl. Nothing compiled runs in between (it could use
 // SSE registers, or TLS through FS). On success the ioctl returns into
 // the restored process; on failure the code writes an 'E' frame with the
 // errno to the status pipe and exits. r12 points to a `Final`.
@@ -989,24 +998,24 @@ core::arch::global_asm!(
     "mov r14, [r12 + 72]",
     "2:",
     "test r14, r14",
-    "jz 3f",
-    "mov eax, 11", // munmap(start, length)
-    "mov rdi, [r13]",
-    "mov rsi, [r13 + 8]",
+    "jz 4f",
+    "mov rax, [r13]",
+    "mov rdi, [r13 + 8]",
+    "mov rsi, [r13 + 16]",
+    "mov rdx, [r13 + 24]",
+    "mov r10, [r13 + 32]",
+    "mov r8, [r13 + 40]",
     "syscall",
-    "add r13, 16",
+    "test rax, rax",
+    "jns 3f",
+    "cmp qword ptr [r13 + 48], 0",
+    "je 3f",
+    "mov byte ptr [r12 + 80], 0x53", // 'S': this call failed
+    "jmp 7f",
+    "3:",
+    "add r13, 64",
     "dec r14",
     "jmp 2b",
-    "3:",
-    "mov rdx, [r12 + 80]",
-    "cmp rdx, -1",
-    "je 4f",
-    "mov eax, 157", // prctl(PR_SET_MM, PR_SET_MM_EXE_FILE, exe, 0, 0)
-    "mov edi, 35",
-    "mov esi, 13",
-    "xor r10d, r10d",
-    "xor r8d, r8d",
-    "syscall",
     "4:",
     "mov rcx, [r12]",
     "cmp qword ptr [r12 + 8], 0",
@@ -1031,11 +1040,12 @@ core::arch::global_asm!(
     "mov rsi, [r12 + 40]",
     "mov rdx, [r12 + 48]",
     "syscall",
-    "neg eax", // failed: the 'E' frame with the errno, exit_group(1)
-    "mov [r12 + 95], eax",
+    "7:",
+    "neg eax", // failed: the frame with the errno, exit_group(1)
+    "mov [r12 + 87], eax",
     "mov eax, 1",
     "mov rdi, [r12 + 56]",
-    "lea rsi, [r12 + 88]",
+    "lea rsi, [r12 + 80]",
     "mov edx, 11",
     "syscall",
     "mov eax, 231",
@@ -1090,6 +1100,61 @@ fn jump(f: &mut Final) -> Result<std::convert::Infallible, String> {
         core::arch::asm!("jmp {code}", code = in(reg) page, in("r12") f as *mut Final,
             options(noreturn));
     }
+}
+
+/// The calls that give the process the image's credentials, if they are
+/// not ckpt's: no supplementary groups (the image does not record them),
+/// its gids, its uids (each must succeed: only what the caller may set),
+/// and, for a process whose real, effective and saved ids are one uid and
+/// one gid, the dumpable flag the id change cleared.
+fn cred_calls(t: &Task) -> Vec<Call> {
+    let Some(r) = t.task else { return Vec::new() };
+    let (mut u, mut g) = ([0 as libc::uid_t; 3], [0 as libc::gid_t; 3]);
+    // SAFETY: each writes three ids into our arrays.
+    unsafe {
+        libc::getresuid(&mut u[0], &mut u[1], &mut u[2]);
+        libc::getresgid(&mut g[0], &mut g[1], &mut g[2]);
+    }
+    if u == [r.uid, r.euid, r.suid] && g == [r.gid, r.egid, r.sgid] {
+        return Vec::new();
+    }
+    let id = |v: u32| u64::from(v);
+    let mut calls = vec![
+        [libc::SYS_setgroups as u64, 0, 0, 0, 0, 0, 1, 0],
+        [
+            libc::SYS_setresgid as u64,
+            id(r.gid),
+            id(r.egid),
+            id(r.sgid),
+            0,
+            0,
+            1,
+            0,
+        ],
+        [
+            libc::SYS_setresuid as u64,
+            id(r.uid),
+            id(r.euid),
+            id(r.suid),
+            0,
+            0,
+            1,
+            0,
+        ],
+    ];
+    if r.uid == r.euid && r.uid == r.suid && r.gid == r.egid && r.gid == r.sgid {
+        calls.push([
+            libc::SYS_prctl as u64,
+            libc::PR_SET_DUMPABLE as u64,
+            1,
+            0,
+            0,
+            0,
+            0,
+            0,
+        ]);
+    }
+    calls
 }
 
 /// The mappings of ckpt's own executable, as (start, length) pairs.
@@ -1187,10 +1252,22 @@ fn member(tree: &Tree, i: usize, ctl: Ctl) -> ! {
         close_fds: [img, dev, status, exe],
         reserved: [0; 4],
     };
-    let unmap = match own_exe_maps() {
-        Ok(v) => v,
+    let mut calls: Vec<Call> = match own_exe_maps() {
+        Ok(v) => v
+            .iter()
+            .map(|&[start, len]| [libc::SYS_munmap as u64, start, len, 0, 0, 0, 0, 0])
+            .collect(),
         Err(e) => say(ST_MSG, &e, status),
     };
+    if exe >= 0 {
+        let set = [
+            libc::PR_SET_MM as u64,
+            libc::PR_SET_MM_EXE_FILE as u64,
+            exe as u64,
+        ];
+        calls.push([libc::SYS_prctl as u64, set[0], set[1], set[2], 0, 0, 0, 0]);
+    }
+    calls.extend(cred_calls(p.task));
     let mut errf = [0u8; 16];
     errf[..7].copy_from_slice(&frame(ST_ERRNO, &[0; 4])[..7]);
     let mut f = Final {
@@ -1202,9 +1279,8 @@ fn member(tree: &Tree, i: usize, ctl: Ctl) -> ! {
         cmd: u64::from(CKPT_IOC_RESTORE),
         args: &args as *const ckpt_restore_args as u64,
         status: status as u64,
-        unmap: unmap.as_ptr() as u64,
-        unmaps: unmap.len() as u64,
-        exe: exe as u64,
+        calls: calls.as_ptr() as u64,
+        ncalls: calls.len() as u64,
         err: errf,
     };
     if !send(status, ST_READY, b"") {
@@ -1471,6 +1547,14 @@ fn coordinate(
             let e = std::io::Error::from_raw_os_error(i32::from_le_bytes([t[0], t[1], t[2], t[3]]));
             Failed::Error(err(format!(
                 "{}: the module refused the restore: {}",
+                who_pid(pid),
+                io_msg(&e)
+            )))
+        }
+        Some((ST_CALL, pid, t)) if t.len() == 4 => {
+            let e = std::io::Error::from_raw_os_error(i32::from_le_bytes([t[0], t[1], t[2], t[3]]));
+            Failed::Error(err(format!(
+                "{}: cannot take the image's credentials: {}",
                 who_pid(pid),
                 io_msg(&e)
             )))
