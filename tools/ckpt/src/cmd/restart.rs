@@ -237,7 +237,7 @@ fn reopen(t: &Task, f: &FileRec) -> Result<OwnedFd, CliError> {
     let st = File::from(fd.try_clone().map_err(|e| err(io_msg(&e)))?)
         .metadata()
         .map_err(|e| err(io_msg(&e)))?;
-    if f.hdr.kind == CKPT_FILE_REG {
+    if f.hdr.kind == CKPT_FILE_REG && flags & libc::O_PATH == 0 {
         if st.len() < f.hdr.pos as u64 {
             return Err(err(format!(
                 "{}: fd {}: {path} has {} bytes, fewer than its saved position {}",
@@ -786,8 +786,10 @@ fn set_fds(p: &Plan, opened: &[OwnedFd], helpers: &mut [RawFd]) -> Result<(), St
     for h in helpers.iter_mut().filter(|h| **h >= 0) {
         *h = high(*h)?;
     }
-    let null = File::open("/dev/null").map_err(|e| io_msg(&e))?;
-    let null = high(null.as_raw_fd())?;
+    let null = {
+        let f = File::open("/dev/null").map_err(|e| io_msg(&e))?;
+        high(f.as_raw_fd())? // (`f` closed here, before the numbers are filled)
+    };
     let own: Vec<RawFd> = (0..3).map(|fd| high(fd).unwrap_or(-1)).collect();
     let mut copies = BTreeMap::new();
     for (_, src, _) in &p.fds {
@@ -799,7 +801,8 @@ fn set_fds(p: &Plan, opened: &[OwnedFd], helpers: &mut [RawFd]) -> Result<(), St
     }
     // Close everything below the copies (the originals included).
     // SAFETY: closes descriptors of ours none of which is used again.
-    unsafe { libc::syscall(libc::SYS_close_range, 0u32, (base - 1) as u32, 0u32) };
+    sys(unsafe { libc::syscall(libc::SYS_close_range, 0u32, (base - 1) as u32, 0u32) })
+        .map_err(|e| format!("close_range: {}", io_msg(&e)))?;
     for (fd, src, cloexec) in &p.fds {
         let from = match src {
             Source::Opened(i) => copies[i],
@@ -873,6 +876,17 @@ fn join_group(t: &Task, root: bool) {
 /// its group.
 fn prepare(p: &Plan, opened: &[OwnedFd], helpers: &mut [RawFd]) -> Result<(), String> {
     let t = p.task;
+    // Room for every descriptor number (the image's limits come last).
+    let mut nofile = libc::rlimit64 {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: reads and sets our own limit through a valid struct.
+    unsafe {
+        libc::prlimit64(0, libc::RLIMIT_NOFILE, std::ptr::null(), &mut nofile);
+        nofile.rlim_cur = nofile.rlim_max;
+        libc::prlimit64(0, libc::RLIMIT_NOFILE, &nofile, std::ptr::null_mut());
+    }
     set_fds(p, opened, helpers)?;
     let proc = t.proc.as_ref().ok_or("no PROC record")?;
     let th = &t.threads[0].thread;
@@ -910,15 +924,6 @@ fn prepare(p: &Plan, opened: &[OwnedFd], helpers: &mut [RawFd]) -> Result<(), St
         // Always: the alternate stack ckpt's own runtime set must go.
         sys(libc::sigaltstack(&ss, std::ptr::null_mut()) as libc::c_long)
             .map_err(|e| format!("sigaltstack: {}", io_msg(&e)))?;
-        for (res, l) in proc.rlimits().iter().enumerate() {
-            let r = libc::rlimit64 {
-                rlim_cur: l.cur,
-                rlim_max: l.max,
-            };
-            if libc::prlimit64(0, res as _, &r, std::ptr::null_mut()) < 0 {
-                return Err(format!("limit {res}: {}", last_msg()));
-            }
-        }
         for (which, it) in proc.itimers().iter().enumerate() {
             let tv = |ns: u64| libc::timeval {
                 tv_sec: (ns / 1_000_000_000) as _,
@@ -1175,9 +1180,10 @@ struct Ctl {
     dev: RawFd,
     /// The status pipe's write end.
     status: RawFd,
-    /// The read end of the pipe through which ckpt lets the processes go
-    /// on: one byte per process and step.
-    go: RawFd,
+    /// The read ends of the pipes through which ckpt lets the processes
+    /// go on, one per step (a process fast at one step must not take a
+    /// byte meant for a slower one's previous step): one byte per process.
+    go: [RawFd; 2],
 }
 
 /// Waits for ckpt's go-ahead; exits if ckpt gave up (end of file).
@@ -1221,7 +1227,9 @@ fn member(tree: &Tree, i: usize, ctl: Ctl) -> ! {
     if !send(ctl.status, ST_CREATED, b"") {
         say(ST_MSG, "", ctl.status);
     }
-    wait_go(ctl.go);
+    wait_go(ctl.go[0]);
+    // SAFETY: the first go pipe is not used again.
+    unsafe { libc::close(ctl.go[0]) };
     join_group(t, i == 0);
     let Some(p) = &tree.members[i].plan else {
         die(t)
@@ -1230,7 +1238,7 @@ fn member(tree: &Tree, i: usize, ctl: Ctl) -> ! {
         say(ST_MSG, &e, ctl.status);
     }
     let exe = p.exe.as_ref().map_or(-1, |f| f.as_raw_fd());
-    let mut helpers = [ctl.img, ctl.dev, ctl.status, ctl.go, exe];
+    let mut helpers = [ctl.img, ctl.dev, ctl.status, ctl.go[1], exe];
     if let Err(e) = prepare(p, &tree.files.opened, &mut helpers) {
         say(ST_MSG, &e, helpers[2]);
     }
@@ -1266,6 +1274,26 @@ fn member(tree: &Tree, i: usize, ctl: Ctl) -> ! {
             exe as u64,
         ];
         calls.push([libc::SYS_prctl as u64, set[0], set[1], set[2], 0, 0, 0, 0]);
+    }
+    // The image's limits, last but for the ids: a low one could fail what
+    // runs before (an allocation under RLIMIT_AS, a descriptor number).
+    let limits: Vec<libc::rlimit64> = p
+        .task
+        .proc
+        .as_ref()
+        .map(|proc| {
+            proc.rlimits()
+                .iter()
+                .map(|l| libc::rlimit64 {
+                    rlim_cur: l.cur,
+                    rlim_max: l.max,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    for (res, l) in limits.iter().enumerate() {
+        let ptr = l as *const libc::rlimit64 as u64;
+        calls.push([libc::SYS_prlimit64 as u64, 0, res as u64, ptr, 0, 0, 1, 0]);
     }
     calls.extend(cred_calls(p.task));
     let mut errf = [0u8; 16];
@@ -1328,6 +1356,9 @@ fn zombie_status(t: &Task) -> Result<i32, CliError> {
                 libc::SIGURG,
                 libc::SIGWINCH,
                 libc::SIGSTOP,
+                libc::SIGTSTP,
+                libc::SIGTTIN,
+                libc::SIGTTOU,
             ]
             .contains(&sig)
             && code & !0xff == 0;
@@ -1488,12 +1519,15 @@ fn plan_tree<'a>(image: &'a Image, bytes: &[u8]) -> Result<Tree<'a>, CliError> {
     })
 }
 
+/// A status frame: tag, pid, text.
+type Frame = (u8, i32, Vec<u8>);
+
 /// Reads the status frames.
 struct Frames(File);
 
 impl Frames {
     /// The next frame (tag, pid, text); `None` at the end of the pipe.
-    fn next(&mut self) -> Option<(u8, i32, Vec<u8>)> {
+    fn next(&mut self) -> Option<Frame> {
         let mut h = [0u8; 7];
         self.0.read_exact(&mut h).ok()?;
         let pid = i32::from_le_bytes([h[1], h[2], h[3], h[4]]);
@@ -1529,8 +1563,8 @@ fn subreaper(on: bool) {
 fn coordinate(
     tree: &Tree,
     frames: &mut Frames,
-    go: File,
-    pidfds: &mut Vec<OwnedFd>,
+    go: [File; 2],
+    pidfds: &mut Vec<(i32, OwnedFd)>,
 ) -> Result<(), Failed> {
     let n = tree.members.len();
     let live = tree.members.iter().filter(|m| m.plan.is_some()).count();
@@ -1540,7 +1574,7 @@ fn coordinate(
             .find(|m| m.task.pids.vpid == pid)
             .map_or(format!("process {pid}"), |m| who(m.task))
     };
-    let failed = |f: Option<(u8, i32, Vec<u8>)>| match f {
+    let failed = |f: Option<Frame>| match f {
         None => Failed::Error(err("the restore ended before every process was ready")),
         Some((ST_RETRY, ..)) => Failed::Retry,
         Some((ST_ERRNO, pid, t)) if t.len() == 4 => {
@@ -1554,7 +1588,7 @@ fn coordinate(
         Some((ST_CALL, pid, t)) if t.len() == 4 => {
             let e = std::io::Error::from_raw_os_error(i32::from_le_bytes([t[0], t[1], t[2], t[3]]));
             Failed::Error(err(format!(
-                "{}: cannot take the image's credentials: {}",
+                "{}: cannot take the image's resource limits or credentials: {}",
                 who_pid(pid),
                 io_msg(&e)
             )))
@@ -1571,26 +1605,84 @@ fn coordinate(
             .map_err(|e| Failed::Error(err(format!("the go pipe: {}", io_msg(&e)))))
     };
     // (zombies take part in the first step only)
-    for (step, n) in [(ST_CREATED, n), (ST_READY, live)] {
+    let zombie = |pid: i32| {
+        tree.members
+            .iter()
+            .any(|m| m.task.pids.vpid == pid && m.plan.is_none())
+    };
+    for (k, (step, n)) in [(ST_CREATED, n), (ST_READY, live)].into_iter().enumerate() {
         for _ in 0..n {
-            match frames.next() {
+            // (zombies end once released from the first step)
+            let watch: Vec<(i32, RawFd)> = pidfds
+                .iter()
+                .filter(|(pid, _)| k == 0 || !zombie(*pid))
+                .map(|(pid, fd)| (*pid, fd.as_raw_fd()))
+                .collect();
+            let next = next_frame(frames, &watch).map_err(|pid| match pid {
+                Some(pid) => Failed::Error(err(format!(
+                    "{} ended during the restore without a word",
+                    who_pid(pid)
+                ))),
+                None => Failed::Error(err(format!(
+                    "no word from the processes being restored for {} s",
+                    SILENCE_MS / 1000
+                ))),
+            })?;
+            match next {
                 Some((tag, pid, _)) if tag == step => {
                     if step == ST_CREATED {
                         let fd = super::sys::pidfd_open(pid).map_err(|e| {
                             Failed::Error(err(format!("pid {pid}: {}", io_msg(&e))))
                         })?;
-                        pidfds.push(fd);
+                        pidfds.push((pid, fd));
                     }
                 }
                 f => return Err(failed(f)),
             }
         }
-        release(&go, n)?;
+        release(&go[k], n)?;
     }
     drop(go);
     match frames.next() {
         None => Ok(()),
         f => Err(failed(f)),
+    }
+}
+
+/// How long the restore may go without a frame before ckpt gives up (a
+/// safety net for a process stuck where it cannot report: every step
+/// takes milliseconds).
+const SILENCE_MS: i32 = 120_000;
+
+/// Waits for the next frame while watching the processes in `watch`
+/// (pid, pidfd): `Err(Some(pid))` if one ends first, `Err(None)` after
+/// `SILENCE_MS` without either.
+fn next_frame(frames: &mut Frames, watch: &[(i32, RawFd)]) -> Result<Option<Frame>, Option<i32>> {
+    let mut fds: Vec<libc::pollfd> = std::iter::once(frames.0.as_raw_fd())
+        .chain(watch.iter().map(|w| w.1))
+        .map(|fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    loop {
+        // SAFETY: `fds` is a valid array of its length for the call.
+        let r = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, SILENCE_MS) };
+        if r < 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+            continue;
+        }
+        if r <= 0 {
+            return Err(None);
+        }
+        // The pipe first: a process may have said why, then ended.
+        if fds[0].revents != 0 {
+            return Ok(frames.next());
+        }
+        match fds[1..].iter().position(|p| p.revents != 0) {
+            Some(i) => return Err(Some(watch[i].0)),
+            None => return Err(None),
+        }
     }
 }
 
@@ -1610,16 +1702,17 @@ fn start(tree: &Tree, img: &File, dev: &File) -> Result<i32, CliError> {
     for _attempt in 0..8 {
         let (st_rd, st_wr) = pipe()?;
         let (go_rd, go_wr) = pipe()?;
+        let (go2_rd, go2_wr) = pipe()?;
         subreaper(true);
         match fork_with_pid(root) {
             Ok(0) => {
                 drop(st_rd);
-                drop(go_wr);
+                drop((go_wr, go2_wr));
                 let ctl = Ctl {
                     img: img.as_raw_fd(),
                     dev: dev.as_raw_fd(),
                     status: st_wr.as_raw_fd(),
-                    go: go_rd.as_raw_fd(),
+                    go: [go_rd.as_raw_fd(), go2_rd.as_raw_fd()],
                 };
                 member(tree, 0, ctl)
             }
@@ -1629,10 +1722,10 @@ fn start(tree: &Tree, img: &File, dev: &File) -> Result<i32, CliError> {
                 return Err(err(fork_error(root, &e)));
             }
         }
-        drop((st_wr, go_rd));
+        drop((st_wr, go_rd, go2_rd));
         let mut frames = Frames(st_rd);
         let mut pidfds = Vec::new();
-        let failed = match coordinate(tree, &mut frames, go_wr, &mut pidfds) {
+        let failed = match coordinate(tree, &mut frames, [go_wr, go2_wr], &mut pidfds) {
             Ok(()) => {
                 subreaper(false);
                 return Ok(root);
@@ -1641,7 +1734,7 @@ fn start(tree: &Tree, img: &File, dev: &File) -> Result<i32, CliError> {
         };
         // Gave up: every process is killed (those not yet known find the
         // go pipe closed), and reaped here (orphans come to us).
-        for fd in &pidfds {
+        for (_, fd) in &pidfds {
             let _ = super::sys::pidfd_signal(fd, libc::SIGKILL);
         }
         drop(frames);
@@ -1688,16 +1781,27 @@ fn pidns_init(tree: &Tree, img: &File, dev: &File, report: File, detach: bool) -
     };
     // ckpt's ends of the tree's pipes must go (readers see their end); the
     // tree is not used again, and this process leaves by _exit.
+    // So must the image, the device and the executables (the module could
+    // not be unloaded while the tree lives).
+    let exes = tree
+        .members
+        .iter()
+        .filter_map(|m| m.plan.as_ref()?.exe.as_ref());
     for fd in tree
         .files
         .opened
         .iter()
         .chain(tree.files.pipes.values().flat_map(|p| [&p.r, &p.w]))
+        .chain(exes)
+        .map(|f| f.as_raw_fd())
+        .chain([img.as_raw_fd(), dev.as_raw_fd()])
     {
         // SAFETY: closes descriptors nothing uses any more (see above).
-        unsafe { libc::close(fd.as_raw_fd()) };
+        unsafe { libc::close(fd) };
     }
-    drop(report); // its end without a word: restored
+    // An explicit word: an init that died early says nothing.
+    let _ = std::io::Write::write_all(&mut report, &[0]);
+    drop(report);
     if detach {
         // `ckpt restart --detach` returns: this process must not hold its
         // output open.
@@ -1749,11 +1853,17 @@ fn in_new_pidns(tree: Tree, img: &File, dev: &File, detach: bool) -> Result<(), 
     };
     drop(wr);
     drop(tree);
-    let mut msg = String::new();
-    let _ = rd.read_to_string(&mut msg);
-    if !msg.is_empty() {
-        let _ = wait_exit(init);
-        return Err(err(msg));
+    let mut msg = Vec::new();
+    let _ = rd.read_to_end(&mut msg);
+    if msg != [0] {
+        let code = wait_exit(init);
+        if msg.is_empty() {
+            return Err(err(format!(
+                "the init of the new pid namespace ended ({}) before the tree was restored",
+                code.map_or_else(|e| e.msg, |c| format!("status {c}"))
+            )));
+        }
+        return Err(err(String::from_utf8_lossy(&msg).into_owned()));
     }
     if detach {
         // The root as the caller sees it: the init's only child.
@@ -1768,6 +1878,9 @@ fn in_new_pidns(tree: Tree, img: &File, dev: &File, detach: bool) -> Result<(), 
 }
 
 pub fn run(o: &Options) -> Result<(), CliError> {
+    // Zombies must stay zombies, and the root's status must reach us.
+    // SAFETY: the default action of SIGCHLD, for ourselves.
+    unsafe { libc::signal(libc::SIGCHLD, libc::SIG_DFL) };
     let path = o.image.display().to_string();
     let img = File::open(&o.image).map_err(|e| err(format!("{path}: {}", io_msg(&e))))?;
     let bytes = Mapped::of(&img).map_err(|e| err(format!("{path}: {}", io_msg(&e))))?;
