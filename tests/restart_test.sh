@@ -13,7 +13,7 @@ TMP=$(mktemp -d /tmp/ckpt-restart.XXXXXX)
 chmod 755 "$TMP" # (a case runs as another user)
 trap 'rm -rf "$TMP"' EXIT
 # Programs run from tmpfs (exec through 9p is slow under TCG).
-for p in counter memory files signals sleeper tree zombie; do
+for p in counter memory files signals sleeper tree zombie holdpid; do
 	cp "tests/build/rs_$p" "$TMP/" || exit 1
 done
 cp "$CKPT" "$TMP/ckpt" || exit 1
@@ -214,6 +214,40 @@ json.dump(j, sys.stdout, indent=1, sort_keys=True)'
 	fi
 }
 want again && again_case
+
+# A pid of the tree in use (its last process in DFS order): refused with a
+# message naming it; the processes made before it are killed and reaped
+# (their pids free again) before ckpt returns.
+busy_case() {
+	local d=$TMP/busy pid msg rc=0 b a c t="busy: a pid in use is named, the rest undone"
+	mkdir -p "$d"
+	(cd "$d" && exec "$TMP/rs_tree" 400 {NAP_FD}<&- >out.txt 2>&1) &
+	pid=$!
+	wait_lines "$d/out.txt" 2 60 || { not_ok "$t" "no progress"; kill -9 $pid; return; }
+	# R's children in order: B (with its child C), then A
+	set -- $(cat /proc/$pid/task/$pid/children)
+	b=$1 a=$2
+	c=$(cat /proc/$b/task/$b/children)
+	c=${c% }
+	"$CKPT" checkpoint $pid -o "$d/img" --kill >/dev/null 2>&1
+	rc=$?
+	touch "$d/go"
+	wait $pid 2>/dev/null
+	[ $rc = 0 ] || { not_ok "$t" "checkpoint failed"; return; }
+	"$TMP/rs_holdpid" "$a" || { not_ok "$t" "cannot take pid $a"; return; }
+	msg=$("$CKPT" restart "$d/img" 2>&1) && rc=0 || rc=$?
+	local left=""
+	for p in $pid $b $c; do [ -e /proc/$p ] && left="$left $p"; done
+	kill -9 "$a"
+	if [ $rc = 0 ] || [[ "$msg" != *"pid $a is in use"* ]] || [ "$(echo "$msg" | wc -l)" != 1 ]; then
+		not_ok "$t" "exit $rc: $msg"
+	elif [ -n "$left" ]; then
+		not_ok "$t" "processes left:$left"
+	else
+		ok "$t"
+	fi
+}
+want busy && busy_case
 
 echo "1..$n"
 [ $failed = 0 ]
