@@ -221,7 +221,7 @@ want again && again_case
 busy_case() {
 	local d=$TMP/busy pid msg rc=0 b a c t="busy: a pid in use is named, the rest undone"
 	mkdir -p "$d"
-	(cd "$d" && exec "$TMP/rs_tree" 400 {NAP_FD}<&- >out.txt 2>&1) &
+	(cd "$d" && exec "$TMP/rs_tree" 400 {NAP_FD}<&- </dev/null >out.txt 2>&1) &
 	pid=$!
 	wait_lines "$d/out.txt" 2 60 || { not_ok "$t" "no progress"; kill -9 $pid; return; }
 	# R's children in order: B (with its child C), then A
