@@ -1577,21 +1577,14 @@ fn coordinate(
     let failed = |f: Option<Frame>| match f {
         None => Failed::Error(err("the restore ended before every process was ready")),
         Some((ST_RETRY, ..)) => Failed::Retry,
-        Some((ST_ERRNO, pid, t)) if t.len() == 4 => {
+        Some((tag @ (ST_ERRNO | ST_CALL), pid, t)) if t.len() == 4 => {
             let e = std::io::Error::from_raw_os_error(i32::from_le_bytes([t[0], t[1], t[2], t[3]]));
-            Failed::Error(err(format!(
-                "{}: the module refused the restore: {}",
-                who_pid(pid),
-                io_msg(&e)
-            )))
-        }
-        Some((ST_CALL, pid, t)) if t.len() == 4 => {
-            let e = std::io::Error::from_raw_os_error(i32::from_le_bytes([t[0], t[1], t[2], t[3]]));
-            Failed::Error(err(format!(
-                "{}: cannot take the image's resource limits or credentials: {}",
-                who_pid(pid),
-                io_msg(&e)
-            )))
+            let what = if tag == ST_ERRNO {
+                "the module refused the restore"
+            } else {
+                "cannot take the image's resource limits or credentials"
+            };
+            Failed::Error(err(format!("{}: {what}: {}", who_pid(pid), io_msg(&e))))
         }
         Some((_, pid, t)) => Failed::Error(err(format!(
             "{}: {}",
