@@ -275,6 +275,17 @@ struct Files {
     pipes: BTreeMap<u64, Pipe>,
 }
 
+/// A new pipe (close-on-exec): read end, write end.
+fn new_pipe() -> Result<(File, File), CliError> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 into a two-int array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+        return Err(err(format!("a pipe: {}", last_msg())));
+    }
+    // SAFETY: both ends are new descriptors we own.
+    Ok(unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) })
+}
+
 /// `fcntl(fd, cmd, arg)` as `io::Result`.
 fn fcntl(fd: RawFd, cmd: libc::c_int, arg: libc::c_int) -> std::io::Result<libc::c_int> {
     // SAFETY: an fcntl command on a descriptor we hold, with an int argument.
@@ -299,13 +310,8 @@ fn make_pipes(image: &Image, bytes: &[u8]) -> Result<BTreeMap<u64, Pipe>, CliErr
         if ends.get(&f.hdr.ino) != Some(&(true, true)) || pipes.contains_key(&f.hdr.ino) {
             continue;
         }
-        let mut fds = [0; 2];
-        // SAFETY: pipe2 into a two-int array.
-        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
-            return Err(err(format!("a pipe: {}", last_msg())));
-        }
-        // SAFETY: both ends are new descriptors we own.
-        let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        let (r, w) = new_pipe()?;
+        let (r, w) = (OwnedFd::from(r), OwnedFd::from(w));
         // The first record of a pipe in the image carries its bytes.
         let data = &bytes[f.data_range()];
         if !data.is_empty() {
@@ -774,15 +780,7 @@ fn max_fd() -> Result<RawFd, String> {
 fn set_fds(p: &Plan, opened: &[OwnedFd], helpers: &mut [RawFd]) -> Result<(), String> {
     let top = p.fds.iter().map(|f| f.0).max().unwrap_or(2).max(2) + 1;
     let base = top.max(max_fd()? + 1);
-    let high = |fd: RawFd| -> Result<RawFd, String> {
-        // SAFETY: F_DUPFD_CLOEXEC on a descriptor we hold.
-        let r = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, base) };
-        if r < 0 {
-            Err(last_msg())
-        } else {
-            Ok(r)
-        }
-    };
+    let high = |fd: RawFd| fcntl(fd, libc::F_DUPFD_CLOEXEC, base).map_err(|e| io_msg(&e));
     for h in helpers.iter_mut().filter(|h| **h >= 0) {
         *h = high(*h)?;
     }
@@ -991,8 +989,8 @@ type Call = [u64; 8];
 // executable: the kernel lets a process change its /proc/PID/exe only once
 // the old one is no longer mapped; names the image's; sets the image's
 // credentials, last, since the calls before need root's), loads the FPU
-// state and the FS/GS bases and calls the restore ioctl. Nothing compiled runs in between (it could use
-// SSE registers, or TLS through FS). On success the ioctl returns into
+// state and the FS/GS bases and calls the restore ioctl. Nothing compiled
+// runs in between (it could use SSE registers, or TLS through FS). On success the ioctl returns into
 // the restored process; on failure the code writes an 'E' frame with the
 // errno to the status pipe and exits. r12 points to a `Final`.
 core::arch::global_asm!(
@@ -1336,11 +1334,17 @@ fn wait_exit(pid: i32) -> Result<i32, CliError> {
             return Err(err(format!("waiting for {pid}: {}", io_msg(&e))));
         }
     }
-    Ok(if libc::WIFEXITED(st) {
+    Ok(shell_status(st))
+}
+
+/// A wait status as a shell reports it: the exit code, or 128 + the
+/// signal that killed the process.
+fn shell_status(st: i32) -> i32 {
+    if libc::WIFEXITED(st) {
         libc::WEXITSTATUS(st)
     } else {
         128 + libc::WTERMSIG(st)
-    })
+    }
 }
 
 /// A zombie's wait status (`exit_code`), checked: an exit code, or a
@@ -1683,19 +1687,10 @@ fn next_frame(frames: &mut Frames, watch: &[(i32, RawFd)]) -> Result<Option<Fram
 /// root's pid once all run.
 fn start(tree: &Tree, img: &File, dev: &File) -> Result<i32, CliError> {
     let root = tree.members[0].task.pids.vpid;
-    let pipe = || -> Result<(File, File), CliError> {
-        let mut fds = [0; 2];
-        // SAFETY: pipe2 into a two-int array.
-        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
-            return Err(err(last_msg()));
-        }
-        // SAFETY: both ends are new descriptors we own.
-        Ok(unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) })
-    };
     for _attempt in 0..8 {
-        let (st_rd, st_wr) = pipe()?;
-        let (go_rd, go_wr) = pipe()?;
-        let (go2_rd, go2_wr) = pipe()?;
+        let (st_rd, st_wr) = new_pipe()?;
+        let (go_rd, go_wr) = new_pipe()?;
+        let (go2_rd, go2_wr) = new_pipe()?;
         subreaper(true);
         match fork_with_pid(root) {
             Ok(0) => {
@@ -1811,11 +1806,7 @@ fn pidns_init(tree: &Tree, img: &File, dev: &File, report: File, detach: bool) -
         // SAFETY: waits for any child of ours.
         let r = unsafe { libc::waitpid(-1, &mut st, 0) };
         if r == root {
-            code = if libc::WIFEXITED(st) {
-                libc::WEXITSTATUS(st)
-            } else {
-                128 + libc::WTERMSIG(st)
-            };
+            code = shell_status(st);
             break;
         }
         if r < 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
@@ -1829,13 +1820,7 @@ fn pidns_init(tree: &Tree, img: &File, dev: &File, report: File, detach: bool) -
 /// `--new-pidns`: a child in a new pid namespace, its init, restores the
 /// tree there.
 fn in_new_pidns(tree: Tree, img: &File, dev: &File, detach: bool) -> Result<(), CliError> {
-    let mut fds = [0; 2];
-    // SAFETY: pipe2 into a two-int array.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
-        return Err(err(last_msg()));
-    }
-    // SAFETY: both ends are new descriptors we own.
-    let (mut rd, wr) = unsafe { (File::from_raw_fd(fds[0]), File::from_raw_fd(fds[1])) };
+    let (mut rd, wr) = new_pipe()?;
     let init = match clone3(libc::CLONE_NEWPID as u64, None) {
         Ok(0) => {
             drop(rd);
