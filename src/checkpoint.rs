@@ -9,7 +9,8 @@
 //!   * `CKPT_IOC_CHECKPOINT`: writes the image of the process tree under
 //!     `ckpt_args.pid` to `ckpt_args.fd`, returns the number of tasks;
 //!   * `CKPT_IOC_RESTORE`: the caller becomes one process of an image
-//!     (`restore`).
+//!     (`restore`); the threads of a process meet in the open file's
+//!     rendezvous.
 //!
 //! The flow, one file per step: arguments (here) -> `tree::collect` (the
 //! subtree, a reference per task, each task's DFS position) ->
@@ -120,8 +121,13 @@ impl kernel::InPlaceModule for CheckpointModule {
     }
 }
 
-/// `/dev/checkpoint`: stateless, every ioctl stands alone.
-struct CheckpointDevice;
+/// `/dev/checkpoint`, one per open file: every ioctl stands alone but for
+/// the rendezvous of the threads of a process restoring itself through it.
+#[pin_data]
+struct CheckpointDevice {
+    #[pin]
+    rendezvous: restore::Rendezvous,
+}
 
 // SAFETY: `ckpt_args` is a `repr(C)` struct of integers without padding
 // (asserted in format.rs): every bit pattern is a valid value.
@@ -129,13 +135,18 @@ unsafe impl transmute::FromBytes for ckpt_args {}
 
 #[vtable]
 impl MiscDevice for CheckpointDevice {
-    type Ptr = ();
+    type Ptr = Pin<KBox<Self>>;
 
-    fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result {
-        Ok(())
+    fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Pin<KBox<Self>>> {
+        KBox::try_pin_init(
+            try_pin_init!(Self {
+                rendezvous <- restore::Rendezvous::new(),
+            }),
+            GFP_KERNEL,
+        )
     }
 
-    fn ioctl(_me: (), _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+    fn ioctl(me: Pin<&Self>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
         match cmd {
             CKPT_IOC_VERSION => Ok(CKPT_ABI_VERSION as isize),
             CKPT_IOC_CHECKPOINT => {
@@ -148,7 +159,7 @@ impl MiscDevice for CheckpointDevice {
                 let args = UserSlice::new(UserPtr::from_addr(arg), _IOC_SIZE(cmd))
                     .reader()
                     .read::<ckpt_restore_args>()?;
-                restore::restore(&args)
+                restore::restore(&args, &me.rendezvous)
             }
             _ => Err(ENOTTY),
         }

@@ -61,9 +61,18 @@ pub const CKPT_F_ALL: u64 = CKPT_F_RUNNING;
 /// must be 0). For threads that share an address space restored by another,
 /// and for tests of the register path.
 pub const CKPT_R_KEEP_MM: u32 = 1 << 0;
+/// `ckpt_restore_args.flags`: the caller is one of the other threads of a
+/// process whose restoring thread (the one that passes `threads`) replaces
+/// the address space: it waits in the ioctl until that thread has rebuilt
+/// it, then returns into its own registers and blocked mask. `mm_off`,
+/// `mm_len` and `threads` must be 0; the image is not read. All threads of
+/// the process must call through one open file of the device that no other
+/// process is using for threads (`EBUSY`). Returns `ECANCELED` if the
+/// restoring thread failed before changing anything.
+pub const CKPT_R_THREAD: u32 = 1 << 1;
 /// Every `ckpt_restore_args.flags` bit the module knows; any other bit gives
 /// `EINVAL`.
-pub const CKPT_R_ALL: u32 = CKPT_R_KEEP_MM;
+pub const CKPT_R_ALL: u32 = CKPT_R_KEEP_MM | CKPT_R_THREAD;
 /// Entries of `ckpt_restore_args.close_fds`.
 pub const CKPT_R_CLOSE_FDS: usize = 4;
 
@@ -253,8 +262,14 @@ pub struct ckpt_restore_args {
     /// The THREAD record's `restart` (`CKPT_RESTART_*`): how to resume the
     /// interrupted system call, if any. `CKPT_RESTART_INSIDE` gives `EINVAL`.
     pub restart: u32,
-    /// Zero.
-    pub reserved0: u32,
+    /// The number of other threads of the process, each of which calls with
+    /// `CKPT_R_THREAD` through the same open file: the restore waits (up to
+    /// 60 s, `ETIMEDOUT`; a signal gives `EINTR`) until all of them are
+    /// waiting in the ioctl, checks that the process has exactly these
+    /// threads and that nothing else uses its address space (`EBUSY`), and
+    /// only then passes the point of no return. 0 for a single-threaded
+    /// process and with `CKPT_R_THREAD`.
+    pub threads: u32,
     /// The blocked mask to return with (bit n-1: signal n; `SIGKILL` and
     /// `SIGSTOP` are ignored).
     pub blocked: u64,

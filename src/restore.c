@@ -5,7 +5,7 @@
  * parses and checks the image and decides the order).
  *
  * C, because the kernel leaves no other way here: current_pt_regs(),
- * mmap_read_lock(), thread_group_empty(), in_compat_syscall(),
+ * mmap_read_lock(), thread_group_empty(), get_nr_threads(), in_compat_syscall(),
  * init_task_work() and the user address limit (TASK_SIZE) are inline or
  * macros; the VMA's special-mapping name comes from a function pointer;
  * mm_struct's bounds, saved_auxv and arg_lock have no Rust accessors; and
@@ -39,7 +39,9 @@
 /* The one format definition (src/format.rs), as scripts/gen-header emits it. */
 #include "../include/uapi/linux/checkpoint.h"
 
-int ckpt_restore_current_ok(void);
+int ckpt_restore_current_ok(u32 threads);
+int ckpt_thread_ok(void);
+unsigned long ckpt_current_mm(void);
 u64 ckpt_user_limit(void);
 int ckpt_special_at(u64 start, u64 end);
 struct file *ckpt_open_mapped(const char *path, int writable, u64 ino, u32 major, u32 minor);
@@ -61,25 +63,52 @@ const char *ckpt_special_name(struct vm_area_struct *vma);
 
 static_assert(sizeof(struct user_regs_struct) == sizeof(struct ckpt_user_regs));
 
-/*
- * Can the caller replace its own address space? Only a 64-bit user process
- * whose address space nothing else uses: one thread, no vfork parent or
- * CLONE_VM sibling (mm_users == 1; a /proc reader holding it briefly gives
- * EBUSY too), no rseq registration the kernel would keep writing to.
- */
-int ckpt_restore_current_ok(void)
+/* A 64-bit user task without an rseq registration the kernel would keep writing to. */
+static int restorable(void)
 {
-	struct mm_struct *mm = current->mm;
-
-	if (!mm || (current->flags & PF_KTHREAD) || in_compat_syscall())
+	if (!current->mm || (current->flags & PF_KTHREAD) || in_compat_syscall())
 		return -EINVAL;
-	if (!thread_group_empty(current) || atomic_read(&mm->mm_users) != 1)
-		return -EBUSY;
 #ifdef CONFIG_RSEQ
 	if (current->rseq.usrptr)
 		return -EBUSY;
 #endif
 	return 0;
+}
+
+/*
+ * Can the caller replace its own address space? Only a restorable task
+ * whose process has exactly `threads` other threads (all of them waiting
+ * in the ioctl when the caller checks before its point of no return) and
+ * whose address space nothing else uses: no vfork parent or CLONE_VM
+ * sibling (mm_users == threads + 1; a /proc reader holding it briefly gives
+ * EBUSY too).
+ */
+int ckpt_restore_current_ok(u32 threads)
+{
+	int ret = restorable();
+
+	if (ret)
+		return ret;
+	if (get_nr_threads(current) != threads + 1 ||
+	    atomic_read(&current->mm->mm_users) != threads + 1)
+		return -EBUSY;
+	return 0;
+}
+
+/* May the caller wait for another thread of its process to restore it? */
+int ckpt_thread_ok(void)
+{
+	int ret = restorable();
+
+	if (ret)
+		return ret;
+	return thread_group_empty(current) ? -EINVAL : 0;
+}
+
+/* The caller's address space, as a number: compared, never dereferenced. */
+unsigned long ckpt_current_mm(void)
+{
+	return (unsigned long)current->mm;
 }
 
 /* The highest user address + 1 of the caller (TASK_SIZE is per task). */

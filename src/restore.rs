@@ -30,7 +30,14 @@ use kernel::{
         file::flags,
         LocalFile, //
     },
+    new_condvar, new_mutex,
     prelude::*,
+    sync::{
+        CondVar,
+        CondVarTimeoutResult,
+        Mutex, //
+    },
+    time::msecs_to_jiffies,
     transmute::FromBytes,
 };
 
@@ -43,7 +50,9 @@ use crate::{
 // holds empty (zero-sized) C structs, and would warn.
 #[allow(improper_ctypes)]
 extern "C" {
-    fn ckpt_restore_current_ok() -> i32;
+    fn ckpt_restore_current_ok(threads: u32) -> i32;
+    fn ckpt_thread_ok() -> i32;
+    fn ckpt_current_mm() -> usize;
     fn ckpt_user_limit() -> u64;
     fn ckpt_special_at(start: u64, end: u64) -> i32;
     fn ckpt_open_mapped(
@@ -446,14 +455,198 @@ fn rebuild(f: &LocalFile, s: &Section, buf: &mut [u8]) -> Result {
     Ok(())
 }
 
+/// How long the restoring thread waits for the others to arrive.
+const GATHER_MS: u32 = 60_000;
+
+/// Where a rendezvous stands.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Threads arrive (and may leave again on a signal).
+    Open,
+    /// The restoring thread passed the point of no return: the waiting
+    /// threads wait on, whatever signal comes.
+    Committed,
+    /// The restoring thread is done: 0, or the errno it failed with.
+    Released(i32),
+}
+
+/// The state of one rendezvous, under the lock.
+struct Gate {
+    /// The address space of the process using it (compared, never
+    /// dereferenced); 0 when unused.
+    mm: usize,
+    /// Threads waiting in the ioctl.
+    parked: u32,
+    phase: Phase,
+}
+
+impl Gate {
+    const IDLE: Gate = Gate {
+        mm: 0,
+        parked: 0,
+        phase: Phase::Open,
+    };
+}
+
+/// The rendezvous of the threads of one process restoring itself, one per
+/// open file of the device: the other threads (`CKPT_R_THREAD`) wait in it
+/// until the restoring thread has rebuilt the address space they share.
+#[pin_data]
+pub(crate) struct Rendezvous {
+    #[pin]
+    gate: Mutex<Gate>,
+    #[pin]
+    cv: CondVar,
+}
+
+impl Rendezvous {
+    pub(crate) fn new() -> impl PinInit<Self> {
+        pin_init!(Self {
+            gate <- new_mutex!(Gate::IDLE),
+            cv <- new_condvar!(),
+        })
+    }
+}
+
+/// The restoring thread's hold on the rendezvous: until released, dropping
+/// it lets the waiting threads go with `ECANCELED`.
+struct Claim<'a> {
+    rdv: &'a Rendezvous,
+    done: bool,
+}
+
+impl<'a> Claim<'a> {
+    /// Takes the rendezvous for the caller's process (`EBUSY` if another
+    /// process uses it, or the caller's threads are still leaving a
+    /// previous one).
+    fn take(rdv: &'a Rendezvous) -> Result<Self> {
+        let mm = current_mm();
+        let mut g = rdv.gate.lock();
+        if (g.mm != 0 && g.mm != mm) || g.phase != Phase::Open {
+            return Err(EBUSY);
+        }
+        g.mm = mm;
+        Ok(Self { rdv, done: false })
+    }
+
+    /// Waits until `n` threads wait, then checks that the process is these
+    /// threads and nothing else uses its address space, and commits.
+    fn gather(&mut self, n: u32) -> Result {
+        let mut left = msecs_to_jiffies(GATHER_MS);
+        let mut g = self.rdv.gate.lock();
+        while g.parked < n {
+            match self.rdv.cv.wait_interruptible_timeout(&mut g, left) {
+                CondVarTimeoutResult::Timeout => return Err(ETIMEDOUT),
+                CondVarTimeoutResult::Signal { .. } => return Err(EINTR),
+                CondVarTimeoutResult::Woken { jiffies } => left = jiffies,
+            }
+        }
+        // SAFETY: no preconditions.
+        errno(unsafe { ckpt_restore_current_ok(n) })?;
+        g.phase = Phase::Committed;
+        Ok(())
+    }
+
+    /// Lets the waiting threads go: on with 0, or with `ECANCELED`.
+    fn release(&mut self, ret: i32) {
+        let mut g = self.rdv.gate.lock();
+        if g.parked == 0 {
+            *g = Gate::IDLE;
+        } else {
+            g.phase = Phase::Released(ret);
+        }
+        self.done = true;
+        self.rdv.cv.notify_all();
+    }
+}
+
+impl Drop for Claim<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.release(ECANCELED.to_errno());
+        }
+    }
+}
+
+/// One of the other threads: waits until the restoring thread is done.
+/// Leaves on a signal before the point of no return (`ERESTARTSYS`: a stop
+/// comes back into the call, a fatal signal ends the process).
+fn park(rdv: &Rendezvous) -> Result {
+    let mm = current_mm();
+    let mut g = rdv.gate.lock();
+    if g.mm != 0 && g.mm != mm {
+        return Err(EBUSY);
+    }
+    if g.phase != Phase::Open {
+        return Err(ECANCELED);
+    }
+    g.mm = mm;
+    g.parked += 1;
+    rdv.cv.notify_all();
+    let ret = loop {
+        match g.phase {
+            Phase::Released(r) => break r,
+            Phase::Committed => rdv.cv.wait(&mut g),
+            Phase::Open => {
+                if kernel::current!().signal_pending() {
+                    g.parked -= 1;
+                    if g.parked == 0 {
+                        // Not gathered yet: the restoring thread, if it
+                        // waits, keeps its claim (`mm` stays).
+                        rdv.cv.notify_all();
+                    }
+                    return Err(ERESTARTSYS);
+                }
+                // Woken or signalled: looked at again above.
+                let _ = rdv.cv.wait_interruptible(&mut g);
+            }
+        }
+    };
+    g.parked -= 1;
+    if g.parked == 0 {
+        *g = Gate::IDLE;
+    }
+    errno(ret).map_err(|_| ECANCELED)
+}
+
+/// The caller's address space, as a number to compare.
+fn current_mm() -> usize {
+    // SAFETY: no preconditions.
+    unsafe { ckpt_current_mm() }
+}
+
+/// After the point of no return (or, for a waiting thread, after the
+/// restoring thread's): the blocked mask, the registers, the descriptors to
+/// close. An error kills the caller's process.
+fn finish(a: &ckpt_restore_args, regs: &ckpt_user_regs, ax: u64, work: AxWork) -> Result {
+    let done = (|| -> Result {
+        // SAFETY: no preconditions.
+        errno(unsafe { ckpt_set_blocked(a.blocked) })?;
+        // SAFETY: `regs` passed `ckpt_regs_check()` (with `rip` moved back
+        // by at most 2 within user addresses); the work is given away.
+        errno(unsafe { ckpt_regs_set(regs, ax, work.into_raw()) })
+    })();
+    if let Err(e) = done {
+        // SAFETY: no preconditions.
+        unsafe { ckpt_kill_self() };
+        return Err(e);
+    }
+    for &fd in a.close_fds.iter().filter(|&&fd| fd >= 0) {
+        // SAFETY: closes one of the caller's descriptors (it asked for it).
+        unsafe { ckpt_close_fd(fd) };
+    }
+    Ok(())
+}
+
 /// `CKPT_IOC_RESTORE`.
-pub(crate) fn restore(a: &ckpt_restore_args) -> Result<isize> {
+pub(crate) fn restore(a: &ckpt_restore_args, rdv: &Rendezvous) -> Result<isize> {
     let keep_mm = a.flags & CKPT_R_KEEP_MM != 0;
+    let thread = a.flags & CKPT_R_THREAD != 0;
     if a.flags & !CKPT_R_ALL != 0
-        || a.reserved0 != 0
         || a.reserved.iter().any(|&r| r != 0)
         || a.close_fds.iter().any(|&fd| fd < -1)
-        || (keep_mm && (a.mm_off != 0 || a.mm_len != 0))
+        || ((keep_mm || thread) && (a.mm_off != 0 || a.mm_len != 0))
+        || (thread && (keep_mm || a.threads != 0))
     {
         return Err(EINVAL);
     }
@@ -462,8 +655,22 @@ pub(crate) fn restore(a: &ckpt_restore_args) -> Result<isize> {
     let (rip, ax) = resume_point(&a.regs, a.restart)?;
     let mut regs = a.regs;
     regs.rip = rip;
+    if thread {
+        // SAFETY: no preconditions.
+        errno(unsafe { ckpt_thread_ok() })?;
+        let work = AxWork::new()?;
+        park(rdv)?;
+        finish(a, &regs, ax, work)?;
+        return Ok(0);
+    }
     // SAFETY: no preconditions.
-    errno(unsafe { ckpt_restore_current_ok() })?;
+    errno(unsafe { ckpt_restore_current_ok(a.threads) })?;
+    // Taken first: from here every error lets the waiting threads go.
+    let mut claim = if a.threads > 0 {
+        Some(Claim::take(rdv)?)
+    } else {
+        None
+    };
     let work = AxWork::new()?;
 
     // The image, its MM section read and checked, and a buffer for its
@@ -480,26 +687,23 @@ pub(crate) fn restore(a: &ckpt_restore_args) -> Result<isize> {
         let buf = KVec::from_elem(0u8, FILL_PAGES * CKPT_PAGE_SIZE as usize, GFP_KERNEL)?;
         Some((f, section, buf))
     };
+    if let Some(c) = claim.as_mut() {
+        c.gather(a.threads)?;
+    }
 
     // The point of no return: from here an error kills the caller.
-    let done = (|| -> Result {
-        if let Some((f, s, mut buf)) = image {
-            rebuild(&f, &s, &mut buf)?;
-        }
-        // SAFETY: no preconditions.
-        errno(unsafe { ckpt_set_blocked(a.blocked) })?;
-        // SAFETY: `regs` passed `ckpt_regs_check()` (with `rip` moved back
-        // by at most 2 within user addresses); the work is given away.
-        errno(unsafe { ckpt_regs_set(&regs, ax, work.into_raw()) })
-    })();
-    if let Err(e) = done {
+    let built = match image {
+        Some((f, s, mut buf)) => rebuild(&f, &s, &mut buf),
+        None => Ok(()),
+    };
+    if let Err(e) = built {
         // SAFETY: no preconditions.
         unsafe { ckpt_kill_self() };
         return Err(e);
     }
-    for &fd in a.close_fds.iter().filter(|&&fd| fd >= 0) {
-        // SAFETY: closes one of the caller's descriptors (it asked for it).
-        unsafe { ckpt_close_fd(fd) };
+    if let Some(c) = claim.as_mut() {
+        c.release(0);
     }
+    finish(a, &regs, ax, work)?;
     Ok(0)
 }

@@ -13,7 +13,7 @@ TMP=$(mktemp -d /tmp/ckpt-restart.XXXXXX)
 chmod 755 "$TMP" # (a case runs as another user)
 trap 'rm -rf "$TMP"' EXIT
 # Programs run from tmpfs (exec through 9p is slow under TCG).
-for p in counter memory files signals sleeper tree zombie holdpid; do
+for p in counter memory files signals sleeper tree zombie holdpid threads; do
 	cp "tests/build/rs_$p" "$TMP/" || exit 1
 done
 cp "$CKPT" "$TMP/ckpt" || exit 1
@@ -135,6 +135,11 @@ want zombie && restart_case zombie 60 rs_zombie
 # ckpt restart (root) gives it back its credentials, not root's.
 want counter-nobody && RUNAS="setpriv --reuid=65534 --regid=65534 --clear-groups" \
 	restart_case counter-nobody 200 rs_counter
+# 5 threads (4 taking turns under a mutex, the main one in pthread_join):
+# each comes back with its tid, registers, rounding modes, TLS, blocked
+# mask and robust list. Without rseq (restart refuses a registration).
+want threads && RUNAS="env GLIBC_TUNABLES=glibc.pthread.rseq=0" \
+	restart_case threads 120 rs_threads
 # The tree again, inside a new pid namespace whose init is ckpt.
 want tree-newpidns && RFLAGS=--new-pidns restart_case tree-newpidns 120 rs_tree
 

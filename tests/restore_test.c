@@ -75,6 +75,10 @@ static const uint64_t canary[14] = {
 };
 static uint64_t want_rax;
 static uint64_t want_blocked;
+/* Set: the other thread of the rendezvous test must land too (below). */
+static int want_thread;
+static volatile int thread_landed;
+static volatile uint64_t thread_seen[2]; /* rax, r12 */
 
 /* Exit 0 if every register and the mask are as given, else a code naming the first that is not. */
 __attribute__((used, noreturn)) void landing_c(void)
@@ -93,6 +97,17 @@ __attribute__((used, noreturn)) void landing_c(void)
 			mask |= 1ull << (s - 1);
 	if (mask != want_blocked)
 		_exit(99);
+	if (want_thread) {
+		for (int i = 0; i < 10000 && !thread_landed; i++) {
+			struct timespec ts = { 0, 1000 * 1000 };
+
+			nanosleep(&ts, NULL);
+		}
+		if (!thread_landed)
+			_exit(97);
+		if (thread_seen[0] != 0x4242424242424242ull || thread_seen[1] != 0x5151515151515151ull)
+			_exit(96);
+	}
 	_exit(0);
 }
 
@@ -134,7 +149,8 @@ static void args_keep_mm(struct ckpt_restore_args *a)
 
 /*
  * Runs the restore in a child and returns its exit status (landing_c's
- * code; 1xx: a register; 99: the mask; 98: the ioctl returned).
+ * code; 1xx: a register; 99: the mask; 98: the ioctl returned; 97, 96:
+ * the other thread did not land, or not with its registers).
  */
 static int restore_in_child(struct ckpt_restore_args *a, uint64_t rax, uint64_t blocked)
 {
@@ -240,7 +256,19 @@ TEST(bad_arguments_give_einval_and_leave_the_caller_intact)
 	a.reserved[2] = 1;
 	EXPECT_EQ(EINVAL, restore_errno(&a));
 	args_keep_mm(&a);
-	a.reserved0 = 1;
+	a.flags = CKPT_R_THREAD | CKPT_R_KEEP_MM;
+	EXPECT_EQ(EINVAL, restore_errno(&a));
+	args_keep_mm(&a);
+	a.flags = CKPT_R_THREAD;
+	a.threads = 1;
+	EXPECT_EQ(EINVAL, restore_errno(&a));
+	args_keep_mm(&a);
+	a.flags = CKPT_R_THREAD;
+	a.mm_len = 4096;
+	EXPECT_EQ(EINVAL, restore_errno(&a));
+	/* a waiting thread needs a process with another thread */
+	args_keep_mm(&a);
+	a.flags = CKPT_R_THREAD;
 	EXPECT_EQ(EINVAL, restore_errno(&a));
 	args_keep_mm(&a);
 	a.mm_len = 4096;
@@ -298,6 +326,146 @@ TEST(a_caller_with_threads_gets_ebusy)
 	ASSERT_EQ(0, pthread_create(&t, NULL, sleeper, NULL));
 	args_keep_mm(&a);
 	EXPECT_EQ(EBUSY, restore_errno(&a));
+}
+
+TEST(a_thread_count_that_is_not_the_process_gives_ebusy)
+{
+	struct ckpt_restore_args a;
+	pthread_t t;
+
+	args_keep_mm(&a);
+	a.threads = 1; /* but the process has one thread */
+	EXPECT_EQ(EBUSY, restore_errno(&a));
+	ASSERT_EQ(0, pthread_create(&t, NULL, sleeper, NULL));
+	args_keep_mm(&a);
+	a.threads = 2; /* it has one other */
+	EXPECT_EQ(EBUSY, restore_errno(&a));
+}
+
+/*
+ * The other thread of the rendezvous tests: calls the restore ioctl with
+ * CKPT_R_THREAD on `thread_dev` and the registers in `thread_args`; on
+ * success it returns at thread_landing (below), else records the errno.
+ */
+static struct ckpt_restore_args thread_args;
+static int thread_dev;
+static volatile pid_t thread_tid;
+static volatile int thread_errno;
+static char thread_stack[16384] __attribute__((aligned(16)));
+
+/* Records rax and r12, then ends this thread only (exit, not exit_group). */
+asm(".text\n"
+    ".globl thread_landing\n"
+    "thread_landing:\n"
+    "	mov %rax, thread_seen+0(%rip)\n"
+    "	mov %r12, thread_seen+8(%rip)\n"
+    "	movl $1, thread_landed(%rip)\n"
+    "	mov $60, %eax\n"
+    "	xor %edi, %edi\n"
+    "	syscall\n"
+    "	ud2\n");
+extern char thread_landing[];
+
+static void *restoring_thread(void *arg)
+{
+	thread_tid = syscall(SYS_gettid);
+	if (ioctl(thread_dev, CKPT_IOC_RESTORE, &thread_args))
+		thread_errno = errno;
+	return NULL;
+}
+
+/* Starts the other thread and waits until it sleeps in the ioctl. */
+static int start_waiting_thread(pthread_t *t)
+{
+	char path[64], buf[64];
+
+	memset(&thread_args, 0, sizeof(thread_args));
+	thread_args.image_fd = -1;
+	thread_args.flags = CKPT_R_THREAD;
+	for (int i = 0; i < CKPT_R_CLOSE_FDS; i++)
+		thread_args.close_fds[i] = -1;
+	regs_for_landing(&thread_args.regs);
+	thread_args.regs.rip = (uint64_t)thread_landing;
+	thread_args.regs.rsp = (uint64_t)(thread_stack + sizeof(thread_stack) - 64);
+	thread_args.regs.rax = 0x4242424242424242ull;
+	thread_args.regs.r12 = 0x5151515151515151ull;
+	if (pthread_create(t, NULL, restoring_thread, NULL))
+		return -1;
+	/* asleep (S) in system call 16 (ioctl): waiting in the rendezvous */
+	for (int i = 0; i < 30000; i++) {
+		struct timespec ts = { 0, 1000 * 1000 };
+		int ok = 0;
+		FILE *f;
+
+		if (thread_tid) {
+			snprintf(path, sizeof(path), "/proc/self/task/%d/syscall", thread_tid);
+			f = fopen(path, "r");
+			ok = f && fgets(buf, sizeof(buf), f) && !strncmp(buf, "16 ", 3);
+			if (f)
+				fclose(f);
+			snprintf(path, sizeof(path), "/proc/self/task/%d/stat", thread_tid);
+			f = fopen(path, "r");
+			ok = ok && f && fgets(buf, sizeof(buf), f) && strstr(buf, ") S ");
+			if (f)
+				fclose(f);
+		}
+		if (ok)
+			return 0;
+		if (thread_errno)
+			return -1;
+		nanosleep(&ts, NULL);
+	}
+	return -1;
+}
+
+TEST(threads_wait_until_the_restoring_thread_is_done_then_return_into_their_registers)
+{
+	pid_t pid;
+	int st;
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct ckpt_restore_args a;
+		pthread_t t;
+
+		thread_dev = open(DEV, O_RDWR);
+		if (start_waiting_thread(&t))
+			_exit(90);
+		want_thread = 1;
+		want_rax = 7;
+		want_blocked = 0;
+		args_keep_mm(&a);
+		a.regs.rax = 7;
+		a.threads = 1;
+		ioctl(thread_dev, CKPT_IOC_RESTORE, &a);
+		_exit(98);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &st, 0));
+	ASSERT_TRUE(WIFEXITED(st));
+	EXPECT_EQ(0, WEXITSTATUS(st));
+}
+
+TEST(a_restoring_thread_that_fails_lets_the_waiting_one_go_with_ecanceled)
+{
+	struct ckpt_restore_args a;
+	pthread_t t;
+
+	thread_errno = 0;
+	thread_tid = 0;
+	thread_dev = open(DEV, O_RDWR);
+	ASSERT_LE(0, thread_dev);
+	ASSERT_EQ(0, start_waiting_thread(&t));
+	args_keep_mm(&a);
+	a.flags = 0;
+	a.image_fd = -1; /* EBADF after the rendezvous is taken */
+	a.mm_len = 624;
+	a.threads = 1;
+	EXPECT_EQ(-1, ioctl(thread_dev, CKPT_IOC_RESTORE, &a));
+	EXPECT_EQ(EBADF, errno);
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	EXPECT_EQ(ECANCELED, thread_errno);
+	close(thread_dev);
 }
 
 TEST(a_bad_image_fd_gives_ebadf)

@@ -111,10 +111,22 @@
 #define CKPT_R_KEEP_MM (1 << 0)
 
 /**
+ * `ckpt_restore_args.flags`: the caller is one of the other threads of a
+ * process whose restoring thread (the one that passes `threads`) replaces
+ * the address space: it waits in the ioctl until that thread has rebuilt
+ * it, then returns into its own registers and blocked mask. `mm_off`,
+ * `mm_len` and `threads` must be 0; the image is not read. All threads of
+ * the process must call through one open file of the device that no other
+ * process is using for threads (`EBUSY`). Returns `ECANCELED` if the
+ * restoring thread failed before changing anything.
+ */
+#define CKPT_R_THREAD (1 << 1)
+
+/**
  * Every `ckpt_restore_args.flags` bit the module knows; any other bit gives
  * `EINVAL`.
  */
-#define CKPT_R_ALL CKPT_R_KEEP_MM
+#define CKPT_R_ALL (CKPT_R_KEEP_MM | CKPT_R_THREAD)
 
 /**
  * Entries of `ckpt_restore_args.close_fds`.
@@ -1112,9 +1124,15 @@ struct ckpt_restore_args {
    */
   __u32 restart;
   /**
-   * Zero.
+   * The number of other threads of the process, each of which calls with
+   * `CKPT_R_THREAD` through the same open file: the restore waits (up to
+   * 60 s, `ETIMEDOUT`; a signal gives `EINTR`) until all of them are
+   * waiting in the ioctl, checks that the process has exactly these
+   * threads and that nothing else uses its address space (`EBUSY`), and
+   * only then passes the point of no return. 0 for a single-threaded
+   * process and with `CKPT_R_THREAD`.
    */
-  __u32 reserved0;
+  __u32 threads;
   /**
    * The blocked mask to return with (bit n-1: signal n; `SIGKILL` and
    * `SIGSTOP` are ignored).

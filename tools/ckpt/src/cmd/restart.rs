@@ -28,6 +28,7 @@ use std::path::PathBuf;
 use ckpt::format::*;
 use ckpt::{FileRec, Image, Task, Vma};
 
+use super::checkpoint::DEVICE;
 use super::sys::{io_msg, kill, Mapped};
 use super::CliError;
 
@@ -55,12 +56,8 @@ type FdPlan = (RawFd, Source, bool);
 /// Everything the child needs, computed and checked in the parent.
 struct Plan<'a> {
     task: &'a Task,
-    regs: ckpt_user_regs,
-    restart: u32,
-    blocked: u64,
-    /// The FPU state, aligned for XRSTOR, and whether it is an XSAVE area.
-    fpu: FpuBuf,
-    xsave: bool,
+    /// Every thread, the leader first (the order of the THREAD records).
+    threads: Vec<ThreadPlan>,
     mm_off: u64,
     mm_len: u64,
     /// The descriptors to create.
@@ -72,6 +69,17 @@ struct Plan<'a> {
     comm: [u8; CKPT_COMM_LEN],
     /// The executable, for /proc/PID/exe (`None`: the image names none).
     exe: Option<OwnedFd>,
+}
+
+/// One thread's state to resume, checked.
+struct ThreadPlan {
+    tid: i32,
+    regs: ckpt_user_regs,
+    restart: u32,
+    blocked: u64,
+    /// The FPU state, aligned for XRSTOR, and whether it is an XSAVE area.
+    fpu: Box<FpuBuf>,
+    xsave: bool,
 }
 
 /// A 64-byte aligned buffer of FPU state (XRSTOR needs it, FXRSTOR 16).
@@ -104,7 +112,7 @@ fn xcr0() -> u64 {
 /// Checks the FPU record against this CPU and copies it into an aligned
 /// buffer: XRSTOR or FXRSTOR of bad state would fault in the restored
 /// process, so what would fault is refused here.
-fn fpu_of(t: &Task, fpu: &ckpt::Fpu) -> Result<(FpuBuf, bool), CliError> {
+fn fpu_of(t: &Task, fpu: &ckpt::Fpu) -> Result<(Box<FpuBuf>, bool), CliError> {
     let state = &fpu.state;
     let xsave = match fpu.hdr.kind {
         CKPT_FPU_FXSAVE => false,
@@ -155,7 +163,7 @@ fn fpu_of(t: &Task, fpu: &ckpt::Fpu) -> Result<(FpuBuf, bool), CliError> {
             return Err(err(format!("{}: AMX tile state is not supported", who(t))));
         }
     }
-    let mut buf = FpuBuf([0; FPU_MAX]);
+    let mut buf = Box::new(FpuBuf([0; FPU_MAX]));
     buf.0[..state.len()].copy_from_slice(state);
     Ok((buf, xsave))
 }
@@ -426,19 +434,19 @@ fn plan_files(t: &Task, files: &mut Files) -> Result<Vec<FdPlan>, CliError> {
 
 /// Checks that the image's process can be resumed, and computes what the
 /// child will do.
-fn plan<'a>(t: &'a Task, files: &mut Files) -> Result<Plan<'a>, CliError> {
-    if t.threads.len() != 1 {
-        return Err(err(format!(
-            "{} has {} threads: restarting multi-threaded processes is not supported yet",
-            who(t),
-            t.threads.len()
-        )));
-    }
-    let th = &t.threads[0];
+/// Checks that a thread can be resumed and takes what its restore needs.
+fn thread_plan(t: &Task, th: &ckpt::Thread) -> Result<ThreadPlan, CliError> {
+    let who = || {
+        if th.thread.tid == t.pids.vpid {
+            who(t)
+        } else {
+            format!("{}, thread {}", who(t), th.thread.tid)
+        }
+    };
     let regs = *th.regs().ok_or_else(|| {
         err(format!(
             "{} was not held when it was checkpointed: no registers to resume",
-            who(t)
+            who()
         ))
     })?;
     match th.thread.held {
@@ -452,33 +460,55 @@ fn plan<'a>(t: &'a Task, files: &mut Files) -> Result<Plan<'a>, CliError> {
             };
             return Err(err(format!(
                 "{} was held {how}, inside a system call: it cannot be resumed",
-                who(t)
+                who()
             )));
         }
     }
     if th.thread.restart == CKPT_RESTART_INSIDE {
         return Err(err(format!(
             "{} was held inside a system call: it cannot be resumed",
-            who(t)
+            who()
         )));
     }
     if th.thread.rseq != 0 {
         return Err(err(format!(
             "{} registered rseq: restoring an rseq registration is not supported yet (run it with GLIBC_TUNABLES=glibc.pthread.rseq=0)",
-            who(t)
+            who()
         )));
     }
     if regs.fs != 0 || regs.gs != 0 || regs.cs != 0x33 || regs.ss != 0x2b {
         return Err(err(format!(
             "{} uses segments other than 64-bit user code: not supported",
-            who(t)
+            who()
         )));
     }
     let fpu = th
         .fpu
         .as_ref()
-        .ok_or_else(|| err(format!("{} has no FPU record", who(t))))?;
+        .ok_or_else(|| err(format!("{} has no FPU record", who())))?;
     let (fpu, xsave) = fpu_of(t, fpu)?;
+    Ok(ThreadPlan {
+        tid: th.thread.tid,
+        regs,
+        restart: th.thread.restart,
+        blocked: th.thread.blocked,
+        fpu,
+        xsave,
+    })
+}
+
+fn plan<'a>(t: &'a Task, files: &mut Files) -> Result<Plan<'a>, CliError> {
+    if t.threads.iter().any(|th| th.thread.exit_state != 0) {
+        return Err(err(format!(
+            "{}: one of its threads had exited (its main thread, with others running): restarting such a process is not supported yet",
+            who(t)
+        )));
+    }
+    let threads = t
+        .threads
+        .iter()
+        .map(|th| thread_plan(t, th))
+        .collect::<Result<Vec<_>, _>>()?;
     let (mm_off, mm_len) = mm_section(t)
         .ok_or_else(|| err(format!("{} has no address space in the image", who(t))))?;
     let proc = t
@@ -505,11 +535,7 @@ fn plan<'a>(t: &'a Task, files: &mut Files) -> Result<Plan<'a>, CliError> {
     };
     Ok(Plan {
         task: t,
-        regs,
-        restart: th.thread.restart,
-        blocked: th.thread.blocked,
-        fpu,
-        xsave,
+        threads,
         mm_off,
         mm_len,
         fds,
@@ -534,6 +560,23 @@ fn sys(r: libc::c_long) -> std::io::Result<libc::c_long> {
     }
 }
 
+/// `struct clone_args` of `clone3(2)`.
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
 /// `clone3()` with `set_tid`: a child with pid `pid` (like fork()).
 fn fork_with_pid(pid: i32) -> std::io::Result<i32> {
     clone3(0, Some(pid))
@@ -542,21 +585,6 @@ fn fork_with_pid(pid: i32) -> std::io::Result<i32> {
 /// `clone3()` without `CLONE_VM`: fork() with `flags`, and with pid `pid`
 /// if given.
 fn clone3(flags: u64, pid: Option<i32>) -> std::io::Result<i32> {
-    #[repr(C)]
-    #[derive(Default)]
-    struct CloneArgs {
-        flags: u64,
-        pidfd: u64,
-        child_tid: u64,
-        parent_tid: u64,
-        exit_signal: u64,
-        stack: u64,
-        stack_size: u64,
-        tls: u64,
-        set_tid: u64,
-        set_tid_size: u64,
-        cgroup: u64,
-    }
     let tid = [pid.unwrap_or(0)];
     let args = CloneArgs {
         flags,
@@ -977,17 +1005,29 @@ struct Final {
     /// must succeed failed), the pid, length 4, and the errno, which the
     /// code writes at 87.
     err: [u8; 16],
+    /// 96: an errno on which the code ends its thread without a frame (a
+    /// thread whose restoring thread failed, and reports it); 0 for none.
+    quiet: u64,
 }
 
 /// A system call the final code makes before the ioctl: number, five
-/// arguments, whether it must succeed (else the restore stops there), and
-/// padding to 64 bytes.
+/// arguments, what to do with its result (`MAY_FAIL`, `MUST`, `THREAD`),
+/// and for `THREAD` the new thread's `Final` (else padding to 64 bytes).
 type Call = [u64; 8];
+/// `Call[6]`: the result does not matter.
+const MAY_FAIL: u64 = 0;
+/// `Call[6]`: the restore stops there if the call fails.
+const MUST: u64 = 1;
+/// `Call[6]`: a `clone3()` that makes a thread: must succeed; the new
+/// thread runs the final code from the start with `Call[7]` as its `Final`.
+const THREAD: u64 = 2;
 
 // The last code the child runs, position-independent, copied to an
 // anonymous page first: it makes the calls of its list (unmaps ckpt's own
 // executable: the kernel lets a process change its /proc/PID/exe only once
-// the old one is no longer mapped; names the image's; sets the image's
+// the old one is no longer mapped; names the image's; makes the other
+// threads, each of which runs this code from the start with its own list,
+// `Final` and registers, and no stack: the code uses none; sets the image's
 // credentials, last, since the calls before need root's), loads the FPU
 // state and the FS/GS bases and calls the restore ioctl. Nothing compiled
 // runs in between (it could use SSE registers, or TLS through FS). On success the ioctl returns into
@@ -997,6 +1037,7 @@ core::arch::global_asm!(
     ".pushsection .text.ckpt_final,\"ax\",@progbits",
     ".globl ckpt_final_start",
     "ckpt_final_start:",
+    "1:",
     "mov r13, [r12 + 64]",
     "mov r14, [r12 + 72]",
     "2:",
@@ -1010,6 +1051,12 @@ core::arch::global_asm!(
     "mov r8, [r13 + 40]",
     "syscall",
     "test rax, rax",
+    "jnz 8f",
+    "cmp qword ptr [r13 + 48], 2", // THREAD: in the new thread, its own Final
+    "jne 3f",
+    "mov r12, [r13 + 56]",
+    "jmp 1b",
+    "8:",
     "jns 3f",
     "cmp qword ptr [r13 + 48], 0",
     "je 3f",
@@ -1045,6 +1092,8 @@ core::arch::global_asm!(
     "syscall",
     "7:",
     "neg eax", // failed: the frame with the errno, exit_group(1)
+    "cmp rax, [r12 + 96]",
+    "je 9f",
     "mov [r12 + 87], eax",
     "mov eax, 1",
     "mov rdi, [r12 + 56]",
@@ -1053,6 +1102,10 @@ core::arch::global_asm!(
     "syscall",
     "mov eax, 231",
     "mov edi, 1",
+    "syscall",
+    "9:",
+    "mov eax, 60", // exit(0): this thread only
+    "xor edi, edi",
     "syscall",
     "ud2",
     ".globl ckpt_final_end",
@@ -1160,6 +1213,179 @@ fn cred_calls(t: &Task) -> Vec<Call> {
     calls
 }
 
+impl Final {
+    /// The block for one thread: its FPU state, bases, ioctl arguments and
+    /// calls; `quiet`: the errno on which it ends without a frame.
+    fn new(
+        tp: &ThreadPlan,
+        dev: RawFd,
+        args: &ckpt_restore_args,
+        status: RawFd,
+        calls: &[Call],
+        quiet: i32,
+    ) -> Self {
+        let mut err = [0u8; 16];
+        err[..7].copy_from_slice(&frame(ST_ERRNO, &[0; 4])[..7]);
+        Final {
+            fpu: tp.fpu.0.as_ptr() as u64,
+            xsave: u64::from(tp.xsave),
+            fs_base: tp.regs.fs_base,
+            gs_base: tp.regs.gs_base,
+            dev: dev as u64,
+            cmd: u64::from(CKPT_IOC_RESTORE),
+            args: args as *const ckpt_restore_args as u64,
+            status: status as u64,
+            calls: calls.as_ptr() as u64,
+            ncalls: calls.len() as u64,
+            err,
+            quiet: quiet as u64,
+        }
+    }
+}
+
+/// What one of the other threads of a process reads when the final code
+/// makes it (boxed: the code holds pointers into it until the restore).
+struct ThreadStart {
+    clone: CloneArgs,
+    tid: [i32; 1],
+    args: ckpt_restore_args,
+    ss: libc::stack_t,
+    /// The `siginfo_t`s of the signals queued for it.
+    infos: Vec<[u8; SIGINFO_BYTES]>,
+    calls: Vec<Call>,
+    fin: Final,
+}
+
+/// Bytes of a `siginfo_t`.
+const SIGINFO_BYTES: usize = 128;
+
+impl ThreadStart {
+    /// The thread `th` (`tp` its checked state) of `t`: made with its tid
+    /// in the process, it sets its alternate stack, its `set_tid_address`
+    /// and robust list, the process's name (threads' own names are not in
+    /// the image), queues its own pending signals (all blocked), takes the
+    /// credentials (`creds`), and waits in the restore ioctl for the
+    /// restoring thread.
+    fn new(
+        t: &Task,
+        th: &ckpt::Thread,
+        tp: &ThreadPlan,
+        creds: &[Call],
+        dev: RawFd,
+        status: RawFd,
+    ) -> Box<Self> {
+        let h = &th.thread;
+        let mut st = Box::new(ThreadStart {
+            clone: CloneArgs {
+                flags: (libc::CLONE_VM
+                    | libc::CLONE_FS
+                    | libc::CLONE_FILES
+                    | libc::CLONE_SIGHAND
+                    | libc::CLONE_THREAD
+                    | libc::CLONE_SYSVSEM) as u64,
+                set_tid_size: 1,
+                ..Default::default()
+            },
+            tid: [tp.tid],
+            args: ckpt_restore_args {
+                image_fd: -1,
+                flags: CKPT_R_THREAD,
+                regs: tp.regs,
+                restart: tp.restart,
+                blocked: tp.blocked,
+                close_fds: [-1; CKPT_R_CLOSE_FDS],
+                ..Default::default()
+            },
+            ss: libc::stack_t {
+                ss_sp: h.sas_ss_sp as *mut libc::c_void,
+                ss_flags: (h.sas_ss_flags as i32) & (libc::SS_DISABLE | (1 << 31)),
+                ss_size: h.sas_ss_size as usize,
+            },
+            infos: th.queued().iter().map(|q| q.bytes()).collect(),
+            calls: Vec::new(),
+            // Set below, once the box has its address.
+            fin: Final::new(tp, dev, &ckpt_restore_args::default(), status, &[], 0),
+        });
+        st.clone.set_tid = st.tid.as_ptr() as u64;
+        let (pid, tid) = (t.pids.vpid as u64, tp.tid as u64);
+        let mut calls = vec![
+            [
+                libc::SYS_sigaltstack as u64,
+                &st.ss as *const libc::stack_t as u64,
+                0,
+                0,
+                0,
+                0,
+                MUST,
+                0,
+            ],
+            [
+                libc::SYS_set_tid_address as u64,
+                h.clear_child_tid,
+                0,
+                0,
+                0,
+                0,
+                MAY_FAIL,
+                0,
+            ],
+        ];
+        if h.robust_list != 0 {
+            calls.push([
+                libc::SYS_set_robust_list as u64,
+                h.robust_list,
+                h.robust_list_len,
+                0,
+                0,
+                0,
+                MUST,
+                0,
+            ]);
+        }
+        if let Some(task) = t.task.as_ref() {
+            // PR_SET_NAME reads 16 bytes: the comm stays in the image
+            // buffer ckpt holds until the process restores itself.
+            let name = task.comm.as_ptr() as u64;
+            calls.push([
+                libc::SYS_prctl as u64,
+                libc::PR_SET_NAME as u64,
+                name,
+                0,
+                0,
+                0,
+                MAY_FAIL,
+                0,
+            ]);
+        }
+        let mut bits = h.pending;
+        for (q, info) in th.queued().iter().zip(&st.infos) {
+            calls.push([
+                libc::SYS_rt_tgsigqueueinfo as u64,
+                pid,
+                tid,
+                q.signo() as u64,
+                info.as_ptr() as u64,
+                0,
+                MUST,
+                0,
+            ]);
+            bits &= !(1u64 << (q.signo() - 1));
+        }
+        for sig in 1..=64u64 {
+            if bits & (1 << (sig - 1)) != 0
+                && sig != libc::SIGKILL as u64
+                && sig != libc::SIGSTOP as u64
+            {
+                calls.push([libc::SYS_tgkill as u64, pid, tid, sig, 0, 0, MUST, 0]);
+            }
+        }
+        calls.extend_from_slice(creds);
+        st.calls = calls;
+        st.fin = Final::new(tp, dev, &st.args, status, &st.calls, libc::ECANCELED);
+        st
+    }
+}
+
 /// The mappings of ckpt's own executable, as (start, length) pairs.
 fn own_exe_maps() -> Result<Vec<[u64; 2]>, String> {
     let exe = std::fs::read_link("/proc/self/exe").map_err(|e| io_msg(&e))?;
@@ -1182,6 +1408,21 @@ struct Ctl {
     /// go on, one per step (a process fast at one step must not take a
     /// byte meant for a slower one's previous step): one byte per process.
     go: [RawFd; 2],
+}
+
+/// Opens the device anew at descriptor `dev` (the tree's open file stays
+/// open in the other processes).
+fn own_device(dev: RawFd) -> Result<(), String> {
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(DEVICE)
+        .map_err(|e| io_msg(&e))?;
+    // SAFETY: dup2(2) of an open descriptor onto one of ours.
+    if unsafe { libc::dup2(f.as_raw_fd(), dev) } < 0 {
+        return Err(last_msg());
+    }
+    Ok(())
 }
 
 /// Waits for ckpt's go-ahead; exits if ckpt gave up (end of file).
@@ -1236,6 +1477,13 @@ fn member(tree: &Tree, i: usize, ctl: Ctl) -> ! {
         say(ST_MSG, &e, ctl.status);
     }
     let exe = p.exe.as_ref().map_or(-1, |f| f.as_raw_fd());
+    if p.threads.len() > 1 {
+        // The threads meet in the module through one open file of the
+        // device: one of this process's own, not the tree's.
+        if let Err(e) = own_device(ctl.dev) {
+            say(ST_MSG, &format!("{DEVICE}: {e}"), ctl.status);
+        }
+    }
     let mut helpers = [ctl.img, ctl.dev, ctl.status, ctl.go[1], exe];
     if let Err(e) = prepare(p, &tree.files.opened, &mut helpers) {
         say(ST_MSG, &e, helpers[2]);
@@ -1246,22 +1494,23 @@ fn member(tree: &Tree, i: usize, ctl: Ctl) -> ! {
         Err(Some(e)) => say(ST_MSG, &e, status),
         Err(None) => say(ST_RETRY, "", status),
     }
+    let main = &p.threads[0];
     let args = ckpt_restore_args {
         image_fd: img,
         flags: 0,
         mm_off: p.mm_off,
         mm_len: p.mm_len,
-        regs: p.regs,
-        restart: p.restart,
-        reserved0: 0,
-        blocked: p.blocked,
+        regs: main.regs,
+        restart: main.restart,
+        threads: (p.threads.len() - 1) as u32,
+        blocked: main.blocked,
         close_fds: [img, dev, status, exe],
         reserved: [0; 4],
     };
     let mut calls: Vec<Call> = match own_exe_maps() {
         Ok(v) => v
             .iter()
-            .map(|&[start, len]| [libc::SYS_munmap as u64, start, len, 0, 0, 0, 0, 0])
+            .map(|&[start, len]| [libc::SYS_munmap as u64, start, len, 0, 0, 0, MAY_FAIL, 0])
             .collect(),
         Err(e) => say(ST_MSG, &e, status),
     };
@@ -1271,7 +1520,35 @@ fn member(tree: &Tree, i: usize, ctl: Ctl) -> ! {
             libc::PR_SET_MM_EXE_FILE as u64,
             exe as u64,
         ];
-        calls.push([libc::SYS_prctl as u64, set[0], set[1], set[2], 0, 0, 0, 0]);
+        calls.push([
+            libc::SYS_prctl as u64,
+            set[0],
+            set[1],
+            set[2],
+            0,
+            0,
+            MAY_FAIL,
+            0,
+        ]);
+    }
+    // The other threads, made while the process still has root's
+    // credentials (a chosen tid needs them); each then takes the image's.
+    let creds = cred_calls(p.task);
+    let mut starts: Vec<Box<ThreadStart>> = Vec::new();
+    for (k, tp) in p.threads.iter().enumerate().skip(1) {
+        let th = &p.task.threads[k];
+        let st = ThreadStart::new(p.task, th, tp, &creds, dev, status);
+        calls.push([
+            libc::SYS_clone3 as u64,
+            &st.clone as *const CloneArgs as u64,
+            std::mem::size_of::<CloneArgs>() as u64,
+            0,
+            0,
+            0,
+            THREAD,
+            &st.fin as *const Final as u64,
+        ]);
+        starts.push(st);
     }
     // The image's limits, last but for the ids: a low one could fail what
     // runs before (an allocation under RLIMIT_AS, a descriptor number).
@@ -1291,24 +1568,19 @@ fn member(tree: &Tree, i: usize, ctl: Ctl) -> ! {
         .unwrap_or_default();
     for (res, l) in limits.iter().enumerate() {
         let ptr = l as *const libc::rlimit64 as u64;
-        calls.push([libc::SYS_prlimit64 as u64, 0, res as u64, ptr, 0, 0, 1, 0]);
+        calls.push([
+            libc::SYS_prlimit64 as u64,
+            0,
+            res as u64,
+            ptr,
+            0,
+            0,
+            MUST,
+            0,
+        ]);
     }
-    calls.extend(cred_calls(p.task));
-    let mut errf = [0u8; 16];
-    errf[..7].copy_from_slice(&frame(ST_ERRNO, &[0; 4])[..7]);
-    let mut f = Final {
-        fpu: p.fpu.0.as_ptr() as u64,
-        xsave: u64::from(p.xsave),
-        fs_base: p.regs.fs_base,
-        gs_base: p.regs.gs_base,
-        dev: dev as u64,
-        cmd: u64::from(CKPT_IOC_RESTORE),
-        args: &args as *const ckpt_restore_args as u64,
-        status: status as u64,
-        calls: calls.as_ptr() as u64,
-        ncalls: calls.len() as u64,
-        err: errf,
-    };
+    calls.extend_from_slice(&creds);
+    let mut f = Final::new(main, dev, &args, status, &calls, 0);
     if !send(status, ST_READY, b"") {
         say(ST_MSG, "", status);
     }
@@ -1586,7 +1858,7 @@ fn coordinate(
             let what = if tag == ST_ERRNO {
                 "the module refused the restore"
             } else {
-                "cannot take the image's resource limits or credentials"
+                "cannot take the image's resource limits, credentials or threads"
             };
             Failed::Error(err(format!("{}: {what}: {}", who_pid(pid), io_msg(&e))))
         }
