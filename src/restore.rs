@@ -477,6 +477,8 @@ struct Gate {
     mm: usize,
     /// Threads waiting in the ioctl.
     parked: u32,
+    /// A restoring thread holds it (`Claim`).
+    claimed: bool,
     phase: Phase,
 }
 
@@ -484,6 +486,7 @@ impl Gate {
     const IDLE: Gate = Gate {
         mm: 0,
         parked: 0,
+        claimed: false,
         phase: Phase::Open,
     };
 }
@@ -522,10 +525,11 @@ impl<'a> Claim<'a> {
     fn take(rdv: &'a Rendezvous) -> Result<Self> {
         let mm = current_mm();
         let mut g = rdv.gate.lock();
-        if (g.mm != 0 && g.mm != mm) || g.phase != Phase::Open {
+        if (g.mm != 0 && g.mm != mm) || g.claimed || g.phase != Phase::Open {
             return Err(EBUSY);
         }
         g.mm = mm;
+        g.claimed = true;
         Ok(Self { rdv, done: false })
     }
 
@@ -553,6 +557,7 @@ impl<'a> Claim<'a> {
         if g.parked == 0 {
             *g = Gate::IDLE;
         } else {
+            g.claimed = false;
             g.phase = Phase::Released(ret);
         }
         self.done = true;
@@ -590,10 +595,8 @@ fn park(rdv: &Rendezvous) -> Result {
             Phase::Open => {
                 if kernel::current!().signal_pending() {
                     g.parked -= 1;
-                    if g.parked == 0 {
-                        // Not gathered yet: the restoring thread, if it
-                        // waits, keeps its claim (`mm` stays).
-                        rdv.cv.notify_all();
+                    if g.parked == 0 && !g.claimed {
+                        *g = Gate::IDLE;
                     }
                     return Err(ERESTARTSYS);
                 }

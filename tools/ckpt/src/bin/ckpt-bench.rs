@@ -52,6 +52,10 @@ enum Cmd {
     /// The memory benchmark: a tree with touched anonymous memory, dumped
     /// by the module, through /proc/PID/mem and by CRIU, and a memcpy.
     Mem(MemArgs),
+    /// The restore benchmark: the memory tree checkpointed by the module
+    /// and restarted by `ckpt restart`, beside `criu restore` of CRIU's
+    /// dump of it; and a tree of sleeping processes restarted.
+    Restore(RestoreArgs),
     /// A node of a tree (internal: re-executed every few levels of a chain).
     #[command(hide = true)]
     Node { fd: i32, index: u32 },
@@ -1020,7 +1024,7 @@ fn mem_node(index: usize, bytes: usize, w: i32) -> ! {
     }
 }
 
-/// A flat tree of `procs` processes with `mib` MiB of touched memory each,
+/// A flat tree of `procs` processes with `bytes` of touched memory each,
 /// in a session of its own (no terminal, stdio on /dev/null, no other
 /// descriptor: what CRIU dumps without --shell-job), killed on drop.
 struct MemTree {
@@ -1029,7 +1033,7 @@ struct MemTree {
 }
 
 impl MemTree {
-    fn spawn(procs: usize, mib: usize) -> Res<MemTree> {
+    fn spawn(procs: usize, bytes: usize) -> Res<MemTree> {
         let mut fds = [0i32; 2];
         // SAFETY: `fds` has room for the two descriptors.
         if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
@@ -1055,12 +1059,12 @@ impl MemTree {
             for i in 1..procs {
                 // SAFETY: as above.
                 match unsafe { libc::fork() } {
-                    0 => mem_node(i, mib * MIB, 3),
+                    0 => mem_node(i, bytes, 3),
                     -1 => std::process::exit(4),
                     _ => {}
                 }
             }
-            mem_node(0, mib * MIB, 3);
+            mem_node(0, bytes, 3);
         }
         // SAFETY: our copy of the write end; the tree has its own.
         unsafe { libc::close(w) };
@@ -1354,7 +1358,7 @@ fn mem_run(a: &MemArgs) -> Res<()> {
     }
 
     let t0 = Instant::now();
-    let tree = MemTree::spawn(a.procs, a.mib)?;
+    let tree = MemTree::spawn(a.procs, a.mib * MIB)?;
     eprintln!(
         "ckpt-bench mem: {} processes x {} MiB touched in {:.1} s",
         a.procs,
@@ -1520,6 +1524,316 @@ fn mem_others(a: &MemArgs, tree: &MemTree, rows: &mut Vec<MemRow>) -> Res<()> {
     Ok(())
 }
 
+#[derive(Args)]
+struct RestoreArgs {
+    /// Processes in the memory tree.
+    #[arg(long, default_value = "8")]
+    procs: usize,
+    /// MiB of touched anonymous memory per process.
+    #[arg(long, default_value = "128")]
+    mib: usize,
+    /// Restarts of each image.
+    #[arg(long, default_value = "3")]
+    reps: usize,
+    /// Processes of the sleeping tree (0: none).
+    #[arg(long, default_value = "1000")]
+    sleepers: usize,
+    /// The criu binary (`none`: skip CRIU).
+    #[arg(long, default_value = "criu")]
+    criu: PathBuf,
+    /// The ckpt binary.
+    #[arg(long)]
+    ckpt: PathBuf,
+    /// Directory (on a tmpfs) for the images.
+    #[arg(long, default_value = "/tmp/ckpt-bench-restore")]
+    scratch: PathBuf,
+    /// The CSV of the results (one row per method).
+    #[arg(long)]
+    csv: PathBuf,
+    /// Do not touch the free memory first (see `warm_memory`).
+    #[arg(long)]
+    no_warm: bool,
+}
+
+/// Kills the process group `pgid` and reaps `n` processes (the restored
+/// trees come back to us: we are their subreaper).
+fn kill_and_reap(pgid: i32, n: usize) {
+    // SAFETY: no memory-safety preconditions.
+    unsafe { libc::kill(-pgid, libc::SIGKILL) };
+    for _ in 0..n {
+        // SAFETY: a null status pointer is allowed.
+        if unsafe { libc::waitpid(-1, std::ptr::null_mut(), 0) } < 0 {
+            break;
+        }
+    }
+}
+
+/// Checks the memory of a restored tree of `procs` processes with `bytes`
+/// each: in every process, the first word of every 64th page of its area
+/// holds the pattern of its index, and every index is there once.
+fn check_restored(pids: &[i32], procs: usize, bytes: usize) -> Res<()> {
+    let mut seen = vec![false; procs];
+    for &pid in pids {
+        let area = anon_areas(pid)?
+            .into_iter()
+            .find(|&(a, b)| (b - a) as usize == bytes)
+            .ok_or(format!(
+                "restored process {pid} has no area of {bytes} bytes"
+            ))?;
+        let mem = File::open(format!("/proc/{pid}/mem")).map_err(|e| format!("{pid}: {e}"))?;
+        let word = |page: usize| -> Res<u64> {
+            let mut b = [0u8; 8];
+            std::os::unix::fs::FileExt::read_exact_at(&mem, &mut b, area.0 + (page * 4096) as u64)
+                .map_err(|e| format!("/proc/{pid}/mem: {e}"))?;
+            Ok(u64::from_ne_bytes(b))
+        };
+        let index = (((word(0)? ^ 0x5a5a_0000_0000_0000) >> 48) as usize).wrapping_sub(1);
+        if index >= procs || seen[index] {
+            return Err(format!(
+                "restored process {pid}: bad pattern {:#x}",
+                word(0)?
+            ));
+        }
+        seen[index] = true;
+        for page in (0..bytes / 4096).step_by(64) {
+            if word(page)? != pattern(index, page, 0) {
+                return Err(format!("restored process {pid}: page {page} differs"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `ckpt restart --detach IMG`, timed; returns (seconds, root pid).
+fn ckpt_restart(ckpt: &Path, img: &Path) -> Res<(f64, i32)> {
+    let t = Instant::now();
+    let out = Command::new(ckpt)
+        .args(["restart", "--detach"])
+        .arg(img)
+        .output()
+        .map_err(|e| format!("{}: {e}", ckpt.display()))?;
+    let took = t.elapsed().as_secs_f64();
+    if !out.status.success() {
+        return Err(format!(
+            "ckpt restart failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    let root = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .map_err(|_| "ckpt restart --detach printed no pid".to_string())?;
+    Ok((took, root))
+}
+
+/// The module's image of a held tree of `procs` x `bytes`, the tree then
+/// killed; returns the image's size.
+fn module_image(tree: &MemTree, img: &Path) -> Res<u64> {
+    let dev = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/checkpoint")
+        .map_err(|e| format!("/dev/checkpoint: {e} (is rust_ckpt loaded? are we root?)"))?;
+    let out = create(img)?;
+    let args = ckpt_args {
+        pid: tree.root,
+        fd: out.as_raw_fd(),
+        flags: 0,
+        reserved: [0; 4],
+    };
+    ckpt::dev::ioctl_checkpoint(&dev, &args).map_err(|e| format!("CKPT_IOC_CHECKPOINT: {e}"))?;
+    Ok(fs::metadata(img).map_err(|e| e.to_string())?.len())
+}
+
+fn restore_run(a: &RestoreArgs) -> Res<()> {
+    if a.reps == 0 || a.procs == 0 || a.mib == 0 {
+        return Err("--reps, --procs and --mib must be at least 1".into());
+    }
+    // SAFETY: no memory-safety preconditions.
+    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
+        return Err(os("PR_SET_CHILD_SUBREAPER"));
+    }
+    let scratch = a.scratch.as_path();
+    let _ = fs::remove_dir_all(scratch);
+    fs::create_dir_all(scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
+    if !a.no_warm {
+        warm_memory()?;
+    }
+    let bytes = a.procs * a.mib * MIB;
+    let mut rows: Vec<MemRow> = Vec::new();
+
+    // The memory tree, held: the module's image, then CRIU's dump (which
+    // kills it).
+    let tree = MemTree::spawn(a.procs, a.mib * MIB)?;
+    tree.signal(libc::SIGSTOP)?;
+    tree.wait_stopped()?;
+    let img = scratch.join("module.img");
+    let image = module_image(&tree, &img)?;
+    let (root, pids) = (tree.root, tree.pids.clone());
+    let criu_dir = scratch.join("criu");
+    let criu = a.criu.as_os_str() != "none";
+    if criu {
+        fs::create_dir_all(&criu_dir).map_err(|e| format!("{}: {e}", criu_dir.display()))?;
+        let out = Command::new(&a.criu)
+            .args(["dump", "-v2", "-t"])
+            .arg(tree.root.to_string())
+            .arg("-D")
+            .arg(&criu_dir)
+            .arg("-o")
+            .arg(scratch.join("criu-dump.log"))
+            .output()
+            .map_err(|e| format!("{}: {e}", a.criu.display()))?;
+        if !out.status.success() {
+            return Err(format!(
+                "criu dump failed ({}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ));
+        }
+    }
+    drop(tree);
+
+    // (a) ckpt restart of the module's image.
+    let mut v = Vec::new();
+    for rep in 0..a.reps {
+        let (took, pid) = ckpt_restart(&a.ckpt, &img)?;
+        v.push(took);
+        if pid != root {
+            kill_and_reap(pid, a.procs);
+            return Err(format!("ckpt restart gave root {pid}, not {root}"));
+        }
+        if rep == 0 {
+            check_restored(&pids, a.procs, a.mib * MIB)?;
+            eprintln!("ckpt-bench restore: the restarted tree's memory checked");
+        }
+        kill_and_reap(root, a.procs);
+    }
+    rows.push(MemRow {
+        name: "ckpt restart",
+        what: "ckpt restart --detach of the module's image on tmpfs".into(),
+        secs: in_order("ckpt restart", v),
+        image,
+    });
+
+    // (b) criu restore of CRIU's dump.
+    if criu {
+        let mut v = Vec::new();
+        for rep in 0..a.reps {
+            let t = Instant::now();
+            let out = Command::new(&a.criu)
+                .args(["restore", "-d", "-v2", "-D"])
+                .arg(&criu_dir)
+                .arg("-o")
+                .arg(scratch.join("criu-restore.log"))
+                .output()
+                .map_err(|e| format!("{}: {e}", a.criu.display()))?;
+            let took = t.elapsed().as_secs_f64();
+            if !out.status.success() {
+                let log = fs::read_to_string(scratch.join("criu-restore.log")).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(10).collect();
+                return Err(format!(
+                    "criu restore failed ({}): {}\n{}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr).trim(),
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                ));
+            }
+            v.push(took);
+            if rep == 0 {
+                check_restored(&pids, a.procs, a.mib * MIB)?;
+            }
+            kill_and_reap(root, a.procs);
+        }
+        rows.push(MemRow {
+            name: "criu restore",
+            what: format!(
+                "criu restore -d of criu's dump on tmpfs ({} bytes)",
+                dir_bytes(&criu_dir)?
+            ),
+            secs: in_order("criu restore", v),
+            image: dir_bytes(&criu_dir)?,
+        });
+    }
+    let _ = fs::remove_dir_all(&criu_dir);
+    let _ = fs::remove_file(&img);
+
+    // (c) a tree of sleeping processes (one page of memory each).
+    let mut sleep_row = None;
+    if a.sleepers > 0 {
+        let tree = MemTree::spawn(a.sleepers, 4096)?;
+        tree.signal(libc::SIGSTOP)?;
+        tree.wait_stopped()?;
+        let img = scratch.join("sleepers.img");
+        let size = module_image(&tree, &img)?;
+        drop(tree);
+        let (took, root) = ckpt_restart(&a.ckpt, &img)?;
+        kill_and_reap(root, a.sleepers);
+        let _ = fs::remove_file(&img);
+        sleep_row = Some((took, size));
+    }
+    restore_report(&rows, a, bytes as u64, sleep_row)
+}
+
+fn restore_report(
+    rows: &[MemRow],
+    a: &RestoreArgs,
+    bytes: u64,
+    sleepers: Option<(f64, u64)>,
+) -> Res<()> {
+    let mbs = |s: f64| bytes as f64 / 1e6 / s;
+    println!(
+        "restore: {} processes x {} MiB ({} bytes), medians [min..max] of {} runs",
+        a.procs, a.mib, bytes, a.reps
+    );
+    let mut csv = String::from("method,median_s,min_s,max_s,mb_per_s,image_bytes\n");
+    for r in rows {
+        println!(
+            "  {:<13} {:>8.3} s [{:.3}..{:.3}] {:>8.1} MB/s  image {} bytes  ({})",
+            r.name,
+            r.secs.med,
+            r.secs.min,
+            r.secs.max,
+            mbs(r.secs.med),
+            r.image,
+            r.what
+        );
+        csv.push_str(&format!(
+            "{},{:.6},{:.6},{:.6},{:.1},{}\n",
+            r.name,
+            r.secs.med,
+            r.secs.min,
+            r.secs.max,
+            mbs(r.secs.med),
+            r.image
+        ));
+    }
+    if let (Some(m), Some(c)) = (
+        rows.iter().find(|r| r.name == "ckpt restart"),
+        rows.iter().find(|r| r.name == "criu restore"),
+    ) {
+        println!(
+            "  ckpt restart vs criu restore: {:.2}x (goal >= 2)",
+            c.secs.med / m.secs.med
+        );
+    }
+    if let Some((took, size)) = sleepers {
+        println!(
+            "  sleeping tree: {} processes restarted in {:.3} s: {:.2} ms per process (image {} bytes)",
+            a.sleepers,
+            took,
+            took * 1e3 / a.sleepers as f64,
+            size
+        );
+        csv.push_str(&format!(
+            "sleepers-{},{:.6},{:.6},{:.6},,{}\n",
+            a.sleepers, took, took, took, size
+        ));
+    }
+    fs::write(&a.csv, csv).map_err(|e| format!("{}: {e}", a.csv.display()))?;
+    Ok(())
+}
+
 fn mem_report(rows: &[MemRow], a: &MemArgs, bytes: u64) -> Res<()> {
     let mbs = |s: f64| bytes as f64 / 1e6 / s;
     println!(
@@ -1596,6 +1910,7 @@ fn main() {
         }
         Cmd::Run(a) => run(&a),
         Cmd::Mem(a) => mem_run(&a),
+        Cmd::Restore(a) => restore_run(&a),
     };
     if let Err(e) = r {
         eprintln!("ckpt-bench: {e}");
