@@ -907,20 +907,30 @@ fn report(rows: &[Row], runs: [usize; 3], csv: &Path) -> Res<()> {
 
 // ------------------------------------------------------ memory benchmark
 
+/// The memory tree and CRIU, for the memory and restore benchmarks.
 #[derive(Args)]
-struct MemArgs {
+struct TreeArgs {
     /// Processes in the tree (the root and its children).
     #[arg(long, default_value = "8")]
     procs: usize,
     /// MiB of touched anonymous memory per process.
     #[arg(long, default_value = "128")]
     mib: usize,
-    /// Runs of each measurement.
+    /// Runs of each measurement (restore: restarts of each image).
     #[arg(long, default_value = "3")]
     reps: usize,
     /// The criu binary (`none`: skip CRIU).
     #[arg(long, default_value = "criu")]
     criu: PathBuf,
+    /// Do not touch the free memory first (see `warm_memory`).
+    #[arg(long)]
+    no_warm: bool,
+}
+
+#[derive(Args)]
+struct MemArgs {
+    #[command(flatten)]
+    t: TreeArgs,
     /// Directory (on a tmpfs) for the images.
     #[arg(long, default_value = "/tmp/ckpt-bench-mem")]
     scratch: PathBuf,
@@ -930,9 +940,6 @@ struct MemArgs {
     /// Leave the module out (to try the rest where it is not loaded).
     #[arg(long)]
     no_module: bool,
-    /// Do not touch the free memory first (see `warm_memory`).
-    #[arg(long)]
-    no_warm: bool,
 }
 
 const MIB: usize = 1 << 20;
@@ -1310,40 +1317,47 @@ struct MemRow {
     image: u64,
 }
 
-fn mem_run(a: &MemArgs) -> Res<()> {
-    if a.reps == 0 || a.procs == 0 || a.mib == 0 {
+/// What the memory and restore benchmarks do first: check the counts,
+/// become the subreaper of the trees, make `scratch` empty, touch the free
+/// memory (unless `no_warm`).
+fn mem_setup(counts: [usize; 3], scratch: &Path, no_warm: bool) -> Res<()> {
+    if counts.contains(&0) {
         return Err("--reps, --procs and --mib must be at least 1".into());
     }
     // SAFETY: no memory-safety preconditions.
     if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
         return Err(os("PR_SET_CHILD_SUBREAPER"));
     }
-    let scratch = a.scratch.as_path();
     let _ = fs::remove_dir_all(scratch);
     fs::create_dir_all(scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
-    if !a.no_warm {
+    if !no_warm {
         let t = Instant::now();
         let mib = warm_memory()?;
         eprintln!(
-            "ckpt-bench mem: touched {mib} MiB of free memory first, in {:.1} s",
+            "ckpt-bench: touched {mib} MiB of free memory first, in {:.1} s",
             t.elapsed().as_secs_f64()
         );
     }
-    let bytes = a.procs * a.mib * MIB;
+    Ok(())
+}
+
+fn mem_run(a: &MemArgs) -> Res<()> {
+    mem_setup([a.t.reps, a.t.procs, a.t.mib], &a.scratch, a.t.no_warm)?;
+    let bytes = a.t.procs * a.t.mib * MIB;
     let mut rows = Vec::new();
     let secs = |d: Duration| d.as_secs_f64();
 
     // (d) a plain memcpy of as many bytes, between two touched buffers of
     // one process's size (the copy repeated once per process).
     {
-        let src: Vec<u64> = (0..a.mib * MIB / 8)
+        let src: Vec<u64> = (0..a.t.mib * MIB / 8)
             .map(|i| pattern(0, i / 512, i % 512))
             .collect();
         let mut dst = vec![1u64; src.len()];
         let mut v = Vec::new();
-        for _ in 0..a.reps {
+        for _ in 0..a.t.reps {
             let t = Instant::now();
-            for _ in 0..a.procs {
+            for _ in 0..a.t.procs {
                 dst.copy_from_slice(std::hint::black_box(&src));
                 std::hint::black_box(&mut dst);
             }
@@ -1351,18 +1365,18 @@ fn mem_run(a: &MemArgs) -> Res<()> {
         }
         rows.push(MemRow {
             name: "memcpy",
-            what: format!("{} x {} MiB, touched buffers", a.procs, a.mib),
+            what: format!("{} x {} MiB, touched buffers", a.t.procs, a.t.mib),
             secs: in_order("memcpy", v),
             image: 0,
         });
     }
 
     let t0 = Instant::now();
-    let tree = MemTree::spawn(a.procs, a.mib * MIB)?;
+    let tree = MemTree::spawn(a.t.procs, a.t.mib * MIB)?;
     eprintln!(
         "ckpt-bench mem: {} processes x {} MiB touched in {:.1} s",
-        a.procs,
-        a.mib,
+        a.t.procs,
+        a.t.mib,
         t0.elapsed().as_secs_f64()
     );
     tree.signal(libc::SIGSTOP)?;
@@ -1388,7 +1402,7 @@ fn mem_module(a: &MemArgs, tree: &MemTree, rows: &mut Vec<MemRow>) -> Res<()> {
     let img = scratch.join("module.img");
     let mut v = Vec::new();
     let mut image = 0;
-    for rep in 0..a.reps {
+    for rep in 0..a.t.reps {
         let out = create(&img)?;
         let args = ckpt_args {
             pid: tree.root,
@@ -1400,14 +1414,14 @@ fn mem_module(a: &MemArgs, tree: &MemTree, rows: &mut Vec<MemRow>) -> Res<()> {
         let k = ckpt::dev::ioctl_checkpoint(&dev, &args)
             .map_err(|e| format!("CKPT_IOC_CHECKPOINT: {e}"))?;
         v.push(secs(t.elapsed()));
-        if k as usize != a.procs {
-            return Err(format!("the ioctl returned {k} tasks, not {}", a.procs));
+        if k as usize != a.t.procs {
+            return Err(format!("the ioctl returned {k} tasks, not {}", a.t.procs));
         }
         drop(out);
         image = fs::metadata(&img).map_err(|e| e.to_string())?.len();
         if rep == 0 {
             let buf = fs::read(&img).map_err(|e| format!("{}: {e}", img.display()))?;
-            let dumped = check_mem_image(&buf, a.procs, a.mib * MIB)?;
+            let dumped = check_mem_image(&buf, a.t.procs, a.t.mib * MIB)?;
             eprintln!(
                 "ckpt-bench mem: module image {image} bytes, {dumped} bytes of pages, \
                  every area's pattern checked"
@@ -1432,7 +1446,7 @@ fn mem_others(a: &MemArgs, tree: &MemTree, rows: &mut Vec<MemRow>) -> Res<()> {
     for write in [false, true] {
         let mut v = Vec::new();
         let path = scratch.join("procmem.img");
-        for _ in 0..a.reps {
+        for _ in 0..a.t.reps {
             let mut out = if write { Some(create(&path)?) } else { None };
             let t = Instant::now();
             read_bytes = proc_mem_dump(&tree.pids, out.as_mut())?;
@@ -1451,7 +1465,7 @@ fn mem_others(a: &MemArgs, tree: &MemTree, rows: &mut Vec<MemRow>) -> Res<()> {
     }
 
     // (c) criu dump of the same tree (left stopped: --leave-running).
-    if a.criu.as_os_str() != "none" {
+    if a.t.criu.as_os_str() != "none" {
         let dir = scratch.join("criu");
         let log = scratch.join("criu.log");
         let mut v = Vec::new();
@@ -1459,11 +1473,11 @@ fn mem_others(a: &MemArgs, tree: &MemTree, rows: &mut Vec<MemRow>) -> Res<()> {
         // One dump first, not timed: CRIU probes the kernel (kerndat) on its
         // first run and keeps the result in /run/criu.kdat (on a tmpfs)
         // for the next ones, as it does on any machine that runs it twice.
-        for run in 0..=a.reps {
+        for run in 0..=a.t.reps {
             let _ = fs::remove_dir_all(&dir);
             fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
             let t = Instant::now();
-            let out = Command::new(&a.criu)
+            let out = Command::new(&a.t.criu)
                 .args(["dump", "--leave-running", "-v2", "-t"])
                 .arg(tree.root.to_string())
                 .arg("-D")
@@ -1471,7 +1485,7 @@ fn mem_others(a: &MemArgs, tree: &MemTree, rows: &mut Vec<MemRow>) -> Res<()> {
                 .arg("-o")
                 .arg(&log)
                 .output()
-                .map_err(|e| format!("{}: {e}", a.criu.display()))?;
+                .map_err(|e| format!("{}: {e}", a.t.criu.display()))?;
             let took = secs(t.elapsed());
             if !out.status.success() {
                 let tail = fs::read_to_string(&log).unwrap_or_default();
@@ -1503,7 +1517,7 @@ fn mem_others(a: &MemArgs, tree: &MemTree, rows: &mut Vec<MemRow>) -> Res<()> {
             tree.wait_stopped()?;
         }
         let _ = fs::remove_dir_all(&dir);
-        let version = Command::new(&a.criu)
+        let version = Command::new(&a.t.criu)
             .arg("--version")
             .output()
             .map(|o| {
@@ -1526,21 +1540,11 @@ fn mem_others(a: &MemArgs, tree: &MemTree, rows: &mut Vec<MemRow>) -> Res<()> {
 
 #[derive(Args)]
 struct RestoreArgs {
-    /// Processes in the memory tree.
-    #[arg(long, default_value = "8")]
-    procs: usize,
-    /// MiB of touched anonymous memory per process.
-    #[arg(long, default_value = "128")]
-    mib: usize,
-    /// Restarts of each image.
-    #[arg(long, default_value = "3")]
-    reps: usize,
+    #[command(flatten)]
+    t: TreeArgs,
     /// Processes of the sleeping tree (0: none).
     #[arg(long, default_value = "1000")]
     sleepers: usize,
-    /// The criu binary (`none`: skip CRIU).
-    #[arg(long, default_value = "criu")]
-    criu: PathBuf,
     /// The ckpt binary.
     #[arg(long)]
     ckpt: PathBuf,
@@ -1550,9 +1554,6 @@ struct RestoreArgs {
     /// The CSV of the results (one row per method).
     #[arg(long)]
     csv: PathBuf,
-    /// Do not touch the free memory first (see `warm_memory`).
-    #[arg(long)]
-    no_warm: bool,
 }
 
 /// Kills the process group `pgid` and reaps `n` processes (the restored
@@ -1647,35 +1648,24 @@ fn module_image(tree: &MemTree, img: &Path) -> Res<u64> {
 }
 
 fn restore_run(a: &RestoreArgs) -> Res<()> {
-    if a.reps == 0 || a.procs == 0 || a.mib == 0 {
-        return Err("--reps, --procs and --mib must be at least 1".into());
-    }
-    // SAFETY: no memory-safety preconditions.
-    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
-        return Err(os("PR_SET_CHILD_SUBREAPER"));
-    }
+    mem_setup([a.t.reps, a.t.procs, a.t.mib], &a.scratch, a.t.no_warm)?;
     let scratch = a.scratch.as_path();
-    let _ = fs::remove_dir_all(scratch);
-    fs::create_dir_all(scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
-    if !a.no_warm {
-        warm_memory()?;
-    }
-    let bytes = a.procs * a.mib * MIB;
+    let bytes = a.t.procs * a.t.mib * MIB;
     let mut rows: Vec<MemRow> = Vec::new();
 
     // The memory tree, held: the module's image, then CRIU's dump (which
     // kills it).
-    let tree = MemTree::spawn(a.procs, a.mib * MIB)?;
+    let tree = MemTree::spawn(a.t.procs, a.t.mib * MIB)?;
     tree.signal(libc::SIGSTOP)?;
     tree.wait_stopped()?;
     let img = scratch.join("module.img");
     let image = module_image(&tree, &img)?;
     let (root, pids) = (tree.root, tree.pids.clone());
     let criu_dir = scratch.join("criu");
-    let criu = a.criu.as_os_str() != "none";
+    let criu = a.t.criu.as_os_str() != "none";
     if criu {
         fs::create_dir_all(&criu_dir).map_err(|e| format!("{}: {e}", criu_dir.display()))?;
-        let out = Command::new(&a.criu)
+        let out = Command::new(&a.t.criu)
             .args(["dump", "-v2", "-t"])
             .arg(tree.root.to_string())
             .arg("-D")
@@ -1683,7 +1673,7 @@ fn restore_run(a: &RestoreArgs) -> Res<()> {
             .arg("-o")
             .arg(scratch.join("criu-dump.log"))
             .output()
-            .map_err(|e| format!("{}: {e}", a.criu.display()))?;
+            .map_err(|e| format!("{}: {e}", a.t.criu.display()))?;
         if !out.status.success() {
             return Err(format!(
                 "criu dump failed ({}): {}",
@@ -1696,18 +1686,18 @@ fn restore_run(a: &RestoreArgs) -> Res<()> {
 
     // (a) ckpt restart of the module's image.
     let mut v = Vec::new();
-    for rep in 0..a.reps {
+    for rep in 0..a.t.reps {
         let (took, pid) = ckpt_restart(&a.ckpt, &img)?;
         v.push(took);
         if pid != root {
-            kill_and_reap(pid, a.procs);
+            kill_and_reap(pid, a.t.procs);
             return Err(format!("ckpt restart gave root {pid}, not {root}"));
         }
         if rep == 0 {
-            check_restored(&pids, a.procs, a.mib * MIB)?;
+            check_restored(&pids, a.t.procs, a.t.mib * MIB)?;
             eprintln!("ckpt-bench restore: the restarted tree's memory checked");
         }
-        kill_and_reap(root, a.procs);
+        kill_and_reap(root, a.t.procs);
     }
     rows.push(MemRow {
         name: "ckpt restart",
@@ -1719,15 +1709,15 @@ fn restore_run(a: &RestoreArgs) -> Res<()> {
     // (b) criu restore of CRIU's dump.
     if criu {
         let mut v = Vec::new();
-        for rep in 0..a.reps {
+        for rep in 0..a.t.reps {
             let t = Instant::now();
-            let out = Command::new(&a.criu)
+            let out = Command::new(&a.t.criu)
                 .args(["restore", "-d", "-v2", "-D"])
                 .arg(&criu_dir)
                 .arg("-o")
                 .arg(scratch.join("criu-restore.log"))
                 .output()
-                .map_err(|e| format!("{}: {e}", a.criu.display()))?;
+                .map_err(|e| format!("{}: {e}", a.t.criu.display()))?;
             let took = t.elapsed().as_secs_f64();
             if !out.status.success() {
                 let log = fs::read_to_string(scratch.join("criu-restore.log")).unwrap_or_default();
@@ -1741,9 +1731,9 @@ fn restore_run(a: &RestoreArgs) -> Res<()> {
             }
             v.push(took);
             if rep == 0 {
-                check_restored(&pids, a.procs, a.mib * MIB)?;
+                check_restored(&pids, a.t.procs, a.t.mib * MIB)?;
             }
-            kill_and_reap(root, a.procs);
+            kill_and_reap(root, a.t.procs);
         }
         rows.push(MemRow {
             name: "criu restore",
@@ -1784,7 +1774,7 @@ fn restore_report(
     let mbs = |s: f64| bytes as f64 / 1e6 / s;
     println!(
         "restore: {} processes x {} MiB ({} bytes), medians [min..max] of {} runs",
-        a.procs, a.mib, bytes, a.reps
+        a.t.procs, a.t.mib, bytes, a.t.reps
     );
     let mut csv = String::from("method,median_s,min_s,max_s,mb_per_s,image_bytes\n");
     for r in rows {
@@ -1839,7 +1829,7 @@ fn mem_report(rows: &[MemRow], a: &MemArgs, bytes: u64) -> Res<()> {
     println!(
         "memory: {} processes x {} MiB of touched anonymous memory ({} bytes), medians \
          [min..max] of {} runs; MB/s = those bytes / time (1 MB = 10^6 bytes)",
-        a.procs, a.mib, bytes, a.reps
+        a.t.procs, a.t.mib, bytes, a.t.reps
     );
     println!(
         "{:<14} {:>26} {:>9} {:>14} {:>12} {:>10}  what",
@@ -1856,7 +1846,7 @@ fn mem_report(rows: &[MemRow], a: &MemArgs, bytes: u64) -> Res<()> {
             format!("{:.3} [{:.3}..{:.3}]", r.secs.med, r.secs.min, r.secs.max),
             mbs(r.secs.med),
             r.image,
-            r.image as f64 / a.procs as f64,
+            r.image as f64 / a.t.procs as f64,
             r.image as f64 / mib,
             r.what
         );
@@ -1868,7 +1858,7 @@ fn mem_report(rows: &[MemRow], a: &MemArgs, bytes: u64) -> Res<()> {
             r.secs.max,
             mbs(r.secs.med),
             r.image,
-            r.image as f64 / a.procs as f64,
+            r.image as f64 / a.t.procs as f64,
             r.image as f64 / mib
         ));
     }
