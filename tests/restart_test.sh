@@ -92,6 +92,11 @@ restart_case() {
 		return
 	fi
 	wait $pid 2>/dev/null
+	# THREADS: the image must hold a process of that many threads.
+	if [ -n "${THREADS:-}" ] && ! "$CKPT" show "$run/img" | grep -q "^ *$THREADS threads:"; then
+		not_ok "$name" "the image has no process of $THREADS threads" "$("$CKPT" show "$run/img" | head -4)"
+		return
+	fi
 	lines "$run/out.txt"
 	local before=$LINES
 	rc=0
@@ -138,7 +143,7 @@ want counter-nobody && RUNAS="setpriv --reuid=65534 --regid=65534 --clear-groups
 # 5 threads (4 taking turns under a mutex, the main one in pthread_join):
 # each comes back with its tid, registers, rounding modes, TLS, blocked
 # mask and robust list. Without rseq (restart refuses a registration).
-want threads && RUNAS="env GLIBC_TUNABLES=glibc.pthread.rseq=0" \
+want threads && THREADS=5 RUNAS="env GLIBC_TUNABLES=glibc.pthread.rseq=0" \
 	restart_case threads 120 rs_threads
 # The tree again, inside a new pid namespace whose init is ckpt.
 want tree-newpidns && RFLAGS=--new-pidns restart_case tree-newpidns 120 rs_tree
