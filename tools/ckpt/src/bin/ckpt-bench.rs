@@ -907,7 +907,10 @@ fn report(rows: &[Row], runs: [usize; 3], csv: &Path) -> Res<()> {
 
 // ------------------------------------------------------ memory benchmark
 
-/// The memory tree and CRIU, for the memory and restore benchmarks.
+/// The memory tree and CRIU, for the memory and restore benchmarks. CRIU
+/// runs with `--network-lock skip`: the tree has no network connections to
+/// lock, and a criu built with libnftables (its default lock then) needs
+/// netfilter netlink, which the bench kernel does not have.
 #[derive(Args)]
 struct TreeArgs {
     /// Processes in the tree (the root and its children).
@@ -1478,7 +1481,14 @@ fn mem_others(a: &MemArgs, tree: &MemTree, rows: &mut Vec<MemRow>) -> Res<()> {
             fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
             let t = Instant::now();
             let out = Command::new(&a.t.criu)
-                .args(["dump", "--leave-running", "-v2", "-t"])
+                .args([
+                    "dump",
+                    "--leave-running",
+                    "--network-lock",
+                    "skip",
+                    "-v2",
+                    "-t",
+                ])
                 .arg(tree.root.to_string())
                 .arg("-D")
                 .arg(&dir)
@@ -1666,7 +1676,7 @@ fn restore_run(a: &RestoreArgs) -> Res<()> {
     if criu {
         fs::create_dir_all(&criu_dir).map_err(|e| format!("{}: {e}", criu_dir.display()))?;
         let out = Command::new(&a.t.criu)
-            .args(["dump", "-v2", "-t"])
+            .args(["dump", "--network-lock", "skip", "-v2", "-t"])
             .arg(tree.root.to_string())
             .arg("-D")
             .arg(&criu_dir)
@@ -1712,7 +1722,7 @@ fn restore_run(a: &RestoreArgs) -> Res<()> {
         for rep in 0..a.t.reps {
             let t = Instant::now();
             let out = Command::new(&a.t.criu)
-                .args(["restore", "-d", "-v2", "-D"])
+                .args(["restore", "-d", "--network-lock", "skip", "-v2", "-D"])
                 .arg(&criu_dir)
                 .arg("-o")
                 .arg(scratch.join("criu-restore.log"))
