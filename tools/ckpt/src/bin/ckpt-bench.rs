@@ -1020,10 +1020,13 @@ fn mem_node(index: usize, bytes: usize, w: i32) -> ! {
             *w = pattern(index, page, i);
         }
     }
+    // Its pid and the memory's address, in one write (atomic on a pipe).
+    let mut msg = [0u8; 12];
     // SAFETY: getpid has no preconditions.
-    let pid = unsafe { libc::getpid() }.to_ne_bytes();
-    // SAFETY: writes 4 bytes from a live buffer (atomic on a pipe).
-    if unsafe { libc::write(w, pid.as_ptr().cast(), 4) } != 4 {
+    msg[..4].copy_from_slice(&unsafe { libc::getpid() }.to_ne_bytes());
+    msg[4..].copy_from_slice(&(p as u64).to_ne_bytes());
+    // SAFETY: writes 12 bytes from a live buffer.
+    if unsafe { libc::write(w, msg.as_ptr().cast(), 12) } != 12 {
         std::process::exit(3);
     }
     // SAFETY: no preconditions.
@@ -1040,6 +1043,8 @@ fn mem_node(index: usize, bytes: usize, w: i32) -> ! {
 struct MemTree {
     root: i32,
     pids: Vec<i32>,
+    /// Where each process (in the order of `pids`) has its memory.
+    addrs: Vec<u64>,
 }
 
 impl MemTree {
@@ -1083,12 +1088,17 @@ impl MemTree {
         let mut tree = MemTree {
             root,
             pids: Vec::new(),
+            addrs: Vec::new(),
         };
-        let mut buf = [0u8; 4];
+        let mut buf = [0u8; 12];
         for _ in 0..procs {
             rf.read_exact(&mut buf)
                 .map_err(|e| format!("the memory tree did not start: {e}"))?;
-            tree.pids.push(i32::from_ne_bytes(buf));
+            let (pid, addr) = buf.split_at(4);
+            tree.pids
+                .push(i32::from_ne_bytes(pid.try_into().unwrap_or_default()));
+            tree.addrs
+                .push(u64::from_ne_bytes(addr.try_into().unwrap_or_default()));
         }
         Ok(tree)
     }
@@ -1580,21 +1590,16 @@ fn kill_and_reap(pgid: i32, n: usize) {
 }
 
 /// Checks the memory of a restored tree of `procs` processes with `bytes`
-/// each: in every process, the first word of every 64th page of its area
+/// each at `areas` (pid, address; a restored area may have merged with a
+/// neighbour, so it is found by address): in every process, the first word of every 64th page
 /// holds the pattern of its index, and every index is there once.
-fn check_restored(pids: &[i32], procs: usize, bytes: usize) -> Res<()> {
+fn check_restored(areas: &[(i32, u64)], procs: usize, bytes: usize) -> Res<()> {
     let mut seen = vec![false; procs];
-    for &pid in pids {
-        let area = anon_areas(pid)?
-            .into_iter()
-            .find(|&(a, b)| (b - a) as usize == bytes)
-            .ok_or(format!(
-                "restored process {pid} has no area of {bytes} bytes"
-            ))?;
+    for &(pid, start) in areas {
         let mem = File::open(format!("/proc/{pid}/mem")).map_err(|e| format!("{pid}: {e}"))?;
         let word = |page: usize| -> Res<u64> {
             let mut b = [0u8; 8];
-            std::os::unix::fs::FileExt::read_exact_at(&mem, &mut b, area.0 + (page * 4096) as u64)
+            std::os::unix::fs::FileExt::read_exact_at(&mem, &mut b, start + (page * 4096) as u64)
                 .map_err(|e| format!("/proc/{pid}/mem: {e}"))?;
             Ok(u64::from_ne_bytes(b))
         };
@@ -1670,7 +1675,13 @@ fn restore_run(a: &RestoreArgs) -> Res<()> {
     tree.wait_stopped()?;
     let img = scratch.join("module.img");
     let image = module_image(&tree, &img)?;
-    let (root, pids) = (tree.root, tree.pids.clone());
+    let root = tree.root;
+    let areas: Vec<(i32, u64)> = tree
+        .pids
+        .iter()
+        .copied()
+        .zip(tree.addrs.iter().copied())
+        .collect();
     let criu_dir = scratch.join("criu");
     let criu = a.t.criu.as_os_str() != "none";
     if criu {
@@ -1704,7 +1715,7 @@ fn restore_run(a: &RestoreArgs) -> Res<()> {
             return Err(format!("ckpt restart gave root {pid}, not {root}"));
         }
         if rep == 0 {
-            check_restored(&pids, a.t.procs, a.t.mib * MIB)?;
+            check_restored(&areas, a.t.procs, a.t.mib * MIB)?;
             eprintln!("ckpt-bench restore: the restarted tree's memory checked");
         }
         kill_and_reap(root, a.t.procs);
@@ -1741,7 +1752,7 @@ fn restore_run(a: &RestoreArgs) -> Res<()> {
             }
             v.push(took);
             if rep == 0 {
-                check_restored(&pids, a.t.procs, a.t.mib * MIB)?;
+                check_restored(&areas, a.t.procs, a.t.mib * MIB)?;
             }
             kill_and_reap(root, a.t.procs);
         }
