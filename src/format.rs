@@ -17,8 +17,8 @@
 /// ABI version answered by `CKPT_IOC_VERSION`.
 pub const CKPT_ABI_VERSION: u32 = 2;
 /// Version of the image format, in the HEAD record. Version 2 added the
-/// THREAD and FPU records.
-pub const CKPT_FORMAT_VERSION: u32 = 2;
+/// THREAD and FPU records; version 3 each thread's name (`comm`).
+pub const CKPT_FORMAT_VERSION: u32 = 3;
 /// "RCKPTIMG" read as a little-endian u64: the HEAD magic.
 pub const CKPT_HEAD_MAGIC: u64 = 0x474d_4954_504b_4352;
 /// "RCKPTEND" read as a little-endian u64: the TAIL magic.
@@ -459,6 +459,9 @@ pub struct ckpt_hdr_thread {
     /// `set_robust_list(2)`: head and length.
     pub robust_list: u64,
     pub robust_list_len: u64,
+    /// The thread's name (`/proc/PID/task/TID/comm`), NUL-padded; the main
+    /// thread's is the TASK record's `comm`.
+    pub comm: [u8; CKPT_COMM_LEN],
     pub regs: ckpt_user_regs,
 }
 
@@ -1014,7 +1017,7 @@ const _: () = {
     assert!(size_of::<ckpt_pids>() == 24);
     assert!(size_of::<ckpt_hdr_task>() == 88);
     assert!(size_of::<ckpt_user_regs>() == 27 * 8);
-    assert!(size_of::<ckpt_hdr_thread>() == 472);
+    assert!(size_of::<ckpt_hdr_thread>() == 488);
     assert!(size_of::<ckpt_hdr_fpu>() == 24);
     assert!(size_of::<ckpt_hdr_mm>() == 624);
     assert!(size_of::<ckpt_hdr_vma>() == 72);

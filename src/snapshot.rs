@@ -294,6 +294,7 @@ impl Threads {
         rec.state = f.state;
         rec.exit_state = f.exit_state as u32;
         rec.flags = f.flags;
+        rec.comm = f.comm;
         let mut fpu: ckpt_hdr_fpu = Zeroable::zeroed();
         let fpu_at = self.fpu_state.len();
         let sigq_at = self.sigq.len();

@@ -499,6 +499,7 @@ static inline bool ckpt_check_thread(struct ckpt_image *img, const struct ckpt_h
 {
 	const uint8_t *rest = (const uint8_t *)t + offsetof(struct ckpt_hdr_thread, blocked);
 	size_t rest_len = sizeof(*t) - offsetof(struct ckpt_hdr_thread, blocked);
+	size_t comm_at = offsetof(struct ckpt_hdr_thread, comm) - offsetof(struct ckpt_hdr_thread, blocked);
 
 	if (k == 0 && t->tid != vpid)
 		CKPT_FAIL(img, "task %zu: first THREAD has tid %d, not the leader %d", task, t->tid, vpid);
@@ -515,6 +516,8 @@ static inline bool ckpt_check_thread(struct ckpt_image *img, const struct ckpt_h
 		CKPT_FAIL(img, "task %zu thread %u: held %u", task, k, t->held);
 	if (t->restart > CKPT_RESTART_INSIDE)
 		CKPT_FAIL(img, "task %zu thread %u: restart %u", task, k, t->restart);
+	if (t->comm[CKPT_COMM_LEN - 1] != 0)
+		CKPT_FAIL(img, "task %zu thread %u: comm not NUL-terminated", task, k);
 	if (t->what & ~(uint32_t)CKPT_THREAD_REGS)
 		CKPT_FAIL(img, "task %zu thread %u: unknown what bits %#x", task, k, t->what);
 	if (t->what & CKPT_THREAD_REGS) {
@@ -522,11 +525,11 @@ static inline bool ckpt_check_thread(struct ckpt_image *img, const struct ckpt_h
 			CKPT_FAIL(img, "task %zu thread %u: registers of a thread not held", task, k);
 		return true;
 	}
-	/* Without registers only the ids, state, exit_state and flags are set. */
+	/* Without registers only the ids, state, exit_state, flags and comm are set. */
 	if (t->held != CKPT_HELD_NONE || t->restart != CKPT_RESTART_NONE)
 		CKPT_FAIL(img, "task %zu thread %u: held or restart without registers", task, k);
 	for (size_t i = 0; i < rest_len; i++)
-		if (rest[i])
+		if (rest[i] && (i < comm_at || i >= comm_at + CKPT_COMM_LEN))
 			CKPT_FAIL(img, "task %zu thread %u: byte %zu set without registers", task, k,
 				  offsetof(struct ckpt_hdr_thread, blocked) + i);
 	return true;

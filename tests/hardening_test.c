@@ -548,7 +548,7 @@ TEST_F_TIMEOUT(out, enospc_without_room_for_error_leaves_no_torn_record, 300)
 	uint32_t last;
 	int heads;
 
-	/* 40 bytes left after the first TASK record: neither its THREAD (472)
+	/* 40 bytes left after the first TASK record: neither its THREAD (488)
 	 * nor an ERROR (80) fits */
 	EXPECT_EQ(-ENOSPC, enospc_at(self->dev, self->t, 40, &fd, &start));
 	buf = read_from(fd, start, &n);
@@ -571,7 +571,7 @@ TEST_F_TIMEOUT(out, enospc_with_room_for_error_ends_at_the_error_record, 300)
 	struct ckpt_image img;
 
 	/* 84 bytes left after the first TASK record: an ERROR fits, its
-	 * THREAD (472) does not */
+	 * THREAD (488) does not */
 	EXPECT_EQ(-ENOSPC, enospc_at(self->dev, self->t, 84, &fd, &start));
 	buf = read_from(fd, start, &n);
 	EXPECT_EQ(image_upto_task(self->t->n, 1) + sizeof(struct ckpt_hdr_error), n);

@@ -5,8 +5,9 @@
  * pthread_join() (a futex on the tid the kernel clears at a thread's exit:
  * set_tid_address). Each worker does floating-point work in SSE and x87
  * under its own rounding mode, prints one line per turn, and checks at
- * every turn that its tid, TLS variable, rounding modes, blocked mask
- * (each blocks a signal of its own) and robust list are what they were.
+ * every turn that its tid, name, TLS variable, rounding modes, blocked
+ * mask (each blocks a signal of its own) and robust list are what they
+ * were.
  * The workers wait for the gate too, so a checkpoint always finds all five
  * threads.
  * The output must be the same whether it runs through or is checkpointed,
@@ -23,6 +24,8 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -57,7 +60,10 @@ static void *worker(void *arg)
 	size_t len;
 	void *robust;
 	size_t robust_len;
+	char name[16], now[16] = "";
 
+	snprintf(name, sizeof(name), "worker-%d", k);
+	prctl(PR_SET_NAME, name);
 	tls_id = 100 + k;
 	if (fesetround(modes[k]))
 		return (void *)1;
@@ -85,6 +91,9 @@ static void *worker(void *arg)
 		if (syscall(SYS_gettid) != tid || tls_id != 100 + k)
 			printf("BAD thread %d: tid %ld tls %d, were %d %d\n", k, syscall(SYS_gettid),
 			       tls_id, tid, 100 + k);
+		prctl(PR_GET_NAME, now);
+		if (strcmp(now, name))
+			printf("BAD thread %d: name \"%s\", was \"%s\"\n", k, now, name);
 		if (fegetround() != modes[k] || x87_cw() != cw)
 			printf("BAD thread %d: rounding %d cw %#x, were %d %#x\n", k, fegetround(),
 			       x87_cw(), modes[k], cw);

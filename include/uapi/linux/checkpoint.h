@@ -20,9 +20,9 @@
 
 /**
  * Version of the image format, in the HEAD record. Version 2 added the
- * THREAD and FPU records.
+ * THREAD and FPU records; version 3 each thread's name (`comm`).
  */
-#define CKPT_FORMAT_VERSION 2
+#define CKPT_FORMAT_VERSION 3
 
 /**
  * "RCKPTIMG" read as a little-endian u64: the HEAD magic.
@@ -703,6 +703,11 @@ struct ckpt_hdr_thread {
    */
   __u64 robust_list;
   __u64 robust_list_len;
+  /**
+   * The thread's name (`/proc/PID/task/TID/comm`), NUL-padded; the main
+   * thread's is the TASK record's `comm`.
+   */
+  __u8 comm[CKPT_COMM_LEN];
   struct ckpt_user_regs regs;
 };
 

@@ -184,6 +184,7 @@ pub(crate) fn read_thread(b: &[u8]) -> ckpt_hdr_thread {
         set_child_tid: f.u64(),
         robust_list: f.u64(),
         robust_list_len: f.u64(),
+        comm: f.array::<CKPT_COMM_LEN>(),
         regs: read_regs(&mut f),
     }
 }

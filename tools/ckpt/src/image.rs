@@ -1285,6 +1285,10 @@ pub enum VerifyErrorKind {
     CommNotTerminated {
         index: usize,
     },
+    /// A THREAD record whose `comm` does not end in a NUL.
+    ThreadComm {
+        thread: ThreadRef,
+    },
     /// A TASK record with `nr_threads == 0` (a process has a leader).
     NoThreads {
         index: usize,
@@ -1656,9 +1660,9 @@ impl fmt::Display for VerifyErrorKind {
                 f,
                 "bad HEAD magic {found:#018x}, expected {CKPT_HEAD_MAGIC:#018x} (\"RCKPTIMG\")"
             ),
-            Version { found: 1 } => write!(
+            Version { found: found @ (1 | 2) } => write!(
                 f,
-                "format version 1 is no longer supported (this tool reads version {CKPT_FORMAT_VERSION})"
+                "format version {found} is no longer supported (this tool reads version {CKPT_FORMAT_VERSION})"
             ),
             Version { found } => write!(
                 f,
@@ -1707,6 +1711,7 @@ impl fmt::Display for VerifyErrorKind {
                 "TASK {index} has vpid {vpid} but its PIDS entry says {pids_vpid}"
             ),
             CommNotTerminated { index } => write!(f, "TASK {index} comm is not NUL-terminated"),
+            ThreadComm { thread } => write!(f, "{thread} comm is not NUL-terminated"),
             NoThreads { index } => write!(
                 f,
                 "TASK {index} has nr_threads 0 (a process has at least its leader)"
@@ -3756,7 +3761,8 @@ fn thread_field_name(o: usize) -> String {
         clear_child_tid,
         set_child_tid,
         robust_list,
-        robust_list_len
+        robust_list_len,
+        comm
     );
     let regs = offset_of!(ckpt_hdr_thread, regs);
     if o >= regs {
@@ -3842,6 +3848,9 @@ fn check_thread(
             },
         );
     }
+    if t.comm[CKPT_COMM_LEN - 1] != 0 {
+        pass.flag(off, ThreadComm { thread });
+    }
     if t.what & !CKPT_THREAD_REGS != 0 {
         pass.flag(
             off,
@@ -3857,19 +3866,21 @@ fn check_thread(
         }
         return;
     }
-    // Without registers only the ids, state, exit_state and flags are
-    // filled: held and restart are none, and every byte after `what` is 0.
+    // Without registers only the ids, state, exit_state, flags and name
+    // are filled: held and restart are none, and every other byte after
+    // `what` is 0.
     let after_what = offset_of!(ckpt_hdr_thread, what) + 4;
+    let comm = offset_of!(ckpt_hdr_thread, comm);
     let field = if t.held != CKPT_HELD_NONE {
         Some("held".to_string())
     } else if t.restart != CKPT_RESTART_NONE {
         Some("restart".to_string())
     } else {
-        rec.get(after_what..)
-            .unwrap_or(&[])
-            .iter()
-            .position(|&x| x != 0)
-            .map(|i| thread_field_name(after_what + i))
+        rec.iter()
+            .enumerate()
+            .skip(after_what)
+            .find(|&(i, &x)| x != 0 && !(comm..comm + CKPT_COMM_LEN).contains(&i))
+            .map(|(i, _)| thread_field_name(i))
     };
     if let Some(field) = field {
         pass.flag(off, ThreadNotZero { thread, field });

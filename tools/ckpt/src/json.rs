@@ -250,6 +250,8 @@ struct JsonPages {
 struct JsonThread {
     tid: i32,
     nspid: Vec<i32>,
+    /// Its name, as /proc/PID/task/TID/comm reads.
+    comm: String,
     state: u32,
     exit_state: u32,
     flags: u32,
@@ -380,6 +382,7 @@ fn thread(t: &Thread) -> JsonThread {
     JsonThread {
         tid: h.tid,
         nspid: t.nspid().to_vec(),
+        comm: cstr(&h.comm),
         state: h.state,
         exit_state: h.exit_state,
         flags: h.flags,

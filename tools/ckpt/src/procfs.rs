@@ -43,6 +43,7 @@ pub fn thread_record(
     state: u32,
     exit_state: u32,
     flags: u32,
+    comm: [u8; CKPT_COMM_LEN],
 ) -> ckpt_hdr_thread {
     let mut ids = [0i32; CKPT_NS_LEVELS];
     let levels = nspid.len().min(CKPT_NS_LEVELS);
@@ -74,6 +75,7 @@ pub fn thread_record(
         set_child_tid: 0,
         robust_list: 0,
         robust_list_len: 0,
+        comm,
         regs: ckpt_user_regs::default(),
     }
 }
@@ -258,8 +260,14 @@ pub fn collect(root: i32) -> io::Result<Vec<ProcTask>> {
         for &tid in &threads {
             if tid == pid {
                 let k = &t.task;
-                t.threads
-                    .push(thread_record(tid, &nspid, k.state, k.exit_state, k.flags));
+                t.threads.push(thread_record(
+                    tid,
+                    &nspid,
+                    k.state,
+                    k.exit_state,
+                    k.flags,
+                    k.comm,
+                ));
                 continue;
             }
             // Another thread: its own state and flags; its NSpid only if
@@ -275,8 +283,14 @@ pub fn collect(root: i32) -> io::Result<Vec<ProcTask>> {
                 ids = parse_nspid(&path, &buf)?;
             }
             let k = &th.task;
-            t.threads
-                .push(thread_record(tid, &ids, k.state, k.exit_state, k.flags));
+            t.threads.push(thread_record(
+                tid,
+                &ids,
+                k.state,
+                k.exit_state,
+                k.flags,
+                k.comm,
+            ));
         }
         t.task.nr_threads = t.threads.len() as u32;
         let me = i32::try_from(tasks.len()).map_err(|_| bad(&stat, "too many tasks"))?;
@@ -303,7 +317,7 @@ pub fn encode(root: i32, tasks: &[ProcTask], time_ns: u64, release: &str) -> Vec
     let n = tasks.len();
     let threads: usize = tasks.iter().map(|t| t.threads.len()).sum();
     let mut out =
-        Vec::with_capacity(120 + 16 + n.div_ceil(256) * 16 + n * (24 + 88) + threads * 472 + 24);
+        Vec::with_capacity(120 + 16 + n.div_ceil(256) * 16 + n * (24 + 88) + threads * 488 + 24);
     let mut records = 0u32;
     let mut rel = [0u8; CKPT_RELEASE_LEN];
     let r = release.as_bytes();

@@ -94,7 +94,7 @@ task-0(1000) T uid=1000
 `- task-2(1014) T uid=1002
        2 threads: 1014 held=stopped restart=restartnointr rip=0x401040 rsp=0x7ffcffffc000; \
 1015 held=none restart=none (no registers)
-5 tasks, depth 3, 6040 bytes, kernel 7.3.0-ckpt, taken 2023-11-14 22:13:20 UTC
+5 tasks, depth 3, 6136 bytes, kernel 7.3.0-ckpt, taken 2023-11-14 22:13:20 UTC
 ";
     assert_eq!(stdout(&o), expected);
 }
@@ -147,24 +147,24 @@ fn show_invalid_still_shows_and_warns() {
 #[test]
 fn partial_images_are_named_partial() {
     let full = encode(&Spec::binary(5));
-    // HEAD 0, TREE 120, PIDS 136, TASK 272, THREAD 360, FPU 832, TASK 1368
+    // HEAD 0, TREE 120, PIDS 136, TASK 272, THREAD 360, FPU 848, TASK 1384
     let cases: [(&str, Vec<u8>, String); 4] = [
         (
             "boundary",
-            full[..832].to_vec(),
-            "partial image: ends after record 5 (THREAD) at byte 832, no TAIL".into(),
+            full[..848].to_vec(),
+            "partial image: ends after record 5 (THREAD) at byte 848, no TAIL".into(),
         ),
         (
             "torn",
             full[..400].to_vec(),
-            "partial image: torn record at byte 360 (a THREAD record of 472 bytes, 40 present) \
+            "partial image: torn record at byte 360 (a THREAD record of 488 bytes, 40 present) \
              after record 4 (TASK), no TAIL"
                 .into(),
         ),
         (
             "torn-fpu",
             full[..1000].to_vec(),
-            "partial image: torn record at byte 832 (an FPU record of 536 bytes, 168 present) \
+            "partial image: torn record at byte 848 (an FPU record of 536 bytes, 152 present) \
              after record 5 (THREAD), no TAIL"
                 .into(),
         ),
@@ -220,16 +220,16 @@ fn decode_text_and_json() {
     for needle in [
         "offset 0: HEAD (type 1, len 120)",
         "magic          0x474d4954504b4352 (\"RCKPTIMG\")",
-        "version        2\n",
+        "version        3\n",
         "offset 120: TREE (type 101, len 16)",
         "offset 136: PIDS (type 102, len 88)",
         "[0] vpid 1000 vtgid 1000 vppid 1 vpgid 1000 vsid 1000 parent -1",
         "comm           \"task-1\"",
-        "offset 312: THREAD (type 202, len 472)\n  (task 0, thread 0)\n  tid            1000\n",
+        "offset 312: THREAD (type 202, len 488)\n  (task 0, thread 0)\n  tid            1000\n",
         "  nspid          [1000]\n",
         "  held           1 (stopped)\n  restart        0 (none)\n  what           0x1 (regs)\n",
         "  orig_rax 0xffffffffffffffff  rip      0x0000000000401000  cs       0x0000000000000033\n",
-        "offset 784: FPU (type 203, len 536)\n  (task 0, thread 0)\n  kind           1 (fxsave)\n",
+        "offset 800: FPU (type 203, len 536)\n  (task 0, thread 0)\n  kind           1 (fxsave)\n",
         "  mxcsr          0x00001f80\n",
         "  xmm15          fffefdfcfbfaf9f8f7f6f5f4f3f2f1f0\n",
         ": TAIL (type 9001, len 32)",
@@ -588,7 +588,7 @@ fn invalid_and_partial() {
         stdout(&o),
         format!(
             "{}: invalid: offset 200: task 2 has vppid 4242 but its parent (task 1) has vtgid \
-             1007; and partial image: ends after record 5 (THREAD) at byte 832, no TAIL\n",
+             1007; and partial image: ends after record 5 (THREAD) at byte 848, no TAIL\n",
             f.path()
         )
     );

@@ -123,14 +123,14 @@ fn layout_of_the_small_tree() {
     assert_eq!(offs[..3], [0, 120, PIDS_OFF]);
     assert_eq!(offs[3], TASK_OFF);
     assert_eq!(*offs.last().unwrap(), tail_off(&recs()));
-    // task 0: TASK, THREAD (472 bytes) with registers, FPU (24 + 512)
+    // task 0: TASK, THREAD (488 bytes) with registers, FPU (24 + 512)
     assert_eq!(
         type_names(&recs())[..7],
         ["HEAD", "TREE", "PIDS", "TASK", "THREAD", "FPU", "TASK"]
     );
     assert_eq!(offs[4], TASK_OFF + 88);
-    assert_eq!(offs[5], TASK_OFF + 88 + 472);
-    assert_eq!(offs[6], TASK_OFF + 88 + 472 + 536);
+    assert_eq!(offs[5], TASK_OFF + 88 + 488);
+    assert_eq!(offs[6], TASK_OFF + 88 + 488 + 536);
 }
 
 /// The hand-written offsets of the test encoder are format.rs's.
@@ -162,6 +162,7 @@ fn encoder_offsets_are_the_formats() {
         (th::SET_CHILD_TID, offset_of!(T, set_child_tid)),
         (th::ROBUST_LIST, offset_of!(T, robust_list)),
         (th::ROBUST_LIST_LEN, offset_of!(T, robust_list_len)),
+        (th::COMM, offset_of!(T, comm)),
         (th::REGS, offset_of!(T, regs)),
         (
             th::REGS + 8 * th::RAX,
@@ -234,19 +235,23 @@ fn head_magic_version_release() {
         (0, VerifyErrorKind::HeadMagic { found: 0x1234 })
     );
     let mut r = recs();
-    put_u32(&mut r[0], 16, 3);
+    put_u32(&mut r[0], 16, 4);
     let (_, _, s) = violation(&seal(&r));
     assert_eq!(
         s,
-        "offset 0: unsupported format version 3 (this tool reads version 2)"
+        "offset 0: unsupported format version 4 (this tool reads version 3)"
     );
-    let mut r = recs();
-    put_u32(&mut r[0], 16, 1);
-    let (_, _, s) = violation(&seal(&r));
-    assert_eq!(
-        s,
-        "offset 0: format version 1 is no longer supported (this tool reads version 2)"
-    );
+    for old in [1, 2] {
+        let mut r = recs();
+        put_u32(&mut r[0], 16, old);
+        let (_, _, s) = violation(&seal(&r));
+        assert_eq!(
+            s,
+            format!(
+                "offset 0: format version {old} is no longer supported (this tool reads version 3)"
+            )
+        );
+    }
     let mut r = recs();
     r[0][119] = b'x';
     assert_eq!(
@@ -899,6 +904,7 @@ fn json_schema_is_stable() {
     let mut thread_keys = vec![
         "tid",
         "nspid",
+        "comm",
         "state",
         "exit_state",
         "flags",

@@ -75,7 +75,7 @@ fn thread_and_fpu_lengths() {
     assert_eq!(e.offset, at);
     assert_eq!(
         e.to_string(),
-        format!("offset {at}: THREAD record has length 480, expected 472")
+        format!("offset {at}: THREAD record has length 480, expected 488")
     );
     assert!(model::parse(&b).is_err());
     // an FPU length that is not 24 + size
@@ -450,13 +450,41 @@ fn thread_without_registers_is_zero_after_what() {
             )
         );
     }
-    // its state, exit state and flags are any values
+    // its state, exit state, flags and name are any values
     let b = with_spec(|s| {
         let t = &mut s.nodes[2].threads[0];
         (t.state, t.exit_state, t.flags) = (u32::MAX, 0x30, u32::MAX);
+        t.comm = *b"any name here!!\0";
     });
     verify(&b).unwrap_or_else(|e| panic!("{e}"));
     assert!(model::parse(&b).is_ok());
+}
+
+/// Format version 3: every THREAD's name ends in a NUL, with registers or
+/// without; it reads as /proc/PID/task/TID/comm in the JSON.
+#[test]
+fn thread_comm_is_nul_terminated_and_decoded() {
+    for (i, task, tid) in [(0, 0, 1000), (2, 2, 1021)] {
+        let (b, off) = with_thread(i, |r| r[th::COMM + 15] = b'x');
+        let (o, kind, s) = violation(&b);
+        assert_eq!(
+            (o, kind),
+            (
+                off,
+                VerifyErrorKind::ThreadComm {
+                    thread: who(task, 0, tid)
+                }
+            )
+        );
+        assert_eq!(
+            s,
+            format!("offset {off}: THREAD 0 of task {task} (tid {tid}) comm is not NUL-terminated")
+        );
+    }
+    let b = with_spec(|s| s.nodes[0].threads[0].comm = *b"worker-3\0\0\0\0\0\0\0\0");
+    let img = ckpt::decode(&b).unwrap();
+    let j = serde_json::to_value(&img).unwrap();
+    assert_eq!(j["tasks"][0]["threads"][0]["comm"], "worker-3");
 }
 
 #[test]

@@ -305,6 +305,7 @@ fn render_thread(s: &mut String, th: &Thread) {
         h.robust_list,
         h.robust_list_len
     );
+    outln!(s, "  comm           {:?}", cstr(&h.comm));
     match th.regs() {
         Some(r) => {
             let v = reg_values(r);

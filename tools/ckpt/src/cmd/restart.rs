@@ -1262,8 +1262,7 @@ const SIGINFO_BYTES: usize = 128;
 impl ThreadStart {
     /// The thread `th` (`tp` its checked state) of `t`: made with its tid
     /// in the process, it sets its alternate stack, its `set_tid_address`
-    /// and robust list, the process's name (threads' own names are not in
-    /// the image), queues its own pending signals (all blocked), takes the
+    /// and robust list, its name, queues its own pending signals (all blocked), takes the
     /// credentials (`creds`), and waits in the restore ioctl for the
     /// restoring thread.
     fn new(
@@ -1342,21 +1341,19 @@ impl ThreadStart {
                 0,
             ]);
         }
-        if let Some(task) = t.task.as_ref() {
-            // PR_SET_NAME reads 16 bytes: the comm stays in the image
-            // buffer ckpt holds until the process restores itself.
-            let name = task.comm.as_ptr() as u64;
-            calls.push([
-                libc::SYS_prctl as u64,
-                libc::PR_SET_NAME as u64,
-                name,
-                0,
-                0,
-                0,
-                MAY_FAIL,
-                0,
-            ]);
-        }
+        // PR_SET_NAME reads up to 16 bytes: the name stays in the image
+        // ckpt holds until the process restores itself.
+        let name = h.comm.as_ptr() as u64;
+        calls.push([
+            libc::SYS_prctl as u64,
+            libc::PR_SET_NAME as u64,
+            name,
+            0,
+            0,
+            0,
+            MAY_FAIL,
+            0,
+        ]);
         let mut bits = h.pending;
         for (q, info) in th.queued().iter().zip(&st.infos) {
             calls.push([
@@ -2127,6 +2124,34 @@ fn in_new_pidns(tree: Tree, img: &File, dev: &File, detach: bool) -> Result<(), 
     exit_with(wait_exit(init)?)
 }
 
+/// Raises our descriptor limit for a tree of `tasks` processes: ckpt holds
+/// each one's executable and pidfd, and the files it reopens (a tree of a
+/// thousand processes passes the usual soft limit of 1024). The soft limit
+/// goes up to the hard one, and the hard one too if we may and must.
+fn room_for_files(tasks: usize) {
+    let want = (3 * tasks + 256) as u64;
+    let mut l = libc::rlimit64 {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: reads and sets our own limit through a valid struct.
+    unsafe {
+        if libc::prlimit64(0, libc::RLIMIT_NOFILE, std::ptr::null(), &mut l) != 0
+            || l.rlim_cur >= want
+        {
+            return;
+        }
+        let raised = libc::rlimit64 {
+            rlim_cur: want,
+            rlim_max: l.rlim_max.max(want),
+        };
+        if libc::prlimit64(0, libc::RLIMIT_NOFILE, &raised, std::ptr::null_mut()) != 0 {
+            l.rlim_cur = l.rlim_max;
+            libc::prlimit64(0, libc::RLIMIT_NOFILE, &l, std::ptr::null_mut());
+        }
+    }
+}
+
 pub fn run(o: &Options) -> Result<(), CliError> {
     // Zombies must stay zombies, and the root's status must reach us.
     // SAFETY: the default action of SIGCHLD, for ourselves.
@@ -2136,6 +2161,7 @@ pub fn run(o: &Options) -> Result<(), CliError> {
     let bytes = Mapped::of(&img).map_err(|e| err(format!("{path}: {}", io_msg(&e))))?;
     ckpt::verify(&bytes).map_err(|e| err(format!("{path}: not a valid image: {e}")))?;
     let image: Image = ckpt::decode(&bytes).map_err(|e| err(format!("{path}: {e}")))?;
+    room_for_files(image.tasks.len());
     let tree = plan_tree(&image, &bytes)?;
     let dev = OpenOptions::new()
         .read(true)

@@ -18,7 +18,7 @@ use ckpt::format::*;
 /// Offsets in a THREAD record (written out by hand, independent of the
 /// struct definitions; tests/decode_verify.rs checks them against format.rs).
 pub mod th {
-    pub const LEN: usize = 472;
+    pub const LEN: usize = 488;
     pub const TID: usize = 8;
     pub const LEVELS: usize = 12;
     pub const NSPID: usize = 16;
@@ -41,7 +41,8 @@ pub mod th {
     pub const SET_CHILD_TID: usize = 232;
     pub const ROBUST_LIST: usize = 240;
     pub const ROBUST_LIST_LEN: usize = 248;
-    pub const REGS: usize = 256;
+    pub const COMM: usize = 256;
+    pub const REGS: usize = 272;
     /// Register i (in `struct user_regs_struct` order) is at REGS + 8 * i.
     pub const RAX: usize = 10;
     pub const ORIG_RAX: usize = 15;
@@ -775,6 +776,8 @@ pub struct ThreadSpec {
     pub set_child_tid: u64,
     pub robust_list: u64,
     pub robust_list_len: u64,
+    /// Its name, NUL-padded.
+    pub comm: [u8; 16],
     /// In `struct user_regs_struct` order.
     pub regs: [u64; 27],
     pub fpu: Option<FpuSpec>,
@@ -800,6 +803,7 @@ impl ThreadSpec {
             set_child_tid: 0,
             robust_list: 0,
             robust_list_len: 0,
+            comm: [0; 16],
             regs: [0; 27],
             fpu: None,
         }
@@ -840,6 +844,7 @@ impl ThreadSpec {
             set_child_tid: 0,
             robust_list: 0x7f00_3000_0000 + seed * 8,
             robust_list_len: 24,
+            comm: *b"worker\0\0\0\0\0\0\0\0\0\0",
             regs,
             fpu: Some(fpu),
             ..ThreadSpec::bare(tid, 0x104, 0x0040_0040)
@@ -1165,6 +1170,7 @@ pub fn thread_record(t: &ThreadSpec) -> Vec<u8> {
     put_u64(&mut r, th::SET_CHILD_TID, t.set_child_tid);
     put_u64(&mut r, th::ROBUST_LIST, t.robust_list);
     put_u64(&mut r, th::ROBUST_LIST_LEN, t.robust_list_len);
+    r[th::COMM..th::COMM + 16].copy_from_slice(&t.comm);
     for (i, &v) in t.regs.iter().enumerate() {
         put_u64(&mut r, th::REGS + 8 * i, v);
     }

@@ -108,6 +108,9 @@ fn check_thread(r: &[u8], k: u32, vpid: i32) -> Result<(), String> {
     if restart > CKPT_RESTART_INSIDE {
         return Err("restart".into());
     }
+    if r[256 + 15] != 0 {
+        return Err("thread comm".into());
+    }
     if what & !CKPT_THREAD_REGS != 0 {
         return Err("what".into());
     }
@@ -120,7 +123,8 @@ fn check_thread(r: &[u8], k: u32, vpid: i32) -> Result<(), String> {
     if held != CKPT_HELD_NONE || restart != CKPT_RESTART_NONE {
         return Err("held/restart without regs".into());
     }
-    if r[168..472].iter().any(|&x| x != 0) {
+    // (the name, 256..272, is set without registers too)
+    if r[168..256].iter().chain(&r[272..488]).any(|&x| x != 0) {
         return Err("set without regs".into());
     }
     Ok(())
@@ -482,7 +486,7 @@ pub fn parse(buf: &[u8]) -> Result<(), String> {
                     return Err("not tree".into());
                 }
                 tasks_nr = u32_at(r, 8);
-                if tasks_nr as usize > (size - off) / (24 + 88 + 472) {
+                if tasks_nr as usize > (size - off) / (24 + 88 + 488) {
                     return Err("tasks_nr too big".into());
                 }
                 if tasks_nr == 0 {
@@ -555,7 +559,7 @@ pub fn parse(buf: &[u8]) -> Result<(), String> {
                     && !mem.mm
                     && proc.is_none()
                 {
-                    if hl != 472 {
+                    if hl != 488 {
                         return Err("thread len".into());
                     }
                     check_thread(r, threads_seen, tasks[tasks_seen - 1].0)?;
@@ -579,7 +583,7 @@ pub fn parse(buf: &[u8]) -> Result<(), String> {
                     if nr_threads == 0 {
                         return Err("no threads".into());
                     }
-                    if nr_threads as usize > (size - off - hl) / 472 {
+                    if nr_threads as usize > (size - off - hl) / 488 {
                         return Err("nr_threads too big".into());
                     }
                     tasks.push((i32_at(r, 84), nr_threads));
