@@ -426,7 +426,7 @@ struct Dist {
 /// slower than the rest shows there), then their distribution.
 fn in_order(name: &str, v: Vec<f64>) -> Dist {
     let t: Vec<String> = v.iter().map(|s| format!("{s:.3}")).collect();
-    eprintln!("ckpt-bench mem: {name} runs in order (s): {}", t.join(" "));
+    eprintln!("ckpt-bench: {name} runs in order (s): {}", t.join(" "));
     dist(v)
 }
 
