@@ -5,7 +5,8 @@
  * parses and checks the image and decides the order).
  *
  * C, because the kernel leaves no other way here: current_pt_regs(),
- * mmap_read_lock(), thread_group_empty(), get_nr_threads(), in_compat_syscall(),
+ * mmap_read_lock(), thread_group_empty(), get_nr_threads(), fatal_signal_pending(),
+ * in_compat_syscall(),
  * init_task_work() and the user address limit (TASK_SIZE) are inline or
  * macros; the VMA's special-mapping name comes from a function pointer;
  * mm_struct's bounds, saved_auxv and arg_lock have no Rust accessors; and
@@ -42,6 +43,7 @@
 int ckpt_restore_current_ok(u32 threads);
 int ckpt_thread_ok(void);
 unsigned long ckpt_current_mm(void);
+bool ckpt_fatal_signal_pending(void);
 u64 ckpt_user_limit(void);
 int ckpt_special_at(u64 start, u64 end);
 struct file *ckpt_open_mapped(const char *path, int writable, u64 ino, u32 major, u32 minor);
@@ -103,6 +105,12 @@ int ckpt_thread_ok(void)
 	if (ret)
 		return ret;
 	return thread_group_empty(current) ? -EINVAL : 0;
+}
+
+/* fatal_signal_pending() is inline. */
+bool ckpt_fatal_signal_pending(void)
+{
+	return fatal_signal_pending(current);
 }
 
 /* The caller's address space, as a number: compared, never dereferenced. */

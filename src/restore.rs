@@ -53,6 +53,7 @@ extern "C" {
     fn ckpt_restore_current_ok(threads: u32) -> i32;
     fn ckpt_thread_ok() -> i32;
     fn ckpt_current_mm() -> usize;
+    fn ckpt_fatal_signal_pending() -> bool;
     fn ckpt_user_limit() -> u64;
     fn ckpt_special_at(start: u64, end: u64) -> i32;
     fn ckpt_open_mapped(
@@ -589,20 +590,35 @@ fn park(rdv: &Rendezvous) -> Result {
     g.parked += 1;
     rdv.cv.notify_all();
     let ret = loop {
-        match g.phase {
+        let leave = match g.phase {
             Phase::Released(r) => break r,
-            Phase::Committed => rdv.cv.wait(&mut g),
-            Phase::Open => {
-                if kernel::current!().signal_pending() {
-                    g.parked -= 1;
-                    if g.parked == 0 && !g.claimed {
-                        *g = Gate::IDLE;
-                    }
-                    return Err(ERESTARTSYS);
-                }
+            // Before the commit any signal sends the thread out (and back
+            // in after a stop); after it only a fatal one, which ends the
+            // whole process, the restoring thread too: a long rebuild is
+            // waited for in a sleep a kill can end, not an uninterruptible
+            // one, which would also trip the hung-task watchdog.
+            Phase::Open if kernel::current!().signal_pending() => Some(ERESTARTSYS),
+            // SAFETY: no preconditions.
+            Phase::Committed if unsafe { ckpt_fatal_signal_pending() } => Some(EINTR),
+            // A stop pending after the commit: interruptible sleeps would
+            // return at once until it is taken, which happens only on the
+            // way out; wait for the release without one.
+            Phase::Committed if kernel::current!().signal_pending() => {
+                rdv.cv.wait(&mut g);
+                None
+            }
+            _ => {
                 // Woken or signalled: looked at again above.
                 let _ = rdv.cv.wait_interruptible(&mut g);
+                None
             }
+        };
+        if let Some(e) = leave {
+            g.parked -= 1;
+            if g.parked == 0 && !g.claimed {
+                *g = Gate::IDLE;
+            }
+            return Err(e);
         }
     };
     g.parked -= 1;
@@ -704,9 +720,11 @@ pub(crate) fn restore(a: &ckpt_restore_args, rdv: &Rendezvous) -> Result<isize> 
         unsafe { ckpt_kill_self() };
         return Err(e);
     }
+    // Its registers set and the helper descriptors closed first: the
+    // others, once released, may run (and fork) before it returns.
+    finish(a, &regs, ax, work)?;
     if let Some(c) = claim.as_mut() {
         c.release(0);
     }
-    finish(a, &regs, ax, work)?;
     Ok(0)
 }

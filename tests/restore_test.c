@@ -374,24 +374,11 @@ static void *restoring_thread(void *arg)
 	return NULL;
 }
 
-/* Starts the other thread and waits until it sleeps in the ioctl. */
-static int start_waiting_thread(pthread_t *t)
+/* Waits until the other thread sleeps (S) in system call 16 (ioctl): in the rendezvous. */
+static int wait_parked(void)
 {
 	char path[64], buf[64];
 
-	memset(&thread_args, 0, sizeof(thread_args));
-	thread_args.image_fd = -1;
-	thread_args.flags = CKPT_R_THREAD;
-	for (int i = 0; i < CKPT_R_CLOSE_FDS; i++)
-		thread_args.close_fds[i] = -1;
-	regs_for_landing(&thread_args.regs);
-	thread_args.regs.rip = (uint64_t)thread_landing;
-	thread_args.regs.rsp = (uint64_t)(thread_stack + sizeof(thread_stack) - 64);
-	thread_args.regs.rax = 0x4242424242424242ull;
-	thread_args.regs.r12 = 0x5151515151515151ull;
-	if (pthread_create(t, NULL, restoring_thread, NULL))
-		return -1;
-	/* asleep (S) in system call 16 (ioctl): waiting in the rendezvous */
 	for (int i = 0; i < 30000; i++) {
 		struct timespec ts = { 0, 1000 * 1000 };
 		int ok = 0;
@@ -418,6 +405,24 @@ static int start_waiting_thread(pthread_t *t)
 	return -1;
 }
 
+/* Starts the other thread and waits until it sleeps in the ioctl. */
+static int start_waiting_thread(pthread_t *t)
+{
+	memset(&thread_args, 0, sizeof(thread_args));
+	thread_args.image_fd = -1;
+	thread_args.flags = CKPT_R_THREAD;
+	for (int i = 0; i < CKPT_R_CLOSE_FDS; i++)
+		thread_args.close_fds[i] = -1;
+	regs_for_landing(&thread_args.regs);
+	thread_args.regs.rip = (uint64_t)thread_landing;
+	thread_args.regs.rsp = (uint64_t)(thread_stack + sizeof(thread_stack) - 64);
+	thread_args.regs.rax = 0x4242424242424242ull;
+	thread_args.regs.r12 = 0x5151515151515151ull;
+	if (pthread_create(t, NULL, restoring_thread, NULL))
+		return -1;
+	return wait_parked();
+}
+
 TEST(threads_wait_until_the_restoring_thread_is_done_then_return_into_their_registers)
 {
 	pid_t pid;
@@ -441,6 +446,45 @@ TEST(threads_wait_until_the_restoring_thread_is_done_then_return_into_their_regi
 		ioctl(thread_dev, CKPT_IOC_RESTORE, &a);
 		_exit(98);
 	}
+	ASSERT_EQ(pid, waitpid(pid, &st, 0));
+	ASSERT_TRUE(WIFEXITED(st));
+	EXPECT_EQ(0, WEXITSTATUS(st));
+}
+
+/*
+ * A stop (SIGSTOP to the process) sends the waiting thread out of the
+ * ioctl (-ERESTARTSYS); after SIGCONT it is back in the wait, and the
+ * restore goes on as if nothing happened.
+ */
+TEST(a_waiting_thread_stopped_and_continued_waits_again)
+{
+	pid_t pid;
+	int st;
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		struct ckpt_restore_args a;
+		pthread_t t;
+
+		thread_dev = open(DEV, O_RDWR);
+		if (start_waiting_thread(&t))
+			_exit(90);
+		raise(SIGSTOP);
+		if (wait_parked())
+			_exit(91);
+		want_thread = 1;
+		want_rax = 7;
+		want_blocked = 0;
+		args_keep_mm(&a);
+		a.regs.rax = 7;
+		a.threads = 1;
+		ioctl(thread_dev, CKPT_IOC_RESTORE, &a);
+		_exit(98);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &st, WUNTRACED));
+	ASSERT_TRUE(WIFSTOPPED(st));
+	ASSERT_EQ(0, kill(pid, SIGCONT));
 	ASSERT_EQ(pid, waitpid(pid, &st, 0));
 	ASSERT_TRUE(WIFEXITED(st));
 	EXPECT_EQ(0, WEXITSTATUS(st));

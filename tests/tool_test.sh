@@ -64,6 +64,8 @@ wait_state() {
 		fi
 		nap 0.05
 	done
+	# (not the loop's status: that is its body's last, nap's timeout, 142)
+	return 0
 }
 # wait_tree ROOT N: until ROOT has N processes (itself included), at most 60 s
 wait_tree() {

@@ -1103,7 +1103,15 @@ core::arch::global_asm!(
     "mov eax, 231",
     "mov edi, 1",
     "syscall",
-    "9:",
+    "9:", // a thread let go: it already took the image's tid address and
+    // robust list, which its exit would write to and walk in ckpt's memory
+    "mov eax, 218", // set_tid_address(NULL)
+    "xor edi, edi",
+    "syscall",
+    "mov eax, 273", // set_robust_list(NULL, 24)
+    "xor edi, edi",
+    "mov esi, 24",
+    "syscall",
     "mov eax, 60", // exit(0): this thread only
     "xor edi, edi",
     "syscall",
