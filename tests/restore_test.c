@@ -423,13 +423,17 @@ static int start_waiting_thread(pthread_t *t)
 	return wait_parked();
 }
 
-TEST(threads_wait_until_the_restoring_thread_is_done_then_return_into_their_registers)
+/*
+ * In a child: a thread waits in the rendezvous (and, with `stop`, the
+ * child stops itself and waits until the thread is back in it), then the
+ * main thread restores with threads = 1 (KEEP_MM) and lands: exit 0 if
+ * both landed with their registers (landing_c's codes; 90, 91: the thread
+ * did not wait). With `stop` the caller must continue the child.
+ */
+static pid_t restore_with_a_waiting_thread(int stop)
 {
-	pid_t pid;
-	int st;
+	pid_t pid = fork();
 
-	pid = fork();
-	ASSERT_LE(0, pid);
 	if (pid == 0) {
 		struct ckpt_restore_args a;
 		pthread_t t;
@@ -437,6 +441,11 @@ TEST(threads_wait_until_the_restoring_thread_is_done_then_return_into_their_regi
 		thread_dev = open(DEV, O_RDWR);
 		if (start_waiting_thread(&t))
 			_exit(90);
+		if (stop) {
+			raise(SIGSTOP);
+			if (wait_parked())
+				_exit(91);
+		}
 		want_thread = 1;
 		want_rax = 7;
 		want_blocked = 0;
@@ -446,6 +455,15 @@ TEST(threads_wait_until_the_restoring_thread_is_done_then_return_into_their_regi
 		ioctl(thread_dev, CKPT_IOC_RESTORE, &a);
 		_exit(98);
 	}
+	return pid;
+}
+
+TEST(threads_wait_until_the_restoring_thread_is_done_then_return_into_their_registers)
+{
+	pid_t pid = restore_with_a_waiting_thread(0);
+	int st;
+
+	ASSERT_LE(0, pid);
 	ASSERT_EQ(pid, waitpid(pid, &st, 0));
 	ASSERT_TRUE(WIFEXITED(st));
 	EXPECT_EQ(0, WEXITSTATUS(st));
@@ -458,30 +476,10 @@ TEST(threads_wait_until_the_restoring_thread_is_done_then_return_into_their_regi
  */
 TEST(a_waiting_thread_stopped_and_continued_waits_again)
 {
-	pid_t pid;
+	pid_t pid = restore_with_a_waiting_thread(1);
 	int st;
 
-	pid = fork();
 	ASSERT_LE(0, pid);
-	if (pid == 0) {
-		struct ckpt_restore_args a;
-		pthread_t t;
-
-		thread_dev = open(DEV, O_RDWR);
-		if (start_waiting_thread(&t))
-			_exit(90);
-		raise(SIGSTOP);
-		if (wait_parked())
-			_exit(91);
-		want_thread = 1;
-		want_rax = 7;
-		want_blocked = 0;
-		args_keep_mm(&a);
-		a.regs.rax = 7;
-		a.threads = 1;
-		ioctl(thread_dev, CKPT_IOC_RESTORE, &a);
-		_exit(98);
-	}
 	ASSERT_EQ(pid, waitpid(pid, &st, WUNTRACED));
 	ASSERT_TRUE(WIFSTOPPED(st));
 	ASSERT_EQ(0, kill(pid, SIGCONT));
