@@ -510,6 +510,56 @@ TEST(a_restoring_thread_that_fails_lets_the_waiting_one_go_with_ecanceled)
 	close(thread_dev);
 }
 
+/*
+ * One rendezvous per open file: while a thread of this process waits in
+ * it, another process sharing the open file (a fork) gets EBUSY, as a
+ * waiting thread and as a restoring one; then this process's restoring
+ * call fails (EBADF) and lets its thread go (ECANCELED).
+ */
+TEST(another_process_on_the_same_open_file_gets_ebusy)
+{
+	struct ckpt_restore_args a;
+	pthread_t t;
+	pid_t pid;
+	int st;
+
+	thread_errno = 0;
+	thread_tid = 0;
+	thread_dev = open(DEV, O_RDWR);
+	ASSERT_LE(0, thread_dev);
+	ASSERT_EQ(0, start_waiting_thread(&t));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		pthread_t t2;
+		int code = 0;
+
+		/* a second thread: both calls are allowed in this process */
+		if (pthread_create(&t2, NULL, sleeper, NULL))
+			_exit(1);
+		a = thread_args;
+		if (ioctl(thread_dev, CKPT_IOC_RESTORE, &a) != -1 || errno != EBUSY)
+			code |= 2;
+		args_keep_mm(&a);
+		a.threads = 1;
+		if (ioctl(thread_dev, CKPT_IOC_RESTORE, &a) != -1 || errno != EBUSY)
+			code |= 4;
+		_exit(code);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &st, 0));
+	ASSERT_TRUE(WIFEXITED(st));
+	EXPECT_EQ(0, WEXITSTATUS(st));
+	args_keep_mm(&a);
+	a.flags = 0;
+	a.mm_len = 624;
+	a.threads = 1;
+	EXPECT_EQ(-1, ioctl(thread_dev, CKPT_IOC_RESTORE, &a));
+	EXPECT_EQ(EBADF, errno);
+	ASSERT_EQ(0, pthread_join(t, NULL));
+	EXPECT_EQ(ECANCELED, thread_errno);
+	close(thread_dev);
+}
+
 TEST(a_bad_image_fd_gives_ebadf)
 {
 	struct ckpt_restore_args a;
