@@ -465,7 +465,7 @@ enum Phase {
     /// Threads arrive (and may leave again on a signal).
     Open,
     /// The restoring thread passed the point of no return: the waiting
-    /// threads wait on, whatever signal comes.
+    /// threads wait on, but for a fatal signal (which ends the process).
     Committed,
     /// The restoring thread is done: 0, or the errno it failed with.
     Released(i32),
@@ -590,42 +590,33 @@ fn park(rdv: &Rendezvous) -> Result {
     g.parked += 1;
     rdv.cv.notify_all();
     let ret = loop {
-        let leave = match g.phase {
-            Phase::Released(r) => break r,
+        match g.phase {
+            Phase::Released(r) => break errno(r).map_err(|_| ECANCELED),
             // Before the commit any signal sends the thread out (and back
             // in after a stop); after it only a fatal one, which ends the
             // whole process, the restoring thread too: a long rebuild is
             // waited for in a sleep a kill can end, not an uninterruptible
             // one, which would also trip the hung-task watchdog.
-            Phase::Open if kernel::current!().signal_pending() => Some(ERESTARTSYS),
+            Phase::Open if kernel::current!().signal_pending() => break Err(ERESTARTSYS),
             // SAFETY: no preconditions.
-            Phase::Committed if unsafe { ckpt_fatal_signal_pending() } => Some(EINTR),
+            Phase::Committed if unsafe { ckpt_fatal_signal_pending() } => break Err(EINTR),
             // A stop pending after the commit: interruptible sleeps would
             // return at once until it is taken, which happens only on the
             // way out; wait for the release without one.
-            Phase::Committed if kernel::current!().signal_pending() => {
-                rdv.cv.wait(&mut g);
-                None
-            }
+            Phase::Committed if kernel::current!().signal_pending() => rdv.cv.wait(&mut g),
+            // Woken or signalled: looked at again above.
             _ => {
-                // Woken or signalled: looked at again above.
                 let _ = rdv.cv.wait_interruptible(&mut g);
-                None
             }
-        };
-        if let Some(e) = leave {
-            g.parked -= 1;
-            if g.parked == 0 && !g.claimed {
-                *g = Gate::IDLE;
-            }
-            return Err(e);
         }
     };
+    // The last to leave resets the gate, unless a restoring thread still
+    // holds it (released, it holds it no more).
     g.parked -= 1;
-    if g.parked == 0 {
+    if g.parked == 0 && !g.claimed {
         *g = Gate::IDLE;
     }
-    errno(ret).map_err(|_| ECANCELED)
+    ret
 }
 
 /// The caller's address space, as a number to compare.
