@@ -28,7 +28,7 @@ use std::path::PathBuf;
 use ckpt::format::*;
 use ckpt::{FileRec, Image, Task, Vma};
 
-use super::checkpoint::DEVICE;
+use super::checkpoint::open_device;
 use super::sys::{io_msg, kill, Mapped};
 use super::CliError;
 
@@ -751,7 +751,6 @@ fn requeue(t: &Task) -> Result<(), String> {
     let th = &t.threads[0];
     // SAFETY: no preconditions.
     let (pid, tid) = unsafe { (libc::getpid(), libc::gettid()) };
-    let mut thread_bits = th.thread.pending;
     for q in th.queued() {
         let info = q.bytes();
         // SAFETY: `info` is a 128-byte siginfo_t for the call.
@@ -765,32 +764,35 @@ fn requeue(t: &Task) -> Result<(), String> {
             )
         })
         .map_err(|e| format!("queueing signal {}: {}", q.signo(), io_msg(&e)))?;
-        thread_bits &= !(1u64 << (q.signo() - 1));
     }
     let proc = t.proc.as_ref().ok_or("no PROC record")?;
-    let mut shared_bits = proc.shared_pending();
     for q in t.shared_queued() {
         let info = q.bytes();
         // SAFETY: as above.
         sys(unsafe { libc::syscall(libc::SYS_rt_sigqueueinfo, pid, q.signo(), info.as_ptr()) })
             .map_err(|e| format!("queueing signal {}: {}", q.signo(), io_msg(&e)))?;
-        shared_bits &= !(1u64 << (q.signo() - 1));
     }
-    for sig in 1..=64i32 {
-        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
-            continue;
-        }
-        let bit = 1u64 << (sig - 1);
-        // SAFETY: signals to ourselves, all blocked.
-        if thread_bits & bit != 0 {
-            sys(unsafe { libc::syscall(libc::SYS_tgkill, pid, tid, sig) })
-                .map_err(|e| io_msg(&e))?;
-        }
-        if shared_bits & bit != 0 {
-            kill(pid, sig).map_err(|e| io_msg(&e))?;
-        }
+    // (pending for the thread or the process: delivered the same way)
+    for sig in plain_signals(th.thread.pending, th.queued()) {
+        // SAFETY: a signal to ourselves, all blocked.
+        sys(unsafe { libc::syscall(libc::SYS_tgkill, pid, tid, sig) }).map_err(|e| io_msg(&e))?;
+    }
+    for sig in plain_signals(proc.shared_pending(), t.shared_queued()) {
+        kill(pid, sig).map_err(|e| io_msg(&e))?;
     }
     Ok(())
+}
+
+/// The signals pending in `bits` that are not `queued` (those are sent
+/// again with their `siginfo_t`) and may be sent (never `SIGKILL` or
+/// `SIGSTOP`), in signal order.
+fn plain_signals(bits: u64, queued: &[ckpt::QueuedSignal]) -> Vec<i32> {
+    let bits = queued
+        .iter()
+        .fold(bits, |b, q| b & !(1u64 << (q.signo() - 1)));
+    (1..=64i32)
+        .filter(|&sig| bits & (1 << (sig - 1)) != 0 && sig != libc::SIGKILL && sig != libc::SIGSTOP)
+        .collect()
 }
 
 /// The highest descriptor this process has open.
@@ -903,16 +905,7 @@ fn join_group(t: &Task, root: bool) {
 fn prepare(p: &Plan, opened: &[OwnedFd], helpers: &mut [RawFd]) -> Result<(), String> {
     let t = p.task;
     // Room for every descriptor number (the image's limits come last).
-    let mut nofile = libc::rlimit64 {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: reads and sets our own limit through a valid struct.
-    unsafe {
-        libc::prlimit64(0, libc::RLIMIT_NOFILE, std::ptr::null(), &mut nofile);
-        nofile.rlim_cur = nofile.rlim_max;
-        libc::prlimit64(0, libc::RLIMIT_NOFILE, &nofile, std::ptr::null_mut());
-    }
+    raise_nofile(u64::MAX);
     set_fds(p, opened, helpers)?;
     let proc = t.proc.as_ref().ok_or("no PROC record")?;
     let th = &t.threads[0].thread;
@@ -1362,7 +1355,6 @@ impl ThreadStart {
             MAY_FAIL,
             0,
         ]);
-        let mut bits = h.pending;
         for (q, info) in th.queued().iter().zip(&st.infos) {
             calls.push([
                 libc::SYS_rt_tgsigqueueinfo as u64,
@@ -1374,15 +1366,9 @@ impl ThreadStart {
                 MUST,
                 0,
             ]);
-            bits &= !(1u64 << (q.signo() - 1));
         }
-        for sig in 1..=64u64 {
-            if bits & (1 << (sig - 1)) != 0
-                && sig != libc::SIGKILL as u64
-                && sig != libc::SIGSTOP as u64
-            {
-                calls.push([libc::SYS_tgkill as u64, pid, tid, sig, 0, 0, MUST, 0]);
-            }
+        for sig in plain_signals(h.pending, th.queued()) {
+            calls.push([libc::SYS_tgkill as u64, pid, tid, sig as u64, 0, 0, MUST, 0]);
         }
         calls.extend_from_slice(creds);
         st.calls = calls;
@@ -1418,14 +1404,10 @@ struct Ctl {
 /// Opens the device anew at descriptor `dev` (the tree's open file stays
 /// open in the other processes).
 fn own_device(dev: RawFd) -> Result<(), String> {
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(DEVICE)
-        .map_err(|e| io_msg(&e))?;
+    let f = open_device().map_err(|e| e.msg)?;
     // SAFETY: dup2(2) of an open descriptor onto one of ours.
     if unsafe { libc::dup2(f.as_raw_fd(), dev) } < 0 {
-        return Err(last_msg());
+        return Err(format!("the device's descriptor: {}", last_msg()));
     }
     Ok(())
 }
@@ -1486,7 +1468,7 @@ fn member(tree: &Tree, i: usize, ctl: Ctl) -> ! {
         // The threads meet in the module through one open file of the
         // device: one of this process's own, not the tree's.
         if let Err(e) = own_device(ctl.dev) {
-            say(ST_MSG, &format!("{DEVICE}: {e}"), ctl.status);
+            say(ST_MSG, &e, ctl.status);
         }
     }
     let mut helpers = [ctl.img, ctl.dev, ctl.status, ctl.go[1], exe];
@@ -2134,10 +2116,15 @@ fn in_new_pidns(tree: Tree, img: &File, dev: &File, detach: bool) -> Result<(), 
 
 /// Raises our descriptor limit for a tree of `tasks` processes: ckpt holds
 /// each one's executable and pidfd, and the files it reopens (a tree of a
-/// thousand processes passes the usual soft limit of 1024). The soft limit
-/// goes up to the hard one, and the hard one too if we may and must.
+/// thousand processes passes the usual soft limit of 1024).
 fn room_for_files(tasks: usize) {
-    let want = (3 * tasks + 256) as u64;
+    raise_nofile((3 * tasks + 256) as u64);
+}
+
+/// Raises our soft `RLIMIT_NOFILE` to `want`, the hard one too if we may
+/// and must; failing that, the soft one to the hard one (`u64::MAX`: as
+/// far as we may).
+fn raise_nofile(want: u64) {
     let mut l = libc::rlimit64 {
         rlim_cur: 0,
         rlim_max: 0,
@@ -2171,16 +2158,7 @@ pub fn run(o: &Options) -> Result<(), CliError> {
     let image: Image = ckpt::decode(&bytes).map_err(|e| err(format!("{path}: {e}")))?;
     room_for_files(image.tasks.len());
     let tree = plan_tree(&image, &bytes)?;
-    let dev = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open("/dev/checkpoint")
-        .map_err(|e| {
-            err(format!(
-                "/dev/checkpoint: {} (is the module loaded?)",
-                io_msg(&e)
-            ))
-        })?;
+    let dev = open_device()?;
     if o.new_pidns {
         return in_new_pidns(tree, &img, &dev, o.detach);
     }
