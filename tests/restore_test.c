@@ -423,6 +423,32 @@ static int start_waiting_thread(pthread_t *t)
 	return wait_parked();
 }
 
+/* On a new open file of the device (thread_dev): a thread that waits in it. */
+static int open_with_a_waiting_thread(pthread_t *t)
+{
+	thread_errno = 0;
+	thread_tid = 0;
+	thread_dev = open(DEV, O_RDWR);
+	if (thread_dev < 0)
+		return -1;
+	return start_waiting_thread(t);
+}
+
+/*
+ * A restoring call (threads = 1) that fails after taking the rendezvous:
+ * its errno (EBADF: no image).
+ */
+static int failing_restore_errno(void)
+{
+	struct ckpt_restore_args a;
+
+	args_keep_mm(&a);
+	a.flags = 0;
+	a.mm_len = 624;
+	a.threads = 1;
+	return ioctl(thread_dev, CKPT_IOC_RESTORE, &a) == -1 ? errno : 0;
+}
+
 /*
  * In a child: a thread waits in the rendezvous (and, with `stop`, the
  * child stops itself and waits until the thread is back in it), then the
@@ -438,8 +464,7 @@ static pid_t restore_with_a_waiting_thread(int stop)
 		struct ckpt_restore_args a;
 		pthread_t t;
 
-		thread_dev = open(DEV, O_RDWR);
-		if (start_waiting_thread(&t))
+		if (open_with_a_waiting_thread(&t))
 			_exit(90);
 		if (stop) {
 			raise(SIGSTOP);
@@ -490,21 +515,10 @@ TEST(a_waiting_thread_stopped_and_continued_waits_again)
 
 TEST(a_restoring_thread_that_fails_lets_the_waiting_one_go_with_ecanceled)
 {
-	struct ckpt_restore_args a;
 	pthread_t t;
 
-	thread_errno = 0;
-	thread_tid = 0;
-	thread_dev = open(DEV, O_RDWR);
-	ASSERT_LE(0, thread_dev);
-	ASSERT_EQ(0, start_waiting_thread(&t));
-	args_keep_mm(&a);
-	a.flags = 0;
-	a.image_fd = -1; /* EBADF after the rendezvous is taken */
-	a.mm_len = 624;
-	a.threads = 1;
-	EXPECT_EQ(-1, ioctl(thread_dev, CKPT_IOC_RESTORE, &a));
-	EXPECT_EQ(EBADF, errno);
+	ASSERT_EQ(0, open_with_a_waiting_thread(&t));
+	EXPECT_EQ(EBADF, failing_restore_errno());
 	ASSERT_EQ(0, pthread_join(t, NULL));
 	EXPECT_EQ(ECANCELED, thread_errno);
 	close(thread_dev);
@@ -518,19 +532,15 @@ TEST(a_restoring_thread_that_fails_lets_the_waiting_one_go_with_ecanceled)
  */
 TEST(another_process_on_the_same_open_file_gets_ebusy)
 {
-	struct ckpt_restore_args a;
 	pthread_t t;
 	pid_t pid;
 	int st;
 
-	thread_errno = 0;
-	thread_tid = 0;
-	thread_dev = open(DEV, O_RDWR);
-	ASSERT_LE(0, thread_dev);
-	ASSERT_EQ(0, start_waiting_thread(&t));
+	ASSERT_EQ(0, open_with_a_waiting_thread(&t));
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
+		struct ckpt_restore_args a;
 		pthread_t t2;
 		int code = 0;
 
@@ -549,12 +559,7 @@ TEST(another_process_on_the_same_open_file_gets_ebusy)
 	ASSERT_EQ(pid, waitpid(pid, &st, 0));
 	ASSERT_TRUE(WIFEXITED(st));
 	EXPECT_EQ(0, WEXITSTATUS(st));
-	args_keep_mm(&a);
-	a.flags = 0;
-	a.mm_len = 624;
-	a.threads = 1;
-	EXPECT_EQ(-1, ioctl(thread_dev, CKPT_IOC_RESTORE, &a));
-	EXPECT_EQ(EBADF, errno);
+	EXPECT_EQ(EBADF, failing_restore_errno());
 	ASSERT_EQ(0, pthread_join(t, NULL));
 	EXPECT_EQ(ECANCELED, thread_errno);
 	close(thread_dev);
