@@ -17,8 +17,10 @@
 /// ABI version answered by `CKPT_IOC_VERSION`.
 pub const CKPT_ABI_VERSION: u32 = 2;
 /// Version of the image format, in the HEAD record. Version 2 added the
-/// THREAD and FPU records; version 3 each thread's name (`comm`).
-pub const CKPT_FORMAT_VERSION: u32 = 3;
+/// THREAD and FPU records; version 3 each thread's name (`comm`); version 4
+/// replaced the TAIL's CRC-32 of the records and XXH64 of the page contents
+/// by one XXH64 of the whole image.
+pub const CKPT_FORMAT_VERSION: u32 = 4;
 /// "RCKPTIMG" read as a little-endian u64: the HEAD magic.
 pub const CKPT_HEAD_MAGIC: u64 = 0x474d_4954_504b_4352;
 /// "RCKPTEND" read as a little-endian u64: the TAIL magic.
@@ -714,16 +716,14 @@ pub struct ckpt_hdr_tail {
     pub magic: u64,
     /// Records before the TAIL.
     pub records: u32,
-    /// CRC-32 (IEEE, as zlib's `crc32()`) of every byte before the TAIL
-    /// except page contents: the `nr * CKPT_PAGE_SIZE` bytes after each
-    /// PAGES record's header and padding (which are in it).
-    pub crc32: u32,
-    /// XXH64 (seed 0) of the page contents that `crc32` leaves out, in image
-    /// order, as one stream: what `xxhsum -H1` prints for them concatenated
-    /// (0xef46db3751d8e999, that of no bytes, in an image without pages).
-    /// A table CRC-32 of every page byte took half the time of a memory
-    /// checkpoint; XXH64 reads eight bytes per multiply.
-    pub pages_xxh64: u64,
+    /// Zero.
+    pub reserved: u32,
+    /// XXH64 (xxHash's 64-bit hash, seed 0) of every byte of the image
+    /// before the TAIL, in order: what `xxhsum -H1` prints for them. Until
+    /// format version 3 a CRC-32 covered the records; its table took a
+    /// fifth of a tree-only checkpoint under QEMU (eight table loads per
+    /// eight bytes), XXH64 reads eight bytes per multiply.
+    pub xxh64: u64,
 }
 
 /// ERROR: written instead of the rest of the image when a checkpoint fails
@@ -769,34 +769,6 @@ pub const CKPT_IOC_RESTORE: u32 = ioc(
     core::mem::size_of::<ckpt_restore_args>(),
 );
 
-/// CRC-32 (IEEE 802.3, reflected, as zlib's `crc32()`): continue `crc`
-/// (start with 0) over `data`.
-///
-/// Slicing-by-8: eight bytes per step through eight tables (8 KiB), about
-/// three times fewer operations than a byte at a time; the module and the
-/// tool share this code, so both sides of `make bench` pay the same.
-pub fn ckpt_crc32(crc: u32, data: &[u8]) -> u32 {
-    let t = &CRC_TABLES;
-    let mut c = !crc;
-    let mut words = data.chunks_exact(8);
-    for w in &mut words {
-        let lo = u32::from_le_bytes([w[0], w[1], w[2], w[3]]) ^ c;
-        let hi = u32::from_le_bytes([w[4], w[5], w[6], w[7]]);
-        c = t[7][(lo & 0xff) as usize]
-            ^ t[6][((lo >> 8) & 0xff) as usize]
-            ^ t[5][((lo >> 16) & 0xff) as usize]
-            ^ t[4][(lo >> 24) as usize]
-            ^ t[3][(hi & 0xff) as usize]
-            ^ t[2][((hi >> 8) & 0xff) as usize]
-            ^ t[1][((hi >> 16) & 0xff) as usize]
-            ^ t[0][(hi >> 24) as usize];
-    }
-    for &b in words.remainder() {
-        c = t[0][((c ^ u32::from(b)) & 0xff) as usize] ^ (c >> 8);
-    }
-    !c
-}
-
 const XXH_P1: u64 = 0x9e37_79b1_85eb_ca87;
 const XXH_P2: u64 = 0xc2b2_ae3d_27d4_eb4f;
 const XXH_P3: u64 = 0x1656_67b1_9e37_79f9;
@@ -830,7 +802,7 @@ fn le64(b: &[u8], at: usize) -> u64 {
 }
 
 /// XXH64 with seed 0 (xxHash's 64-bit hash), over a stream given in parts
-/// of any length: the checksum of page contents (`ckpt_hdr_tail`).
+/// of any length: the image's checksum (`ckpt_hdr_tail`).
 #[derive(Clone, Copy, Debug)]
 pub struct CkptXxh64 {
     v: [u64; 4],
@@ -934,76 +906,13 @@ impl CkptXxh64 {
     }
 }
 
-/// The TAIL's two checksums (`crc32`, `pages_xxh64`) of `image`, the bytes
-/// before the TAIL, walked record by record: each takes `ckpt_padded(len)`
-/// bytes, and in a PAGES record whose `len` is its header's size plus `pad`
-/// plus `nr` pages, those pages are its contents. From a record too short
-/// to frame (`len` < 8) or running past the end, the rest goes into the
-/// CRC. The module computes the same as it writes.
-pub fn ckpt_image_sums(image: &[u8]) -> (u32, u64) {
-    let mut crc = 0;
-    let mut pages = CkptXxh64::new();
-    let mut off = 0;
-    while let Some(h) = image.get(off..off + 8) {
-        let r#type = u32::from_le_bytes([h[0], h[1], h[2], h[3]]);
-        let len = u32::from_le_bytes([h[4], h[5], h[6], h[7]]);
-        let next = off + ckpt_padded(len) as usize;
-        if len < 8 || next > image.len() {
-            break;
-        }
-        let rec = &image[off..next];
-        let mut head = rec;
-        if r#type == CKPT_HDR_PAGES {
-            if let Some(p) = rec.get(16..24) {
-                let nr = u64::from(u32::from_le_bytes([p[0], p[1], p[2], p[3]]));
-                let pad = u64::from(u32::from_le_bytes([p[4], p[5], p[6], p[7]]));
-                let data = 24 + pad;
-                if data + nr * u64::from(CKPT_PAGE_SIZE) == u64::from(len) {
-                    // `data` <= `len`, an offset within `rec`
-                    let (hd, contents) = rec.split_at(data as usize);
-                    head = hd;
-                    pages.update(contents);
-                }
-            }
-        }
-        crc = ckpt_crc32(crc, head);
-        off = next;
-    }
-    crc = ckpt_crc32(crc, image.get(off..).unwrap_or(&[]));
-    (crc, pages.digest())
+/// The TAIL's `xxh64` of `image`, the bytes before the TAIL. The module
+/// computes the same as it writes.
+pub fn ckpt_image_xxh64(image: &[u8]) -> u64 {
+    let mut x = CkptXxh64::new();
+    x.update(image);
+    x.digest()
 }
-
-/// `CRC_TABLES[0]` is the byte-at-a-time table; `CRC_TABLES[k][b]` is the
-/// CRC of byte `b` followed by `k` zero bytes.
-const CRC_TABLES: [[u32; 256]; 8] = {
-    let mut t = [[0u32; 256]; 8];
-    let mut i = 0;
-    while i < 256 {
-        let mut c = i as u32;
-        let mut k = 0;
-        while k < 8 {
-            c = if c & 1 != 0 {
-                0xedb8_8320 ^ (c >> 1)
-            } else {
-                c >> 1
-            };
-            k += 1;
-        }
-        t[0][i] = c;
-        i += 1;
-    }
-    let mut k = 1;
-    while k < 8 {
-        let mut i = 0;
-        while i < 256 {
-            let prev = t[k - 1][i];
-            t[k][i] = (prev >> 8) ^ t[0][(prev & 0xff) as usize];
-            i += 1;
-        }
-        k += 1;
-    }
-    t
-};
 
 // The layouts are ABI: no implicit padding, sizes multiple of CKPT_ALIGN.
 const _: () = {

@@ -62,39 +62,6 @@ unsafe impl AsBytes for ckpt_hdr_tail {}
 // SAFETY: as above.
 unsafe impl AsBytes for ckpt_hdr_error {}
 
-extern "C" {
-    // src/crc.c
-    fn ckpt_crc32_le_fast() -> bool;
-    fn ckpt_crc32_le(crc: u32, p: *const u8, len: usize) -> u32;
-}
-
-/// The image's CRC-32 (zlib's, of everything but page contents), computed
-/// by the kernel's `crc32_le()` if it is optimized for this CPU (x86:
-/// PCLMULQDQ), by format.rs's table otherwise (the kernel's generic one
-/// goes a byte at a time).
-#[derive(Clone, Copy)]
-struct Crc {
-    kernel: bool,
-}
-
-impl Crc {
-    fn new() -> Self {
-        // SAFETY: no arguments; it reads the kernel's CPU feature flags.
-        let kernel = unsafe { ckpt_crc32_le_fast() };
-        Self { kernel }
-    }
-
-    /// `crc` continued over `data`.
-    fn update(self, crc: u32, data: &[u8]) -> u32 {
-        if self.kernel {
-            // SAFETY: `data` is valid for reads of its length.
-            unsafe { ckpt_crc32_le(crc, data.as_ptr(), data.len()) }
-        } else {
-            ckpt_crc32(crc, data)
-        }
-    }
-}
-
 /// Bytes gathered before a `kernel_write()`.
 pub(crate) const BUF_SIZE: usize = 64 * 1024;
 
@@ -127,12 +94,9 @@ pub(crate) struct Writer<'a> {
     /// `BUF_SIZE` bytes, of which `used` are records waiting to be written.
     buf: KVVec<u8>,
     used: usize,
-    /// CRC of every record before `buf[crc_upto..used]`, page contents
-    /// left out; those go into `pages` instead.
-    crc: u32,
-    crc_fn: Crc,
-    crc_upto: usize,
-    pages: CkptXxh64,
+    /// XXH64 of every byte before `buf[hash_upto..used]`.
+    hash: CkptXxh64,
+    hash_upto: usize,
     records: u32,
     /// The file offset where a record still being written (a PAGES record,
     /// larger than the buffer) starts.
@@ -162,10 +126,8 @@ impl<'a> Writer<'a> {
             owns_tail,
             buf: stats.fixed_zeroed(BUF_SIZE)?,
             used: 0,
-            crc: 0,
-            crc_fn: Crc::new(),
-            crc_upto: 0,
-            pages: CkptXxh64::new(),
+            hash: CkptXxh64::new(),
+            hash_upto: 0,
             records: 0,
             open: None,
         })
@@ -198,10 +160,10 @@ impl<'a> Writer<'a> {
         self.flush()
     }
 
-    /// Appends `refs` to the open PAGES record; their contents go into the
-    /// XXH64, not the CRC (see `ckpt_hdr_tail`). `direct`: written from the
-    /// pages themselves, which must not change meanwhile (the hash is taken
-    /// first); else copied into the buffer, hashed and written from there.
+    /// Appends `refs` to the open PAGES record. `direct`: written from the
+    /// pages themselves, which must not change meanwhile (hashed first, the
+    /// buffer being empty: the hash stays in image order); else copied into
+    /// the buffer, hashed and written from there.
     pub(crate) fn pages(&mut self, refs: &PageRefs, direct: bool) -> Result {
         if self.open.is_none() || self.used != 0 {
             return Err(EINVAL);
@@ -209,12 +171,10 @@ impl<'a> Writer<'a> {
         if !direct {
             let dst = self.buf.get_mut(..refs.bytes()).ok_or(EINVAL)?;
             refs.copy_into(dst)?;
-            self.pages.update(dst);
             self.used = dst.len();
-            self.crc_upto = self.used;
             return self.flush();
         }
-        refs.contents(|c| self.pages.update(c));
+        refs.contents(|c| self.hash.update(c));
         let start = self.end;
         let (done, res) = write_all(
             &mut self.pos,
@@ -299,24 +259,27 @@ impl<'a> Writer<'a> {
         Ok(())
     }
 
-    /// The CRC of every record so far (one pass over what the buffer added
-    /// since the last call: faster than record by record).
-    fn crc(&mut self) -> u32 {
-        self.crc = self
-            .crc_fn
-            .update(self.crc, &self.buf[self.crc_upto..self.used]);
-        self.crc_upto = self.used;
-        self.crc
+    /// Hashes what the buffer added since the last call (one pass over
+    /// many records: faster than record by record).
+    fn hash_pending(&mut self) {
+        self.hash.update(&self.buf[self.hash_upto..self.used]);
+        self.hash_upto = self.used;
     }
 
-    /// Drops what is buffered (not written, not in the CRC).
+    /// The XXH64 of every byte so far.
+    fn digest(&mut self) -> u64 {
+        self.hash_pending();
+        self.hash.digest()
+    }
+
+    /// Drops what is buffered (not written, not hashed).
     fn discard(&mut self) {
         self.used = 0;
-        self.crc_upto = 0;
+        self.hash_upto = 0;
     }
 
     fn flush(&mut self) -> Result {
-        self.crc();
+        self.hash_pending();
         let start = self.end;
         let used = self.used;
         let (done, res) = write_all(
@@ -423,8 +386,8 @@ fn write_records(w: &mut Writer<'_>, snap: &Snapshot, req: &Request) -> Result {
         h: hdr::<ckpt_hdr_tail>(CKPT_HDR_TAIL),
         magic: CKPT_TAIL_MAGIC,
         records: w.records,
-        crc32: w.crc(),
-        pages_xxh64: w.pages.digest(),
+        reserved: 0,
+        xxh64: w.digest(),
     };
     w.record(&[tail.as_bytes()])?;
     w.flush()

@@ -24,10 +24,7 @@ use kernel::{
         aref::ARef,
         rcu, //
     },
-    task::{
-        Kuid,
-        Task, //
-    },
+    task::Task,
 };
 
 use crate::{
@@ -450,8 +447,9 @@ impl UserNs<'_> {
 /// (kernel ids, as `ptrace(PTRACE_ATTACH)`'s `PTRACE_MODE_REALCREDS`), its
 /// permitted capabilities and its user namespace.
 pub(crate) struct Caller {
-    uid: Kuid,
-    /// The kernel crate has no `Kgid`: the raw value, compared like `gid_eq()`.
+    /// Raw kernel ids, compared like `uid_eq()` and `gid_eq()` (inline in
+    /// C; the kernel crate's `Kuid` comparison is a call per id).
+    uid: u32,
     gid: u32,
     cap_permitted: u64,
     user_ns: *mut bindings::user_namespace,
@@ -461,7 +459,7 @@ pub(crate) fn caller() -> Caller {
     // SAFETY: see `current_cred()`.
     let c = unsafe { cred_fields(current_cred()) };
     Caller {
-        uid: Kuid::from_raw(c.uid),
+        uid: c.uid.val,
         gid: c.gid.val,
         cap_permitted: c.cap_permitted,
         user_ns: c.user_ns,
@@ -492,9 +490,7 @@ pub(crate) fn thread_access<'a>(
     // SAFETY: `real_cred` is `__rcu` and read under `guard`; the cred (and
     // the user namespace it pins) is freed only after a grace period.
     let c = unsafe { cred_fields(read_once!(raw(t), real_cred)) };
-    let same_ids = [c.uid, c.euid, c.suid]
-        .into_iter()
-        .all(|k| Kuid::from_raw(k) == caller.uid)
+    let same_ids = [c.uid.val, c.euid.val, c.suid.val] == [caller.uid; 3]
         && [c.gid.val, c.egid.val, c.sgid.val] == [caller.gid; 3];
     let caps_subset =
         ptr::eq(c.user_ns, caller.user_ns) && c.cap_permitted & !caller.cap_permitted == 0;

@@ -3,7 +3,7 @@
  * An image parser written for the tests, independent of the module's and
  * the tool's Rust code: it shares only the C header. It checks record
  * order, lengths, alignment and padding, counts, the THREAD and FPU rules,
- * the CRC and that no scanned field holds a kernel address, and returns the
+ * the XXH64 and that no scanned field holds a kernel address, and returns the
  * first violation as text. It accepts exactly the images `ckpt verify`
  * accepts (HEAD, TREE, PIDS..., then per task its TASK, and per thread a
  * THREAD and, for a thread with CKPT_THREAD_REGS, one FPU record; then
@@ -184,28 +184,6 @@ struct ckpt_image {
 };
 
 /*
- * CRC-32 (IEEE, reflected), a byte at a time through one table that is
- * computed here bit by bit: deliberately not the Rust code's slicing-by-8
- * tables. (Bit by bit over every byte cost seconds per parse of an image
- * with 64 MiB of pages in the TCG guest.)
- */
-static inline uint32_t ckpt_test_crc32(uint32_t crc, const uint8_t *p, size_t n)
-{
-	uint32_t table[256], c;
-
-	for (uint32_t b = 0; b < 256; b++) {
-		c = b;
-		for (int k = 0; k < 8; k++)
-			c = (c >> 1) ^ (0xedb88320u & -(c & 1));
-		table[b] = c;
-	}
-	c = ~crc;
-	for (size_t i = 0; i < n; i++)
-		c = table[(c ^ p[i]) & 0xff] ^ (c >> 8);
-	return ~c;
-}
-
-/*
  * XXH64 with seed 0, written from xxHash's specification
  * (doc/xxhash_spec.md), over the segments given to ckpt_xxh64_update():
  * a 32-byte stripe may span two of them.
@@ -301,44 +279,14 @@ static inline uint64_t ckpt_xxh64_digest(const struct ckpt_xxh64 *x)
 	return h ^ (h >> 32);
 }
 
-/*
- * The TAIL's checksums of the n bytes before it, framed record by record
- * (the rule of ckpt_hdr_tail): the pages of each PAGES record whose len is
- * its header, pad and nr pages go into the XXH64, every other byte into
- * the CRC.
- */
-static inline void ckpt_test_sums(const uint8_t *buf, size_t n, uint32_t *crc, uint64_t *xxh)
+/* The TAIL's XXH64: of the n bytes before it, in one stream. */
+static inline uint64_t ckpt_test_xxh64(const uint8_t *buf, size_t n)
 {
 	struct ckpt_xxh64 x;
-	size_t off = 0;
 
 	ckpt_xxh64_init(&x);
-	*crc = 0;
-	while (off + sizeof(struct ckpt_hdr) <= n) {
-		struct ckpt_hdr h;
-		size_t next, head;
-
-		memcpy(&h, buf + off, sizeof(h));
-		next = off + (((size_t)h.len + CKPT_ALIGN - 1) & ~(size_t)(CKPT_ALIGN - 1));
-		if (h.len < sizeof(h) || next > n)
-			break;
-		head = next - off;
-		if (h.type == CKPT_HDR_PAGES && h.len >= sizeof(struct ckpt_hdr_pages)) {
-			struct ckpt_hdr_pages p;
-			uint64_t data;
-
-			memcpy(&p, buf + off, sizeof(p));
-			data = sizeof(p) + (uint64_t)p.pad;
-			if (data + (uint64_t)p.nr * CKPT_PAGE_SIZE == h.len) {
-				head = data;
-				ckpt_xxh64_update(&x, buf + off + data, h.len - data);
-			}
-		}
-		*crc = ckpt_test_crc32(*crc, buf + off, head);
-		off = next;
-	}
-	*crc = ckpt_test_crc32(*crc, buf + off, n - off);
-	*xxh = ckpt_xxh64_digest(&x);
+	ckpt_xxh64_update(&x, buf, n);
+	return ckpt_xxh64_digest(&x);
 }
 
 /* Does this value of a scanned field look like a kernel address (the
@@ -1177,16 +1125,13 @@ static inline bool ckpt_image_parse(const uint8_t *buf, size_t size, struct ckpt
 				if (img->tail.records != records)
 					CKPT_FAIL(img, "TAIL counts %u records, image has %zu before it",
 						  img->tail.records, records);
-				uint32_t crc;
-				uint64_t xxh;
+				uint64_t xxh = ckpt_test_xxh64(buf, off);
 
-				ckpt_test_sums(buf, off, &crc, &xxh);
-				if (img->tail.crc32 != crc)
-					CKPT_FAIL(img, "CRC mismatch: TAIL says %08x, computed %08x",
-						  img->tail.crc32, crc);
-				if (img->tail.pages_xxh64 != xxh)
-					CKPT_FAIL(img, "page contents' XXH64 mismatch: TAIL says %016llx, computed %016llx",
-						  (unsigned long long)img->tail.pages_xxh64,
+				if (img->tail.reserved != 0)
+					CKPT_FAIL(img, "TAIL reserved is %u, not 0", img->tail.reserved);
+				if (img->tail.xxh64 != xxh)
+					CKPT_FAIL(img, "XXH64 mismatch: TAIL says %016llx, computed %016llx",
+						  (unsigned long long)img->tail.xxh64,
 						  (unsigned long long)xxh);
 				if (off + sizeof(img->tail) != size)
 					CKPT_FAIL(img, "%zu bytes after the TAIL", size - off - sizeof(img->tail));

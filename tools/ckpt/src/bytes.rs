@@ -334,8 +334,8 @@ pub(crate) fn read_tail(b: &[u8]) -> ckpt_hdr_tail {
         h: f.hdr(),
         magic: f.u64(),
         records: f.u32(),
-        crc32: f.u32(),
-        pages_xxh64: f.u64(),
+        reserved: f.u32(),
+        xxh64: f.u64(),
     }
 }
 
@@ -373,8 +373,8 @@ mod tests {
         b[119] = b'x';
         assert_eq!(read_head(&b).release[CKPT_RELEASE_LEN - 1], b'x');
         let mut b = vec![0u8; size_of::<ckpt_hdr_tail>()];
-        b[20..24].copy_from_slice(&0xdead_beefu32.to_le_bytes());
-        assert_eq!(read_tail(&b).crc32, 0xdead_beef);
+        b[24..32].copy_from_slice(&0xdead_beef_0bad_f00du64.to_le_bytes());
+        assert_eq!(read_tail(&b).xxh64, 0xdead_beef_0bad_f00d);
         let mut b = vec![0u8; size_of::<ckpt_hdr_error>()];
         b[79] = b'y';
         assert_eq!(read_error(&b).reason[CKPT_REASON_LEN - 1], b'y');

@@ -35,7 +35,7 @@ use crate::bytes::{
 use crate::format::{
     ckpt_hdr, ckpt_hdr_error, ckpt_hdr_file, ckpt_hdr_fpu, ckpt_hdr_head, ckpt_hdr_mm,
     ckpt_hdr_pages, ckpt_hdr_pids, ckpt_hdr_proc, ckpt_hdr_sigq, ckpt_hdr_tail, ckpt_hdr_task,
-    ckpt_hdr_thread, ckpt_hdr_tree, ckpt_hdr_vma, ckpt_image_sums, ckpt_itimer, ckpt_pids,
+    ckpt_hdr_thread, ckpt_hdr_tree, ckpt_hdr_vma, ckpt_image_xxh64, ckpt_itimer, ckpt_pids,
     ckpt_rlimit, ckpt_sigaction, ckpt_siginfo, ckpt_user_regs, CKPT_ALIGN, CKPT_AUXV_WORDS,
     CKPT_COMM_LEN, CKPT_FILE_FIFO, CKPT_FILE_OTHER, CKPT_FILE_PIPE, CKPT_FILE_REG,
     CKPT_FORMAT_VERSION, CKPT_FPU_FXSAVE, CKPT_FPU_XSAVE, CKPT_HDR_ERROR, CKPT_HDR_FILE,
@@ -1620,11 +1620,8 @@ pub enum VerifyErrorKind {
         found: u32,
         expected: u32,
     },
-    Crc {
-        found: u32,
-        computed: u32,
-    },
-    PagesHash {
+    /// The TAIL's XXH64 is not that of the bytes before it.
+    Checksum {
         found: u64,
         computed: u64,
     },
@@ -1660,7 +1657,7 @@ impl fmt::Display for VerifyErrorKind {
                 f,
                 "bad HEAD magic {found:#018x}, expected {CKPT_HEAD_MAGIC:#018x} (\"RCKPTIMG\")"
             ),
-            Version { found: found @ (1 | 2) } => write!(
+            Version { found: found @ (1..=3) } => write!(
                 f,
                 "format version {found} is no longer supported (this tool reads version {CKPT_FORMAT_VERSION})"
             ),
@@ -2063,13 +2060,9 @@ impl fmt::Display for VerifyErrorKind {
                 f,
                 "TAIL counts {found} records before it, the image has {expected}"
             ),
-            Crc { found, computed } => write!(
+            Checksum { found, computed } => write!(
                 f,
-                "CRC mismatch: TAIL says {found:08x}, computed {computed:08x}"
-            ),
-            PagesHash { found, computed } => write!(
-                f,
-                "page contents' XXH64 mismatch: TAIL says {found:016x}, computed {computed:016x}"
+                "XXH64 mismatch: TAIL says {found:016x}, computed {computed:016x} (the image is corrupted)"
             ),
             Trailing { bytes, after } => write!(f, "{bytes} bytes after the {after} record"),
             EndsWithError {
@@ -2277,9 +2270,7 @@ pub const KERNEL_HALF_START: u64 = 0xffff_8000_0000_0000;
 ///
 /// * text: `comm` (any bytes a task sets with `prctl(PR_SET_NAME)`), the
 ///   HEAD `release`, the ERROR `reason`;
-/// * the TAIL's `records`, `crc32` and `pages_xxh64` (a CRC of 0xffff8000
-///   or more makes their word look like an address, and a hash can be
-///   anything; both are checked instead);
+/// * the TAIL's `xxh64` (a hash can be anything; it is checked instead);
 /// * the magic numbers (checked for equality instead);
 /// * every 32-bit field, alone or in pairs: no 32-bit value is a 64-bit
 ///   address, and two of them side by side legitimately make words such as
@@ -3232,22 +3223,22 @@ fn read_rest(pass: &mut Pass<'_>, img: &mut Image) -> Result<(), DecodeError> {
                         },
                     );
                 }
-                let (computed, pages) = ckpt_image_sums(pass.b.get(..off).unwrap_or(&[]));
-                if t.crc32 != computed {
+                if t.reserved != 0 {
                     pass.flag(
                         off,
-                        VerifyErrorKind::Crc {
-                            found: t.crc32,
-                            computed,
+                        VerifyErrorKind::Reserved {
+                            record: "TAIL",
+                            value: t.reserved,
                         },
                     );
                 }
-                if t.pages_xxh64 != pages {
+                let computed = ckpt_image_xxh64(pass.b.get(..off).unwrap_or(&[]));
+                if t.xxh64 != computed {
                     pass.flag(
                         off,
-                        VerifyErrorKind::PagesHash {
-                            found: t.pages_xxh64,
-                            computed: pages,
+                        VerifyErrorKind::Checksum {
+                            found: t.xxh64,
+                            computed,
                         },
                     );
                 }

@@ -321,8 +321,8 @@ struct JsonFpu {
 struct JsonTail {
     magic: u64,
     records: u32,
-    crc32: u32,
-    pages_xxh64: u64,
+    reserved: u32,
+    xxh64: u64,
 }
 
 #[derive(serde::Serialize)]
@@ -574,8 +574,8 @@ impl Serialize for Image {
             tail: self.tail.map(|t| JsonTail {
                 magic: t.magic,
                 records: t.records,
-                crc32: t.crc32,
-                pages_xxh64: t.pages_xxh64,
+                reserved: t.reserved,
+                xxh64: t.xxh64,
             }),
             error: self.error.map(|e| JsonError {
                 error: e.error,

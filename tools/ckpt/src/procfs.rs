@@ -371,7 +371,7 @@ pub fn encode(root: i32, tasks: &[ProcTask], time_ns: u64, release: &str) -> Vec
             records += 1;
         }
     }
-    let (crc32, pages_xxh64) = ckpt_image_sums(&out);
+    let xxh64 = ckpt_image_xxh64(&out);
     let tail = ckpt_hdr_tail {
         h: ckpt_hdr {
             r#type: CKPT_HDR_TAIL,
@@ -379,8 +379,8 @@ pub fn encode(root: i32, tasks: &[ProcTask], time_ns: u64, release: &str) -> Vec
         },
         magic: CKPT_TAIL_MAGIC,
         records,
-        crc32,
-        pages_xxh64,
+        reserved: 0,
+        xxh64,
     };
     out.extend_from_slice(bytes(&tail));
     out

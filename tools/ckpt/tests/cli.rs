@@ -220,7 +220,7 @@ fn decode_text_and_json() {
     for needle in [
         "offset 0: HEAD (type 1, len 120)",
         "magic          0x474d4954504b4352 (\"RCKPTIMG\")",
-        "version        3\n",
+        "version        4\n",
         "offset 120: TREE (type 101, len 16)",
         "offset 136: PIDS (type 102, len 88)",
         "[0] vpid 1000 vtgid 1000 vppid 1 vpgid 1000 vsid 1000 parent -1",

@@ -235,20 +235,20 @@ fn head_magic_version_release() {
         (0, VerifyErrorKind::HeadMagic { found: 0x1234 })
     );
     let mut r = recs();
-    put_u32(&mut r[0], 16, 4);
+    put_u32(&mut r[0], 16, 5);
     let (_, _, s) = violation(&seal(&r));
     assert_eq!(
         s,
-        "offset 0: unsupported format version 4 (this tool reads version 3)"
+        "offset 0: unsupported format version 5 (this tool reads version 4)"
     );
-    for old in [1, 2] {
+    for old in [1, 2, 3] {
         let mut r = recs();
         put_u32(&mut r[0], 16, old);
         let (_, _, s) = violation(&seal(&r));
         assert_eq!(
             s,
             format!(
-                "offset 0: format version {old} is no longer supported (this tool reads version 3)"
+                "offset 0: format version {old} is no longer supported (this tool reads version 4)"
             )
         );
     }
@@ -267,12 +267,26 @@ fn head_magic_version_release() {
 }
 
 #[test]
-fn crc_records_and_tail_magic() {
+fn checksum_records_and_tail_magic() {
     let mut b = seal(&recs());
     b[TASK_OFF + 70] ^= 1;
-    let (off, kind, _) = violation(&b);
+    let (off, kind, s) = violation(&b);
     assert_eq!(off, tail_off(&recs()));
-    assert!(matches!(kind, VerifyErrorKind::Crc { .. }));
+    assert!(matches!(kind, VerifyErrorKind::Checksum { .. }));
+    assert!(s.contains("XXH64 mismatch"), "{s}");
+
+    let tail = tail_off(&recs());
+    let mut b = seal(&recs());
+    put_u32(&mut b, tail + 20, 1);
+    let (off, kind, _) = violation(&b);
+    assert_eq!(off, tail);
+    assert_eq!(
+        kind,
+        VerifyErrorKind::Reserved {
+            record: "TAIL",
+            value: 1
+        }
+    );
 
     let tail = tail_off(&recs());
     let n = recs().len();
@@ -961,7 +975,7 @@ fn json_schema_is_stable() {
     assert_eq!(v["tasks"][3]["nspid"], serde_json::json!([1028, 2]));
     assert_eq!(
         json_keys(&v["tail"]),
-        ["crc32", "magic", "pages_xxh64", "records"]
+        ["magic", "records", "reserved", "xxh64"]
     );
     assert_eq!(json_keys(&v["records"][0]), ["len", "offset", "type"]);
     assert!(v["error"].is_null());
@@ -1008,21 +1022,19 @@ fn json_schema_is_stable() {
     assert_eq!(v["tasks"][0]["files"], serde_json::json!([]));
 }
 
-/// A CRC of 0xffff8000 or more makes the TAIL's word (records, crc32) look
-/// like a kernel address; the scan skips it (and the XXH64 after it, any
-/// value). Such an image (found by varying the HEAD's time) must verify.
+/// An XXH64 of 0xffff8000_00000000 or more looks like a kernel address;
+/// the scan skips it (any value is a hash). Such an image (found by
+/// varying the HEAD's time) must verify.
 #[test]
-fn tail_crc_in_the_kernel_address_range_verifies() {
+fn tail_xxh64_in_the_kernel_address_range_verifies() {
     let mut recs = records(&Spec::chain(2).light());
     let b = (0u64..)
         .map(|t| {
             put_u64(&mut recs[0], 32, t); // head.time_ns
             seal(&recs)
         })
-        .find(|b| get_u32(b, b.len() - 12) >= 0xffff_8000)
+        .find(|b| u64::from_le_bytes(b[b.len() - 8..].try_into().unwrap()) >= 0xffff_8000_0000_0000)
         .unwrap();
-    let word = u64::from_le_bytes(b[b.len() - 16..b.len() - 8].try_into().unwrap());
-    assert!(word >= 0xffff_8000_0000_0000, "{word:#x}");
     let s = verify(&b).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(s.tasks_nr, 2);
     assert!(model::parse(&b).is_ok());

@@ -683,8 +683,8 @@ fn render_records(s: &mut String, img: &Image) {
                 if let Some(t) = &img.tail {
                     outln!(s, "  magic          {}", magic_text(t.magic));
                     outln!(s, "  records        {}", t.records);
-                    outln!(s, "  crc32          {:08x}", t.crc32);
-                    outln!(s, "  pages_xxh64    {:016x}", t.pages_xxh64);
+                    outln!(s, "  reserved       {}", t.reserved);
+                    outln!(s, "  xxh64          {:016x}", t.xxh64);
                 }
             }
             CKPT_HDR_ERROR => {
