@@ -188,14 +188,14 @@ fn checkpoint(args: &ckpt_args) -> Result<usize> {
 
     let mut stats = stats::Stats::new();
     // `tree` owns a reference on every task until it is dropped, on every path.
-    let tree = tree::collect(&root, &mut stats)?;
+    let mut tree = tree::collect(&root, &mut stats)?;
     stats.end(stats::Phase::Collect);
     let delay = COLLECT_DELAY_US.load(Relaxed);
     if delay > 0 {
         fsleep(Delta::from_micros(delay.into()));
     }
     let mut checker = policy::Checker::new(args.flags);
-    let snap = snapshot::take(&tree, &ns, &mut checker, &mut stats)?;
+    let snap = snapshot::take(&mut tree, &ns, &mut checker, &mut stats)?;
     if args.flags & CKPT_F_RUNNING == 0 {
         // Every task was held when it was read; the tree must still be the
         // one collected (a fork in flight at the collection ends after it).

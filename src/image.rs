@@ -153,7 +153,7 @@ impl<'a> Writer<'a> {
             self.flush()?;
         }
         self.open = Some(self.end + self.used as i64);
-        self.put(head)?;
+        self.put(head.iter().copied())?;
         if self.offset() % u64::from(CKPT_PAGE_SIZE) != 0 {
             return Err(EINVAL);
         }
@@ -201,19 +201,40 @@ impl<'a> Writer<'a> {
     /// of 8: no padding).
     pub(crate) fn record(&mut self, parts: &[&[u8]]) -> Result {
         let len: usize = parts.iter().map(|p| p.len()).sum();
+        if len > BUF_SIZE {
+            if self.used > 0 {
+                self.flush()?;
+            }
+            return self.big_record(parts);
+        }
+        self.record_of(len, parts.iter().copied())
+    }
+
+    /// Appends one record of `len` bytes (at most `BUF_SIZE`) made of
+    /// `parts`.
+    pub(crate) fn record_of<'b>(
+        &mut self,
+        len: usize,
+        parts: impl IntoIterator<Item = &'b [u8]>,
+    ) -> Result {
+        if len > BUF_SIZE {
+            return Err(EINVAL);
+        }
         if self.used + len > BUF_SIZE {
             self.flush()?;
         }
-        if len > BUF_SIZE {
-            return self.big_record(parts);
-        }
+        let start = self.used;
         self.put(parts)?;
+        if self.used - start != len {
+            // The parts are not `len` bytes: a bug, not a record.
+            return Err(EINVAL);
+        }
         self.records += 1;
         Ok(())
     }
 
     /// Copies `parts` into the buffer, which has room for them.
-    fn put(&mut self, parts: &[&[u8]]) -> Result {
+    fn put<'b>(&mut self, parts: impl IntoIterator<Item = &'b [u8]>) -> Result {
         for part in parts {
             let end = self.used + part.len();
             self.buf
@@ -371,7 +392,7 @@ pub(crate) fn write(
     let _pos = kfile::PosGuard::lock(file);
     let mut w = Writer::new(file, stats)?;
     match write_records(&mut w, snap, req) {
-        Ok(()) => Ok(snap.tasks.len()),
+        Ok(()) => Ok(snap.procs.len()),
         Err(e) => Err(fail(&mut w, e)),
     }
 }
@@ -415,12 +436,13 @@ fn head(req: &Request) -> ckpt_hdr_head {
 fn write_body(w: &mut Writer<'_>, snap: &Snapshot) -> Result {
     let tree_rec = ckpt_hdr_tree {
         h: hdr::<ckpt_hdr_tree>(CKPT_HDR_TREE),
-        tasks_nr: snap.tasks.len() as u32,
+        tasks_nr: snap.procs.len() as u32,
         reserved: 0,
     };
     w.record(&[tree_rec.as_bytes()])?;
-    for (c, chunk) in snap.pids.chunks(CKPT_PIDS_CHUNK as usize).enumerate() {
-        let len = core::mem::size_of::<ckpt_hdr_pids>() + core::mem::size_of_val(chunk);
+    for (c, chunk) in snap.procs.chunks(CKPT_PIDS_CHUNK as usize).enumerate() {
+        let len =
+            core::mem::size_of::<ckpt_hdr_pids>() + chunk.len() * core::mem::size_of::<ckpt_pids>();
         let pids_rec = ckpt_hdr_pids {
             h: ckpt_hdr {
                 r#type: CKPT_HDR_PIDS,
@@ -429,13 +451,19 @@ fn write_body(w: &mut Writer<'_>, snap: &Snapshot) -> Result {
             nr: chunk.len() as u32,
             first: c as u32 * CKPT_PIDS_CHUNK,
         };
-        w.record(&[pids_rec.as_bytes(), chunk.as_bytes()])?;
+        let entries = chunk.iter().map(|p| p.pids.as_bytes());
+        w.record_of(
+            len,
+            Iterator::chain(core::iter::once(pids_rec.as_bytes()), entries),
+        )?;
     }
     let mut scratch = None;
-    for (pos, t) in snap.tasks.iter().enumerate() {
-        w.record(&[t.as_bytes()])?;
-        for th in snap.threads_of(pos)? {
-            w.record(&[th.thread.as_bytes()])?;
+    for (pos, p) in snap.procs.iter().enumerate() {
+        w.record(&[p.task.as_bytes()])?;
+        for th in snap.threads_of(p)? {
+            // Whole with registers, up to them without (`h.len`).
+            let len = th.thread.h.len as usize;
+            w.record(&[th.thread.as_bytes().get(..len).ok_or(EINVAL)?])?;
             if th.thread.what & CKPT_THREAD_REGS != 0 {
                 let state = snap
                     .fpu_state

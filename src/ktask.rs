@@ -250,6 +250,11 @@ extern "C" {
         root_ns: *const bindings::pid_namespace,
         rec: *mut ckpt_hdr_thread,
     ) -> c_int;
+    fn ckpt_task_vids(
+        t: *mut bindings::task_struct,
+        ns: *mut bindings::pid_namespace,
+        vids: *mut [i32; 4],
+    );
     fn ckpt_fpu_size(t: *mut bindings::task_struct, kind: *mut u32) -> c_uint;
     fn ckpt_thread_read(
         t: *mut bindings::task_struct,
@@ -267,13 +272,11 @@ extern "C" {
     fn ckpt_kernel_release() -> *const c_char;
 }
 
-/// Which id of a task to read.
+/// Which id of a task to read (the group and session ids: [`vids`]).
 #[derive(Clone, Copy)]
 pub(crate) enum PidType {
     Pid = bindings::pid_type_PIDTYPE_PID as isize,
     Tgid = bindings::pid_type_PIDTYPE_TGID as isize,
-    Pgid = bindings::pid_type_PIDTYPE_PGID as isize,
-    Sid = bindings::pid_type_PIDTYPE_SID as isize,
 }
 
 /// The task's id of `kind` as seen in `ns` (0 if not visible there).
@@ -281,6 +284,17 @@ pub(crate) fn pid_nr_ns(t: &Task, kind: PidType, ns: &PidNamespace) -> i32 {
     // SAFETY: `__task_pid_nr_ns()` takes the RCU read lock itself and accepts
     // any valid task, including one that has been unhashed.
     unsafe { bindings::__task_pid_nr_ns(raw(t), kind as bindings::pid_type, ns.as_ptr()) }
+}
+
+/// The task's pid, tgid, pgid and sid as seen in `ns` (0 where not visible
+/// there): [`pid_nr_ns`] of each kind, in one call.
+pub(crate) fn vids(t: &Task, ns: &PidNamespace) -> [i32; 4] {
+    let mut v = [0; 4];
+    // SAFETY: `t` is valid and `ns` a live pid namespace; the helper reads
+    // the task's pids under the RCU read lock (as `__task_pid_nr_ns()`) and
+    // writes the four entries of `v`.
+    unsafe { ckpt_task_vids(raw(t), ns.as_ptr(), &mut v) };
+    v
 }
 
 /// Looks up the process `nr` in the caller's pid namespace, with a reference.

@@ -35,6 +35,7 @@
 u32 ckpt_thread_held(struct task_struct *t);
 int ckpt_thread_nspid(struct task_struct *t, struct pid_namespace *root_ns,
 		      struct ckpt_hdr_thread *rec);
+void ckpt_task_vids(struct task_struct *t, struct pid_namespace *ns, pid_t vids[4]);
 unsigned int ckpt_fpu_size(struct task_struct *t, u32 *kind);
 int ckpt_thread_read(struct task_struct *t, struct ckpt_hdr_thread *rec,
 		     struct ckpt_hdr_fpu *fh, void *fpu, struct ckpt_siginfo *q, u32 cap, u32 *nr);
@@ -90,6 +91,22 @@ u32 ckpt_thread_held(struct task_struct *t)
 	if (state != TASK_RUNNING && cgroup_task_frozen(t))
 		return (jobctl & JOBCTL_TRAP_FREEZE) ? CKPT_HELD_CGROUP_FROZEN : CKPT_HELD_VFORK;
 	return CKPT_HELD_NONE;
+}
+
+/*
+ * t's pid, tgid, pgid and sid in ns (0 where it has none there): four
+ * __task_pid_nr_ns() calls in one RCU section (task_pid_ptr(), which the
+ * exported function goes through, is static; the accessors below are the
+ * inline ones of <linux/pid.h> and <linux/sched/signal.h>).
+ */
+void ckpt_task_vids(struct task_struct *t, struct pid_namespace *ns, pid_t vids[4])
+{
+	rcu_read_lock();
+	vids[0] = pid_nr_ns(rcu_dereference(t->thread_pid), ns);
+	vids[1] = pid_nr_ns(rcu_dereference(t->signal->pids[PIDTYPE_TGID]), ns);
+	vids[2] = pid_nr_ns(rcu_dereference(t->signal->pids[PIDTYPE_PGID]), ns);
+	vids[3] = pid_nr_ns(rcu_dereference(t->signal->pids[PIDTYPE_SID]), ns);
+	rcu_read_unlock();
 }
 
 /*

@@ -994,12 +994,17 @@ static inline bool ckpt_image_parse(const uint8_t *buf, size_t size, struct ckpt
 			} else if (h.type == CKPT_HDR_THREAD && tasks_seen && !threads_done) {
 				struct ckpt_hdr_thread t;
 
-				if (h.len != sizeof(t))
+				if (h.len != sizeof(t) && h.len != CKPT_THREAD_LEN_NOREGS)
 					CKPT_FAIL(img, "record %zu: THREAD len %u", records, h.len);
 				if (threads_seen >= threads_room)
 					CKPT_FAIL(img, "TASK %zu claims %u threads, more than the image can hold",
 						  tasks_seen - 1, img->tasks[tasks_seen - 1].nr_threads);
-				memcpy(&t, buf + off, sizeof(t));
+				/* without registers the record ends before them: zeroes */
+				memset(&t, 0, sizeof(t));
+				memcpy(&t, buf + off, h.len);
+				if ((h.len == sizeof(t)) != !!(t.what & CKPT_THREAD_REGS))
+					CKPT_FAIL(img, "record %zu: THREAD len %u with what %#x", records, h.len,
+						  t.what);
 				if (!ckpt_check_thread(img, &t, tasks_seen - 1, threads_seen,
 						       img->tasks[tasks_seen - 1].vpid))
 					return false;
@@ -1103,7 +1108,7 @@ static inline bool ckpt_image_parse(const uint8_t *buf, size_t size, struct ckpt
 						  off + (size_t)at);
 				if (k->nr_threads == 0)
 					CKPT_FAIL(img, "TASK %zu has no threads", tasks_seen);
-				threads_room = (size - off - h.len) / sizeof(struct ckpt_hdr_thread);
+				threads_room = (size - off - h.len) / CKPT_THREAD_LEN_NOREGS;
 				if (threads_room > k->nr_threads)
 					threads_room = k->nr_threads;
 				img->threads[tasks_seen] = calloc(threads_room ? threads_room : 1,

@@ -666,7 +666,9 @@ static int find_section(const uint8_t *b, size_t n, struct section *s)
 		memcpy(&h, b + pos, sizeof(h));
 		if (h.len < 8)
 			return -1;
-		if (h.type == CKPT_HDR_THREAD && !s->regs.rip)
+		/* the first THREAD with registers (whole) */
+		if (h.type == CKPT_HDR_THREAD && h.len == sizeof(struct ckpt_hdr_thread) &&
+		    !s->regs.rip)
 			memcpy(&s->regs, b + pos + offsetof(struct ckpt_hdr_thread, regs),
 			       sizeof(s->regs));
 		if (h.type == CKPT_HDR_MM) {

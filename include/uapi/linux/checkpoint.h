@@ -425,6 +425,13 @@
 #define CKPT_SIGQ_SHARED 1
 
 /**
+ * Bytes of a THREAD record without `CKPT_THREAD_REGS`: the offset of
+ * `regs` (a tree checkpointed running records no registers, and they made
+ * 216 of its 600 bytes per process).
+ */
+#define CKPT_THREAD_LEN_NOREGS 272
+
+/**
  * Interval timers in `ckpt_hdr_proc.itimers`: `ITIMER_REAL` (0),
  * `ITIMER_VIRTUAL` (1), `ITIMER_PROF` (2).
  */
@@ -638,7 +645,9 @@ struct ckpt_user_regs {
 /**
  * THREAD: one per thread, after its process's TASK record, the leader
  * first. Unless `what` has `CKPT_THREAD_REGS`, only the ids, `state`,
- * `exit_state` and `flags` are filled (the rest is zero).
+ * `exit_state`, `flags` and `comm` are filled (the rest is zero), and the
+ * record ends before `regs`: it is `CKPT_THREAD_LEN_NOREGS` bytes long
+ * (format version 4), `size_of::<ckpt_hdr_thread>()` with registers.
  */
 struct ckpt_hdr_thread {
   struct ckpt_hdr h;

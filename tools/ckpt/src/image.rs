@@ -44,9 +44,9 @@ use crate::format::{
     CKPT_HEAD_MAGIC, CKPT_HELD_NONE, CKPT_HELD_VFORK, CKPT_ITIMERS, CKPT_NO_PARENT, CKPT_NSIG,
     CKPT_NS_LEVELS, CKPT_PAGES_MAX, CKPT_PAGE_SIZE, CKPT_PIDS_CHUNK, CKPT_RELEASE_LEN,
     CKPT_RESTART_INSIDE, CKPT_RESTART_NONE, CKPT_RLIM_NLIMITS, CKPT_SIGQ_MAX, CKPT_SIGQ_SHARED,
-    CKPT_SIGQ_THREAD, CKPT_TAIL_MAGIC, CKPT_THREAD_REGS, CKPT_VMA_EXEC, CKPT_VMA_HUGETLB,
-    CKPT_VMA_IO, CKPT_VMA_MAYEXEC, CKPT_VMA_READ, CKPT_VMA_SHARED, CKPT_VMA_SPECIAL,
-    CKPT_VMA_WRITE,
+    CKPT_SIGQ_THREAD, CKPT_TAIL_MAGIC, CKPT_THREAD_LEN_NOREGS, CKPT_THREAD_REGS, CKPT_VMA_EXEC,
+    CKPT_VMA_HUGETLB, CKPT_VMA_IO, CKPT_VMA_MAYEXEC, CKPT_VMA_READ, CKPT_VMA_SHARED,
+    CKPT_VMA_SPECIAL, CKPT_VMA_WRITE,
 };
 
 const HDR_SIZE: usize = size_of::<ckpt_hdr>();
@@ -56,6 +56,7 @@ const PIDS_HDR_SIZE: usize = size_of::<ckpt_hdr_pids>();
 const PIDS_SIZE: usize = size_of::<ckpt_pids>();
 const TASK_SIZE: usize = size_of::<ckpt_hdr_task>();
 const THREAD_SIZE: usize = size_of::<ckpt_hdr_thread>();
+const THREAD_NOREGS_SIZE: usize = CKPT_THREAD_LEN_NOREGS as usize;
 const FPU_HDR_SIZE: usize = size_of::<ckpt_hdr_fpu>();
 const MM_SIZE: usize = size_of::<ckpt_hdr_mm>();
 const VMA_SIZE: usize = size_of::<ckpt_hdr_vma>();
@@ -977,6 +978,8 @@ pub enum DecodeErrorKind {
         len: u32,
         expected: usize,
     },
+    /// A THREAD record of neither length (with or without registers).
+    ThreadLength { len: u32 },
     /// A PIDS record too short for its own header.
     PidsShort { len: u32 },
     /// A PIDS record with `nr == 0`.
@@ -1109,6 +1112,10 @@ impl fmt::Display for DecodeErrorKind {
                 f,
                 "{} record has length {len}, expected {expected}",
                 TypeName(r#type)
+            ),
+            ThreadLength { len } => write!(
+                f,
+                "THREAD record has length {len}, expected {THREAD_SIZE} (with registers) or {THREAD_NOREGS_SIZE} (without)"
             ),
             PidsShort { len } => write!(
                 f,
@@ -1339,6 +1346,13 @@ pub enum VerifyErrorKind {
     /// Registers read (`CKPT_THREAD_REGS`) from a thread that was not held.
     ThreadRegsNotHeld {
         thread: ThreadRef,
+    },
+    /// The record's length does not match `CKPT_THREAD_REGS` (whole with
+    /// registers, `CKPT_THREAD_LEN_NOREGS` bytes without).
+    ThreadRecordLength {
+        thread: ThreadRef,
+        len: usize,
+        regs: bool,
     },
     /// A thread without `CKPT_THREAD_REGS` with a field that only a thread
     /// with registers may fill (`held`, `restart`, or any field after
@@ -1756,6 +1770,16 @@ impl fmt::Display for VerifyErrorKind {
                 f,
                 "{thread} has registers (CKPT_THREAD_REGS) but held none: \
                  registers are read only from a held thread"
+            ),
+            ThreadRecordLength { thread, len, regs } => write!(
+                f,
+                "{thread}: a THREAD record {} registers has {} bytes, not {len}",
+                if *regs { "with" } else { "without" },
+                if *regs {
+                    THREAD_SIZE
+                } else {
+                    THREAD_NOREGS_SIZE
+                }
             ),
             ThreadNotZero { thread, field } => write!(
                 f,
@@ -2789,7 +2813,7 @@ fn read_rest(pass: &mut Pass<'_>, img: &mut Image) -> Result<(), DecodeError> {
             CKPT_HDR_TREE => fixed(h, TREE_SIZE),
             CKPT_HDR_PIDS => pids_len(pass.b.get(off..).unwrap_or(&[]), h),
             CKPT_HDR_TASK => fixed(h, TASK_SIZE),
-            CKPT_HDR_THREAD => fixed(h, THREAD_SIZE),
+            CKPT_HDR_THREAD => fixed(h, THREAD_SIZE).or_else(|| fixed(h, THREAD_NOREGS_SIZE)),
             CKPT_HDR_FPU => fpu_len(pass.b.get(off..).unwrap_or(&[]), h),
             CKPT_HDR_PROC => proc_len(pass.b.get(off..).unwrap_or(&[]), h),
             CKPT_HDR_FILE => file_len(pass.b.get(off..).unwrap_or(&[]), h),
@@ -2907,7 +2931,14 @@ fn read_rest(pass: &mut Pass<'_>, img: &mut Image) -> Result<(), DecodeError> {
                 (rec, rec.len())
             }
             CKPT_HDR_THREAD => {
-                let rec = pass.sized(off, h, THREAD_SIZE)?;
+                let rec = pass.body(off, h)?;
+                if rec.len() != THREAD_SIZE && rec.len() != THREAD_NOREGS_SIZE {
+                    return Err(DecodeError {
+                        offset: off,
+                        kind: DecodeErrorKind::ThreadLength { len: h.len },
+                    });
+                }
+                // A record without registers reads them as zeroes.
                 let t = read_thread(rec);
                 if let Some(c) = cur.as_mut() {
                     if let Some(task) = img.tasks.get_mut(c.index) {
@@ -3851,7 +3882,24 @@ fn check_thread(
             },
         );
     }
-    if t.what & CKPT_THREAD_REGS != 0 {
+    let regs = t.what & CKPT_THREAD_REGS != 0;
+    if rec.len()
+        != if regs {
+            THREAD_SIZE
+        } else {
+            THREAD_NOREGS_SIZE
+        }
+    {
+        pass.flag(
+            off,
+            ThreadRecordLength {
+                thread,
+                len: rec.len(),
+                regs,
+            },
+        );
+    }
+    if regs {
         if t.held == CKPT_HELD_NONE {
             pass.flag(off, ThreadRegsNotHeld { thread });
         }

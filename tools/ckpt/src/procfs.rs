@@ -51,7 +51,8 @@ pub fn thread_record(
     ckpt_hdr_thread {
         h: ckpt_hdr {
             r#type: CKPT_HDR_THREAD,
-            len: std::mem::size_of::<ckpt_hdr_thread>() as u32,
+            // No registers: the record ends before them.
+            len: CKPT_THREAD_LEN_NOREGS,
         },
         tid,
         levels: levels as u32,
@@ -316,8 +317,13 @@ fn bytes<T: Copy>(v: &T) -> &[u8] {
 pub fn encode(root: i32, tasks: &[ProcTask], time_ns: u64, release: &str) -> Vec<u8> {
     let n = tasks.len();
     let threads: usize = tasks.iter().map(|t| t.threads.len()).sum();
-    let mut out =
-        Vec::with_capacity(120 + 16 + n.div_ceil(256) * 16 + n * (24 + 88) + threads * 488 + 24);
+    let mut out = Vec::with_capacity(
+        120 + 16
+            + n.div_ceil(256) * 16
+            + n * (24 + 88)
+            + threads * CKPT_THREAD_LEN_NOREGS as usize
+            + 32,
+    );
     let mut records = 0u32;
     let mut rel = [0u8; CKPT_RELEASE_LEN];
     let r = release.as_bytes();
@@ -367,7 +373,7 @@ pub fn encode(root: i32, tasks: &[ProcTask], time_ns: u64, release: &str) -> Vec
         out.extend_from_slice(bytes(&t.task));
         records += 1;
         for th in &t.threads {
-            out.extend_from_slice(bytes(th));
+            out.extend_from_slice(&bytes(th)[..th.h.len as usize]);
             records += 1;
         }
     }

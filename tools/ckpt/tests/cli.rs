@@ -94,7 +94,7 @@ task-0(1000) T uid=1000
 `- task-2(1014) T uid=1002
        2 threads: 1014 held=stopped restart=restartnointr rip=0x401040 rsp=0x7ffcffffc000; \
 1015 held=none restart=none (no registers)
-5 tasks, depth 3, 6136 bytes, kernel 7.3.0-ckpt, taken 2023-11-14 22:13:20 UTC
+5 tasks, depth 3, 5704 bytes, kernel 7.3.0-ckpt, taken 2023-11-14 22:13:20 UTC
 ";
     assert_eq!(stdout(&o), expected);
 }

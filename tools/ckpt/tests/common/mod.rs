@@ -19,6 +19,8 @@ use ckpt::format::*;
 /// struct definitions; tests/decode_verify.rs checks them against format.rs).
 pub mod th {
     pub const LEN: usize = 488;
+    /// Without registers (the record ends where they would start).
+    pub const LEN_NOREGS: usize = 272;
     pub const TID: usize = 8;
     pub const LEVELS: usize = 12;
     pub const NSPID: usize = 16;
@@ -1144,9 +1146,10 @@ fn text<const N: usize>(b: &[u8]) -> [u8; N] {
     a
 }
 
-/// A THREAD record.
+/// A THREAD record: whole with registers, `th::LEN_NOREGS` bytes without.
 pub fn thread_record(t: &ThreadSpec) -> Vec<u8> {
-    let mut r = hdr(CKPT_HDR_THREAD, th::LEN);
+    let regs = t.what & CKPT_THREAD_REGS != 0;
+    let mut r = hdr(CKPT_HDR_THREAD, if regs { th::LEN } else { th::LEN_NOREGS });
     put_i32(&mut r, th::TID, t.tid);
     put_u32(&mut r, th::LEVELS, t.nspid.len() as u32);
     for (i, &id) in t.nspid.iter().enumerate() {
@@ -1171,6 +1174,9 @@ pub fn thread_record(t: &ThreadSpec) -> Vec<u8> {
     put_u64(&mut r, th::ROBUST_LIST, t.robust_list);
     put_u64(&mut r, th::ROBUST_LIST_LEN, t.robust_list_len);
     r[th::COMM..th::COMM + 16].copy_from_slice(&t.comm);
+    if !regs {
+        return r;
+    }
     for (i, &v) in t.regs.iter().enumerate() {
         put_u64(&mut r, th::REGS + 8 * i, v);
     }

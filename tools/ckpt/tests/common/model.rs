@@ -85,7 +85,7 @@ fn check_thread(r: &[u8], k: u32, vpid: i32) -> Result<(), String> {
         return Err("held/restart without regs".into());
     }
     // (the name, 256..272, is set without registers too)
-    if r[168..256].iter().chain(&r[272..488]).any(|&x| x != 0) {
+    if r[168..256].iter().any(|&x| x != 0) {
         return Err("set without regs".into());
     }
     Ok(())
@@ -447,7 +447,7 @@ pub fn parse(buf: &[u8]) -> Result<(), String> {
                     return Err("not tree".into());
                 }
                 tasks_nr = u32_at(r, 8);
-                if tasks_nr as usize > (size - off) / (24 + 88 + 488) {
+                if tasks_nr as usize > (size - off) / (24 + 88 + 272) {
                     return Err("tasks_nr too big".into());
                 }
                 if tasks_nr == 0 {
@@ -520,7 +520,11 @@ pub fn parse(buf: &[u8]) -> Result<(), String> {
                     && !mem.mm
                     && proc.is_none()
                 {
-                    if hl != 488 {
+                    if hl != 488 && hl != 272 {
+                        return Err("thread len".into());
+                    }
+                    // Whole with registers, without them up to `regs`.
+                    if (hl == 488) != (u32_at(r, 164) & CKPT_THREAD_REGS != 0) {
                         return Err("thread len".into());
                     }
                     check_thread(r, threads_seen, tasks[tasks_seen - 1].0)?;
@@ -544,7 +548,7 @@ pub fn parse(buf: &[u8]) -> Result<(), String> {
                     if nr_threads == 0 {
                         return Err("no threads".into());
                     }
-                    if nr_threads as usize > (size - off - hl) / 488 {
+                    if nr_threads as usize > (size - off - hl) / 272 {
                         return Err("nr_threads too big".into());
                     }
                     tasks.push((i32_at(r, 84), nr_threads));
