@@ -81,45 +81,38 @@ fn thread_and_fpu_lengths() {
         )
     );
     assert!(model::parse(&b).is_err());
-    // THREAD 0 (task 0) has registers: cut before them, it is flagged
-    let (b, at) = with_thread(0, |r| {
-        r.truncate(th::LEN_NOREGS);
-        put_u32(r, 4, th::LEN_NOREGS as u32);
-    });
-    let (o, kind, s) = violation(&b);
-    assert_eq!(o, at);
-    assert_eq!(
-        kind,
-        VerifyErrorKind::ThreadRecordLength {
-            thread: who(0, 0, 1000),
-            len: th::LEN_NOREGS,
-            regs: true
-        }
-    );
-    assert_eq!(
-        s,
-        format!(
-            "offset {at}: THREAD 0 of task 0 (tid 1000): a THREAD record with registers has \
-             488 bytes, not 272"
-        )
-    );
-    assert!(model::parse(&b).is_err());
-    // THREAD 2 (task 2) has none: whole, with zero registers, it is flagged
-    let (b, at) = with_thread(2, |r| {
-        r.resize(th::LEN, 0);
-        put_u32(r, 4, th::LEN as u32);
-    });
-    let (o, kind, _) = violation(&b);
-    assert_eq!(o, at);
-    assert_eq!(
-        kind,
-        VerifyErrorKind::ThreadRecordLength {
-            thread: who(2, 0, 1021),
-            len: th::LEN,
-            regs: false
-        }
-    );
-    assert!(model::parse(&b).is_err());
+    // THREAD 0 (task 0) has registers, THREAD 2 (task 2) none: each at the
+    // other's length is flagged
+    let cases = [
+        (
+            0,
+            who(0, 0, 1000),
+            th::LEN_NOREGS,
+            true,
+            "with registers has 488 bytes, not 272",
+        ),
+        (
+            2,
+            who(2, 0, 1021),
+            th::LEN,
+            false,
+            "without registers has 272 bytes, not 488",
+        ),
+    ];
+    for (i, thread, len, regs, text) in cases {
+        let (b, at) = with_thread(i, |r| {
+            r.resize(len, 0);
+            put_u32(r, 4, len as u32);
+        });
+        let (o, kind, s) = violation(&b);
+        assert_eq!(o, at);
+        assert_eq!(
+            kind,
+            VerifyErrorKind::ThreadRecordLength { thread, len, regs }
+        );
+        assert_eq!(s, format!("offset {at}: {thread}: a THREAD record {text}"));
+        assert!(model::parse(&b).is_err());
+    }
     // an FPU length that is not 24 + size
     let (b, at) = with_fpu(0, |r| put_u32(r, fpu::SIZE, 500));
     let e = decode(&b).unwrap_err();
