@@ -6,7 +6,9 @@
  * process group, which B (forked before A, so before it in DFS order) and
  * B's child C join. R -> A -> B -> C -> R: each stage transforms the value
  * and checks at every message that its pid, parent, group and session are
- * what they were at the start; R checks each result and prints one line
+ * what they were at the start, and so is its parent-death signal
+ * (prctl(PR_SET_PDEATHSIG), a different signal ignored by default in each
+ * of A, B and C); R checks each result and prints one line
  * per step. It waits for "go" (gate.h) with the ring alive and 8 messages
  * in flight. All four share one stdout (one file offset). Its output must
  * be the same whether it runs through or is checkpointed, killed and
@@ -16,7 +18,9 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,10 +36,17 @@ struct msg {
 struct ids {
 	const char *name;
 	pid_t pid, ppid, pgid, sid;
+	int pdeath;	/* its parent-death signal, set by stage() */
 };
 
 static void check(const struct ids *w)
 {
+	int sig = -1;
+
+	if (prctl(PR_GET_PDEATHSIG, &sig) || sig != w->pdeath) {
+		printf("BAD %s parent-death signal %d, was %d\n", w->name, sig, w->pdeath);
+		fflush(stdout);
+	}
 	if (getpid() != w->pid || (w->ppid && getppid() != w->ppid) || getpgid(0) != w->pgid ||
 	    getsid(0) != w->sid) {
 		printf("BAD %s ids: pid %d ppid %d pgid %d sid %d, were %d %d %d %d\n", w->name,
@@ -93,6 +104,8 @@ static void stage(const struct ids *w, int in, int out, long long (*f)(const str
 	struct msg m;
 
 	keep(in, out);
+	if (prctl(PR_SET_PDEATHSIG, w->pdeath))
+		_exit(5);
 	while (get(in, &m)) {
 		check(w);
 		m.val = f(&m);
@@ -127,14 +140,14 @@ int main(int argc, char **argv)
 	if (b < 0)
 		return 2;
 	if (b == 0) {
-		struct ids wb = { "B", getpid(), r, 0, r };
+		struct ids wb = { "B", getpid(), r, 0, r, SIGWINCH };
 
 		/* A's pid, once R has put B into A's group */
 		if (read(start[0], &wb.pgid, sizeof(wb.pgid)) != sizeof(wb.pgid))
 			_exit(4);
 		c = fork();
 		if (c == 0) {
-			struct ids wc = { "C", getpid(), wb.pid, wb.pgid, r };
+			struct ids wc = { "C", getpid(), wb.pid, wb.pgid, r, SIGCHLD };
 
 			stage(&wc, p3[0], p4[1], stage_c);
 			_exit(0);
@@ -148,7 +161,7 @@ int main(int argc, char **argv)
 	if (a < 0)
 		return 2;
 	if (a == 0) {
-		struct ids wa = { "A", getpid(), r, getpid(), r };
+		struct ids wa = { "A", getpid(), r, getpid(), r, SIGURG };
 
 		setpgid(0, 0);
 		stage(&wa, p1[0], p2[1], stage_a);
@@ -159,7 +172,7 @@ int main(int argc, char **argv)
 		return 2;
 	keep(p1[1], p4[0]);
 
-	struct ids wr = { "R", r, 0, r, r };
+	struct ids wr = { "R", r, 0, r, r, 0 };
 
 	for (int i = 0; i < steps + INFLIGHT; i++) {
 		struct timespec ts = { 0, 20 * 1000 * 1000 };

@@ -1567,6 +1567,26 @@ fn member(tree: &Tree, i: usize, ctl: Ctl) -> ! {
         ]);
     }
     calls.extend_from_slice(&creds);
+    // The parent-death signal (`prctl(PR_SET_PDEATHSIG)`), after the ids,
+    // whose change clears it. Not the root's: its parent was outside the
+    // tree (ckpt restart is its parent now, and `--detach` ends it at once).
+    if let Some(sig) = p
+        .task
+        .task
+        .map(|r| r.pdeath_signal)
+        .filter(|&s| s > 0 && i > 0)
+    {
+        calls.push([
+            libc::SYS_prctl as u64,
+            libc::PR_SET_PDEATHSIG as u64,
+            sig as u64,
+            0,
+            0,
+            0,
+            MUST,
+            0,
+        ]);
+    }
     let mut f = Final::new(main, dev, &args, status, &calls, 0);
     if !send(status, ST_READY, b"") {
         say(ST_MSG, "", status);
