@@ -807,9 +807,14 @@ fn max_fd() -> Result<RawFd, String> {
 /// The descriptors, as planned: every source and helper first copied above
 /// every descriptor open now and every number to fill, everything below
 /// closed (the other processes' files too), then each put at its number.
-fn set_fds(p: &Plan, opened: &[OwnedFd], helpers: &mut [RawFd]) -> Result<(), String> {
+fn set_fds(
+    p: &Plan,
+    opened: &[OwnedFd],
+    helpers: &mut [RawFd],
+    top_fd: RawFd,
+) -> Result<(), String> {
     let top = p.fds.iter().map(|f| f.0).max().unwrap_or(2).max(2) + 1;
-    let base = top.max(max_fd()? + 1);
+    let base = top.max(top_fd + 1);
     let high = |fd: RawFd| fcntl(fd, libc::F_DUPFD_CLOEXEC, base).map_err(|e| io_msg(&e));
     for h in helpers.iter_mut().filter(|h| **h >= 0) {
         *h = high(*h)?;
@@ -902,11 +907,16 @@ fn join_group(t: &Task, root: bool) {
 
 /// Everything the process sets on itself before the ioctl, once it is in
 /// its group.
-fn prepare(p: &Plan, opened: &[OwnedFd], helpers: &mut [RawFd]) -> Result<(), String> {
+fn prepare(
+    p: &Plan,
+    opened: &[OwnedFd],
+    helpers: &mut [RawFd],
+    top_fd: RawFd,
+) -> Result<(), String> {
     let t = p.task;
     // Room for every descriptor number (the image's limits come last).
     raise_nofile(u64::MAX);
-    set_fds(p, opened, helpers)?;
+    set_fds(p, opened, helpers, top_fd)?;
     let proc = t.proc.as_ref().ok_or("no PROC record")?;
     let th = &t.threads[0].thread;
     // SAFETY: each call below changes only this process's own state, with
@@ -1399,6 +1409,13 @@ struct Ctl {
     /// go on, one per step (a process fast at one step must not take a
     /// byte meant for a slower one's previous step): one byte per process.
     go: [RawFd; 2],
+    /// The highest descriptor open in ckpt when it forked the root. No
+    /// process has one above it: each inherits its parent's table, and none
+    /// opens a descriptor of its own before `prepare()` (`own_device()`
+    /// dup2s onto `dev`). Read once: every process listing /proc/self/fd,
+    /// which holds the whole tree's executables and files, was a fifth of
+    /// the restart of a 1,000-process tree.
+    top_fd: RawFd,
 }
 
 /// Opens the device anew at descriptor `dev` (the tree's open file stays
@@ -1472,7 +1489,7 @@ fn member(tree: &Tree, i: usize, ctl: Ctl) -> ! {
         }
     }
     let mut helpers = [ctl.img, ctl.dev, ctl.status, ctl.go[1], exe];
-    if let Err(e) = prepare(p, &tree.files.opened, &mut helpers) {
+    if let Err(e) = prepare(p, &tree.files.opened, &mut helpers, ctl.top_fd) {
         say(ST_MSG, &e, helpers[2]);
     }
     let [img, dev, status, go, exe] = helpers;
@@ -1881,19 +1898,23 @@ fn coordinate(
             .map_err(|e| Failed::Error(err(format!("the go pipe: {}", io_msg(&e)))))
     };
     // (zombies take part in the first step only)
-    let zombie = |pid: i32| {
-        tree.members
-            .iter()
-            .any(|m| m.task.pids.vpid == pid && m.plan.is_none())
-    };
+    let zombies: std::collections::HashSet<i32> = tree
+        .members
+        .iter()
+        .filter(|m| m.plan.is_none())
+        .map(|m| m.task.pids.vpid)
+        .collect();
+    // The processes whose end the coordinator watches: each one as it is
+    // created, then the live ones (zombies end once released from the
+    // first step). Kept between frames: made anew at every frame, with a
+    // scan of the members per process, it was half of the restart of a
+    // 1,000-process tree.
+    let mut watch: Vec<(i32, RawFd)> = Vec::with_capacity(n);
     for (k, (step, n)) in [(ST_CREATED, n), (ST_READY, live)].into_iter().enumerate() {
+        if k == 1 {
+            watch.retain(|(pid, _)| !zombies.contains(pid));
+        }
         for _ in 0..n {
-            // (zombies end once released from the first step)
-            let watch: Vec<(i32, RawFd)> = pidfds
-                .iter()
-                .filter(|(pid, _)| k == 0 || !zombie(*pid))
-                .map(|(pid, fd)| (*pid, fd.as_raw_fd()))
-                .collect();
             let next = next_frame(frames, &watch).map_err(|pid| match pid {
                 Some(pid) => Failed::Error(err(format!(
                     "{} ended during the restore without a word",
@@ -1910,6 +1931,7 @@ fn coordinate(
                         let fd = super::sys::pidfd_open(pid).map_err(|e| {
                             Failed::Error(err(format!("pid {pid}: {}", io_msg(&e))))
                         })?;
+                        watch.push((pid, fd.as_raw_fd()));
                         pidfds.push((pid, fd));
                     }
                 }
@@ -1970,6 +1992,7 @@ fn start(tree: &Tree, img: &File, dev: &File) -> Result<i32, CliError> {
         let (st_rd, st_wr) = new_pipe()?;
         let (go_rd, go_wr) = new_pipe()?;
         let (go2_rd, go2_wr) = new_pipe()?;
+        let top_fd = max_fd().map_err(|e| err(format!("/proc/self/fd: {e}")))?;
         subreaper(true);
         match fork_with_pid(root) {
             Ok(0) => {
@@ -1980,6 +2003,7 @@ fn start(tree: &Tree, img: &File, dev: &File) -> Result<i32, CliError> {
                     dev: dev.as_raw_fd(),
                     status: st_wr.as_raw_fd(),
                     go: [go_rd.as_raw_fd(), go2_rd.as_raw_fd()],
+                    top_fd,
                 };
                 member(tree, 0, ctl)
             }
