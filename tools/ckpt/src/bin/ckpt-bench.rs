@@ -520,10 +520,14 @@ fn stat_of(lines: &[Vec<(String, i64)>], key: &str) -> Vec<f64> {
 
 /// The two images must hold the same tree and the same facts.
 fn compare(kernel: &[u8], user: &[u8], n: usize) -> Res<()> {
-    let k = ckpt::decode(kernel).map_err(|e| format!("the module's image: {e}"))?;
-    let u = ckpt::decode(user).map_err(|e| format!("the /proc image: {e}"))?;
-    ckpt::verify(kernel).map_err(|e| format!("the module's image: {e}"))?;
-    ckpt::verify(user).map_err(|e| format!("the /proc image: {e}"))?;
+    let checked = |b: &[u8], what: &str| {
+        // One pass checks and decodes.
+        let a = ckpt::analyze(b);
+        a.verdict().map_err(|e| format!("{what}: {e}"))?;
+        a.into_decoded().map_err(|e| format!("{what}: {e}"))
+    };
+    let k = checked(kernel, "the module's image")?;
+    let u = checked(user, "the /proc image")?;
     if k.tasks.len() != n || u.tasks.len() != n {
         return Err(format!(
             "{n} processes, but the module wrote {} and /proc gave {}",

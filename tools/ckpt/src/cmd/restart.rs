@@ -2198,8 +2198,15 @@ pub fn run(o: &Options) -> Result<(), CliError> {
     let path = o.image.display().to_string();
     let img = File::open(&o.image).map_err(|e| err(format!("{path}: {}", io_msg(&e))))?;
     let bytes = Mapped::of(&img).map_err(|e| err(format!("{path}: {}", io_msg(&e))))?;
-    ckpt::verify(&bytes).map_err(|e| err(format!("{path}: not a valid image: {e}")))?;
-    let image: Image = ckpt::decode(&bytes).map_err(|e| err(format!("{path}: {e}")))?;
+    // One pass checks and decodes (`verify()` then `decode()` made two,
+    // each hashing the whole image).
+    let analysis = ckpt::analyze(&bytes);
+    analysis
+        .verdict()
+        .map_err(|e| err(format!("{path}: not a valid image: {e}")))?;
+    let image: Image = analysis
+        .into_decoded()
+        .map_err(|e| err(format!("{path}: {e}")))?;
     room_for_files(image.tasks.len());
     let tree = plan_tree(&image, &bytes)?;
     let dev = open_device()?;
