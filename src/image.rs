@@ -153,7 +153,7 @@ impl<'a> Writer<'a> {
             self.flush()?;
         }
         self.open = Some(self.end + self.used as i64);
-        self.put(head.iter().copied())?;
+        self.put(head)?;
         if self.offset() % u64::from(CKPT_PAGE_SIZE) != 0 {
             return Err(EINVAL);
         }
@@ -207,34 +207,31 @@ impl<'a> Writer<'a> {
             }
             return self.big_record(parts);
         }
-        self.record_of(len, parts.iter().copied())
+        self.runs(len, parts, 1)
     }
 
-    /// Appends one record of `len` bytes (at most `BUF_SIZE`) made of
-    /// `parts`.
-    pub(crate) fn record_of<'b>(
-        &mut self,
-        len: usize,
-        parts: impl IntoIterator<Item = &'b [u8]>,
-    ) -> Result {
-        if len > BUF_SIZE {
+    /// Appends `nr` whole records laid out one after the other in `bytes`
+    /// (at most `BUF_SIZE`).
+    pub(crate) fn records(&mut self, bytes: &[u8], nr: u32) -> Result {
+        if bytes.len() > BUF_SIZE {
             return Err(EINVAL);
         }
+        self.runs(bytes.len(), &[bytes], nr)
+    }
+
+    /// Appends `parts`, `len` bytes (at most `BUF_SIZE`) that make `nr`
+    /// whole records.
+    fn runs(&mut self, len: usize, parts: &[&[u8]], nr: u32) -> Result {
         if self.used + len > BUF_SIZE {
             self.flush()?;
         }
-        let start = self.used;
         self.put(parts)?;
-        if self.used - start != len {
-            // The parts are not `len` bytes: a bug, not a record.
-            return Err(EINVAL);
-        }
-        self.records += 1;
+        self.records += nr;
         Ok(())
     }
 
     /// Copies `parts` into the buffer, which has room for them.
-    fn put<'b>(&mut self, parts: impl IntoIterator<Item = &'b [u8]>) -> Result {
+    fn put(&mut self, parts: &[&[u8]]) -> Result {
         for part in parts {
             let end = self.used + part.len();
             self.buf
@@ -440,30 +437,28 @@ fn write_body(w: &mut Writer<'_>, snap: &Snapshot) -> Result {
         reserved: 0,
     };
     w.record(&[tree_rec.as_bytes()])?;
-    for (c, chunk) in snap.procs.chunks(CKPT_PIDS_CHUNK as usize).enumerate() {
-        let len =
-            core::mem::size_of::<ckpt_hdr_pids>() + chunk.len() * core::mem::size_of::<ckpt_pids>();
+    for (c, chunk) in snap.pids.chunks(CKPT_PIDS_CHUNK as usize).enumerate() {
+        let entries = chunk.as_bytes();
         let pids_rec = ckpt_hdr_pids {
             h: ckpt_hdr {
                 r#type: CKPT_HDR_PIDS,
-                len: len as u32,
+                len: (core::mem::size_of::<ckpt_hdr_pids>() + entries.len()) as u32,
             },
             nr: chunk.len() as u32,
             first: c as u32 * CKPT_PIDS_CHUNK,
         };
-        let entries = chunk.iter().map(|p| p.pids.as_bytes());
-        w.record_of(
-            len,
-            Iterator::chain(core::iter::once(pids_rec.as_bytes()), entries),
-        )?;
+        w.record(&[pids_rec.as_bytes(), entries])?;
     }
     let mut scratch = None;
     for (pos, p) in snap.procs.iter().enumerate() {
-        w.record(&[p.task.as_bytes()])?;
-        for th in snap.threads_of(p)? {
-            // Whole with registers, up to them without (`h.len`).
-            let len = th.thread.h.len as usize;
-            w.record(&[th.thread.as_bytes().get(..len).ok_or(EINVAL)?])?;
+        // Its TASK record and its leader's THREAD record, in one piece.
+        w.records(p.task_and_leader(), 2)?;
+        for (k, th) in snap.threads_of(p)?.enumerate() {
+            if k > 0 {
+                // Whole with registers, up to them without (`h.len`).
+                let len = th.thread.h.len as usize;
+                w.record(&[th.thread.as_bytes().get(..len).ok_or(EINVAL)?])?;
+            }
             if th.thread.what & CKPT_THREAD_REGS != 0 {
                 let state = snap
                     .fpu_state

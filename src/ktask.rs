@@ -250,11 +250,12 @@ extern "C" {
         root_ns: *const bindings::pid_namespace,
         rec: *mut ckpt_hdr_thread,
     ) -> c_int;
-    fn ckpt_task_vids(
+    fn ckpt_task_ids(
         t: *mut bindings::task_struct,
         ns: *mut bindings::pid_namespace,
         vids: *mut [i32; 4],
-    );
+        rec: *mut ckpt_hdr_thread,
+    ) -> c_int;
     fn ckpt_fpu_size(t: *mut bindings::task_struct, kind: *mut u32) -> c_uint;
     fn ckpt_thread_read(
         t: *mut bindings::task_struct,
@@ -286,15 +287,18 @@ pub(crate) fn pid_nr_ns(t: &Task, kind: PidType, ns: &PidNamespace) -> i32 {
     unsafe { bindings::__task_pid_nr_ns(raw(t), kind as bindings::pid_type, ns.as_ptr()) }
 }
 
-/// The task's pid, tgid, pgid and sid as seen in `ns` (0 where not visible
-/// there): [`pid_nr_ns`] of each kind, in one call.
-pub(crate) fn vids(t: &Task, ns: &PidNamespace) -> [i32; 4] {
+/// A process's pid, tgid, pgid and sid as seen in `ns` (0 where not
+/// visible there: [`pid_nr_ns`] of each kind), and, if it has a pid there,
+/// its thread's ids into `rec` as [`thread_nspid`] reads them (and with its
+/// errors): one visit of its ids.
+pub(crate) fn task_ids(t: &Task, ns: &PidNamespace, rec: &mut ckpt_hdr_thread) -> Result<[i32; 4]> {
     let mut v = [0; 4];
     // SAFETY: `t` is valid and `ns` a live pid namespace; the helper reads
-    // the task's pids under the RCU read lock (as `__task_pid_nr_ns()`) and
-    // writes the four entries of `v`.
-    unsafe { ckpt_task_vids(raw(t), ns.as_ptr(), &mut v) };
-    v
+    // the task's pids under the RCU read lock (as `__task_pid_nr_ns()`),
+    // writes the four entries of `v`, and only `levels` and
+    // `nspid[..levels]` of `rec`, a valid record.
+    to_result(unsafe { ckpt_task_ids(raw(t), ns.as_ptr(), &mut v, rec) })?;
+    Ok(v)
 }
 
 /// Looks up the process `nr` in the caller's pid namespace, with a reference.

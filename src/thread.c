@@ -35,7 +35,8 @@
 u32 ckpt_thread_held(struct task_struct *t);
 int ckpt_thread_nspid(struct task_struct *t, struct pid_namespace *root_ns,
 		      struct ckpt_hdr_thread *rec);
-void ckpt_task_vids(struct task_struct *t, struct pid_namespace *ns, pid_t vids[4]);
+int ckpt_task_ids(struct task_struct *t, struct pid_namespace *ns, pid_t vids[4],
+		  struct ckpt_hdr_thread *rec);
 unsigned int ckpt_fpu_size(struct task_struct *t, u32 *kind);
 int ckpt_thread_read(struct task_struct *t, struct ckpt_hdr_thread *rec,
 		     struct ckpt_hdr_fpu *fh, void *fpu, struct ckpt_siginfo *q, u32 cap, u32 *nr);
@@ -94,44 +95,60 @@ u32 ckpt_thread_held(struct task_struct *t)
 }
 
 /*
- * t's pid, tgid, pgid and sid in ns (0 where it has none there): four
- * __task_pid_nr_ns() calls in one RCU section (task_pid_ptr(), which the
- * exported function goes through, is static; the accessors below are the
- * inline ones of <linux/pid.h> and <linux/sched/signal.h>).
+ * rec->levels and rec->nspid from pid: its ids from root_ns's level down to
+ * its own (struct pid's numbers[] are not in the bindings). -ESRCH if there
+ * is no pid or it is not in root_ns, -EOVERFLOW past CKPT_NS_LEVELS levels.
+ * Under the RCU read lock.
  */
-void ckpt_task_vids(struct task_struct *t, struct pid_namespace *ns, pid_t vids[4])
-{
-	rcu_read_lock();
-	vids[0] = pid_nr_ns(rcu_dereference(t->thread_pid), ns);
-	vids[1] = pid_nr_ns(rcu_dereference(t->signal->pids[PIDTYPE_TGID]), ns);
-	vids[2] = pid_nr_ns(rcu_dereference(t->signal->pids[PIDTYPE_PGID]), ns);
-	vids[3] = pid_nr_ns(rcu_dereference(t->signal->pids[PIDTYPE_SID]), ns);
-	rcu_read_unlock();
-}
-
-/*
- * rec->levels and rec->nspid: t's ids from root_ns's level down to its own
- * (struct pid's numbers[] are not in the bindings). -ESRCH if t has no pid
- * or is not in root_ns, -EOVERFLOW past CKPT_NS_LEVELS levels.
- */
-int ckpt_thread_nspid(struct task_struct *t, struct pid_namespace *root_ns,
+static int fill_nspid(struct pid *pid, struct pid_namespace *root_ns,
 		      struct ckpt_hdr_thread *rec)
 {
 	unsigned int top = root_ns->level, i;
+
+	if (!pid || pid->level < top || pid->numbers[top].ns != root_ns)
+		return -ESRCH;
+	if (pid->level - top + 1 > CKPT_NS_LEVELS)
+		return -EOVERFLOW;
+	rec->levels = pid->level - top + 1;
+	for (i = 0; i < rec->levels; i++)
+		rec->nspid[i] = pid->numbers[top + i].nr;
+	return 0;
+}
+
+/*
+ * A process's ids, in one RCU section (one visit of its pid and signal
+ * structs): its pid, tgid, pgid and sid in ns (0 where it has none there;
+ * four __task_pid_nr_ns() calls: task_pid_ptr(), which the exported
+ * function goes through, is static, and the accessors below are the inline
+ * ones of <linux/pid.h> and <linux/sched/signal.h>), and, when it has a pid
+ * in ns, its thread's nspid into rec (fill_nspid()'s errors; 0 otherwise).
+ */
+int ckpt_task_ids(struct task_struct *t, struct pid_namespace *ns, pid_t vids[4],
+		  struct ckpt_hdr_thread *rec)
+{
 	struct pid *pid;
 	int err = 0;
 
 	rcu_read_lock();
 	pid = task_pid(t);
-	if (!pid || pid->level < top || pid->numbers[top].ns != root_ns) {
-		err = -ESRCH;
-	} else if (pid->level - top + 1 > CKPT_NS_LEVELS) {
-		err = -EOVERFLOW;
-	} else {
-		rec->levels = pid->level - top + 1;
-		for (i = 0; i < rec->levels; i++)
-			rec->nspid[i] = pid->numbers[top + i].nr;
-	}
+	vids[0] = pid_nr_ns(pid, ns);
+	vids[1] = pid_nr_ns(rcu_dereference(t->signal->pids[PIDTYPE_TGID]), ns);
+	vids[2] = pid_nr_ns(rcu_dereference(t->signal->pids[PIDTYPE_PGID]), ns);
+	vids[3] = pid_nr_ns(rcu_dereference(t->signal->pids[PIDTYPE_SID]), ns);
+	if (vids[0])
+		err = fill_nspid(pid, ns, rec);
+	rcu_read_unlock();
+	return err;
+}
+
+/* A thread's nspid into rec (see fill_nspid()). */
+int ckpt_thread_nspid(struct task_struct *t, struct pid_namespace *root_ns,
+		      struct ckpt_hdr_thread *rec)
+{
+	int err;
+
+	rcu_read_lock();
+	err = fill_nspid(task_pid(t), root_ns, rec);
 	rcu_read_unlock();
 	return err;
 }
