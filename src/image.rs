@@ -453,6 +453,13 @@ fn write_body(w: &mut Writer<'_>, snap: &Snapshot) -> Result {
     for (pos, p) in snap.procs.iter().enumerate() {
         // Its TASK record and its leader's THREAD record, in one piece.
         w.records(p.task_and_leader(), 2)?;
+        if p.task.nr_threads == 1
+            && p.leader.thread.what & CKPT_THREAD_REGS == 0
+            && snap.held.is_empty()
+        {
+            // One thread, no registers, a tree not held: nothing more.
+            continue;
+        }
         for (k, th) in snap.threads_of(p)?.enumerate() {
             if k > 0 {
                 // Whole with registers, up to them without (`h.len`).

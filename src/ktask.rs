@@ -401,7 +401,12 @@ impl IdMapper {
             c.uid.val, c.euid.val, c.suid.val, c.gid.val, c.egid.val, c.sgid.val,
         ];
         if let Some((r, ids)) = self.last {
-            if r == raw {
+            // Element by element: an array `==` here was a call to `bcmp()`
+            // for every task.
+            if r.iter()
+                .zip(raw)
+                .fold(true, |same, (&a, b)| same & (a == b))
+            {
                 return ids;
             }
         }

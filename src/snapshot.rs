@@ -113,9 +113,9 @@ impl<T: Zeroable> Slots<T> {
         })
     }
 
-    /// Element `i`, all zeroes, to be filled in place; `EINVAL` if it is
-    /// out of range or was taken already.
-    fn take(&mut self, i: usize) -> Result<&mut T> {
+    /// Marks element `i` filled and returns its slot; `EINVAL` if it is
+    /// out of range or was filled already. The caller initialises it.
+    fn mark(&mut self, i: usize) -> Result<&mut core::mem::MaybeUninit<T>> {
         let bit = 1u64 << (i % 64);
         let word = self.filled.get_mut(i / 64).ok_or(EINVAL)?;
         if i >= self.n || *word & bit != 0 {
@@ -124,6 +124,12 @@ impl<T: Zeroable> Slots<T> {
         let slot = self.v.spare_capacity_mut().get_mut(i).ok_or(EINVAL)?;
         *word |= bit;
         self.count += 1;
+        Ok(slot)
+    }
+
+    /// Element `i`, all zeroes, to be filled in place (see `mark()`).
+    fn take(&mut self, i: usize) -> Result<&mut T> {
+        let slot = self.mark(i)?;
         // SAFETY: `slot` is valid for writes of one `T`; all zeroes is a
         // valid `T` (`T: Zeroable`).
         unsafe { core::ptr::write_bytes(slot.as_mut_ptr(), 0, 1) };
@@ -131,13 +137,21 @@ impl<T: Zeroable> Slots<T> {
         Ok(unsafe { slot.assume_init_mut() })
     }
 
+    /// Fills element `i` with `value` (see `mark()`).
+    fn put(&mut self, i: usize, value: T) -> Result {
+        self.mark(i)?.write(value);
+        Ok(())
+    }
+
     /// The vector, once every element was taken (`EINVAL` otherwise).
     fn into_vec(mut self) -> Result<KVVec<T>> {
         if self.count != self.n {
             return Err(EINVAL);
         }
-        // SAFETY: `take()` initialised `count` distinct elements below `n`
-        // (the bitmap), all `n` of them, within the capacity (`n` or more).
+        // SAFETY: `take()` and `put()` initialised `count` distinct
+        // elements below `n` (the bitmap, which only `mark()` sets, right
+        // before they initialise the element), all `n` of them, within the
+        // capacity (`n` or more).
         unsafe { self.v.inc_len(self.n) };
         Ok(self.v)
     }
@@ -266,7 +280,7 @@ pub(crate) fn take(
     // Each task's vtgid in fork order, for its children's `vppid`: a small
     // array read in place of the parent's PIDS entry at its DFS position
     // (scattered in a larger one).
-    let mut vtgids: KVVec<i32> = stats.vec(n)?;
+    let mut vtgids: KVVec<i32> = stats.zeroed(n)?;
     // A tree that is not held is not confirmed: each reference can go as
     // soon as its task is read (`Tree::release()`).
     let release = !checker.wants_held();
@@ -312,23 +326,26 @@ pub(crate) fn take(
             Err(e) if e == ESRCH => return Err(EAGAIN),
             Err(e) => return Err(e),
         };
-        vtgids.push(vtgid, GFP_KERNEL_ACCOUNT)?;
+        *vtgids.get_mut(i).ok_or(EINVAL)? = vtgid;
         if vpid == 0 {
             // Not in the root's pid namespace nor below it (a descendant
             // cannot be: `CLONE_NEWPID` and `setns()` only go down).
             return Err(EPERM);
         }
-        *pids.take(pos)? = ckpt_pids {
-            vpid,
-            vtgid,
-            vppid,
-            vpgid,
-            vsid,
-            parent,
-        };
+        pids.put(
+            pos,
+            ckpt_pids {
+                vpid,
+                vtgid,
+                vppid,
+                vpgid,
+                vsid,
+                parent,
+            },
+        )?;
         p.task = task_record(t, &fields, vpid, &mut ids);
         p.more_at = threads.recs.len();
-        p.task.nr_threads = threads.take(t, &mut p.leader)?;
+        p.task.nr_threads = threads.take(t, &fields, &mut p.leader)?;
         // (`held` is all `None` until then: nothing to write for a tree
         // that is not held.)
         if let Some(thread) = threads.live.take() {
@@ -370,16 +387,22 @@ const ON_CPU_TRIES: u32 = 200;
 const ON_CPU_PAUSE: Delta = Delta::from_micros(50);
 
 impl Threads {
-    /// Reads every thread of process `t`: the leader into `leader` (zeroed),
-    /// the others onto `recs`; returns how many records that makes.
-    fn take(&mut self, t: &Task, leader: &mut ThreadRecords) -> Result<u32> {
+    /// Reads every thread of process `t`, whose fields the checks read
+    /// (`fields`): the leader into `leader` (zeroed), the others onto
+    /// `recs`; returns how many records that makes.
+    fn take(
+        &mut self,
+        t: &Task,
+        fields: &ktask::TaskFields,
+        leader: &mut ThreadRecords,
+    ) -> Result<u32> {
         self.live = None;
         if ktask::nr_threads(t) == 1 && ktask::life(t) == Life::Live {
             // The leader is live and the only thread (`nr_threads` counts
             // live threads, and a thread joins or leaves the list and the
             // count together): no list walk, and no second reference on a
             // task the tree holds one on.
-            self.read(t, Some(leader))?;
+            self.read(t, Some((leader, fields)))?;
             if self.regs {
                 self.live = Some(t.into());
             }
@@ -388,7 +411,7 @@ impl Threads {
         self.collect(t)?;
         let refs = core::mem::take(&mut self.refs);
         let before = self.recs.len();
-        let mut leader = Some(leader);
+        let mut leader = Some((leader, fields));
         let mut res = Ok(());
         for th in refs.iter() {
             // The first is the leader (`collect()`).
@@ -436,14 +459,18 @@ impl Threads {
     /// Reads the records of thread `th` into `leader` (zeroed but for the
     /// ids `ktask::task_ids()` read) if it is its process's first, else
     /// onto `recs`.
-    fn read(&mut self, th: &Task, leader: Option<&mut ThreadRecords>) -> Result {
+    fn read(
+        &mut self,
+        th: &Task,
+        leader: Option<(&mut ThreadRecords, &ktask::TaskFields)>,
+    ) -> Result {
         let at = self.recs.len();
         let fpu_at = self.fpu_state.len();
         let sigq_at = self.sigq.len();
         let is_leader = leader.is_some();
-        let r = match leader {
-            Some(r) => r,
-            None => push_zeroed(&mut self.recs)?,
+        let (r, known) = match leader {
+            Some((r, f)) => (r, Some(f)),
+            None => (push_zeroed(&mut self.recs)?, None),
         };
         r.fpu_at = fpu_at;
         r.sigq_at = sigq_at;
@@ -468,7 +495,15 @@ impl Threads {
             }
         }
         rec.tid = rec.nspid[0];
-        let f = ktask::fields(th);
+        // (The leader's, read by the checks just before.)
+        let read;
+        let f = match known {
+            Some(f) => f,
+            None => {
+                read = ktask::fields(th);
+                &read
+            }
+        };
         rec.state = f.state;
         rec.exit_state = f.exit_state as u32;
         rec.flags = f.flags;
