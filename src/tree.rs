@@ -69,11 +69,22 @@ pub(crate) struct Tree {
 
 /// Task addresses -> index in fork order, open addressing with linear probing.
 struct Members {
-    keys: KVVec<usize>,
-    vals: KVVec<u32>,
+    /// A key and its value side by side: one cache line per probe (two
+    /// arrays cost a second line, often a second page, per lookup).
+    slots: KVVec<Slot>,
     mask: usize,
     len: usize,
 }
+
+/// One slot of `Members`: a task address (0: empty) and its index.
+#[derive(Clone, Copy)]
+struct Slot {
+    key: usize,
+    val: u32,
+}
+
+// SAFETY: integers: all zeroes is a valid value (an empty slot).
+unsafe impl Zeroable for Slot {}
 
 impl Members {
     fn with_capacity(n: usize, stats: &mut Stats) -> Result<Self> {
@@ -84,8 +95,7 @@ impl Members {
             .ok_or(ENOMEM)?;
         let size = size.max(16);
         Ok(Self {
-            keys: stats.zeroed(size)?,
-            vals: stats.zeroed(size)?,
+            slots: stats.zeroed(size)?,
             mask: size - 1,
             len: 0,
         })
@@ -93,22 +103,22 @@ impl Members {
 
     /// How many keys fit (the load factor stays <= 1/2).
     fn room(&self) -> usize {
-        self.keys.len() / 2
+        self.slots.len() / 2
     }
 
     fn slot(&self, key: usize) -> usize {
         // Fibonacci hashing of the address; task_structs are cache-aligned,
         // so the low bits alone would collide.
         let mut i = (key.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 16) & self.mask;
-        while self.keys[i] != 0 && self.keys[i] != key {
+        while self.slots[i].key != 0 && self.slots[i].key != key {
             i = (i + 1) & self.mask;
         }
         i
     }
 
     fn get(&self, t: &Task) -> Option<u32> {
-        let i = self.slot(ktask::raw(t) as usize);
-        (self.keys[i] != 0).then(|| self.vals[i])
+        let s = self.slots[self.slot(ktask::raw(t) as usize)];
+        (s.key != 0).then_some(s.val)
     }
 
     /// The index of `p`'s parent process, if it is a member. Members are
@@ -128,8 +138,7 @@ impl Members {
         }
         let key = ktask::raw(t) as usize;
         let i = self.slot(key);
-        self.keys[i] = key;
-        self.vals[i] = val;
+        self.slots[i] = Slot { key, val };
         self.len += 1;
         Ok(())
     }
