@@ -403,10 +403,13 @@ impl IdMapper {
         if let Some((r, ids)) = self.last {
             // Element by element: an array `==` here was a call to `bcmp()`
             // for every task.
-            if r.iter()
-                .zip(raw)
-                .fold(true, |same, (&a, b)| same & (a == b))
-            {
+            let same = r[0] == raw[0]
+                && r[1] == raw[1]
+                && r[2] == raw[2]
+                && r[3] == raw[3]
+                && r[4] == raw[4]
+                && r[5] == raw[5];
+            if same {
                 return ids;
             }
         }
