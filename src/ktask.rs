@@ -289,8 +289,9 @@ pub(crate) fn pid_nr_ns(t: &Task, kind: PidType, ns: &PidNamespace) -> i32 {
 
 /// A process's pid, tgid, pgid and sid as seen in `ns` (0 where not
 /// visible there: [`pid_nr_ns`] of each kind), and, if it has a pid there,
-/// its thread's ids into `rec` as [`thread_nspid`] reads them (and with its
-/// errors): one visit of its ids.
+/// its thread's ids into `rec` as [`thread_nspid`] reads them: one visit of
+/// its ids. Only `EOVERFLOW` (more than `CKPT_NS_LEVELS` levels) can fail
+/// it: a process without a pid in `ns` gets a pid of 0, not `ESRCH`.
 pub(crate) fn task_ids(t: &Task, ns: &PidNamespace, rec: &mut ckpt_hdr_thread) -> Result<[i32; 4]> {
     let mut v = [0; 4];
     // SAFETY: `t` is valid and `ns` a live pid namespace; the helper reads

@@ -76,16 +76,23 @@ pub(crate) struct ThreadRecords {
 // is a valid value.
 unsafe impl Zeroable for ThreadRecords {}
 
+/// Zeroes `slot` in place and returns it, initialised.
+fn zero_in<T: Zeroable>(slot: &mut core::mem::MaybeUninit<T>) -> &mut T {
+    // SAFETY: `slot` is valid for writes of one `T`; all zeroes is a valid
+    // `T` (`T: Zeroable`).
+    unsafe { core::ptr::write_bytes(slot.as_mut_ptr(), 0, 1) };
+    // SAFETY: initialised just above.
+    unsafe { slot.assume_init_mut() }
+}
+
 /// Appends an all-zero `T` to `v`, written in place, and returns it. (A
 /// `push()` of a record built on the stack copied each thread's 536 bytes
 /// twice, a tenth of a tree-only checkpoint under QEMU.)
 fn push_zeroed<T: Zeroable>(v: &mut KVVec<T>) -> Result<&mut T> {
     v.reserve(1, GFP_KERNEL_ACCOUNT)?;
-    let slot = v.spare_capacity_mut().first_mut().ok_or(ENOMEM)?;
-    // SAFETY: `slot` is valid for writes of one `T`; all zeroes is a valid
-    // `T` (`T: Zeroable`).
-    unsafe { core::ptr::write_bytes(slot.as_mut_ptr(), 0, 1) };
-    // SAFETY: the first spare element, now initialised, becomes the last.
+    zero_in(v.spare_capacity_mut().first_mut().ok_or(ENOMEM)?);
+    // SAFETY: the first spare element, initialised just above, becomes the
+    // last.
     unsafe { v.inc_len(1) };
     v.last_mut().ok_or(ENOMEM)
 }
@@ -129,12 +136,7 @@ impl<T: Zeroable> Slots<T> {
 
     /// Element `i`, all zeroes, to be filled in place (see `mark()`).
     fn take(&mut self, i: usize) -> Result<&mut T> {
-        let slot = self.mark(i)?;
-        // SAFETY: `slot` is valid for writes of one `T`; all zeroes is a
-        // valid `T` (`T: Zeroable`).
-        unsafe { core::ptr::write_bytes(slot.as_mut_ptr(), 0, 1) };
-        // SAFETY: initialised just above.
-        Ok(unsafe { slot.assume_init_mut() })
+        Ok(zero_in(self.mark(i)?))
     }
 
     /// Fills element `i` with `value` (see `mark()`).
@@ -320,12 +322,7 @@ pub(crate) fn take(
         let p = procs.take(pos)?;
         // The leader's ids in its THREAD record too (`Threads::read()`
         // does not read them again).
-        let [vpid, vtgid, vpgid, vsid] = match ktask::task_ids(t, ns, &mut p.leader.thread) {
-            Ok(v) => v,
-            // Released since it was collected (only when not held).
-            Err(e) if e == ESRCH => return Err(EAGAIN),
-            Err(e) => return Err(e),
-        };
+        let [vpid, vtgid, vpgid, vsid] = ktask::task_ids(t, ns, &mut p.leader.thread)?;
         *vtgids.get_mut(i).ok_or(EINVAL)? = vtgid;
         if vpid == 0 {
             // Not in the root's pid namespace nor below it (a descendant
@@ -467,7 +464,6 @@ impl Threads {
         let at = self.recs.len();
         let fpu_at = self.fpu_state.len();
         let sigq_at = self.sigq.len();
-        let is_leader = leader.is_some();
         let (r, known) = match leader {
             Some((r, f)) => (r, Some(f)),
             None => (push_zeroed(&mut self.recs)?, None),
@@ -482,7 +478,7 @@ impl Threads {
             len: CKPT_THREAD_LEN_NOREGS,
         };
         // (A leader's were read with the process's ids.)
-        if !is_leader {
+        if known.is_none() {
             match ktask::thread_nspid(th, self.ns, rec) {
                 Ok(()) => {}
                 // A thread released since it was listed (only when not held).
@@ -495,15 +491,8 @@ impl Threads {
             }
         }
         rec.tid = rec.nspid[0];
-        // (The leader's, read by the checks just before.)
-        let read;
-        let f = match known {
-            Some(f) => f,
-            None => {
-                read = ktask::fields(th);
-                &read
-            }
-        };
+        // (The leader's were read by the checks just before.)
+        let f = known.copied().unwrap_or_else(|| ktask::fields(th));
         rec.state = f.state;
         rec.exit_state = f.exit_state as u32;
         rec.flags = f.flags;
